@@ -1,0 +1,1 @@
+"""The stage-independent kernel: Iglu identities, the raw record, bad rows, ports, settings, telemetry."""

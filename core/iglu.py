@@ -1,0 +1,181 @@
+"""Iglu identities: SchemaVer, SchemaKey, SchemaCriterion and self-describing JSON, with iglu-core's exact rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import total_ordering
+from typing import Any
+
+from core.errors import IgluParseError
+
+__all__ = [
+    "SchemaCriterion",
+    "SchemaKey",
+    "SchemaVer",
+    "SelfDescribing",
+    "parse_self_describing",
+]
+
+_VENDOR = r"[a-zA-Z0-9\-_.]+"
+_NAME = r"[a-zA-Z0-9\-_]+"
+_FORMAT = r"[a-zA-Z0-9\-_]+"
+_MODEL = r"[1-9][0-9]*"
+_REV = r"0|[1-9][0-9]*"
+
+_SCHEMAVER_RE = re.compile(rf"^({_MODEL})-({_REV})-({_REV})$")
+_KEY_RE = re.compile(rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL})-({_REV})-({_REV})$")
+_PATH_RE = re.compile(rf"^({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL})-({_REV})-({_REV})$")
+_CRIT_PART = rf"(?:{_REV}|\*)"
+_CRITERION_RE = re.compile(
+    rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL}|\*)-({_CRIT_PART})-({_CRIT_PART})$"
+)
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class SchemaVer:
+    """MODEL-REVISION-ADDITION; no leading zeros, MODEL >= 1, ordered numerically."""
+
+    model: int
+    revision: int
+    addition: int
+
+    def __post_init__(self) -> None:
+        if self.model < 1 or self.revision < 0 or self.addition < 0:
+            raise IgluParseError(f"invalid SchemaVer {self.model}-{self.revision}-{self.addition}")
+
+    @classmethod
+    def parse(cls, text: str) -> SchemaVer:
+        m = _SCHEMAVER_RE.match(text)
+        if m is None:
+            raise IgluParseError(f"invalid SchemaVer {text!r}: expected MODEL-REVISION-ADDITION, e.g. 1-0-0")
+        return cls(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+
+    def __str__(self) -> str:
+        return f"{self.model}-{self.revision}-{self.addition}"
+
+    def _tuple(self) -> tuple[int, int, int]:
+        return (self.model, self.revision, self.addition)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, SchemaVer):
+            return NotImplemented
+        return self._tuple() < other._tuple()
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class SchemaKey:
+    """`iglu:vendor/name/format/M-R-A` — the identity of one published schema."""
+
+    vendor: str
+    name: str
+    format: str
+    version: SchemaVer
+
+    @classmethod
+    def parse(cls, uri: str) -> SchemaKey:
+        m = _KEY_RE.match(uri) if isinstance(uri, str) else None
+        if m is None:
+            raise IgluParseError(f"invalid Iglu URI {uri!r}: expected iglu:vendor/name/format/M-R-A")
+        return cls._from_match(m)
+
+    @classmethod
+    def parse_path(cls, path: str) -> SchemaKey:
+        """Parse the static-repository path form `vendor/name/format/M-R-A`."""
+        m = _PATH_RE.match(path)
+        if m is None:
+            raise IgluParseError(f"invalid Iglu path {path!r}: expected vendor/name/format/M-R-A")
+        return cls._from_match(m)
+
+    @classmethod
+    def _from_match(cls, m: re.Match[str]) -> SchemaKey:
+        ver = SchemaVer(int(m.group(4)), int(m.group(5)), int(m.group(6)))
+        return cls(m.group(1), m.group(2), m.group(3), ver)
+
+    @property
+    def uri(self) -> str:
+        return f"iglu:{self.path}"
+
+    @property
+    def path(self) -> str:
+        return f"{self.vendor}/{self.name}/{self.format}/{self.version}"
+
+    def __str__(self) -> str:
+        return self.uri
+
+    def _tuple(self) -> tuple[str, str, str, SchemaVer]:
+        return (self.vendor, self.name, self.format, self.version)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, SchemaKey):
+            return NotImplemented
+        return self._tuple() < other._tuple()
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaCriterion:
+    """A partial SchemaVer (`1-*-*`, `1-0-*`) that matches a family of schema keys."""
+
+    vendor: str
+    name: str
+    format: str
+    model: int | None
+    revision: int | None
+    addition: int | None
+
+    @classmethod
+    def parse(cls, uri: str) -> SchemaCriterion:
+        m = _CRITERION_RE.match(uri) if isinstance(uri, str) else None
+        if m is None:
+            raise IgluParseError(f"invalid Iglu criterion {uri!r}: expected iglu:vendor/name/format/M-R-A with * parts")
+        parts = [None if p == "*" else int(p) for p in (m.group(4), m.group(5), m.group(6))]
+        return cls(m.group(1), m.group(2), m.group(3), parts[0], parts[1], parts[2])
+
+    def matches(self, key: SchemaKey) -> bool:
+        v = key.version
+        return (
+            key.vendor == self.vendor
+            and key.name == self.name
+            and key.format == self.format
+            and (self.model is None or self.model == v.model)
+            and (self.revision is None or self.revision == v.revision)
+            and (self.addition is None or self.addition == v.addition)
+        )
+
+    def __str__(self) -> str:
+        def part(x: int | None) -> str:
+            return "*" if x is None else str(x)
+
+        version = f"{part(self.model)}-{part(self.revision)}-{part(self.addition)}"
+        return f"iglu:{self.vendor}/{self.name}/{self.format}/{version}"
+
+
+@dataclass(frozen=True, slots=True)
+class SelfDescribing:
+    """A self-describing JSON instance: `{"schema": "iglu:...", "data": ...}`."""
+
+    schema: SchemaKey
+    data: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": self.schema.uri, "data": self.data}
+
+
+def parse_self_describing(value: Any) -> SelfDescribing:
+    """Read `{schema, data}`; anything else raises IgluParseError naming the Iglu error kind.
+
+    The error codes follow iglu-core's ParseError names, which bad rows carry
+    (INVALID_DATA_PAYLOAD, INVALID_IGLUURI, INVALID_SCHEMAVER).
+    """
+    if not isinstance(value, dict) or "schema" not in value or "data" not in value:
+        raise IgluParseError("not a self-describing JSON: expected an object with schema and data", "INVALID_DATA_PAYLOAD")
+    schema = value["schema"]
+    if not isinstance(schema, str):
+        raise IgluParseError("schema is not a string", "INVALID_IGLUURI")
+    m = _KEY_RE.match(schema)
+    if m is None:
+        code = "INVALID_SCHEMAVER" if schema.startswith("iglu:") and schema.count("/") == 3 else "INVALID_IGLUURI"
+        raise IgluParseError(f"invalid Iglu URI {schema!r}", code)
+    return SelfDescribing(SchemaKey._from_match(m), value["data"])

@@ -1,0 +1,1 @@
+"""Lakes hold enriched events and bad rows as create-only objects: a local folder or Google Cloud Storage."""

@@ -1,0 +1,1 @@
+"""Enrich: raw records to validated, enriched events and bad rows in the lake."""

@@ -1,0 +1,1 @@
+"""Enrichments: configurable steps that add derived fields and contexts to an event."""

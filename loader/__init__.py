@@ -1,0 +1,1 @@
+"""Readers of the lake: load good events into the warehouse and replay bad rows."""

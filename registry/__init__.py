@@ -1,0 +1,1 @@
+"""The schema registry: resolver, validators, lint, SchemaVer-safe publishing and the Iglu-compatible API."""

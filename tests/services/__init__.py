@@ -1,0 +1,1 @@
+"""Real services the tests start and stop themselves: the Pub/Sub emulator and fake-gcs-server."""

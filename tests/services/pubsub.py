@@ -1,0 +1,1 @@
+"""Session fixture that starts the real Pub/Sub emulator in its own process group (filled in by the queue work)."""
