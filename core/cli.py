@@ -1,7 +1,8 @@
 """The `eventkit` command root: mounts each stage's commands lazily so start-up stays fast.
 
 Stages own their commands; this root only knows their names and where to find them (a literal
-map of import strings), so `core/` never imports a stage.
+map of import strings), so `core/` never imports a stage. Each target is a `typer.Typer` app:
+an app with one command becomes `eventkit NAME`, an app with several becomes a group.
 """
 
 from __future__ import annotations
@@ -9,20 +10,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-import click
 import typer
+import typer.core
 import typer.main
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "app", "main"]
 
-# name -> ("module:attribute", one-line help). The attribute is a Typer app or a click command.
+# name -> ("module:attribute", one-line help). The attribute is a Typer app.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "up": ("enrich.up_cli:command", "Run collector, enrich, loader and registry in one process (embedded)."),
-    "collector": ("collector.cli:command", "Run the HTTP collector."),
-    "enrich": ("enrich.cli:command", "Run enrich workers on the raw queue."),
-    "load": ("loader.cli:load_command", "Load good events from the lake into the warehouse."),
-    "replay": ("loader.cli:replay_command", "Re-check and republish bad rows."),
-    "bad": ("loader.cli:bad_command", "Summarise bad rows by type, schema and error."),
+    "up": ("enrich.up_cli:app", "Run collector, enrich, loader and registry in one process (embedded)."),
+    "collector": ("collector.cli:app", "Run the HTTP collector."),
+    "enrich": ("enrich.cli:app", "Run enrich workers on the raw queue."),
+    "load": ("loader.cli:load_app", "Load good events from the lake into the warehouse."),
+    "replay": ("loader.cli:replay_app", "Re-check and republish bad rows."),
+    "bad": ("loader.cli:bad_app", "Summarise bad rows by type, schema and error."),
     "schema": ("registry.cli:schema_app", "Lint, diff, check and publish schemas."),
     "registry": ("registry.cli:registry_app", "Serve the Iglu-compatible registry API."),
 }
@@ -37,13 +38,13 @@ def _version() -> str:
         return "0+unknown"
 
 
-class LazyGroup(click.Group):
-    """A click group whose subcommands are imported only when invoked."""
+class LazyGroup(typer.core.TyperGroup):
+    """A command group whose subcommands are imported only when invoked."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return sorted(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
@@ -54,38 +55,55 @@ class LazyGroup(click.Group):
             if e.name is not None and module_name.startswith(e.name):
                 return _unavailable(cmd_name, target[1])
             raise
-        obj: Any = getattr(module, attr, None)
+        obj = getattr(module, attr, None)
         if obj is None:
             return _unavailable(cmd_name, target[1])
-        if isinstance(obj, typer.Typer):
-            cmd = typer.main.get_command(obj)
-            cmd.name = cmd_name
-            return cmd
-        if isinstance(obj, click.Command):
-            return obj
-        raise TypeError(f"{target[0]} is neither a Typer app nor a click command")
+        if not isinstance(obj, typer.Typer):
+            raise TypeError(f"{target[0]} is not a Typer app")
+        cmd = typer.main.get_command(obj)
+        cmd.name = cmd_name
+        return cmd
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
         # Help lists every command without importing any stage.
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
-def _unavailable(name: str, help_text: str) -> click.Command:
-    @click.command(name=name, help=help_text, context_settings={"ignore_unknown_options": True})
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def cmd(args: tuple[str, ...]) -> None:
-        raise click.ClickException(f"`eventkit {name}` is not available in this build yet")
+def _unavailable(name: str, help_text: str) -> Any:
+    stub = typer.Typer(help=help_text)
 
-    return cmd
+    @stub.command(name=name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def not_built() -> None:
+        typer.echo(f"`eventkit {name}` is not available in this build yet", err=True)
+        raise typer.Exit(2)
+
+    return typer.main.get_command(stub)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), "--version", prog_name="eventkit")
-def cli() -> None:
+app = typer.Typer(
+    cls=LazyGroup,
+    help="eventkit: schema-first event validation and enrichment, wire-compatible with Snowplow.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"eventkit {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
     """eventkit: schema-first event validation and enrichment, wire-compatible with Snowplow."""
 
 
 def main() -> None:
-    cli(prog_name="eventkit")
+    app(prog_name="eventkit")

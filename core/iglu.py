@@ -27,9 +27,7 @@ _SCHEMAVER_RE = re.compile(rf"^({_MODEL})-({_REV})-({_REV})$")
 _KEY_RE = re.compile(rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL})-({_REV})-({_REV})$")
 _PATH_RE = re.compile(rf"^({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL})-({_REV})-({_REV})$")
 _CRIT_PART = rf"(?:{_REV}|\*)"
-_CRITERION_RE = re.compile(
-    rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL}|\*)-({_CRIT_PART})-({_CRIT_PART})$"
-)
+_CRITERION_RE = re.compile(rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL}|\*)-({_CRIT_PART})-({_CRIT_PART})$")
 
 
 @total_ordering
@@ -170,7 +168,9 @@ def parse_self_describing(value: Any) -> SelfDescribing:
     (INVALID_DATA_PAYLOAD, INVALID_IGLUURI, INVALID_SCHEMAVER).
     """
     if not isinstance(value, dict) or "schema" not in value or "data" not in value:
-        raise IgluParseError("not a self-describing JSON: expected an object with schema and data", "INVALID_DATA_PAYLOAD")
+        raise IgluParseError(
+            "not a self-describing JSON: expected an object with schema and data", "INVALID_DATA_PAYLOAD"
+        )
     schema = value["schema"]
     if not isinstance(schema, str):
         raise IgluParseError("schema is not a string", "INVALID_IGLUURI")

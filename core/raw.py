@@ -45,7 +45,7 @@ def parse_instant(text: str) -> int:
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return int(round(dt.timestamp() * 1000))
+    return round(dt.timestamp() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,9 @@ class CollectorPayload:
             if isinstance(qs_raw, dict):  # snowplow-badrows decoders accept the object form too
                 qs = tuple((str(k), None if v is None else str(v)) for k, v in qs_raw.items())
             else:
-                qs = tuple((_str(p["name"], "querystring.name"), _opt(p.get("value"), "querystring.value")) for p in qs_raw)
+                qs = tuple(
+                    (_str(p["name"], "querystring.name"), _opt(p.get("value"), "querystring.value")) for p in qs_raw
+                )
             ts = data.get("timestamp")
             headers = data.get("headers") or []
             if not isinstance(headers, list):

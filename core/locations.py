@@ -1,0 +1,109 @@
+"""Where things live: queue, lake and warehouse URLs parsed once, with errors naming the accepted forms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs, urlsplit
+
+from core.errors import ConfigError
+
+__all__ = [
+    "BUNDLED_SCHEMAS",
+    "LakeLocation",
+    "QueueLocation",
+    "WarehouseLocation",
+    "parse_lake_url",
+    "parse_queue_url",
+    "parse_warehouse_url",
+]
+
+# The project's own registry data (Iglu static layout), shipped beside the packages.
+BUNDLED_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+
+QUEUE_FORMS = "sqlite:///path/queue.db[?topic=NAME], pubsub://PROJECT/TOPIC[?subscription=NAME]"
+LAKE_FORMS = "file:///path/lake, a plain path, gs://BUCKET/PREFIX"
+WAREHOUSE_FORMS = "duckdb:///path/warehouse.duckdb, a plain path ending in .duckdb"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLocation:
+    """A parsed queue URL: the embedded SQLite queue or a Pub/Sub topic (and subscription to consume)."""
+
+    kind: Literal["sqlite", "pubsub"]
+    url: str
+    path: Path | None = None  # sqlite
+    project: str | None = None  # pubsub
+    topic: str = "raw"
+    subscription: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LakeLocation:
+    """A parsed lake URL: a local folder or a GCS bucket with an optional prefix."""
+
+    kind: Literal["file", "gs"]
+    url: str
+    path: Path | None = None  # file
+    bucket: str | None = None  # gs
+    prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WarehouseLocation:
+    """A parsed warehouse URL (DuckDB file)."""
+
+    kind: Literal["duckdb"]
+    url: str
+    path: Path
+
+
+def parse_queue_url(url: str, key: str = "queue") -> QueueLocation:
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    if parts.scheme == "sqlite":
+        # sqlite:///abs/path -> netloc "" and path "/abs/path"; sqlite://rel/path is refused as ambiguous.
+        if parts.netloc or not parts.path or parts.path == "/":
+            raise ConfigError(f"{key}: {url!r} is not a queue URL; accepted forms: {QUEUE_FORMS}")
+        return QueueLocation(
+            kind="sqlite",
+            url=url,
+            path=Path(parts.path),
+            topic=query.get("topic", "raw"),
+            subscription=query.get("subscription"),
+        )
+    if parts.scheme == "pubsub":
+        topic = parts.path.strip("/")
+        if not parts.netloc or not topic or "/" in topic:
+            raise ConfigError(f"{key}: {url!r} is not a queue URL; accepted forms: {QUEUE_FORMS}")
+        return QueueLocation(
+            kind="pubsub", url=url, project=parts.netloc, topic=topic, subscription=query.get("subscription")
+        )
+    raise ConfigError(f"{key}: {url!r} is not a queue URL; accepted forms: {QUEUE_FORMS}")
+
+
+def parse_lake_url(url: str, key: str = "lake") -> LakeLocation:
+    if not url:
+        raise ConfigError(f"{key}: empty lake URL; accepted forms: {LAKE_FORMS}")
+    parts = urlsplit(url)
+    if parts.scheme == "gs":
+        if not parts.netloc:
+            raise ConfigError(f"{key}: {url!r} names no bucket; accepted forms: {LAKE_FORMS}")
+        return LakeLocation(kind="gs", url=url, bucket=parts.netloc, prefix=parts.path.strip("/"))
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(f"{key}: {url!r} names a remote host; accepted forms: {LAKE_FORMS}")
+        return LakeLocation(kind="file", url=url, path=Path(parts.path).resolve())
+    if parts.scheme == "" or (len(parts.scheme) == 1 and url[1:3] in (":\\", ":/")):
+        return LakeLocation(kind="file", url=url, path=Path(url).resolve())
+    raise ConfigError(f"{key}: {url!r} is not a lake URL; accepted forms: {LAKE_FORMS}")
+
+
+def parse_warehouse_url(url: str, key: str = "warehouse") -> WarehouseLocation:
+    parts = urlsplit(url)
+    if parts.scheme == "duckdb" and parts.path and not parts.netloc:
+        return WarehouseLocation(kind="duckdb", url=url, path=Path(parts.path))
+    if parts.scheme == "" and url.endswith(".duckdb"):
+        return WarehouseLocation(kind="duckdb", url=url, path=Path(url).resolve())
+    raise ConfigError(f"{key}: {url!r} is not a warehouse URL; accepted forms: {WAREHOUSE_FORMS}")
