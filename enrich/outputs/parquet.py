@@ -1,0 +1,116 @@
+"""Good events as Parquet: one fixed, typed schema of the 131 atomic columns for every file in the lake.
+
+Column types (the loader reads files set-wise, so every file has exactly this schema):
+
+| kind  | Arrow type            | why |
+|-------|-----------------------|-----|
+| str   | string                | |
+| json  | string                | `contexts`, `unstruct_event`, `derived_contexts` stay self-describing JSON |
+| int   | int64                 | any integer enrich accepts fits; int64 never truncates one |
+| dec   | decimal128(38, 9)     | BigQuery NUMERIC and DuckDB DECIMAL(38,9) read it as is; money keeps its digits |
+| float | float64               | geo coordinates |
+| bool  | bool                  | `br_features_*`, `br_cookies`, `dvce_ismobile` |
+| ts    | timestamp(ms, UTC)    | epoch milliseconds, as enrich produces them |
+
+A decimal with more than 9 fractional digits is rounded half-even to 9 (what BigQuery does on load);
+one whose integer part exceeds 29 digits cannot be represented and is written as null, logged and
+counted (`eventkit_enrich_parquet_nulled_values_total`); the optional TSV output keeps such values
+verbatim. Compression is Snappy: cheap to write, read everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from enrich.atomic import ATOMIC_FIELDS, AtomicField
+from enrich.event import EnrichedEvent
+
+__all__ = ["DECIMAL_TYPE", "GOOD_SCHEMA", "decode_parquet", "encode_parquet", "events_to_table"]
+
+DECIMAL_TYPE = pa.decimal128(38, 9)
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "str": pa.string(),
+    "json": pa.string(),
+    "int": pa.int64(),
+    "dec": DECIMAL_TYPE,
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "ts": pa.timestamp("ms", tz="UTC"),
+}
+GOOD_SCHEMA: pa.Schema = pa.schema(
+    [pa.field(f.name, _ARROW_TYPES[f.kind], nullable=True) for f in ATOMIC_FIELDS],
+    metadata={b"eventkit.format": b"snowplow-atomic-131"},
+)
+_NINE_PLACES = Decimal("1e-9")
+_MAX_DEC = Decimal("1e29")
+_MAX_INT = 2**63 - 1
+_MIN_INT = -(2**63)
+
+
+def _fit_decimal(v: Any, field: AtomicField, nulled: list[str]) -> Decimal | None:
+    if v is None:
+        return None
+    try:
+        q = Decimal(v).quantize(_NINE_PLACES, rounding=ROUND_HALF_EVEN)
+    except (InvalidOperation, TypeError, ValueError):
+        nulled.append(field.name)
+        return None
+    if abs(q) >= _MAX_DEC:
+        nulled.append(field.name)
+        return None
+    return q
+
+
+def _fit_int(v: Any, field: AtomicField, nulled: list[str]) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, int) and _MIN_INT <= v <= _MAX_INT:
+        return v
+    nulled.append(field.name)
+    return None
+
+
+def _column(values: Sequence[Any], field: AtomicField, nulled: list[str]) -> pa.Array:
+    arrow_type = _ARROW_TYPES[field.kind]
+    try:
+        return pa.array(values, type=arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        pass
+    # Slow path, only for a batch holding a value the fast conversion refused.
+    if field.kind == "dec":
+        return pa.array([_fit_decimal(v, field, nulled) for v in values], type=arrow_type)
+    if field.kind == "int":
+        return pa.array([_fit_int(v, field, nulled) for v in values], type=arrow_type)
+    if field.kind == "bool":
+        return pa.array([None if v is None else bool(v) for v in values], type=arrow_type)
+    if field.kind == "float":
+        return pa.array([None if v is None else float(v) for v in values], type=arrow_type)
+    return pa.array([None if v is None else str(v) for v in values], type=arrow_type)
+
+
+def events_to_table(events: Sequence[EnrichedEvent], nulled: list[str] | None = None) -> pa.Table:
+    """The events as an Arrow table with `GOOD_SCHEMA`; names of columns whose values were nulled go to `nulled`."""
+    sink: list[str] = [] if nulled is None else nulled
+    if not events:
+        return GOOD_SCHEMA.empty_table()
+    columns = list(zip(*[e.values() for e in events], strict=True))
+    arrays = [_column(col, f, sink) for col, f in zip(columns, ATOMIC_FIELDS, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=GOOD_SCHEMA)
+
+
+def encode_parquet(events: Sequence[EnrichedEvent], nulled: list[str] | None = None) -> bytes:
+    """One complete Parquet file (bytes) holding `events` in column order."""
+    table = events_to_table(events, nulled)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="snappy", write_statistics=True)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def decode_parquet(data: bytes) -> pa.Table:
+    """Read a good-events Parquet file back (for tests, Micro checks and readers without a local path)."""
+    return pq.read_table(pa.BufferReader(data))
