@@ -1,0 +1,67 @@
+"""A schema repository on the local file system in Iglu static layout (`<root>/<vendor>/<name>/<format>/<M-R-A>`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from core.errors import IgluParseError
+from core.iglu import SchemaKey, SchemaVer
+from registry.repositories import EMBEDDED_CLASS, RepoFailure
+
+__all__ = ["LocalRepository", "static_root"]
+
+
+def static_root(path: Path) -> Path:
+    """The folder holding vendor folders: `path/schemas` when present (Iglu's repo layout), else `path` itself."""
+    nested = path / "schemas"
+    return nested if nested.is_dir() else path
+
+
+class LocalRepository:
+    """Reads schema files (no extension) from a folder; Iglu's "embedded" repository kind."""
+
+    class_priority = EMBEDDED_CLASS
+
+    def __init__(
+        self, path: Path | str, *, name: str | None = None, priority: int = 0, vendor_prefixes: tuple[str, ...] = ()
+    ) -> None:
+        self.root = static_root(Path(path).expanduser().resolve())
+        self.name = name or f"local:{self.root}"
+        self.priority = priority
+        self.vendor_prefixes = vendor_prefixes
+
+    def fetch(self, key: SchemaKey) -> dict[str, Any] | None:
+        file = self.root / key.vendor / key.name / key.format / str(key.version)
+        try:
+            raw = file.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        except OSError as e:
+            raise RepoFailure(f"cannot read {file}: {e}") from e
+        try:
+            schema = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise RepoFailure(f"{file} is not JSON: {e}") from e
+        if not isinstance(schema, dict):
+            raise RepoFailure(f"{file} is not a JSON object")
+        return schema
+
+    def list_versions(self, vendor: str, name: str, model: int) -> list[SchemaKey] | None:
+        folder = self.root / vendor / name / "jsonschema"
+        if not folder.is_dir():
+            return []
+        found: list[SchemaKey] = []
+        for file in folder.iterdir():
+            try:
+                version = SchemaVer.parse(file.name)
+            except IgluParseError:
+                continue  # schema-list files (`1`) and stray files are not versions
+            if version.model == model and file.is_file():
+                found.append(SchemaKey(vendor, name, "jsonschema", version))
+        return found
+
+    def close(self) -> None:
+        return None
