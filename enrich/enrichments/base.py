@@ -1,0 +1,83 @@
+"""The enrichment plug-in contract: what an enrichment receives, what it may change, how it reports failure.
+
+An enrichment runs in phase 2, after the tracker-protocol mapping and Iglu validation succeeded, in
+the order of `Environment.enrichments`. It may set atomic fields on the event and attach derived
+contexts through the context; it reports problems by returning failure messages (it never raises:
+the pipeline turns any exception into an enrichment failure naming the enrichment anyway). Derived
+contexts are validated against their schemas in phase 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
+
+from core.badrows.messages import EnrichmentFailureMessage, EnrichmentInformation
+from core.iglu import SchemaKey
+from core.raw import CollectorPayload, split_headers
+from enrich.event import EnrichedEvent
+
+__all__ = ["Enrichment", "EnrichmentContext", "information"]
+
+
+class Enrichment(Protocol):
+    """One configured enrichment (e.g. campaign attribution, IP anonymisation)."""
+
+    @property
+    def identifier(self) -> str: ...  # e.g. "campaign_attribution"; shown in enrichment_failures
+
+    @property
+    def config_schema(self) -> SchemaKey: ...  # the Iglu key of its configuration
+
+    def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None: ...
+
+
+def information(enrichment: Enrichment) -> EnrichmentInformation:
+    """The `{schemaKey, identifier}` block of this enrichment's failure messages."""
+    return EnrichmentInformation(enrichment.config_schema, enrichment.identifier)
+
+
+class EnrichmentContext:
+    """Read access to what the event came from, and the one way to add derived contexts."""
+
+    __slots__ = ("_derived", "_event", "_headers", "_page_query", "params", "payload")
+
+    def __init__(self, params: Mapping[str, str | None], payload: CollectorPayload, event: EnrichedEvent) -> None:
+        self.params = params  # the raw tracker parameters of this event (after the adapter)
+        self.payload = payload  # the collector payload it came in
+        self._event = event
+        self._derived: list[dict[str, Any]] = []
+        self._headers: list[tuple[str, str]] | None = None
+        self._page_query: list[tuple[str, str]] | None = None
+
+    @property
+    def headers(self) -> Sequence[tuple[str, str]]:
+        """Request headers as (name, value) pairs, in arrival order (cookies one entry each)."""
+        if self._headers is None:
+            self._headers = split_headers(self.payload.headers)
+        return self._headers
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), or None."""
+        lowered = name.lower()
+        for n, v in self.headers:
+            if n.lower() == lowered:
+                return v
+        return None
+
+    @property
+    def page_query(self) -> Sequence[tuple[str, str]]:
+        """The page URL's query parameters, decoded, in order (blank values kept)."""
+        if self._page_query is None:
+            query = self._event.page_urlquery
+            self._page_query = parse_qsl(query, keep_blank_values=True) if query else []
+        return self._page_query
+
+    def add_derived_context(self, sdj: dict[str, Any]) -> None:
+        """Attach `{"schema": "iglu:...", "data": ...}` to derived_contexts (validated in phase 3)."""
+        self._derived.append(sdj)
+
+    @property
+    def derived_contexts(self) -> Sequence[dict[str, Any]]:
+        return tuple(self._derived)

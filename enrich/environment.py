@@ -1,0 +1,106 @@
+"""What every enrich step needs, built once by the composition root and passed down: no globals.
+
+`Environment` carries the schema validator, the processor identity written into bad rows, the clock,
+the enrichment chain and the configuration knobs of enrich (JSON depth, atomic length limits,
+event fingerprint). Tests inject a fixed clock and a fixed event-id source for golden output.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from core.badrows.processor import EVENTKIT_PROCESSOR_VERSION, Processor, eventkit_processor
+from core.errors import ConfigError
+from core.iglu import SchemaKey
+from enrich.atomic import STRING_LIMITS
+
+if TYPE_CHECKING:
+    from enrich.enrichments.base import Enrichment
+
+__all__ = [
+    "DEFAULT_FINGERPRINT_EXCLUDES",
+    "Environment",
+    "FingerprintConfig",
+    "HashAlgorithm",
+    "SchemaValidator",
+    "ValidationOutcome",
+    "wall_clock_ms",
+]
+
+HashAlgorithm = Literal["MD2", "MD5", "SHA1", "SHA256", "SHA384", "SHA512"]
+DEFAULT_FINGERPRINT_EXCLUDES: tuple[str, ...] = ("eid", "nuid", "stm", "cv")
+
+
+class ValidationOutcome(Protocol):
+    """What enrich reads from a validation result (registry.validation.ValidationResult satisfies it)."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def key(self) -> SchemaKey: ...  # the schema actually used (the superseding one when superseded)
+    @property
+    def original(self) -> SchemaKey: ...
+    @property
+    def error(self) -> dict[str, Any] | None: ...  # IgluClientError JSON when not ok
+    @property
+    def superseded(self) -> bool: ...
+
+
+class SchemaValidator(Protocol):
+    """Validate an instance against an Iglu schema; raises core.errors.RegistryUnavailable on outages."""
+
+    def validate(self, key: SchemaKey, data: Any) -> ValidationOutcome: ...
+
+
+def wall_clock_ms() -> int:
+    """Current time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def _uuid4() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintConfig:
+    """event_fingerprint_config: which hash, and which raw parameters are left out of it."""
+
+    algorithm: HashAlgorithm = "MD5"
+    exclude: tuple[str, ...] = DEFAULT_FINGERPRINT_EXCLUDES
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ("MD2", "MD5", "SHA1", "SHA256", "SHA384", "SHA512"):
+            raise ConfigError(f"event fingerprint hashAlgorithm {self.algorithm!r}: expected MD5, SHA1, SHA256, ...")
+
+
+@dataclass(slots=True)
+class Environment:
+    """Everything enrich_payload needs; `fingerprint=None` disables event_fingerprint."""
+
+    validator: SchemaValidator
+    processor: Processor = field(default_factory=lambda: eventkit_processor("enrich"))
+    clock: Callable[[], int] = wall_clock_ms
+    enrichments: Sequence[Enrichment] = ()
+    max_json_depth: int = 50
+    atomic_limits: Mapping[str, int] = field(default_factory=dict)
+    fingerprint: FingerprintConfig | None = field(default_factory=FingerprintConfig)
+    new_event_id: Callable[[], str] = _uuid4
+    v_etl: str = f"eventkit-{EVENTKIT_PROCESSOR_VERSION}"
+    limits: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.atomic_limits) - set(STRING_LIMITS))
+        if unknown:
+            raise ConfigError(
+                f"atomicFieldsLimits: unknown field(s) {', '.join(unknown)}; only string atomic fields have limits"
+            )
+        for name, limit in self.atomic_limits.items():
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                raise ConfigError(f"atomicFieldsLimits.{name}: expected a positive integer, got {limit!r}")
+        if self.max_json_depth < 1:
+            raise ConfigError(f"maxJsonDepth: expected a positive integer, got {self.max_json_depth!r}")
+        self.limits = {**STRING_LIMITS, **self.atomic_limits}
