@@ -1,0 +1,150 @@
+"""The collector app factory: FastAPI for operational routes, the lean tracking handler in front of it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse, Response
+
+from collector.durability import Acknowledger
+from collector.metrics import CollectorMetrics
+from collector.responses import ROBOTS_TXT, crossdomain_xml
+from collector.settings import CollectorConfig
+from collector.sizing import SizeViolationFact
+from collector.spool import Spool
+from collector.tracking import Receive, Scope, Send, TrackingEndpoint
+from core.lake.port import Lake
+from core.queue.port import Publisher
+
+__all__ = ["CollectorApp", "collector_name", "create_app"]
+
+
+def _version() -> str:
+    try:
+        return version("eventkit")
+    except PackageNotFoundError:  # a source tree without an install
+        return "0.0.0"
+
+
+def collector_name(raw_url: str) -> str:
+    """`eventkit-<version>-<sink>` (the Snowplow `collector` field shape, e.g. `eventkit-0.1.0-sqlite`)."""
+    sink = urlsplit(raw_url).scheme or "custom"
+    return f"eventkit-{_version()}-{sink}"
+
+
+class CollectorApp(FastAPI):
+    """A FastAPI app whose tracking routes are answered before FastAPI's routing and middleware stack."""
+
+    tracking: TrackingEndpoint
+    acknowledger: Acknowledger
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self.tracking.route(scope["method"], scope["path"])
+            if route is not None:
+                await self.tracking(scope, receive, send, route)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _default_violation_writer() -> Callable[[Lake, list[SizeViolationFact], int], None]:
+    from collector.violations import write_size_violations
+    from core.badrows import Processor
+
+    processor = Processor("eventkit-collector", _version())
+
+    def write(lake: Lake, violations: list[SizeViolationFact], now_ms: int) -> None:
+        write_size_violations(lake, violations, processor=processor, now_ms=now_ms)
+
+    return write
+
+
+def create_app(
+    config: CollectorConfig,
+    publisher: Publisher,
+    *,
+    spool: Spool | None,
+    lake: Lake | None,
+    owns_resources: bool = False,
+    clock_ms: Callable[[], int] | None = None,
+    new_id: Callable[[], str] | None = None,
+) -> CollectorApp:
+    """Build the collector. Its lifespan proves the queue reachable, starts batching and draining, and on
+    shutdown confirms every pending record before returning; with `owns_resources` it then closes the
+    publisher and the spool. `clock_ms`/`new_id` exist so golden tests can pin timestamps and ids.
+    """
+    metrics = CollectorMetrics()
+    acknowledger = Acknowledger(
+        publisher,
+        spool,
+        publish_timeout=config.publish_timeout,
+        max_batch=config.max_batch,
+        drain_batch=config.drain_batch,
+        drain_interval=config.drain_interval,
+        on_outcome=metrics.sink_outcome,
+    )
+    metrics.bind_health(lambda: acknowledger.queue_healthy, lambda: spool.count() if spool is not None else 0)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await acknowledger.start()
+        try:
+            yield
+        finally:
+            await acknowledger.stop()
+            if owns_resources:
+                publisher.close()
+                if spool is not None:
+                    spool.close()
+
+    app = CollectorApp(title="eventkit collector", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.acknowledger = acknowledger
+    app.tracking = TrackingEndpoint(
+        config,
+        acknowledger,
+        lake=lake,
+        collector_name=collector_name(config.raw_url),
+        metrics=metrics,
+        write_violations=_default_violation_writer() if lake is not None else _no_lake,
+        clock_ms=clock_ms,
+        new_id=new_id,
+    )
+
+    @app.get("/health", response_class=PlainTextResponse)
+    async def health() -> str:
+        """Liveness only: the process answers."""
+        return "ok"
+
+    @app.get("/sink-health", response_class=PlainTextResponse)
+    async def sink_health() -> Response:
+        """503 until the queue has been proven reachable and whenever it is not."""
+        if acknowledger.queue_healthy:
+            return PlainTextResponse("ok")
+        return PlainTextResponse("Service Unavailable", status_code=503)
+
+    @app.get("/robots.txt", response_class=PlainTextResponse)
+    async def robots() -> str:
+        return ROBOTS_TXT
+
+    if config.crossdomain_enabled:
+        policy = crossdomain_xml(config.crossdomain_domains, config.crossdomain_secure)
+
+        @app.get("/crossdomain.xml")
+        async def crossdomain() -> Response:
+            return Response(policy, media_type="text/xml")
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Response:
+        """Prometheus text format (sync: the spool gauge reads SQLite, so FastAPI runs this in a thread)."""
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app
+
+
+def _no_lake(lake: Any, violations: list[SizeViolationFact], now_ms: int) -> None:
+    raise AssertionError("size violations are refused with 413 before a write is attempted when no lake is set")

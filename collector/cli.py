@@ -1,0 +1,69 @@
+"""`eventkit collector`: run the HTTP collector on uvicorn (one process, or several with --workers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Run the HTTP collector.", add_completion=False)
+
+
+@app.command()
+def collector(
+    *,
+    port: Annotated[int | None, typer.Option("--port", help="TCP port to listen on (default 8080).")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Interface to bind (default 0.0.0.0).")] = None,
+    raw: Annotated[
+        str | None, typer.Option("--raw", help="Raw queue URL: sqlite:///abs/queue.db or pubsub://PROJECT/TOPIC.")
+    ] = None,
+    spool: Annotated[
+        Path | None, typer.Option("--spool", help="SQLite spool file used while the queue is down.")
+    ] = None,
+    lake: Annotated[str | None, typer.Option("--lake", help="Lake URL for size_violation bad rows.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML or JSON config file (a collector table).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+) -> None:
+    """Accept tracker requests; answer 200 only once each raw record is in the queue or the spool."""
+    import uvicorn
+
+    from collector.server import build_app, export_config
+    from collector.settings import load_config
+    from core.errors import ConfigError
+
+    try:
+        settings = load_config(
+            config,
+            port=port,
+            host=host,
+            raw_url=raw,
+            spool_path=str(spool.resolve()) if spool else None,
+            lake_url=lake,
+        )
+        if not settings.raw_url:
+            raise ConfigError("collector: --raw (or raw_url in --config) is required")
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        "access_log": False,
+        "timeout_graceful_shutdown": 30,
+        "server_header": False,
+    }
+    if workers > 1:
+        export_config(settings)
+        uvicorn.run("collector.server:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    else:
+        try:
+            application = build_app(settings)
+        except ConfigError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        uvicorn.run(application, **common)  # type: ignore[arg-type]

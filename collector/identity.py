@@ -1,0 +1,121 @@
+"""Who sent a request: the network user id (sp cookie, nuid, SP-Anonymous), do-not-track, cookies to set (§2.3)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from urllib.parse import urlsplit
+
+from collector.settings import CollectorConfig, CookieConfig
+
+__all__ = ["ANONYMOUS_NUID", "Identity", "IdentityRules", "parse_cookies"]
+
+ANONYMOUS_NUID = "00000000-0000-0000-0000-000000000000"
+_EPOCH_PAST = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def parse_cookies(header_values: list[str]) -> list[tuple[str, str]]:
+    """Every `name=value` pair of every Cookie header, in order; pairs without `=` keep an empty value."""
+    out: list[tuple[str, str]] = []
+    for header in header_values:
+        for part in header.split(";"):
+            piece = part.strip()
+            if not piece:
+                continue
+            name, _, value = piece.partition("=")
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The outcome for one request: the id to record, whether to record at all, the Set-Cookie values."""
+
+    network_user_id: str | None
+    anonymous: bool
+    do_not_track: bool
+    set_cookies: tuple[str, ...]
+
+
+class IdentityRules:
+    """Applies the cookie configuration; built once, called per request."""
+
+    def __init__(self, config: CollectorConfig, new_id: Callable[[], str] | None = None) -> None:
+        self._cookie = config.cookie
+        self._dnt = config.do_not_track
+        self._dnt_value = re.compile(config.do_not_track.value) if config.do_not_track.enabled else None
+        self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._lifetime = config.cookie.expiration_days * 86400
+        self._domains = tuple(d.lower().lstrip(".") for d in config.cookie.domains)
+
+    def resolve(
+        self,
+        *,
+        cookies: list[tuple[str, str]],
+        nuid_param: str | None,
+        anonymous: bool,
+        origins: list[str],
+        now: float | None = None,
+    ) -> Identity:
+        """nuid order: SP-Anonymous → zero id; `nuid` param; `sp` cookie; a new UUID v4."""
+        cookie_cfg = self._cookie
+        if self._dnt_value is not None:
+            for name, value in cookies:
+                if name == self._dnt.name and self._dnt_value.fullmatch(value):
+                    return Identity(None, anonymous, True, ())
+        existing = None
+        for name, value in cookies:
+            if name == cookie_cfg.name and value:
+                existing = value
+                break
+        if anonymous:
+            deletes: tuple[str, ...] = ()
+            if cookie_cfg.enabled and existing is not None:
+                deletes = (
+                    self._cookie_line(cookie_cfg.name, "", _EPOCH_PAST, origins, http_only=cookie_cfg.http_only),
+                )
+            return Identity(ANONYMOUS_NUID, True, False, deletes)
+        nuid = nuid_param or existing or self._new_id()
+        if not cookie_cfg.enabled:
+            return Identity(nuid, False, False, ())
+        expires = formatdate((time.time() if now is None else now) + self._lifetime, usegmt=True)
+        lines = [self._cookie_line(cookie_cfg.name, nuid, expires, origins, http_only=cookie_cfg.http_only)]
+        if cookie_cfg.client_cookie_name:
+            lines.append(self._cookie_line(cookie_cfg.client_cookie_name, nuid, expires, origins, http_only=False))
+        return Identity(nuid, False, False, tuple(lines))
+
+    def cookie_domain(self, origins: list[str]) -> str | None:
+        """First configured domain equal to or a parent of a host in Origin, else the fallback, else none."""
+        if self._domains and origins:
+            hosts = []
+            for header in origins:
+                for origin in header.split():
+                    try:
+                        host = urlsplit(origin).hostname
+                    except ValueError:
+                        host = None
+                    if host:
+                        hosts.append(host.lower())
+            for domain in self._domains:
+                for host in hosts:
+                    if host == domain or host.endswith("." + domain):
+                        return domain
+        return self._cookie.fallback_domain
+
+    def _cookie_line(self, name: str, value: str, expires: str, origins: list[str], *, http_only: bool) -> str:
+        cfg: CookieConfig = self._cookie
+        parts = [f"{name}={value}", f"Expires={expires}"]
+        domain = self.cookie_domain(origins)
+        if domain:
+            parts.append(f"Domain={domain}")
+        parts.append("Path=/")
+        parts.append(f"SameSite={cfg.same_site}")
+        if cfg.secure:
+            parts.append("Secure")
+        if http_only:
+            parts.append("HttpOnly")
+        return "; ".join(parts)

@@ -1,0 +1,186 @@
+"""What one HTTP request becomes: the raw record (core.raw.CollectorPayload), built without judging content.
+
+Decoding rules (documented because the wire allows anything):
+- the query string is split on `&` and decoded as application/x-www-form-urlencoded in UTF-8; a
+  parameter without `=` has the value None; bytes that are not UTF-8 become U+FFFD;
+- the body is decoded with the Content-Type `charset` (UTF-8 when absent or unknown); undecodable
+  bytes become U+FFFD, so a body is always recorded, never refused for its encoding;
+- header names are written in canonical HTTP case (`User-Agent`): ASGI servers lower-case them and
+  the original case is gone; values are decoded as Latin-1 (the HTTP default), losslessly.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable
+from urllib.parse import unquote_plus
+
+from core.raw import CollectorPayload
+
+__all__ = ["RequestFacts", "build_record", "canonical_header_name", "decode_body", "parse_query"]
+
+
+def parse_query(raw: bytes) -> tuple[tuple[str, str | None], ...]:
+    """`a=1&b&c=%20` → (("a", "1"), ("b", None), ("c", " ")), in order, duplicates kept."""
+    if not raw:
+        return ()
+    text = raw.decode("latin-1")
+    out: list[tuple[str, str | None]] = []
+    for part in text.split("&"):
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        out.append(
+            (
+                unquote_plus(name, encoding="utf-8", errors="replace"),
+                unquote_plus(value, encoding="utf-8", errors="replace") if sep else None,
+            )
+        )
+    return tuple(out)
+
+
+_NAME_CACHE: dict[bytes, str] = {}
+
+
+def canonical_header_name(raw: bytes) -> str:
+    """`user-agent` → `User-Agent` (cached: the same few names arrive on every request)."""
+    name = _NAME_CACHE.get(raw)
+    if name is None:
+        name = "-".join(p[:1].upper() + p[1:] for p in raw.decode("latin-1").lower().split("-"))
+        if len(_NAME_CACHE) < 4096:  # bounded: header names are attacker-controlled
+            _NAME_CACHE[raw] = name
+    return name
+
+
+def _charset(content_type: str | None) -> str:
+    if content_type:
+        for param in content_type.split(";")[1:]:
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "charset":
+                candidate = value.strip().strip('"')
+                try:
+                    return codecs.lookup(candidate).name
+                except LookupError:
+                    return "utf-8"
+    return "utf-8"
+
+
+def decode_body(body: bytes, content_type: str | None) -> str:
+    """Body bytes → text with the request charset; undecodable bytes become U+FFFD (never an error)."""
+    try:
+        return body.decode(_charset(content_type), errors="replace")
+    except (LookupError, UnicodeError):  # codecs that refuse errors="replace" (rare): fall back to UTF-8
+        return body.decode("utf-8", errors="replace")
+
+
+class RequestFacts:
+    """Header facts needed both for identity and for the record, extracted in one pass over the headers."""
+
+    __slots__ = (
+        "content_type",
+        "cookie_headers",
+        "forwarded",
+        "forwarded_for",
+        "header_lines",
+        "host",
+        "origins",
+        "referer",
+        "sp_anonymous",
+        "useragent",
+    )
+
+    def __init__(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        self.content_type: str | None = None
+        self.cookie_headers: list[str] = []
+        self.forwarded: list[str] = []
+        self.forwarded_for: list[str] = []
+        self.header_lines: list[tuple[bytes, str, str]] = []  # (lower name, canonical name, value)
+        self.host: str | None = None
+        self.origins: list[str] = []
+        self.referer: str | None = None
+        self.sp_anonymous = False
+        self.useragent: str | None = None
+        for raw_name, raw_value in headers:
+            lname = raw_name.lower()
+            value = raw_value.decode("latin-1")
+            self.header_lines.append((lname, canonical_header_name(lname), value))
+            if lname == b"host":
+                self.host = value
+            elif lname == b"user-agent":
+                self.useragent = value
+            elif lname == b"referer":
+                self.referer = value
+            elif lname == b"content-type":
+                self.content_type = value.lower()
+            elif lname == b"cookie":
+                self.cookie_headers.append(value)
+            elif lname == b"origin":
+                self.origins.append(value)
+            elif lname == b"x-forwarded-for":
+                self.forwarded_for.append(value)
+            elif lname == b"forwarded":
+                self.forwarded.append(value)
+            elif lname == b"sp-anonymous":
+                self.sp_anonymous = True
+
+    def hostname(self) -> str | None:
+        """The Host header without its port (`[::1]:80` → `::1`)."""
+        host = self.host
+        if not host:
+            return None
+        if host.startswith("["):
+            return host[1:].partition("]")[0] or None
+        if host.count(":") == 1:
+            return host.partition(":")[0] or None
+        return host
+
+    def record_headers(self, *, anonymous: bool) -> tuple[str, ...]:
+        """`Name: value` per header, one `Cookie: n=v` per cookie, then the bare lower-cased content type."""
+        out: list[str] = []
+        for lname, name, value in self.header_lines:
+            if lname == b"cookie":
+                if anonymous:
+                    continue
+                for part in value.split(";"):
+                    piece = part.strip()
+                    if piece:
+                        out.append(f"Cookie: {piece}")
+                continue
+            if anonymous and lname in (b"x-forwarded-for", b"x-real-ip", b"forwarded"):
+                continue
+            out.append(f"{name}: {value}")
+        if self.content_type is not None:
+            out.append(self.content_type)
+        return tuple(out)
+
+
+def build_record(
+    *,
+    facts: RequestFacts,
+    vendor: str,
+    version: str,
+    query: bytes,
+    body: bytes | None,
+    collector: str,
+    timestamp_ms: int,
+    ip_address: str | None,
+    network_user_id: str | None,
+    anonymous: bool,
+) -> CollectorPayload:
+    """The raw record for one request; `body` is None for GET/HEAD (no body is recorded for them)."""
+    return CollectorPayload(
+        vendor=vendor,
+        version=version,
+        querystring=parse_query(query),
+        content_type=facts.content_type if body is not None else None,
+        body=decode_body(body, facts.content_type) if body is not None else None,
+        collector=collector,
+        encoding="UTF-8",
+        hostname=facts.hostname(),
+        timestamp=timestamp_ms,
+        ip_address="unknown" if anonymous else (ip_address or "unknown"),
+        useragent=facts.useragent,
+        referer_uri=facts.referer,
+        headers=facts.record_headers(anonymous=anonymous),
+        network_user_id=network_user_id,
+    )

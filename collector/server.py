@@ -1,0 +1,43 @@
+"""The collector's composition root: opens the queue, spool and lake a config names and builds the app (per process)."""
+
+from __future__ import annotations
+
+import os
+
+from collector.app import CollectorApp, create_app
+from collector.settings import CollectorConfig, config_from_json, config_to_json
+from collector.spool import Spool
+from core.errors import ConfigError
+
+__all__ = ["CONFIG_ENV", "app_from_env", "build_app", "export_config"]
+
+# Worker processes started by uvicorn (--workers N) rebuild the app from this variable.
+CONFIG_ENV = "EVENTKIT_COLLECTOR_CONFIG"
+
+
+def build_app(config: CollectorConfig) -> CollectorApp:
+    """Open what the config names; the app owns them and closes them at shutdown."""
+    from core.lake import open_lake
+    from core.queue import open_publisher
+
+    if not config.raw_url:
+        raise ConfigError("collector.raw_url: the raw queue URL is required (--raw)")
+    publisher = open_publisher(config.raw_url)
+    spool = Spool(config.spool_path) if config.spool_path else None
+    lake = open_lake(config.lake_url, key="collector.lake_url") if config.lake_url else None
+    return create_app(config, publisher, spool=spool, lake=lake, owns_resources=True)
+
+
+def export_config(config: CollectorConfig) -> None:
+    """Hand the config to worker processes through the environment."""
+    os.environ[CONFIG_ENV] = config_to_json(config)
+
+
+def app_from_env() -> CollectorApp:
+    """uvicorn factory for worker processes (`collector.server:app_from_env`)."""
+    import json
+
+    text = os.environ.get(CONFIG_ENV)
+    if not text:
+        raise ConfigError(f"{CONFIG_ENV} is not set: start workers through `eventkit collector`")
+    return build_app(config_from_json(json.loads(text)))

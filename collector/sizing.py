@@ -1,0 +1,108 @@
+"""Record size rules (§2.4): one queue message per request if it fits, POST batches split greedily, else violations."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from core.raw import CollectorPayload
+
+__all__ = ["SizeOutcome", "SizeViolationFact", "fit_record"]
+
+
+@dataclass(frozen=True, slots=True)
+class SizeViolationFact:
+    """What a size_violation bad row says; `payload` is already cut to a tenth of the limit."""
+
+    maximum_allowed_size_bytes: int
+    actual_size_bytes: int
+    expectation: str
+    payload: str
+
+
+@dataclass(slots=True)
+class SizeOutcome:
+    """The queue messages to publish and the violations to write as bad rows, for one request."""
+
+    records: list[bytes] = field(default_factory=list)
+    violations: list[SizeViolationFact] = field(default_factory=list)
+
+
+def _violation(encoded: bytes, limit: int, expectation: str) -> SizeViolationFact:
+    text = encoded.decode("utf-8", errors="replace")
+    return SizeViolationFact(limit, len(encoded), expectation, text[: max(limit // 10, 0)])
+
+
+def _escaped_len(text: str) -> int:
+    """Bytes `text` takes inside a JSON string literal (orjson escapes per character, so this is additive)."""
+    return len(orjson.dumps(text)) - 2
+
+
+def fit_record(payload: CollectorPayload, *, max_record_size: int, max_payload_size: int) -> SizeOutcome:
+    """Apply §2.4 to one request's raw record (sizes are serialized record bytes)."""
+    encoded = payload.encode()
+    size = len(encoded)
+    if size <= max_record_size:
+        return SizeOutcome(records=[encoded])
+    if size > max_payload_size:
+        expectation = (
+            f"oversized collector payload: Payload exceeds max size of {max_payload_size}. Actual length: {size}"
+        )
+        return SizeOutcome(violations=[_violation(encoded, max_payload_size, expectation)])
+    return _split(payload, encoded, max_record_size)
+
+
+def _split(payload: CollectorPayload, encoded: bytes, limit: int) -> SizeOutcome:
+    def refuse(reason: str) -> SizeOutcome:
+        return SizeOutcome(violations=[_violation(encoded, limit, reason)])
+
+    if payload.body is None:
+        return refuse("oversized collector payload: GET requests cannot be split")
+    try:
+        # The stdlib parser accepts everything JSON allows (orjson refuses integers beyond 64 bits);
+        # re-serialising with ensure_ascii keeps lone surrogates (legal in JSON escapes) encodable.
+        doc: Any = json.loads(payload.body)
+    except ValueError:
+        return refuse("oversized collector payload: cannot split POST requests which are not json")
+    if not isinstance(doc, dict) or "schema" not in doc or "data" not in doc:
+        return refuse("oversized collector payload: cannot split POST requests which are not self-describing")
+    events = doc["data"]
+    if not isinstance(events, list):
+        return refuse("oversized collector payload: cannot split POST requests whose data is not an array")
+    schema = doc["schema"]
+    head = '{"schema":' + json.dumps(schema, ensure_ascii=True, separators=(",", ":")) + ',"data":['
+    empty = payload.with_body(head + "]}")
+    base = len(empty.encode())
+    if base >= limit:
+        return refuse("oversized collector payload: the request without its events is already too large")
+    outcome = SizeOutcome()
+    batch: list[str] = []
+    batch_size = base
+
+    def flush() -> None:
+        if batch:
+            record = payload.with_body(head + ",".join(batch) + "]}").encode()
+            outcome.records.append(record)
+
+    for event in events:
+        text = json.dumps(event, ensure_ascii=True, separators=(",", ":"))
+        cost = _escaped_len(text)
+        if base + cost > limit:
+            single = payload.with_body(head + text + "]}").encode()
+            outcome.violations.append(
+                _violation(single, limit, "oversized collector payload: this POST request split is still too large")
+            )
+            continue
+        extra = cost + (1 if batch else 0)
+        if batch_size + extra > limit:
+            flush()
+            batch = []
+            batch_size = base
+            extra = cost
+        batch.append(text)
+        batch_size += extra
+    flush()
+    return outcome

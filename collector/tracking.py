@@ -1,0 +1,242 @@
+"""The tracking routes as one lean ASGI handler: pixel GET/HEAD, POST, redirect, CORS preflight (§2.1).
+
+These are the hot path, so they bypass FastAPI's routing and middleware: one pass over the
+headers, no per-request models, precomputed header bytes. Everything else (health, metrics,
+robots.txt) is FastAPI's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from collector.durability import Acknowledger
+from collector.forwarding import ClientAddress
+from collector.identity import IdentityRules, parse_cookies
+from collector.metrics import CollectorMetrics
+from collector.record import RequestFacts, build_record
+from collector.responses import CORS_ALLOW_HEADERS, NO_CACHE, PIXEL
+from collector.settings import CollectorConfig
+from collector.sizing import SizeViolationFact, fit_record
+from core.errors import LakeUnavailable, ObjectExists
+from core.lake.port import Lake
+
+__all__ = ["Route", "TrackingEndpoint"]
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+WriteViolations = Callable[[Lake, list[SizeViolationFact], int], None]
+
+_TP1 = ("com.snowplowanalytics.snowplow", "tp1")
+_PIXEL_HEADERS = [
+    (b"content-type", b"image/gif"),
+    (b"cache-control", NO_CACHE.encode()),
+    (b"content-length", str(len(PIXEL)).encode()),
+]
+_OK_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"2")]
+_CREDENTIALS = (b"access-control-allow-credentials", b"true")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a method + path means: `pixel`, `post`, `redirect`, `preflight`, or None (not a tracking route)."""
+
+    kind: str
+    vendor: str = ""
+    version: str = ""
+
+
+def _text(status: int, text: str, extra: list[tuple[bytes, bytes]]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    body = text.encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    return status, headers + extra, body
+
+
+class TrackingEndpoint:
+    """Answers tracking requests; `route()` says whether a request is one (else FastAPI handles it)."""
+
+    def __init__(
+        self,
+        config: CollectorConfig,
+        acknowledger: Acknowledger,
+        *,
+        lake: Lake | None,
+        collector_name: str,
+        metrics: CollectorMetrics,
+        write_violations: WriteViolations,
+        clock_ms: Callable[[], int] | None = None,
+        new_id: Callable[[], str] | None = None,
+    ) -> None:
+        self.config = config
+        self.ack = acknowledger
+        self.lake = lake
+        self.collector_name = collector_name
+        self.metrics = metrics
+        self._write_violations = write_violations
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self._identity = IdentityRules(config, new_id=new_id)
+        self._client = ClientAddress(config.trusted_proxies)
+        self._paths = dict(config.custom_paths)
+        self._redirect_domains = tuple(d.lower().lstrip(".") for d in config.redirect_domains)
+        self._preflight_tail = [
+            _CREDENTIALS,
+            (b"access-control-allow-headers", CORS_ALLOW_HEADERS.encode()),
+            (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+            (b"access-control-max-age", str(config.cors_max_age).encode()),
+            (b"content-length", b"0"),
+        ]
+
+    def route(self, method: str, path: str) -> Route | None:
+        if method == "OPTIONS":
+            return Route("preflight")
+        path = self._paths.get(path, path)
+        if method in ("GET", "HEAD"):
+            if path in ("/i", "/ice.png"):
+                return Route("pixel", *_TP1)
+            if path.startswith("/r/"):
+                return Route("redirect", "r", "tp2") if method == "GET" else None
+        elif method != "POST":
+            return None
+        parts = path.split("/")
+        if len(parts) != 3 or parts[0] or not parts[1] or not parts[2]:
+            return None
+        if method == "POST":
+            return Route("post", parts[1], parts[2])
+        return Route("pixel", parts[1], parts[2])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
+        started = time.perf_counter()
+        status, headers, body = await self._answer(scope, receive, route)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        self.metrics.observe(route.kind, status, time.perf_counter() - started)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, route: Route
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        facts = RequestFacts(scope["headers"])
+        origin = facts.origins[0].encode("latin-1") if facts.origins else b"*"
+        cors = [(b"access-control-allow-origin", origin), _CREDENTIALS]
+        if route.kind == "preflight":
+            return 200, [(b"access-control-allow-origin", origin), *self._preflight_tail], b""
+
+        body: bytes | None = None
+        if route.kind == "post":
+            read = await self._read_body(receive, facts)
+            if isinstance(read, str):
+                return _text(413, read, cors)
+            body = read
+
+        query: bytes = scope.get("query_string", b"")
+        location: str | None = None
+        if route.kind == "redirect":
+            if not self.config.redirect_enabled:
+                return _text(404, "redirects disabled", cors)
+            location = self._redirect_target(query)
+            if location is None:
+                return _text(400, "redirect target missing or not in the allowed domains", cors)
+
+        identity = self._identity.resolve(
+            cookies=parse_cookies(facts.cookie_headers),
+            nuid_param=_nuid_param(query),
+            anonymous=facts.sp_anonymous,
+            origins=facts.origins,
+        )
+        if not identity.do_not_track:
+            client = scope.get("client")
+            peer = client[0] if client else None
+            now = self._clock_ms()
+            payload = build_record(
+                facts=facts,
+                vendor=route.vendor,
+                version=route.version,
+                query=query,
+                body=body,
+                collector=self.collector_name,
+                timestamp_ms=now,
+                ip_address=self._client.resolve(peer, facts.forwarded_for, facts.forwarded),
+                network_user_id=identity.network_user_id,
+                anonymous=identity.anonymous,
+            )
+            outcome = fit_record(
+                payload, max_record_size=self.config.max_record_size, max_payload_size=self.config.max_payload_size
+            )
+            if outcome.violations:
+                refusal = await self._record_violations(outcome.violations, now)
+                if refusal is not None:
+                    return _text(refusal[0], refusal[1], cors)
+            if not await self.ack.store(outcome.records):
+                return _text(503, "the raw record could not be stored durably; retry later", [*cors])
+            self.metrics.stored(len(outcome.records))
+
+        extra = cors + [(b"set-cookie", c.encode("latin-1")) for c in identity.set_cookies]
+        if route.kind == "post":
+            return 200, _OK_HEADERS + extra, b"ok"
+        if location is not None:
+            return 302, [(b"location", location.encode("ascii")), (b"content-length", b"0"), *extra], b""
+        return 200, _PIXEL_HEADERS + extra, PIXEL
+
+    async def _read_body(self, receive: Receive, facts: RequestFacts) -> bytes | str:
+        """The whole body, or a 413 reason once it exceeds the drop size (the rest is never read)."""
+        limit = self.config.drop_payload_size
+        for lname, _, value in facts.header_lines:
+            if lname == b"content-length" and value.strip().isdigit() and int(value) > limit:
+                return f"payload too large: {int(value)} bytes exceeds the drop size of {limit} bytes"
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise asyncio.CancelledError  # the client left: nothing to answer, nothing acknowledged
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    return f"payload too large: body exceeds the drop size of {limit} bytes"
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _redirect_target(self, query: bytes) -> str | None:
+        from collector.record import parse_query
+
+        target = next((v for n, v in parse_query(query) if n == "u"), None)
+        if not target:
+            return None
+        try:
+            parts = urlsplit(target)
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            return None
+        if parts.scheme not in ("http", "https") or not host:
+            return None
+        if not any(host == d or host.endswith("." + d) for d in self._redirect_domains):
+            return None
+        return quote(target, safe=":/?#[]@!$&'()*+,;=%~")
+
+    async def _record_violations(self, violations: list[SizeViolationFact], now: int) -> tuple[int, str] | None:
+        if self.lake is None:
+            return 413, "payload too large and no bad-row lake is configured to record it"
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self._write_violations, self.lake, violations, now)
+        except (LakeUnavailable, ObjectExists, OSError):
+            return 503, "the size violation could not be recorded; retry later"
+        self.metrics.violations(len(violations))
+        return None
+
+
+def _nuid_param(query: bytes) -> str | None:
+    if b"nuid=" not in query:
+        return None
+    from collector.record import parse_query
+
+    for name, value in parse_query(query):
+        if name == "nuid" and value:
+            return value
+    return None
