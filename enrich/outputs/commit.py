@@ -51,7 +51,7 @@ def commit_file(
     *,
     backoff: Backoff = Backoff(),
     should_stop: Callable[[], bool] = lambda: False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
     on_retry: Callable[[str, Exception], None] | None = None,
 ) -> bool:
     """Create `pending` in the lake; True once committed, False only if stopping while the lake is down."""
