@@ -1,0 +1,208 @@
+"""Generate valid instances of a JSON Schema, edge values first, to test compatibility verdicts on real data.
+
+Deterministic (no randomness): for each subschema it lists candidate values — enum members, both
+ends of numeric and length bounds, `null` where allowed, format samples, every optional property
+present and absent — combines them into objects and arrays, and keeps only what the schema itself
+accepts (draft-04). If the old schema accepts an instance the new one rejects, the change is not an
+ADDITION, whatever the structural diff said. Patterns are met by trying a fixed set of typical
+strings, so a schema with exotic patterns may yield few instances (`generate` then returns fewer).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+from jsonschema import Draft4Validator
+
+__all__ = ["candidates", "generate"]
+
+_FORMAT_SAMPLES: dict[str, list[str]] = {
+    "date-time": ["2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123+01:00"],
+    "date": ["2024-01-02"],
+    "email": ["someone@example.com"],
+    "hostname": ["example.com"],
+    "ipv4": ["192.0.2.1"],
+    "ipv6": ["2001:db8::1"],
+    "uri": ["https://example.com/path?q=1"],
+    "uuid": ["123e4567-e89b-42d3-a456-426614174000"],
+}
+_STRING_SAMPLES = [
+    "a",
+    "abc",
+    "ABC",
+    "1",
+    "1-0-0",
+    "a.b",
+    "a_b-c",
+    "x y",
+    "123e4567-e89b-42d3-a456-426614174000",
+    "iglu:com.acme/event/jsonschema/1-0-0",
+    "https://example.com",
+    "2024-01-02T03:04:05Z",
+]
+_MAX_PER_NODE = 24
+_MAX_STRING = 512
+
+
+def generate(schema: dict[str, Any], *, limit: int = 200) -> list[Any]:
+    """Up to `limit` distinct instances that `schema` accepts (edge values first)."""
+    validator = Draft4Validator(_strip(schema))
+    out: list[Any] = []
+    seen: set[str] = set()
+    for value in candidates(schema, schema, depth=0):
+        fingerprint = repr(value)
+        if fingerprint in seen:
+            continue
+        seen.add(fingerprint)
+        if validator.is_valid(value):
+            out.append(value)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _strip(schema: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k not in ("$schema", "self", "$supersedes", "$supersededBy")}
+
+
+def candidates(sub: Any, root: dict[str, Any], depth: int) -> list[Any]:
+    """Candidate values for one subschema (not all necessarily valid: the caller filters)."""
+    if not isinstance(sub, dict) or depth > 8:
+        return [None, "a", 0, True]
+    ref = sub.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(target, dict) else None
+        return candidates(target, root, depth + 1)
+    if "enum" in sub and isinstance(sub["enum"], list):
+        return list(sub["enum"])
+    for keyword in ("anyOf", "oneOf"):
+        if isinstance(sub.get(keyword), list):
+            merged = [
+                {**{k: v for k, v in sub.items() if k != keyword}, **b} for b in sub[keyword] if isinstance(b, dict)
+            ]
+            return _cap(list(itertools.chain.from_iterable(candidates(b, root, depth + 1) for b in merged)))
+    if isinstance(sub.get("allOf"), list):
+        merged_all: dict[str, Any] = {k: v for k, v in sub.items() if k != "allOf"}
+        for part in sub["allOf"]:
+            if isinstance(part, dict):
+                merged_all = {**part, **merged_all}
+        return candidates(merged_all, root, depth + 1)
+    types = sub.get("type")
+    type_list = [types] if isinstance(types, str) else list(types) if isinstance(types, list) else []
+    if not type_list:
+        type_list = ["object"] if "properties" in sub else ["null", "string", "integer", "boolean", "object", "array"]
+    out: list[Any] = []
+    for t in type_list:
+        out.extend(_of_type(t, sub, root, depth))
+    return _cap(out)
+
+
+def _cap(values: list[Any]) -> list[Any]:
+    return values[:_MAX_PER_NODE]
+
+
+def _of_type(t: str, sub: dict[str, Any], root: dict[str, Any], depth: int) -> list[Any]:
+    if t == "null":
+        return [None]
+    if t == "boolean":
+        return [True, False]
+    if t in ("integer", "number"):
+        return _numbers(sub, integer=t == "integer")
+    if t == "string":
+        return _strings(sub)
+    if t == "array":
+        return _arrays(sub, root, depth)
+    if t == "object":
+        return _objects(sub, root, depth)
+    return []
+
+
+def _numbers(sub: dict[str, Any], *, integer: bool) -> list[Any]:
+    lo, hi = sub.get("minimum"), sub.get("maximum")
+    step = 1 if integer else 0.5
+    values: list[Any] = [0, 1, -1, 2**31, -(2**31)]
+    if isinstance(lo, int | float):
+        values += [lo + step if sub.get("exclusiveMinimum") else lo, lo + step]
+    if isinstance(hi, int | float):
+        values += [hi - step if sub.get("exclusiveMaximum") else hi, hi - step]
+    if isinstance(lo, int | float) and isinstance(hi, int | float):
+        values.append((lo + hi) // 2 if integer else (lo + hi) / 2)
+    if not integer:
+        values += [0.25, 1.5]
+    if integer:
+        values = [int(v) for v in values]
+    mult = sub.get("multipleOf")
+    if isinstance(mult, int | float) and mult > 0:
+        values += [mult, mult * 2]
+    return values
+
+
+def _strings(sub: dict[str, Any]) -> list[str]:
+    lo: int = _int_or(sub.get("minLength"), 0)
+    hi = _int_or(sub.get("maxLength"), None)
+    fmt = sub.get("format")
+    values = list(_FORMAT_SAMPLES.get(fmt, [])) if isinstance(fmt, str) else []
+    values += _STRING_SAMPLES
+    values += ["a" * max(lo, 1), "a" * lo]
+    if hi is not None:
+        values.append("a" * min(hi, _MAX_STRING))
+        values.append("é" * min(hi, _MAX_STRING))  # length counts code points, not bytes
+    pattern = sub.get("pattern")
+    if isinstance(pattern, str):
+        try:
+            compiled = re.compile(pattern)
+        except re.error:
+            return values
+        matching = [v for v in values if compiled.search(v)]
+        return matching + [v for v in values if v not in matching]
+    return values
+
+
+def _int_or(value: Any, default: int | None) -> Any:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _arrays(sub: dict[str, Any], root: dict[str, Any], depth: int) -> list[list[Any]]:
+    items = sub.get("items")
+    item_values = candidates(items, root, depth + 1) if isinstance(items, dict) else [None, "a", 1]
+    lo: int = _int_or(sub.get("minItems"), 0)
+    hi = _int_or(sub.get("maxItems"), None)
+    out: list[list[Any]] = [[]]
+    for v in item_values[:6]:
+        out.append([v] * max(lo, 1))
+        if hi is not None:
+            out.append([v] * min(hi, 20))
+    if len(item_values) > 1:
+        out.append(item_values[: max(lo, 2)])
+    return out
+
+
+def _objects(sub: dict[str, Any], root: dict[str, Any], depth: int) -> list[dict[str, Any]]:
+    raw_props = sub.get("properties")
+    props: dict[str, Any] = raw_props if isinstance(raw_props, dict) else {}
+    required = (
+        [r for r in sub.get("required", []) if isinstance(r, str)] if isinstance(sub.get("required"), list) else []
+    )
+    per_prop = {name: candidates(p, root, depth + 1) for name, p in props.items()}
+    validators = {name: Draft4Validator(_strip(p) if isinstance(p, dict) else {}) for name, p in props.items()}
+    # prefer values valid for the property itself so the base object is usually valid
+    valid = {name: [v for v in vals if validators[name].is_valid(v)] or vals for name, vals in per_prop.items()}
+    base = {name: valid[name][0] for name in required if valid.get(name)}
+    for name in required:
+        if name not in props:
+            base[name] = "a"
+    out: list[dict[str, Any]] = [dict(base)]
+    everything = dict(base)
+    for name, vals in valid.items():
+        if vals:
+            everything[name] = vals[0]
+    out.append(everything)
+    for name, vals in valid.items():
+        for v in vals[:8]:
+            out.append({**base, name: v})
+            out.append({**everything, name: v})
+    return out

@@ -1,0 +1,289 @@
+"""Publish schemas without harming historical data: lint, Iglu's version order, and an honest SchemaVer bump.
+
+One `Publisher` serves the CLI and the HTTP API, so both refuse the same things for the same
+reasons. A publish is refused when: the linter finds an ERROR; the version exists (unless the
+registry is in development mode, Iglu's `patchesAllowed`); Iglu's VersionCursor order is broken
+(gaps); `$supersedes` names versions that are missing or not lower; the group mixes public and
+private; or the declared bump does not match the change under the schema's compatibility mode
+(BACKWARD by default — new accepts old data — plus FORWARD, FULL, NONE and the *_TRANSITIVE forms
+that compare against every earlier version of the model instead of the previous one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from core.errors import IgluParseError, ObjectExists
+from core.iglu import SchemaKey, SchemaVer
+from registry.compat import Diff, allowed, diff
+from registry.lint import Finding, has_errors, lint_schema, schema_key_of
+from registry.store import META, SchemaMeta, SchemaStore
+
+__all__ = [
+    "COMPATIBILITY_MODES",
+    "CompatibilityPolicy",
+    "Outcome",
+    "Publisher",
+    "declared_bump",
+    "order_problem",
+]
+
+COMPATIBILITY_MODES = (
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+    "NONE",
+)
+_POLICY_FILE = f"{META}/compatibility.json"
+
+Status = Literal["created", "updated", "would-create", "would-update", "invalid", "conflict"]
+
+
+def order_problem(version: SchemaVer, existing: Iterable[SchemaVer]) -> str | None:
+    """Why Iglu Server's VersionCursor would refuse `version` next to `existing` (None when allowed)."""
+    have = set(existing)
+    m, r, a = version.model, version.revision, version.addition
+    if (m, r, a) == (1, 0, 0):
+        return None
+    if r == 0 and a == 0:
+        if not any(v.model == m - 1 for v in have):
+            return f"{version} needs some {m - 1}-*-* published first (no gaps between models)"
+        return None
+    if a == 0:
+        if not any(v.model == m and v.revision == r - 1 for v in have):
+            return f"{version} needs some {m}-{r - 1}-* published first (no gaps between revisions)"
+        return None
+    if SchemaVer(m, r, a - 1) not in have:
+        return f"{version} needs {m}-{r}-{a - 1} published first (no gaps between additions)"
+    if any(v.model == m and v.revision == r + 1 for v in have):
+        return f"Next revision in the group exists: {m}-{r + 1}-* is already published, so {version} cannot be added"
+    return None
+
+
+def declared_bump(previous: SchemaVer | None, version: SchemaVer) -> Literal["ADDITION", "REVISION", "MODEL"]:
+    """What a version claims relative to the previous one in its model (MODEL when it opens a model)."""
+    if previous is None or previous.model != version.model:
+        return "MODEL"
+    return "REVISION" if version.revision != previous.revision else "ADDITION"
+
+
+class CompatibilityPolicy:
+    """Compatibility mode per schema (`vendor/name`) or per vendor prefix; BACKWARD when nothing is configured."""
+
+    def __init__(self, modes: dict[str, str] | None = None, default: str = "BACKWARD") -> None:
+        self.modes = dict(modes or {})
+        self.default = default
+        for target, mode in [*self.modes.items(), ("default", default)]:
+            if mode not in COMPATIBILITY_MODES:
+                raise ValueError(f"compatibility mode for {target!r} must be one of {', '.join(COMPATIBILITY_MODES)}")
+
+    @classmethod
+    def load(cls, store: SchemaStore) -> CompatibilityPolicy:
+        """The policy kept in the store's sidecar (`.meta/compatibility.json`), if any."""
+        raw = store.blobs.read(_POLICY_FILE)
+        if raw is None:
+            return cls()
+        value = orjson.loads(raw)
+        return cls(value.get("modes", {}), value.get("default", "BACKWARD"))
+
+    def save(self, store: SchemaStore) -> None:
+        store.blobs.write(_POLICY_FILE, orjson.dumps({"default": self.default, "modes": self.modes}), overwrite=True)
+
+    def mode_for(self, key: SchemaKey) -> str:
+        exact = self.modes.get(f"{key.vendor}/{key.name}")
+        if exact is not None:
+            return exact
+        best = ""
+        for prefix in self.modes:
+            if (
+                "/" not in prefix
+                and (key.vendor == prefix or key.vendor.startswith(prefix + "."))
+                and len(prefix) > len(best)
+            ):
+                best = prefix
+        return self.modes[best] if best else self.default
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one schema: status, the key, and every reason (lint report, conflicts, diffs)."""
+
+    status: Status
+    key: SchemaKey | None
+    message: str
+    details: list[str] = field(default_factory=list)
+    lint: list[Finding] = field(default_factory=list)
+    diffs: dict[str, Diff] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("created", "updated", "would-create", "would-update")
+
+    @property
+    def http_status(self) -> int:
+        return {"created": 201, "would-create": 201, "updated": 200, "would-update": 200, "invalid": 400}.get(
+            self.status, 409
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"message": self.message, "status": self.http_status}
+        if self.key is not None:
+            body["location"] = self.key.uri
+        if self.ok:
+            body["updated"] = self.status in ("updated", "would-update")
+        if self.details:
+            body["details"] = self.details
+        if self.lint:
+            body["report"] = [f.to_json() for f in self.lint]
+        if self.diffs:
+            body["compatibility"] = {against: d.to_json() for against, d in self.diffs.items()}
+        return body
+
+
+class Publisher:
+    """Applies every publish rule against one store; `dev_mode` is Iglu's patchesAllowed."""
+
+    def __init__(
+        self, store: SchemaStore, *, dev_mode: bool = False, policy: CompatibilityPolicy | None = None
+    ) -> None:
+        self.store = store
+        self.dev_mode = dev_mode
+        self.policy = policy
+
+    def publish(
+        self,
+        schema: Any,
+        *,
+        expected_key: SchemaKey | None = None,
+        is_public: bool = False,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> Outcome:
+        """Check and (unless `dry_run`) write one self-describing schema; never raises on bad input."""
+        findings = lint_schema(schema, path_key=expected_key)
+        key = schema_key_of(schema)
+        if key is None or has_errors(findings):
+            errors = [f for f in findings if f.level == "ERROR"]
+            message = "The schema does not conform to a JSON Schema v4 specification"
+            return Outcome("invalid", key, message, [f"{f.pointer}: {f.message}" for f in errors], lint=findings)
+        assert isinstance(schema, dict)  # lint_schema reports non-objects as errors
+        family = (key.vendor, key.name, key.format)
+        group = [k for k in self.store.list_keys() if (k.vendor, k.name, k.format) == family]
+        exists = key in group
+        if exists and not self.dev_mode:
+            return Outcome("conflict", key, "Schema already exists", [f"{key.uri} is published and may not be changed"])
+        others = [k.version for k in group if k != key]
+        problem = None if exists else order_problem(key.version, others)
+        if problem is not None:
+            return Outcome("conflict", key, "Schema version is out of order", [problem])
+        visibility = {self.store.meta(k).is_public for k in group if k != key}
+        if visibility and visibility != {is_public}:
+            wanted = "public" if is_public else "private"
+            return Outcome("conflict", key, f"Schemas of {key.vendor}/{key.name} are not {wanted}", [])
+        supersedes, problem = self._supersedes(schema, key, others)
+        if problem is not None:
+            return Outcome("conflict", key, problem, [])
+        outcome = self._compatibility(schema, key, others, force=force)
+        if outcome is not None:
+            return outcome
+        return self._write(schema, key, exists=exists, is_public=is_public, supersedes=supersedes, dry_run=dry_run)
+
+    def _supersedes(
+        self, schema: dict[str, Any], key: SchemaKey, others: list[SchemaVer]
+    ) -> tuple[list[SchemaVer], str | None]:
+        raw = schema.get("$supersedes")
+        if raw is None:
+            return [], None
+        if not isinstance(raw, list):
+            return [], "$supersedes must be a list of versions"
+        try:
+            versions = [SchemaVer.parse(v) for v in raw]
+        except (IgluParseError, TypeError):
+            return [], f"$supersedes holds an invalid version: {raw!r}"
+        missing = [str(v) for v in versions if v not in others]
+        if missing:
+            return [], f"Superseded schema version(s) do not exist: {', '.join(missing)}"
+        higher = [str(v) for v in versions if not v < key.version]
+        if higher:
+            return (
+                [],
+                f"Superseded schema version(s) {', '.join(higher)} must be below the superseding version {key.version}",
+            )
+        return versions, None
+
+    def _compatibility(
+        self, schema: dict[str, Any], key: SchemaKey, others: list[SchemaVer], *, force: bool
+    ) -> Outcome | None:
+        policy = self.policy or CompatibilityPolicy.load(self.store)
+        mode = policy.mode_for(key)
+        earlier = sorted(v for v in others if v.model == key.version.model and v < key.version)
+        if mode == "NONE" or not earlier:
+            return None
+        bump = declared_bump(earlier[-1], key.version)
+        targets = earlier if mode.endswith("_TRANSITIVE") else earlier[-1:]
+        directions = {"BACKWARD": ("backward",), "FORWARD": ("forward",), "FULL": ("backward", "forward")}[
+            mode.removesuffix("_TRANSITIVE")
+        ]
+        diffs: dict[str, Diff] = {}
+        refusals: list[str] = []
+        for version in targets:
+            previous = self.store.get(SchemaKey(key.vendor, key.name, key.format, version))
+            if previous is None:
+                continue
+            for direction in directions:
+                d = diff(previous, schema) if direction == "backward" else diff(schema, previous)
+                diffs[f"{direction} {version}"] = d
+                if allowed(bump, d.verdict):
+                    continue
+                if d.verdict == "UNSURE" and force and not d.counterexamples:
+                    continue
+                what = "old data" if direction == "backward" else "new data under the old schema"
+                article = "an" if bump == "ADDITION" else "a"
+                head = f"{key.version} is declared {article} {bump} of {version}; the change is {d.verdict} for {what}"
+                if d.verdict == "UNSURE":
+                    head += " (publish with --force to accept an undecidable change as an ADDITION)"
+                refusals.append(head)
+                refusals.extend(f"  {reason}" for reason in d.reasons)
+        if refusals:
+            return Outcome("conflict", key, f"Incompatible change under {mode} compatibility", refusals, diffs=diffs)
+        return None
+
+    def _write(
+        self,
+        schema: dict[str, Any],
+        key: SchemaKey,
+        *,
+        exists: bool,
+        is_public: bool,
+        supersedes: list[SchemaVer],
+        dry_run: bool,
+    ) -> Outcome:
+        stored = {k: v for k, v in schema.items() if k != "$supersededBy"}
+        if dry_run:
+            return Outcome(
+                "would-update" if exists else "would-create", key, "Dry run: all checks passed, nothing written"
+            )
+        meta = SchemaMeta(is_public=is_public, supersedes=[str(v) for v in supersedes])
+        if exists:
+            old_meta = self.store.meta(key)
+            meta.created_at = old_meta.created_at or meta.created_at
+            meta.superseded_by = old_meta.superseded_by
+        try:
+            self.store.put(key, stored, meta, overwrite=exists)
+        except ObjectExists:
+            return Outcome("conflict", key, "Schema already exists", [f"{key.uri} was published concurrently"])
+        for version in supersedes:
+            old_key = SchemaKey(key.vendor, key.name, key.format, version)
+            old_meta = self.store.meta(old_key)
+            current = old_meta.superseded_by
+            if current is None or SchemaVer.parse(current) < key.version:
+                old_meta.superseded_by = str(key.version)
+                self.store.put_meta(old_key, old_meta)
+        return Outcome("updated" if exists else "created", key, "Schema updated" if exists else "Schema created")
