@@ -1,0 +1,158 @@
+"""Logs and metrics every stage shares: structlog set up once, and one Prometheus registry.
+
+Logging: `configure_logging()` once per process (the CLI does it), then `get_logger(__name__)`.
+Lines are JSON when stderr is not a terminal (containers, CI) and coloured console text when it
+is. Ids bound with `structlog.contextvars.bind_contextvars(request_id=...)` appear on every line
+logged in that context. Records from the standard `logging` module (uvicorn, Google clients) go
+through the same renderer.
+
+Metrics: stages create metrics with `counter()`, `histogram()`, `gauge()`; all land in `REGISTRY`,
+and a `/metrics` endpoint answers with `render_metrics()`. Creating a metric twice returns the
+first one (stages may be imported twice in tests); the same name with another type or other
+labels is a programming error (ValueError). Name metrics `eventkit_<stage>_<what>[_unit]`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any, TextIO, TypeVar, cast
+
+import orjson
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from structlog.typing import FilteringBoundLogger, Processor
+
+__all__ = [
+    "REGISTRY",
+    "configure_logging",
+    "counter",
+    "gauge",
+    "get_logger",
+    "histogram",
+    "render_metrics",
+]
+
+REGISTRY = CollectorRegistry()
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def _json_dumps(value: Any, **_: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def configure_logging(level: str = "info", json: bool | None = None, stream: TextIO | None = None) -> None:
+    """Route structlog and stdlib logging to `stream` (default stderr) at `level`.
+
+    `json=None` picks JSON unless the stream is a terminal. Safe to call again (reconfigures).
+    """
+    numeric = _LEVELS.get(level.lower())
+    if numeric is None:
+        raise ValueError(f"log level {level!r} is not one of {', '.join(_LEVELS)}")
+    out = stream if stream is not None else sys.stderr
+    as_json = (not _is_terminal(out)) if json is None else json
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Processor
+    if as_json:
+        shared.append(structlog.processors.dict_tracebacks)
+        renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=_is_terminal(out))
+    structlog.configure(
+        processors=[structlog.stdlib.add_logger_name, *shared, structlog.processors.StackInfoRenderer(), renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=_NamedPrintLoggerFactory(out),
+        cache_logger_on_first_use=False,
+    )
+    # Third-party libraries log through `logging`: give them the same format and destination.
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_eventkit", False)]:
+        root.removeHandler(old)
+    handler._eventkit = True  # type: ignore[attr-defined]  # marks our handler so reconfiguring replaces it
+    root.addHandler(handler)
+    root.setLevel(numeric)
+
+
+def get_logger(name: str) -> FilteringBoundLogger:
+    """A structlog logger whose lines carry `logger=name`."""
+    # Lazy: a module-level logger created before configure_logging() still follows it.
+    return cast(FilteringBoundLogger, structlog.get_logger(name))
+
+
+class _NamedPrintLogger(structlog.PrintLogger):
+    """A PrintLogger that knows its name, so `add_logger_name` can put it on each line."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedPrintLoggerFactory:
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedPrintLogger:
+        return _NamedPrintLogger(self._file, str(args[0]) if args else "")
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # closed or file-like without isatty
+        return False
+
+
+_M = TypeVar("_M", Counter, Gauge, Histogram)
+_METRICS: dict[str, Counter | Gauge | Histogram] = {}
+_METRICS_LOCK = threading.Lock()
+
+
+def _metric(kind: type[_M], name: str, doc: str, labels: Sequence[str], **options: Any) -> _M:
+    with _METRICS_LOCK:
+        existing = _METRICS.get(name)
+        if existing is not None:
+            if type(existing) is not kind or tuple(existing._labelnames) != tuple(labels):
+                raise ValueError(
+                    f"metric {name!r} is already registered as {type(existing).__name__}"
+                    f"{list(existing._labelnames)}, not {kind.__name__}{list(labels)}"
+                )
+            return existing
+        metric = kind(name, doc, labelnames=tuple(labels), registry=REGISTRY, **options)
+        _METRICS[name] = metric
+        return metric
+
+
+def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+    """The shared counter called `name` (created on first use)."""
+    return _metric(Counter, name, doc, labels)
+
+
+def histogram(
+    name: str, doc: str, labels: Sequence[str] = (), buckets: Sequence[float] = Histogram.DEFAULT_BUCKETS
+) -> Histogram:
+    """The shared histogram called `name` (created on first use; `buckets` only matter then)."""
+    return _metric(Histogram, name, doc, labels, buckets=tuple(buckets))
+
+
+def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+    """The shared gauge called `name` (created on first use)."""
+    return _metric(Gauge, name, doc, labels)
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The registry in Prometheus text format and its content type, for a `/metrics` response."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
