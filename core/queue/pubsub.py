@@ -1,0 +1,401 @@
+"""The cloud queue: Google Pub/Sub behind the queue port, with bounded waits and errors translated to QueueUnavailable.
+
+The client library honours ``PUBSUB_EMULATOR_HOST`` by itself (insecure channel, no credentials).
+
+Publishing uses the library's batching publisher: messages from concurrent ``publish()`` calls share
+batches (``max_latency`` seconds), and ``publish()`` waits for every message's server-assigned id.
+Every wait is bounded by ``timeout``: the commit retry stops at that deadline and each caller stops
+waiting at it, so a downed endpoint costs a caller at most ``timeout`` seconds and a
+``QueueUnavailable`` — never a success for a message without a confirmed id. A batch that fails in
+part raises too; the caller republishes it whole (duplicates are allowed, loss is not). After any
+failure the client is discarded and rebuilt on the next call, because a gRPC channel that saw its
+server go away backs off reconnecting for up to minutes, and the server (an emulator above all) may
+come back without the topic, which ``create=True`` then recreates.
+
+Consuming uses synchronous pull (``max_messages`` is the flow control). The lease is the
+subscription's ack deadline: ``lease_seconds`` clamped to Pub/Sub's 10..600 s, applied when this
+subscriber creates the subscription (an existing subscription keeps its own deadline). ``nack``
+sets the ack deadline to 0. Pub/Sub reports delivery attempts only on subscriptions with a
+dead-letter policy; otherwise ``Delivery.attempt`` counts the deliveries of that message id seen by
+this subscriber object (a lower bound: it restarts at 1 in a new process).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from google.api_core import exceptions as google_errors
+from google.api_core import retry as google_retry
+from google.auth import exceptions as auth_errors
+from google.cloud import pubsub_v1
+
+from core.errors import ConfigError, QueueUnavailable
+from core.queue.port import Delivery
+
+__all__ = ["PubSubPublisher", "PubSubSubscriber"]
+
+MIN_ACK_DEADLINE_S = 10
+MAX_ACK_DEADLINE_S = 600
+_ACK_CHUNK = 1000  # ack ids per request, well inside the 512 KiB request limit
+_ATTEMPTS_REMEMBERED = 100_000
+_MIN_PULL_RPC_S = 0.2
+_T = TypeVar("_T")
+
+# Errors worth retrying inside one bounded call; anything else fails the call at once.
+_TRANSIENT = google_retry.if_exception_type(
+    google_errors.ServiceUnavailable,
+    google_errors.DeadlineExceeded,
+    google_errors.InternalServerError,
+    google_errors.Aborted,
+    google_errors.ResourceExhausted,
+    google_errors.Unknown,
+)
+
+
+def _bounded_retry(timeout: float) -> google_retry.Retry:
+    return google_retry.Retry(initial=0.05, maximum=1.0, multiplier=2.0, predicate=_TRANSIENT, timeout=timeout)
+
+
+def _client(factory: Callable[..., _T], **kwargs: Any) -> _T:
+    try:
+        return factory(**kwargs)
+    except auth_errors.DefaultCredentialsError as exc:
+        raise ConfigError(
+            f"queue: no Google credentials for Pub/Sub ({exc}); "
+            "set PUBSUB_EMULATOR_HOST or application default credentials"
+        ) from exc
+
+
+class PubSubPublisher:
+    """Durable publish to one Pub/Sub topic; thread-safe, batching across concurrent callers."""
+
+    def __init__(
+        self,
+        project: str,
+        topic: str,
+        *,
+        create: bool = True,
+        timeout: float = 5.0,
+        max_latency: float = 0.01,
+        max_messages: int = 1000,
+    ) -> None:
+        self.project = project
+        self.topic = topic
+        self.create = create
+        self.timeout = timeout
+        self.topic_path = f"projects/{project}/topics/{topic}"
+        self._batch = pubsub_v1.types.BatchSettings(
+            max_messages=max_messages, max_bytes=9_000_000, max_latency=max_latency
+        )
+        self._retry = _bounded_retry(timeout)
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._topic_ready = False
+        self._closed = False
+
+    def publish(self, messages: Sequence[bytes]) -> None:
+        """Return once Pub/Sub has confirmed every message; raise QueueUnavailable within `timeout` otherwise."""
+        if not messages:
+            return
+        payloads = [bytes(m) for m in messages]
+        if not all(payloads):
+            raise ValueError("empty messages cannot be published (Pub/Sub requires data)")
+        deadline = time.monotonic() + self.timeout
+        client = self._ready_client()
+        try:
+            self._publish_all(client, payloads, deadline)
+        except google_errors.NotFound:
+            if not self.create:
+                self._discard(client)
+                raise QueueUnavailable(f"pubsub topic {self.topic_path} does not exist") from None
+            # The server lost the topic (an emulator restart does that): recreate it and publish again.
+            self._topic_ready = False
+            client = self._ready_client()
+            try:
+                self._publish_all(client, payloads, deadline)
+            except Exception as exc:
+                self._discard(client)
+                raise QueueUnavailable(f"pubsub publish to {self.topic_path} not confirmed: {exc!r}") from exc
+        except Exception as exc:
+            self._discard(client)
+            raise QueueUnavailable(f"pubsub publish to {self.topic_path} not confirmed: {exc!r}") from exc
+
+    def _publish_all(self, client: Any, payloads: list[bytes], deadline: float) -> None:
+        futures = [client.publish(self.topic_path, data, retry=self._retry, timeout=self.timeout) for data in payloads]
+        errors: list[BaseException] = []
+        for future in futures:
+            try:
+                future.result(timeout=max(deadline - time.monotonic(), 0.0))
+            except Exception as exc:
+                errors.append(exc)
+        not_found = [e for e in errors if isinstance(e, google_errors.NotFound)]
+        if not_found and len(not_found) == len(errors):
+            raise not_found[0]
+        if errors:
+            raise errors[0]
+
+    def check(self) -> None:
+        """Prove the topic is reachable now (creating it when `create` is set)."""
+        client = self._ready_client()
+        try:
+            client.get_topic(topic=self.topic_path, timeout=self.timeout, retry=None)
+        except google_errors.NotFound:
+            self._topic_ready = False
+            if not self.create:
+                raise QueueUnavailable(f"pubsub topic {self.topic_path} does not exist") from None
+            self._ready_client()
+        except google_errors.GoogleAPIError as exc:
+            self._discard(client)
+            raise QueueUnavailable(f"pubsub topic {self.topic_path} unreachable: {exc!r}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.stop()  # sends what is still batched; callers waiting on it get their answer
+            except RuntimeError:
+                pass
+
+    def _ready_client(self) -> Any:
+        """The current client, built (and the topic created when asked) after start-up or a failure."""
+        with self._lock:
+            if self._closed:
+                raise QueueUnavailable(f"pubsub publisher for {self.topic_path} is closed")
+            if self._client is None:
+                self._client = _client(pubsub_v1.PublisherClient, batch_settings=self._batch)
+            client = self._client
+            if self.create and not self._topic_ready:
+                try:
+                    client.create_topic(name=self.topic_path, timeout=self.timeout, retry=self._retry)
+                except google_errors.AlreadyExists:
+                    pass
+                except google_errors.GoogleAPIError as exc:
+                    self._client = None
+                    raise QueueUnavailable(f"pubsub topic {self.topic_path} cannot be created: {exc!r}") from exc
+                self._topic_ready = True
+            return client
+
+    def _discard(self, client: Any) -> None:
+        with self._lock:
+            if self._client is client:
+                self._client = None
+                self._topic_ready = False
+        try:
+            client.stop()  # non-blocking; its commit threads end within the bounded retry
+        except RuntimeError:
+            pass
+
+
+class PubSubSubscriber:
+    """Synchronous-pull consumer of one Pub/Sub subscription (created on first use when `create` is set)."""
+
+    def __init__(
+        self,
+        project: str,
+        topic: str,
+        subscription: str,
+        *,
+        lease_seconds: float = 60.0,
+        create: bool = True,
+        timeout: float = 10.0,
+    ) -> None:
+        self.project = project
+        self.topic = topic
+        self.subscription = subscription
+        self.lease_seconds = lease_seconds
+        self.ack_deadline_seconds = min(MAX_ACK_DEADLINE_S, max(MIN_ACK_DEADLINE_S, math.ceil(lease_seconds)))
+        self.create = create
+        self.timeout = timeout
+        self.topic_path = f"projects/{project}/topics/{topic}"
+        self.subscription_path = f"projects/{project}/subscriptions/{subscription}"
+        self._retry = _bounded_retry(timeout)
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._subscription_ready = False
+        self._closed = False
+        self._held: dict[str, str] = {}  # ack id -> message id, leased here and not yet acked or nacked
+        self._attempts: OrderedDict[str, int] = OrderedDict()  # message id -> deliveries seen here
+
+    def check(self) -> None:
+        """Prove the subscription is reachable now (creating topic and subscription when `create` is set)."""
+        client = self._ready_client()
+        try:
+            client.get_subscription(subscription=self.subscription_path, timeout=self.timeout, retry=None)
+        except google_errors.NotFound:
+            self._subscription_ready = False
+            if not self.create:
+                raise QueueUnavailable(f"pubsub subscription {self.subscription_path} does not exist") from None
+            self._ready_client()
+        except google_errors.GoogleAPIError as exc:
+            self._discard(client)
+            raise QueueUnavailable(f"pubsub subscription {self.subscription_path} unreachable: {exc!r}") from exc
+
+    def pull(self, max_messages: int, timeout: float) -> list[Delivery]:
+        """Up to `max_messages`, waiting about `timeout` seconds (at least one short RPC) for the first."""
+        if max_messages <= 0:
+            return []
+        deadline = time.monotonic() + max(timeout, 0.0)
+        recreated = False
+        while True:
+            client = self._ready_client()
+            remaining = deadline - time.monotonic()
+            try:
+                response = client.pull(
+                    subscription=self.subscription_path,
+                    max_messages=max_messages,
+                    timeout=max(remaining, _MIN_PULL_RPC_S),
+                    retry=None,
+                )
+                received = list(response.received_messages)
+            except google_errors.DeadlineExceeded:
+                received = []
+            except google_errors.NotFound:
+                # The server lost the subscription (an emulator restart does that): recreate it once.
+                self._subscription_ready = False
+                if not self.create or recreated:
+                    raise QueueUnavailable(f"pubsub subscription {self.subscription_path} does not exist") from None
+                recreated = True
+                continue
+            except google_errors.GoogleAPIError as exc:
+                self._discard(client)
+                raise QueueUnavailable(f"pubsub pull from {self.subscription_path} failed: {exc!r}") from exc
+            if received:
+                return [self._delivery(message) for message in received]
+            if time.monotonic() >= deadline:
+                return []
+
+    def _delivery(self, received: Any) -> Delivery:
+        message = received.message
+        message_id = str(message.message_id)
+        with self._lock:
+            seen = self._attempts.pop(message_id, 0) + 1
+            self._attempts[message_id] = seen
+            if len(self._attempts) > _ATTEMPTS_REMEMBERED:
+                self._attempts.popitem(last=False)
+            self._held[received.ack_id] = message_id
+        attempt = int(received.delivery_attempt) or seen
+        publish_time_ms = int(message.publish_time.timestamp() * 1000)
+        return Delivery(str(received.ack_id), bytes(message.data), attempt, publish_time_ms)
+
+    def ack(self, ack_ids: Sequence[str]) -> None:
+        """Acknowledge: Pub/Sub will not redeliver these (an expired lease's id is accepted and ignored)."""
+        self._settle(ack_ids, acked=True)
+
+    def nack(self, ack_ids: Sequence[str]) -> None:
+        """Set the ack deadline to 0 so the messages are redelivered at once."""
+        self._settle(ack_ids, acked=False)
+
+    def _settle(self, ack_ids: Sequence[str], *, acked: bool) -> None:
+        if not ack_ids:
+            return
+        client = self._ready_client()
+        ids = list(ack_ids)
+        try:
+            for start in range(0, len(ids), _ACK_CHUNK):
+                chunk = ids[start : start + _ACK_CHUNK]
+                if acked:
+                    client.acknowledge(
+                        subscription=self.subscription_path, ack_ids=chunk, timeout=self.timeout, retry=self._retry
+                    )
+                else:
+                    client.modify_ack_deadline(
+                        subscription=self.subscription_path,
+                        ack_ids=chunk,
+                        ack_deadline_seconds=0,
+                        timeout=self.timeout,
+                        retry=self._retry,
+                    )
+        except google_errors.InvalidArgument as exc:
+            raise ValueError(f"not ack ids of {self.subscription_path}: {exc.message}") from exc
+        except google_errors.GoogleAPIError as exc:
+            self._discard(client)
+            what = "ack" if acked else "nack"
+            raise QueueUnavailable(f"pubsub {what} on {self.subscription_path} failed: {exc!r}") from exc
+        with self._lock:
+            for ack_id in ids:
+                message_id = self._held.pop(ack_id, None)
+                if acked and message_id is not None:
+                    self._attempts.pop(message_id, None)
+
+    def close(self) -> None:
+        """Give back the leases still held here (best effort: expiry covers failure), then close the channel."""
+        if self._closed:
+            return
+        with self._lock:
+            held = list(self._held)
+        if held:
+            try:
+                self.nack(held)
+            except (QueueUnavailable, ValueError):
+                pass
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def _ready_client(self) -> Any:
+        with self._lock:
+            if self._closed:
+                raise QueueUnavailable(f"pubsub subscriber for {self.subscription_path} is closed")
+            if self._client is None:
+                self._client = _client(pubsub_v1.SubscriberClient)
+            client = self._client
+            if self.create and not self._subscription_ready:
+                try:
+                    self._create_subscription(client)
+                except google_errors.GoogleAPIError as exc:
+                    self._client = None
+                    raise QueueUnavailable(
+                        f"pubsub subscription {self.subscription_path} cannot be created: {exc!r}"
+                    ) from exc
+                self._subscription_ready = True
+            return client
+
+    def _create_subscription(self, client: Any) -> None:
+        try:
+            client.create_subscription(
+                name=self.subscription_path,
+                topic=self.topic_path,
+                ack_deadline_seconds=self.ack_deadline_seconds,
+                timeout=self.timeout,
+                retry=self._retry,
+            )
+        except google_errors.AlreadyExists:
+            return
+        except google_errors.NotFound:
+            # The topic is missing too: create it, then the subscription (publishers may not have started yet).
+            publisher = _client(pubsub_v1.PublisherClient)
+            try:
+                publisher.create_topic(name=self.topic_path, timeout=self.timeout, retry=self._retry)
+            except google_errors.AlreadyExists:
+                pass
+            finally:
+                publisher.transport.close()
+            try:
+                client.create_subscription(
+                    name=self.subscription_path,
+                    topic=self.topic_path,
+                    ack_deadline_seconds=self.ack_deadline_seconds,
+                    timeout=self.timeout,
+                    retry=self._retry,
+                )
+            except google_errors.AlreadyExists:
+                pass
+
+    def _discard(self, client: Any) -> None:
+        with self._lock:
+            if self._client is client:
+                self._client = None
+                self._subscription_ready = False
+        try:
+            client.close()
+        except Exception:
+            pass

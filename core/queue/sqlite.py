@@ -1,0 +1,319 @@
+"""The embedded queue: one SQLite file in WAL mode, durable group-committed publish and leased pull across processes.
+
+Layout: one table per topic, ``queue_<topic>``, with an AUTOINCREMENT id (monotonic, never reused),
+the payload, its publish time, the delivery ``attempt`` count and ``lease_until`` (epoch ms; 0 =
+available). Durability is ``synchronous=FULL``: a publish returns only after its transaction's WAL
+frames are fsynced.
+
+Group commit: concurrent ``publish()`` calls on one publisher are gathered by whichever caller finds
+the writer idle (the leader); it writes every waiting batch in one transaction (one fsync) and wakes
+the others, each of which returns only once its own rows are committed.
+
+Leases: ``pull`` leases rows in one ``BEGIN IMMEDIATE`` transaction (``UPDATE … RETURNING``), so
+several consumer processes never hold the same message while its lease is live. The ack id is
+``"<id>:<attempt>"``: it names the lease, not just the message, so an ack or nack arriving after
+the lease expired and the message went to another consumer is ignored and cannot cut that
+consumer's lease short. The message then stays until its current holder acks it (at-least-once:
+duplicates are possible, loss is not). An ack that arrives after expiry but before anyone else
+leased the message still deletes it: the work was done.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.errors import ConfigError, QueueUnavailable
+from core.queue.port import Delivery
+
+__all__ = ["SQLitePublisher", "SQLiteSubscriber"]
+
+_TOPIC = re.compile(r"^[A-Za-z0-9_]{1,100}$")
+_BUSY_TIMEOUT_MS = 30_000
+_POLL_MIN_S = 0.002
+_POLL_MAX_S = 0.05
+
+
+def _table(topic: str) -> str:
+    if not _TOPIC.match(topic):
+        raise ConfigError(f"queue topic: {topic!r} is not a SQLite queue topic; use letters, digits and '_' only")
+    return f'"queue_{topic}"'
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _connect(path: Path, table: str) -> sqlite3.Connection:
+    """Open (creating file, folders and table on first use) a connection in WAL mode with FULL sync."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " data BLOB NOT NULL,"
+            " publish_time_ms INTEGER NOT NULL,"
+            " attempt INTEGER NOT NULL DEFAULT 0,"
+            " lease_until INTEGER NOT NULL DEFAULT 0)"
+        )
+    except (sqlite3.Error, OSError) as exc:
+        raise QueueUnavailable(f"sqlite queue {path}: cannot open: {exc}") from exc
+    return conn
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection, path: Path, what: str) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT; any SQLite failure rolls back and becomes QueueUnavailable."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        raise QueueUnavailable(f"sqlite queue {path}: {what} failed: {exc}") from exc
+
+
+def _parse_ack_ids(ack_ids: Sequence[str]) -> list[tuple[int, int]]:
+    leases = []
+    for ack_id in ack_ids:
+        message_id, sep, attempt = ack_id.partition(":")
+        if not sep or not message_id.isdigit() or not attempt.isdigit():
+            raise ValueError(f"{ack_id!r} is not a SQLite queue ack id (expected '<id>:<attempt>')")
+        leases.append((int(message_id), int(attempt)))
+    return leases
+
+
+class _Ticket:
+    """One caller's batch; its `wake` lock is held until the caller's rows are committed or it must lead."""
+
+    __slots__ = ("done", "error", "messages", "wake")
+
+    def __init__(self, messages: list[bytes]) -> None:
+        self.messages = messages
+        self.done = False
+        self.error: QueueUnavailable | None = None
+        self.wake = threading.Lock()
+        self.wake.acquire()
+
+
+class SQLitePublisher:
+    """Durable, thread-safe publisher to one topic of a SQLite queue file, with group commit.
+
+    `group_commit=False` commits each publish() call in its own transaction (the baseline the
+    benchmark compares against); durability is the same either way.
+    """
+
+    def __init__(self, path: Path | str, topic: str = "raw", *, group_commit: bool = True) -> None:
+        self.path = Path(path)
+        self.topic = topic
+        self.group_commit = group_commit
+        self._table = _table(topic)
+        self._conn = _connect(self.path, self._table)
+        self._lock = threading.Lock()  # guards _pending, _writing, _closed
+        self._pending: list[_Ticket] = []
+        self._writing = False
+        self._closed = False
+        self._io = threading.Lock()  # the connection is used by one thread at a time
+        self.transactions = 0  # committed publish transactions (group commit merges callers into one)
+
+    def publish(self, messages: Sequence[bytes]) -> None:
+        """Return once every message is committed and fsynced; raise QueueUnavailable otherwise."""
+        if not messages:
+            return
+        payloads = [bytes(m) for m in messages]
+        if not all(payloads):
+            raise ValueError("empty messages cannot be published (refused here as Pub/Sub refuses them)")
+        ticket = _Ticket(payloads)
+        if not self.group_commit:
+            self._check_open()
+            self._write([ticket])
+            return
+        with self._lock:
+            self._check_open()
+            self._pending.append(ticket)
+            lead = not self._writing
+            self._writing = True
+        if not lead:
+            ticket.wake.acquire()  # released when our rows are committed, or when we are made leader
+            if ticket.done:
+                if ticket.error is not None:
+                    raise ticket.error
+                return
+        self._lead()
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _lead(self) -> None:
+        """Commit everything waiting (the leader's own batch included) in one transaction, wake those
+        callers, and pass the lead to one caller that arrived meanwhile (baton passing: no thread
+        is woken just to find it has nothing to do)."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        error: QueueUnavailable | None = None
+        try:
+            self._write(batch)
+        except QueueUnavailable as exc:
+            error = exc
+        except BaseException as exc:  # never let a waiting caller believe an unconfirmed batch was committed
+            error = QueueUnavailable(f"sqlite queue {self.path}: publish failed: {exc!r}")
+            raise
+        finally:
+            with self._lock:
+                successor = self._pending[0] if self._pending else None
+                if successor is None:
+                    self._writing = False
+            for waiting in batch:
+                waiting.done = True
+                waiting.error = error
+                waiting.wake.release()
+            if successor is not None:
+                successor.wake.release()
+
+    def _write(self, batch: list[_Ticket]) -> None:
+        now = _now_ms()
+        rows = [(data, now) for ticket in batch for data in ticket.messages]
+        with self._io:
+            with _transaction(self._conn, self.path, "publish") as conn:
+                conn.executemany(f"INSERT INTO {self._table} (data, publish_time_ms) VALUES (?, ?)", rows)
+            self.transactions += 1
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise QueueUnavailable(f"sqlite queue {self.path}: publisher is closed")
+
+    def check(self) -> None:
+        """Prove the queue file is readable now."""
+        self.depth()
+
+    def depth(self) -> int:
+        """Messages in the topic not yet acked (leased or not); for tests and metrics."""
+        with self._io:
+            try:
+                row = self._conn.execute(f"SELECT count(*) FROM {self._table}").fetchone()
+            except sqlite3.Error as exc:
+                raise QueueUnavailable(f"sqlite queue {self.path}: count failed: {exc}") from exc
+        return int(row[0])
+
+    def close(self) -> None:
+        """Refuse new publishes, let the commit in flight finish, then close the file."""
+        with self._lock:
+            self._closed = True
+        with self._io:
+            self._conn.close()
+
+
+class SQLiteSubscriber:
+    """Leases messages from one topic of a SQLite queue file; safe to run in several processes at once."""
+
+    def __init__(self, path: Path | str, topic: str = "raw", lease_seconds: float = 60.0) -> None:
+        if lease_seconds <= 0:
+            raise ConfigError(f"lease_seconds: {lease_seconds!r} must be positive")
+        self.path = Path(path)
+        self.topic = topic
+        self.lease_seconds = lease_seconds
+        self._table = _table(topic)
+        self._conn = _connect(self.path, self._table)
+        self._lock = threading.Lock()
+        self._held: set[str] = set()  # ack ids leased here and not yet acked/nacked: given back on close()
+        self._closed = False
+
+    def pull(self, max_messages: int, timeout: float) -> list[Delivery]:
+        """Lease up to `max_messages` available messages, polling up to `timeout` seconds for the first."""
+        if max_messages <= 0:
+            return []
+        deadline = time.monotonic() + max(timeout, 0.0)
+        pause = _POLL_MIN_S
+        while True:
+            deliveries = self._lease(max_messages)
+            remaining = deadline - time.monotonic()
+            if deliveries or remaining <= 0:
+                return deliveries
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, _POLL_MAX_S)
+
+    def _lease(self, max_messages: int) -> list[Delivery]:
+        with self._lock:
+            self._ensure_open()
+            now = _now_ms()
+            try:
+                # A cheap read first: idle polls must not take the write lock publishers need.
+                ready = self._conn.execute(f"SELECT 1 FROM {self._table} WHERE lease_until <= ? LIMIT 1", (now,))
+                if ready.fetchone() is None:
+                    return []
+            except sqlite3.Error as exc:
+                raise QueueUnavailable(f"sqlite queue {self.path}: pull failed: {exc}") from exc
+            lease_until = now + int(self.lease_seconds * 1000)
+            with _transaction(self._conn, self.path, "pull") as conn:
+                rows = conn.execute(
+                    f"UPDATE {self._table} SET lease_until = ?, attempt = attempt + 1"
+                    f" WHERE id IN (SELECT id FROM {self._table} WHERE lease_until <= ? ORDER BY id LIMIT ?)"
+                    " RETURNING id, data, attempt, publish_time_ms",
+                    (lease_until, _now_ms(), max_messages),
+                ).fetchall()
+            rows.sort(key=lambda row: int(row[0]))
+            deliveries = [Delivery(f"{row[0]}:{row[2]}", bytes(row[1]), int(row[2]), int(row[3])) for row in rows]
+            self._held.update(d.ack_id for d in deliveries)
+            return deliveries
+
+    def ack(self, ack_ids: Sequence[str]) -> None:
+        """Delete the messages whose lease these ids name; ids of leases since taken over are ignored."""
+        self._settle(ack_ids, f"DELETE FROM {self._table} WHERE id = ? AND attempt = ?", "ack")
+
+    def nack(self, ack_ids: Sequence[str]) -> None:
+        """End these leases now so the messages are redelivered on the next pull."""
+        self._settle(ack_ids, f"UPDATE {self._table} SET lease_until = 0 WHERE id = ? AND attempt = ?", "nack")
+
+    def _settle(self, ack_ids: Sequence[str], statement: str, what: str) -> None:
+        if not ack_ids:
+            return
+        leases = _parse_ack_ids(ack_ids)
+        with self._lock:
+            self._ensure_open()
+            with _transaction(self._conn, self.path, what) as conn:
+                conn.executemany(statement, leases)
+            self._held.difference_update(ack_ids)
+
+    def check(self) -> None:
+        """Prove the queue file is readable now."""
+        self.depth()
+
+    def depth(self) -> int:
+        """Messages in the topic not yet acked (leased or not); for tests and metrics."""
+        with self._lock:
+            self._ensure_open()
+            try:
+                row = self._conn.execute(f"SELECT count(*) FROM {self._table}").fetchone()
+            except sqlite3.Error as exc:
+                raise QueueUnavailable(f"sqlite queue {self.path}: count failed: {exc}") from exc
+        return int(row[0])
+
+    def close(self) -> None:
+        """Give back the leases still held here (best effort: expiry covers failure), then close."""
+        if self._closed:
+            return
+        held = sorted(self._held)
+        if held:
+            try:
+                self.nack(held)
+            except QueueUnavailable:
+                pass
+        with self._lock:
+            self._closed = True
+            self._conn.close()
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise QueueUnavailable(f"sqlite queue {self.path}: subscriber is closed")
