@@ -1,0 +1,102 @@
+"""Collector test setup: apps over a real SQLite queue, spool and local lake, and a switchable publisher for outages."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.app import CollectorApp, create_app
+from collector.settings import CollectorConfig
+from collector.spool import Spool
+from core.errors import QueueUnavailable
+from core.lake import open_lake
+from core.queue import Publisher, open_publisher, open_subscriber
+from core.raw import CollectorPayload
+
+
+class SwitchablePublisher:
+    """A real publisher behind a switch: `up=False` raises QueueUnavailable, `delay` makes publishes slow.
+
+    This is a test double around the real SQLite queue, used only to simulate an outage of the
+    embedded queue (which has no network to cut); Pub/Sub outages are tested with the real emulator.
+    """
+
+    def __init__(self, inner: Publisher) -> None:
+        self.inner = inner
+        self.up = True
+        self.delay = 0.0
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def publish(self, messages: Sequence[bytes]) -> None:
+        with self._lock:
+            self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if not self.up:
+            raise QueueUnavailable("switched off by the test")
+        self.inner.publish(messages)
+
+    def check(self) -> None:
+        if not self.up:
+            raise QueueUnavailable("switched off by the test")
+        self.inner.check()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def read_queue(url: str) -> list[CollectorPayload]:
+    """Every message in a queue (pulled and acked), decoded as raw records."""
+    subscriber = open_subscriber(url, lease_seconds=60)
+    out: list[CollectorPayload] = []
+    try:
+        while True:
+            batch = subscriber.pull(1000, 0.2)
+            if not batch:
+                return out
+            out.extend(CollectorPayload.decode(d.data) for d in batch)
+            subscriber.ack([d.ack_id for d in batch])
+    finally:
+        subscriber.close()
+
+
+class Rig:
+    """One collector app with its real queue, spool and lake under a temporary folder."""
+
+    def __init__(self, root: Path, config: CollectorConfig, *, spool: bool, lake: bool, **kwargs: Any) -> None:
+        self.root = root
+        self.queue_url = f"sqlite:///{root}/queue.db"
+        self.config = replace(config, raw_url=self.queue_url)
+        self.publisher = SwitchablePublisher(open_publisher(self.queue_url))
+        self.spool = Spool(root / "spool.db") if spool else None
+        self.lake = open_lake(str(root / "lake")) if lake else None
+        self.app: CollectorApp = create_app(self.config, self.publisher, spool=self.spool, lake=self.lake, **kwargs)
+
+    def records(self) -> list[CollectorPayload]:
+        return read_queue(self.queue_url)
+
+
+@pytest.fixture
+def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    """Build rigs: `make_rig(spool=True, lake=True, clock_ms=..., **config_fields)`."""
+    rigs: list[Rig] = []
+
+    def make(*, spool: bool = True, lake: bool = True, clock_ms: Any = None, new_id: Any = None, **fields: Any) -> Rig:
+        root = tmp_path / f"rig{len(rigs)}"
+        root.mkdir()
+        rig = Rig(root, CollectorConfig(**fields), spool=spool, lake=lake, clock_ms=clock_ms, new_id=new_id)
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        rig.publisher.close()
+        if rig.spool is not None:
+            rig.spool.close()
