@@ -39,10 +39,15 @@ def _version() -> str:
 
 
 class LazyGroup(typer.core.TyperGroup):
-    """A command group whose subcommands are imported only when invoked."""
+    """A command group whose subcommands are imported only when invoked.
+
+    Help is rendered by click's plain formatter (the app sets `rich_markup_mode=None`): Typer's
+    rich help calls `get_command()` for every subcommand, which would import every stage just to
+    print `--help`. `format_commands` lists names and one-line help from COMMANDS instead.
+    """
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return sorted(COMMANDS)
+        return list(COMMANDS)  # the order of COMMANDS: embedded first, then the flow
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         target = COMMANDS.get(cmd_name)
@@ -52,7 +57,9 @@ class LazyGroup(typer.core.TyperGroup):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as e:
-            if e.name is not None and module_name.startswith(e.name):
+            # Only the stage module itself (or its package) missing means "not built yet"; a
+            # missing dependency *inside* a stage is a real error and must surface.
+            if e.name is not None and (module_name == e.name or module_name.startswith(e.name + ".")):
                 return _unavailable(cmd_name, target[1])
             raise
         obj = getattr(module, attr, None)
@@ -84,9 +91,10 @@ def _unavailable(name: str, help_text: str) -> Any:
 
 app = typer.Typer(
     cls=LazyGroup,
+    rich_markup_mode=None,
     help="eventkit: schema-first event validation and enrichment, wire-compatible with Snowplow.",
     no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
 )
 
 
