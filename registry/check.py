@@ -1,0 +1,237 @@
+"""Impact before publishing: run a candidate schema over recent lake data to see who it would break or fix.
+
+Good events (`good/date=YYYY-MM-DD/hour=HH/*.parquet`) carry their self-describing entities in the
+`unstruct_event` and `contexts` columns; every entity of the candidate's vendor/name (any version)
+seen since the cutoff is validated against the candidate: it *would pass* or *would newly fail*
+(it passed its own version when enriched). Schema-violation bad rows
+(`bad/schema_violations/date=.../hour=.../*.jsonl`) that failed on this vendor/name are re-checked
+from their raw tracker parameters (`ue_pr`/`ue_px`, `co`/`cx`): a row is *fixed* when every such
+entity now validates and it failed for no other schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from jsonschema import Draft4Validator
+
+from core.errors import ConfigError, IgluParseError
+from core.iglu import SchemaKey
+from registry.lint import schema_key_of
+
+__all__ = ["ImpactReport", "check_impact", "parse_since"]
+
+_PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
+_SINCE = re.compile(r"^(\d+)([dhm])$")
+_EXAMPLES = 5
+
+
+def parse_since(text: str) -> timedelta:
+    """`7d`, `12h` or `30m` as a timedelta; ConfigError for anything else."""
+    m = _SINCE.match(text.strip())
+    if m is None:
+        raise ConfigError(f"--since: {text!r} is not a duration; accepted forms: 7d, 12h, 30m")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
+
+
+@dataclass(slots=True)
+class ImpactReport:
+    """Counts and a few examples of what publishing the candidate would change."""
+
+    candidate: str
+    since: str
+    entities_checked: int = 0
+    would_pass: int = 0
+    would_newly_fail: int = 0
+    bad_rows_checked: int = 0
+    bad_rows_fixed: int = 0
+    bad_rows_still_failing: int = 0
+    by_version: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "candidate": self.candidate,
+            "since": self.since,
+            "good": {
+                "entitiesChecked": self.entities_checked,
+                "wouldPass": self.would_pass,
+                "wouldNewlyFail": self.would_newly_fail,
+                "byVersion": self.by_version,
+            },
+            "bad": {
+                "rowsChecked": self.bad_rows_checked,
+                "wouldFix": self.bad_rows_fixed,
+                "stillFailing": self.bad_rows_still_failing,
+            },
+            "examples": self.failures,
+        }
+
+    def summary(self) -> str:
+        lines = [
+            f"candidate {self.candidate}, events since {self.since}",
+            f"good entities checked: {self.entities_checked}: would pass {self.would_pass}, "
+            f"would newly fail {self.would_newly_fail}",
+        ]
+        for version, counts in sorted(self.by_version.items()):
+            lines.append(f"  recorded as {version}: pass {counts['pass']}, fail {counts['fail']}")
+        lines.append(
+            f"bad rows checked: {self.bad_rows_checked}: would fix {self.bad_rows_fixed}, "
+            f"still failing {self.bad_rows_still_failing}"
+        )
+        for example in self.failures:
+            lines.append(f"  newly failing ({example['schema']}): {example['error']}")
+        return "\n".join(lines)
+
+
+def check_impact(
+    candidate: dict[str, Any], lake_url: str, *, since: timedelta, now: datetime | None = None
+) -> ImpactReport:
+    """Validate recent good entities and matching bad rows of the candidate's vendor/name against it."""
+    import pyarrow.parquet as pq
+
+    from core.lake import open_lake
+
+    key = schema_key_of(candidate)
+    if key is None:
+        raise ConfigError("check: the candidate declares no valid self block (vendor/name/format/version)")
+    validator = Draft4Validator(
+        {k: v for k, v in candidate.items() if k not in ("self", "$schema", "$supersedes", "$supersededBy")},
+        format_checker=Draft4Validator.FORMAT_CHECKER,
+    )
+    cutoff = (now or datetime.now(UTC)) - since
+    report = ImpactReport(candidate=key.uri, since=cutoff.isoformat())
+    lake = open_lake(lake_url)
+
+    for name in lake.list("good/"):
+        if not name.endswith(".parquet") or not _recent(name, cutoff):
+            continue
+        table = pq.read_table(io.BytesIO(lake.read(name)))
+        columns = set(table.column_names)
+        wanted = [c for c in ("unstruct_event", "contexts", "collector_tstamp") if c in columns]
+        for row in table.select(wanted).to_pylist():
+            stamp = row.get("collector_tstamp")
+            if isinstance(stamp, datetime) and _aware(stamp) < cutoff:
+                continue
+            for entity_key, data in _entities(row.get("unstruct_event"), row.get("contexts")):
+                if (entity_key.vendor, entity_key.name, entity_key.format) != (key.vendor, key.name, key.format):
+                    continue
+                _count(report, validator, entity_key, data)
+
+    for name in lake.list("bad/schema_violations/"):
+        if not name.endswith(".jsonl") or not _recent(name, cutoff):
+            continue
+        for line in lake.read(name).splitlines():
+            if line.strip():
+                _check_bad_row(report, validator, key, line)
+    return report
+
+
+def _recent(name: str, cutoff: datetime) -> bool:
+    m = _PARTITION.search(name)
+    if m is None:
+        return True  # not partitioned: keep, rows are filtered by timestamp
+    start = datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}:00:00+00:00")
+    return start + timedelta(hours=1) > cutoff
+
+
+def _aware(stamp: datetime) -> datetime:
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _sdj(value: Any) -> tuple[SchemaKey, Any] | None:
+    if isinstance(value, str | bytes):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+    if not isinstance(value, dict) or not isinstance(value.get("schema"), str) or "data" not in value:
+        return None
+    try:
+        return SchemaKey.parse(value["schema"]), value["data"]
+    except IgluParseError:
+        return None
+
+
+def _entities(unstruct: Any, contexts: Any) -> list[tuple[SchemaKey, Any]]:
+    """The self-describing entities inside an unstruct_event wrapper and a contexts wrapper."""
+    out: list[tuple[SchemaKey, Any]] = []
+    wrapper = _sdj(unstruct)
+    if wrapper is not None:
+        inner = _sdj(wrapper[1])
+        if inner is not None:
+            out.append(inner)
+    wrapper = _sdj(contexts)
+    if wrapper is not None and isinstance(wrapper[1], list):
+        out.extend(e for e in (_sdj(item) for item in wrapper[1]) if e is not None)
+    return out
+
+
+def _count(report: ImpactReport, validator: Draft4Validator, entity_key: SchemaKey, data: Any) -> None:
+    report.entities_checked += 1
+    counts = report.by_version.setdefault(str(entity_key.version), {"pass": 0, "fail": 0})
+    error = next(iter(validator.iter_errors(data)), None)
+    if error is None:
+        report.would_pass += 1
+        counts["pass"] += 1
+        return
+    report.would_newly_fail += 1
+    counts["fail"] += 1
+    if len(report.failures) < _EXAMPLES:
+        where = "/" + "/".join(str(p) for p in error.absolute_path)
+        report.failures.append({"schema": entity_key.uri, "error": f"{where}: {error.message}"})
+
+
+def _parameters(raw: Any) -> dict[str, str]:
+    params = raw.get("parameters") if isinstance(raw, dict) else None
+    if isinstance(params, dict):
+        return {str(k): str(v) for k, v in params.items() if v is not None}
+    out: dict[str, str] = {}
+    if isinstance(params, list):
+        for item in params:
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and item.get("value") is not None:
+                out[item["name"]] = str(item["value"])
+    return out
+
+
+def _b64(text: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _check_bad_row(report: ImpactReport, validator: Draft4Validator, key: SchemaKey, line: bytes) -> None:
+    try:
+        row = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return
+    data = row.get("data", row) if isinstance(row, dict) else None
+    if not isinstance(data, dict):
+        return
+    messages = (data.get("failure") or {}).get("messages") or []
+    failed_keys = []
+    for message in messages:
+        parsed = _sdj({"schema": message.get("schemaKey"), "data": None}) if isinstance(message, dict) else None
+        failed_keys.append(parsed[0] if parsed else None)
+    family = (key.vendor, key.name, key.format)
+    if not any(k is not None and (k.vendor, k.name, k.format) == family for k in failed_keys):
+        return
+    report.bad_rows_checked += 1
+    params = _parameters((data.get("payload") or {}).get("raw"))
+    unstruct = params.get("ue_pr") or (_b64(params["ue_px"]) if "ue_px" in params else None)
+    contexts = params.get("co") or (_b64(params["cx"]) if "cx" in params else None)
+    entities = [(k, d) for k, d in _entities(unstruct, contexts) if (k.vendor, k.name, k.format) == family]
+    other_failures = any(k is None or (k.vendor, k.name, k.format) != family for k in failed_keys)
+    if entities and not other_failures and all(validator.is_valid(d) for _, d in entities):
+        report.bad_rows_fixed += 1
+    else:
+        report.bad_rows_still_failing += 1

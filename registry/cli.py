@@ -1,0 +1,305 @@
+"""`eventkit schema lint|publish|diff|check` and `eventkit registry serve`: the registry's command line."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from core.errors import EventkitError, IgluParseError
+from core.iglu import SchemaKey
+
+__all__ = ["registry_app", "schema_app"]
+
+schema_app = typer.Typer(help="Lint, diff, check and publish schemas.", no_args_is_help=True)
+registry_app = typer.Typer(help="Serve the Iglu-compatible registry API.", no_args_is_help=True)
+
+
+@registry_app.callback()
+def _registry_group() -> None:
+    """Serve the Iglu-compatible registry API."""
+
+
+def _schema_files(paths: list[Path]) -> list[tuple[Path, SchemaKey | None]]:
+    """Files to lint with the key their path implies (`.../vendor/name/format/M-R-A`), dirs walked."""
+    out: list[tuple[Path, SchemaKey | None]] = []
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if any(part.startswith(".") for part in file.parts[-5:-1]) or file.name.startswith((".", "LICENSE")):
+                continue
+            key = _path_key(file)
+            if path.is_dir() and key is None:
+                continue  # folders hold schema lists and licences beside the schemas
+            out.append((file, key))
+    return out
+
+
+def _path_key(file: Path) -> SchemaKey | None:
+    parts = file.resolve().parts
+    if len(parts) < 4:
+        return None
+    try:
+        return SchemaKey.parse_path("/".join(parts[-4:]))
+    except IgluParseError:
+        return None
+
+
+def _load(file: Path) -> Any:
+    return orjson.loads(file.read_bytes())
+
+
+@schema_app.command("lint")
+def lint(
+    paths: Annotated[list[Path], typer.Argument(help="Schema files or folders in Iglu static layout.")],
+    skip_checks: Annotated[str, typer.Option("--skip-checks", help="Comma-separated skippable checks.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
+) -> None:
+    """Lint schemas like igluctl (plus self/path, meta-schema, version gaps, ReDoS patterns); exit 1 on errors."""
+    from registry.lint import CHECKS, Finding, lint_schema, lint_versions
+
+    skip = frozenset(s.strip() for s in skip_checks.split(",") if s.strip())
+    unknown = sorted(skip - set(CHECKS))
+    fixed = sorted(s for s in skip & set(CHECKS) if not CHECKS[s][1])
+    if unknown or fixed:
+        problem = (
+            f"unknown checks: {', '.join(unknown)}" if unknown else f"cannot skip ERROR checks: {', '.join(fixed)}"
+        )
+        skippable = ", ".join(sorted(n for n, (_, s) in CHECKS.items() if s))
+        typer.echo(f"--skip-checks: {problem} (skippable: {skippable})", err=True)
+        raise typer.Exit(2)
+    files = _schema_files(paths)
+    report: dict[str, list[Finding]] = {}
+    for file, key in files:
+        try:
+            report[str(file)] = lint_schema(_load(file), path_key=key, skip=skip)
+        except (OSError, orjson.JSONDecodeError) as e:
+            report[str(file)] = [Finding("selfDescribing", "ERROR", "/", f"cannot read a JSON schema: {e}")]
+    by_key = {key: str(file) for file, key in files if key is not None}
+    for key, finding in lint_versions(list(by_key)):
+        report[by_key[key]].append(finding)
+    counts = {
+        level: sum(f.level == level for fs in report.values() for f in fs) for level in ("ERROR", "WARNING", "INFO")
+    }
+    if as_json:
+        body = {
+            "files": {name: [f.to_json() for f in fs] for name, fs in report.items()},
+            "summary": {
+                "files": len(report),
+                "errors": counts["ERROR"],
+                "warnings": counts["WARNING"],
+                "infos": counts["INFO"],
+            },
+        }
+        typer.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+    else:
+        for name, findings in report.items():
+            for f in findings:
+                typer.echo(f"{name}: {f.level} {f.check} at {f.pointer}: {f.message}")
+        typer.echo(
+            f"{len(report)} schema(s): {counts['ERROR']} error(s), "
+            f"{counts['WARNING']} warning(s), {counts['INFO']} info(s)"
+        )
+    if counts["ERROR"] or not report:
+        raise typer.Exit(1)
+
+
+@schema_app.command("diff")
+def diff_cmd(
+    old: Annotated[Path, typer.Argument(help="The earlier schema file.")],
+    new: Annotated[Path, typer.Argument(help="The later schema file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable diff.")] = False,
+) -> None:
+    """Print what changed from OLD to NEW and which SchemaVer bump that needs (ADDITION/REVISION/MODEL/UNSURE)."""
+    from registry.compat import diff
+
+    result = diff(_load(old), _load(new))
+    if as_json:
+        typer.echo(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode())
+        return
+    for change in result.changes:
+        typer.echo(f"{change.kind:<22} {change.pointer or '/'}: {change.description}")
+    if not result.changes:
+        typer.echo("no validation-relevant changes")
+    typer.echo(
+        f"instances generated from {old.name}: {result.instances_tested}, "
+        f"rejected by {new.name}: {len(result.counterexamples)}"
+    )
+    typer.echo(f"verdict: {result.verdict}")
+    for reason in result.reasons:
+        typer.echo(f"  because {reason}")
+    if result.verdict == "UNSURE":
+        typer.echo("  (the structural diff cannot decide every change; review it before calling it an ADDITION)")
+
+
+@schema_app.command("publish")
+def publish(
+    files: Annotated[list[Path], typer.Argument(help="Self-describing schema files.")],
+    *,
+    registry: Annotated[str, typer.Option("--registry", help="A folder, gs://bucket/prefix, or http(s)://host/api.")],
+    api_key: Annotated[str | None, typer.Option("--api-key", envvar="EVENTKIT_REGISTRY_API_KEY")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Run every check, write nothing.")] = False,
+    public: Annotated[bool, typer.Option("--public", help="Readable without a key.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Accept changes the diff cannot decide as ADDITIONs.")] = False,
+    dev_mode: Annotated[bool, typer.Option("--dev-mode", help="Allow overwriting (local registries).")] = False,
+) -> None:
+    """Publish schemas in version order, refusing anything that would harm historical data; exit 1 if any is refused."""
+    from registry.publish import Outcome, Publisher
+
+    loaded: list[tuple[Path, Any]] = []
+    for file in files:
+        try:
+            loaded.append((file, _load(file)))
+        except (OSError, orjson.JSONDecodeError) as e:
+            typer.echo(f"{file}: refused: cannot read a JSON schema: {e}")
+            raise typer.Exit(1) from e
+    loaded.sort(key=lambda item: _sort_key(item[1]))
+    failed = False
+    remote = registry.startswith(("http://", "https://"))
+    outcomes: list[tuple[Path, Outcome | tuple[int, dict[str, Any]]]]
+    try:
+        if remote and not dry_run:
+            outcomes = [(f, _publish_http(registry, s, api_key, public, f)) for f, s in loaded]
+        else:
+            store = _remote_mirror(registry, api_key, loaded) if remote else _open_store(registry)
+            publisher = Publisher(store, dev_mode=dev_mode)
+            outcomes = [
+                (f, publisher.publish(s, expected_key=_path_key(f), is_public=public, dry_run=dry_run, force=force))
+                for f, s in loaded
+            ]
+    except EventkitError as e:
+        typer.echo(f"registry {registry}: {e}", err=True)
+        raise typer.Exit(2) from e
+    for file, outcome in outcomes:
+        if isinstance(outcome, Outcome):
+            failed |= not outcome.ok
+            where = outcome.key.uri if outcome.key else str(file)
+            typer.echo(f"{file}: {outcome.status} {where}: {outcome.message}")
+            for line in outcome.details:
+                typer.echo(f"    {line}")
+        else:
+            status, body = outcome
+            failed |= status >= 300
+            typer.echo(f"{file}: HTTP {status}: {body.get('message', '')}")
+            for line in body.get("details", []) + [
+                f"{r['level']} {r['pointer']}: {r['message']}" for r in body.get("report", [])
+            ]:
+                typer.echo(f"    {line}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _sort_key(schema: Any) -> tuple[Any, ...]:
+    from registry.lint import schema_key_of
+
+    key = schema_key_of(schema)
+    return (0, key.vendor, key.name, key.version) if key else (1, "", "", None)
+
+
+def _open_store(location: str) -> Any:
+    from registry.store import open_store
+
+    return open_store(location)
+
+
+def _publish_http(base: str, schema: Any, api_key: str | None, public: bool, file: Path) -> tuple[int, dict[str, Any]]:
+    import httpx
+
+    from registry.lint import schema_key_of
+
+    key = schema_key_of(schema) or _path_key(file)
+    if key is None:
+        return 400, {"message": "the file declares no valid self block"}
+    headers = {"apikey": api_key} if api_key else {}
+    url = f"{base.rstrip('/')}/schemas/{key.path}"
+    try:
+        response = httpx.put(
+            url, content=orjson.dumps(schema), headers=headers, params={"isPublic": str(public).lower()}, timeout=30
+        )
+    except httpx.HTTPError as e:
+        from core.errors import RegistryUnavailable
+
+        raise RegistryUnavailable(f"PUT {url} failed: {e}") from e
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"message": response.text}
+    return response.status_code, body if isinstance(body, dict) else {"message": str(body)}
+
+
+def _remote_mirror(base: str, api_key: str | None, loaded: list[tuple[Path, Any]]) -> Any:
+    """For a dry run against an HTTP registry: copy the affected schema families into a temporary local store."""
+    import httpx
+
+    from registry.lint import schema_key_of
+    from registry.store import SchemaMeta, open_store
+
+    store = open_store(tempfile.mkdtemp(prefix="eventkit-dry-run-"))
+    headers = {"apikey": api_key} if api_key else {}
+    families = {(k.vendor, k.name, k.format) for k in (schema_key_of(s) for _, s in loaded) if k is not None}
+    for vendor, name, fmt in families:
+        url = f"{base.rstrip('/')}/schemas/{vendor}/{name}/{fmt}"
+        response = httpx.get(url, headers=headers, params={"repr": "meta"}, timeout=30)
+        if response.status_code == 404:
+            continue
+        response.raise_for_status()
+        for item in response.json():
+            key = schema_key_of(item)
+            if key is not None:
+                meta = item.pop("metadata", {})
+                item.pop("$supersededBy", None)
+                store.put(key, item, SchemaMeta(is_public=bool(meta.get("isPublic"))))
+    return store
+
+
+@schema_app.command("check")
+def check(
+    file: Annotated[Path, typer.Argument(help="The candidate schema file.")],
+    lake: Annotated[str, typer.Option("--lake", help="file:///path, a folder, or gs://bucket/prefix.")],
+    since: Annotated[str, typer.Option("--since", help="How far back: 7d, 12h, 30m.")] = "7d",
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
+) -> None:
+    """Before publishing: how many recent events would pass, newly fail, and how many bad rows it would fix."""
+    from registry.check import check_impact, parse_since
+
+    try:
+        report = check_impact(_load(file), lake, since=parse_since(since))
+    except EventkitError as e:
+        typer.echo(f"check: {e}", err=True)
+        raise typer.Exit(2) from e
+    if as_json:
+        typer.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
+        return
+    typer.echo(report.summary())
+
+
+@registry_app.command("serve")
+def serve(
+    registry: Annotated[str, typer.Option("--registry", help="A folder or gs://bucket/prefix.")] = "schemas",
+    port: Annotated[int, typer.Option("--port")] = 8080,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    master_key: Annotated[
+        str | None, typer.Option("--master-key", envvar="EVENTKIT_REGISTRY_MASTER_KEY", help="Super key (config only).")
+    ] = None,
+    dev_mode: Annotated[
+        bool, typer.Option("--dev-mode", help="Allow overwriting and deleting (Iglu patchesAllowed).")
+    ] = False,
+) -> None:
+    """Serve the Iglu-Server-compatible API over a folder or bucket."""
+    import uvicorn
+
+    from registry.api import create_app
+    from registry.store import open_store
+
+    try:
+        app = create_app(open_store(registry), master_key=master_key, dev_mode=dev_mode)
+    except EventkitError as e:
+        typer.echo(f"registry: {e}", err=True)
+        raise typer.Exit(2) from e
+    if master_key is None:
+        print("no master key configured: keys cannot be created", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
