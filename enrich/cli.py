@@ -1,0 +1,177 @@
+"""`eventkit enrich`: N worker processes on one raw subscription, writing good/bad outputs to the lake.
+
+    eventkit enrich --raw pubsub://PROJECT/raw?subscription=enrich --lake gs://bucket/lake \
+        --registry ./schemas --workers 4 [--tsv] [--enrichments ./enrichments] [--metrics-port 9100]
+
+Each worker process is the composition root of its own pipeline (resolver, validator, enrichments,
+subscriber, lake). SIGTERM / SIGINT make every worker stop pulling, commit what it holds and ack it.
+With `--metrics-port P`, worker i serves Prometheus metrics on port P+i.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from enrich.enrichments.base import Enrichment
+    from enrich.metrics import EnrichMetrics
+    from enrich.outcome import Outcome
+    from enrich.worker import EnrichFn, EnrichWorker
+    from registry.resolver import Resolver
+
+__all__ = ["EnrichOptions", "app", "build_enrich", "build_worker", "run_workers"]
+
+app = typer.Typer(add_completion=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichOptions:
+    """Everything a worker process needs (picklable: handed to spawned processes)."""
+
+    raw: str
+    lake: str
+    registry: str
+    tsv: bool = False
+    enrichments: str | None = None
+    batch_size: int = 500
+    max_events: int = 50_000
+    max_bytes: int = 128 * 1024 * 1024
+    max_age_s: float = 30.0
+    lease_seconds: float = 120.0
+    cache_ttl: float = 600.0
+    metrics_port: int | None = None
+
+
+def build_enrich(registry: str, enrichments: str | None, *, cache_ttl: float = 600.0) -> tuple[EnrichFn, Resolver]:
+    """The enrich function (raw bytes, etl ms) -> outcomes over a resolver of `registry`, and that resolver."""
+    from core.badrows.processor import eventkit_processor
+    from core.errors import ConfigError
+    from enrich.environment import Environment
+    from enrich.pipeline import enrich_record
+    from registry.resolver import Resolver
+    from registry.validation import Validator
+
+    resolver = Resolver.from_locations(registry, cache_size=500, cache_ttl=cache_ttl)
+    chain: tuple[Enrichment, ...] = ()
+    if enrichments is not None:
+        from enrich import enrichments as plugins
+
+        load = getattr(plugins, "load_enrichments", None)
+        if load is None:
+            raise ConfigError("--enrichments: this build has no enrichment loader yet")
+        chain = tuple(load(Path(enrichments), resolver))
+    env = Environment(Validator(resolver), processor=eventkit_processor("enrich"), enrichments=chain)
+
+    def enrich(raw: bytes, etl_ms: int) -> list[Outcome]:
+        return enrich_record(raw, env, etl_tstamp=etl_ms)
+
+    return enrich, resolver
+
+
+def build_worker(options: EnrichOptions, *, metrics: EnrichMetrics | None = None) -> EnrichWorker:
+    """A worker wired from options: its own subscriber, lake, pipeline and rolling files."""
+    from core.lake import open_lake
+    from core.queue import open_subscriber
+    from enrich.outputs.rolling import CutPolicy
+    from enrich.worker import EnrichWorker, WorkerConfig
+
+    enrich, _ = build_enrich(options.registry, options.enrichments, cache_ttl=options.cache_ttl)
+    policy = CutPolicy(options.max_events, options.max_bytes, options.max_age_s)
+    config = WorkerConfig(batch_size=options.batch_size, policy=policy, tsv=options.tsv)
+    subscriber = open_subscriber(options.raw, lease_seconds=options.lease_seconds)
+    lake = open_lake(options.lake, key="--lake")
+    return EnrichWorker(subscriber, lake, enrich, config, metrics=metrics)
+
+
+def _worker_main(options: EnrichOptions, index: int) -> None:
+    """Entry point of one worker process: run until SIGTERM/SIGINT, then flush and ack."""
+    from enrich.metrics import EnrichMetrics
+
+    metrics = EnrichMetrics()
+    if options.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(options.metrics_port + index, registry=metrics.registry)
+    worker = build_worker(options, metrics=metrics)
+    stop = worker.stop
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        worker.run()
+    finally:
+        worker.subscriber.close()
+
+
+def run_workers(options: EnrichOptions, workers: int) -> int:
+    """Run `workers` processes (1 = in this process); returns the worst exit code."""
+    if workers <= 1:
+        _worker_main(options, 0)
+        return 0
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker_main, args=(options, i), name=f"enrich-{i}") for i in range(workers)]
+    for p in procs:
+        p.start()
+    stopping = threading.Event()
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+        for p in procs:
+            if p.pid is not None and p.is_alive():
+                p.terminate()  # SIGTERM: the worker flushes and acks before exiting
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for p in procs:
+        p.join()
+    codes = [p.exitcode or 0 for p in procs]
+    return max(codes, key=abs)
+
+
+@app.command()
+def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
+    raw: str = typer.Option(..., "--raw", help="raw queue URL: sqlite:///path/queue.db or pubsub://PROJECT/TOPIC"),
+    lake: str = typer.Option(..., "--lake", help="lake URL: a folder, file:///path or gs://BUCKET/PREFIX"),
+    registry: str = typer.Option(..., "--registry", help="schema registry: a folder, http(s):// or gs:// URL"),
+    workers: int = typer.Option(1, "--workers", min=1, help="worker processes on the subscription"),
+    tsv: bool = typer.Option(False, "--tsv", help="also write Snowplow enriched TSV under good-tsv/"),
+    enrichments: str | None = typer.Option(None, "--enrichments", help="folder of enrichment configs (JSON)"),
+    max_age: float = typer.Option(30.0, "--max-age", min=0.05, help="seconds before an open lake file is cut"),
+    max_events: int = typer.Option(50_000, "--max-events", min=1, help="events per lake file at most"),
+    metrics_port: int | None = typer.Option(None, "--metrics-port", help="worker i serves /metrics on PORT+i"),
+) -> None:
+    """Run enrich workers: raw queue in, good Parquet (and TSV) and bad rows out to the lake."""
+    from core.errors import ConfigError
+    from core.lake import open_lake
+    from core.locations import parse_queue_url
+
+    try:
+        parse_queue_url(raw, key="--raw")
+        open_lake(lake, key="--lake")
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    options = EnrichOptions(
+        raw=raw,
+        lake=lake,
+        registry=registry,
+        tsv=tsv,
+        enrichments=enrichments,
+        max_events=max_events,
+        max_age_s=max_age,
+        metrics_port=metrics_port,
+    )
+    typer.echo(f"eventkit enrich: {workers} worker(s) {raw} -> {lake} (registry {registry})", err=True)
+    sys.exit(run_workers(options, workers))

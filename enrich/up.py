@@ -1,0 +1,159 @@
+"""`eventkit up`: collector, enrich, registry look-ups and the Snowplow Micro API in one process, no cloud account.
+
+Data directory layout (everything survives a restart):
+
+    DATA/queue.db       the raw queue (SQLite WAL) between the collector and enrich
+    DATA/spool.db       the collector's spool for when the queue is unavailable
+    DATA/lake/          the lake: good/ (Parquet), good-tsv/ (with --tsv), bad/<type>/ (JSON lines)
+    DATA/micro.db       the Micro store (bounded by --max-events)
+    DATA/warehouse.duckdb   reserved for the loader's continuous loading (see `UpStack.background`)
+
+One uvicorn server answers the tracker routes (collector), `/micro/...`, `/health`, `/metrics`
+(collector) and `/metrics/enrich`. The enrich worker runs in a thread with embedded file-cut
+defaults (files at most 1 s old) and writes every committed outcome to the lake and the Micro
+store, so `/micro/good|bad` agree with the lake. Schemas are read live: the resolver caches for 2 s,
+so a schema file added to the registry folder is used without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from core.badrows import BadRowBase
+from core.lake import open_lake
+from core.locations import BUNDLED_SCHEMAS
+from core.queue import open_publisher, open_subscriber
+from enrich.cli import build_enrich
+from enrich.metrics import EnrichMetrics
+from enrich.micro import bad_record, good_record, micro_router
+from enrich.micro_store import MicroRecord, MicroStore
+from enrich.outcome import Good
+from enrich.outputs.rolling import CutPolicy
+from enrich.worker import CommittedMessage, EnrichWorker, WorkerConfig
+
+__all__ = ["MicroListener", "UpOptions", "UpStack", "build_up", "registry_chain"]
+
+LIVE_SCHEMA_TTL_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpOptions:
+    """What `eventkit up` is started with."""
+
+    data_dir: Path
+    port: int = 9090
+    host: str = "127.0.0.1"
+    registry: str = "./schemas"
+    max_events: int = 100_000
+    tsv: bool = False
+    enrichments: str | None = None
+    policy: CutPolicy = field(default_factory=CutPolicy.embedded)
+
+
+class MicroListener:
+    """Puts every committed outcome into the Micro store (called before the raw message is acked)."""
+
+    def __init__(self, store: MicroStore) -> None:
+        self.store = store
+
+    def committed(self, messages: Sequence[CommittedMessage]) -> None:
+        records: list[MicroRecord] = []
+        for message in messages:
+            for outcome in message.outcomes:
+                if isinstance(outcome, Good):
+                    records.append(good_record(outcome.event, outcome.raw))
+                elif isinstance(outcome, BadRowBase):
+                    records.append(bad_record(outcome.to_json(), message.data))
+        self.store.add(records)
+
+
+def registry_chain(registry: str) -> str:
+    """The registry locations with the bundled schemas (Snowplow's own, bad rows) consulted last."""
+    parts = [p.strip() for p in registry.split(",") if p.strip()]
+    bundled = BUNDLED_SCHEMAS.resolve()
+    if not any(Path(p).expanduser().resolve() == bundled for p in parts if "://" not in p):
+        parts.append(str(bundled))
+    return ",".join(parts)
+
+
+@dataclass
+class UpStack:
+    """The assembled embedded platform: an ASGI app to serve and the enrich worker to run beside it."""
+
+    options: UpOptions
+    app: FastAPI
+    worker: EnrichWorker
+    store: MicroStore
+    metrics: EnrichMetrics
+    # Extra loops run in threads beside enrich until stop (the loader's continuous loading hooks in here).
+    background: list[Callable[[threading.Event], None]] = field(default_factory=list)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def lake_path(self) -> Path:
+        return self.options.data_dir / "lake"
+
+    def start_background(self) -> None:
+        """Start the enrich worker (and any extra loops) in daemon threads."""
+        t = threading.Thread(target=self.worker.run, name="enrich-worker", daemon=True)
+        t.start()
+        self._threads.append(t)
+        for loop in self.background:
+            lt = threading.Thread(target=loop, args=(self.worker.stop,), name=getattr(loop, "__name__", "loop"))
+            lt.daemon = True
+            lt.start()
+            self._threads.append(lt)
+
+    def stop_background(self, timeout: float = 60.0) -> None:
+        """Stop pulling, commit and ack what is buffered, then close the subscriber and the store."""
+        self.worker.stop.set()
+        for t in self._threads:
+            t.join(timeout)
+        self.worker.subscriber.close()
+        self.store.close()
+
+
+def build_up(options: UpOptions) -> UpStack:
+    """Wire the embedded platform under `options.data_dir` (created if missing)."""
+    from collector.app import create_app
+    from collector.settings import load_config
+    from collector.spool import Spool
+
+    data = options.data_dir.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    queue_url = f"sqlite://{(data / 'queue.db').as_posix()}"
+    lake_url = (data / "lake").as_posix()
+    enrich, resolver = build_enrich(registry_chain(options.registry), options.enrichments, cache_ttl=LIVE_SCHEMA_TTL_S)
+    store = MicroStore(data / "micro.db", max_events=options.max_events)
+    lake = open_lake(lake_url)
+    config = load_config(
+        None,
+        host=options.host,
+        port=options.port,
+        raw_url=queue_url,
+        spool_path=str(data / "spool.db"),
+        lake_url=lake_url,
+    )
+    app = create_app(config, open_publisher(queue_url), spool=Spool(data / "spool.db"), lake=lake, owns_resources=True)
+    app.include_router(micro_router(store, resolver))
+    metrics = EnrichMetrics()
+
+    @app.get("/metrics/enrich")
+    def enrich_metrics() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    worker = EnrichWorker(
+        open_subscriber(queue_url, lease_seconds=60.0),
+        lake,
+        enrich,
+        WorkerConfig(policy=options.policy, tsv=options.tsv, pull_timeout_s=0.25),
+        listeners=[MicroListener(store)],
+        metrics=metrics,
+    )
+    return UpStack(options, app, worker, store, metrics)

@@ -1,0 +1,62 @@
+"""`eventkit up` (what `make run` runs): the whole platform in one process with a local data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from enrich.up import UpOptions
+
+__all__ = ["app", "serve"]
+
+app = typer.Typer(add_completion=False)
+
+
+def serve(options: UpOptions) -> None:
+    """Build the stack, print the banner, serve until SIGINT/SIGTERM, then flush enrich and exit."""
+    import uvicorn
+
+    from enrich.up import build_up
+
+    stack = build_up(options)
+    base = f"http://{options.host}:{options.port}"
+    typer.echo(
+        "\n".join(
+            [
+                f"eventkit up: data in {options.data_dir.resolve()}",
+                f"  collector    {base}  (trackers: /com.snowplowanalytics.snowplow/tp2, /i)",
+                f"  micro        {base}/micro/all  /micro/good  /micro/bad  /micro/reset",
+                f"  schemas      {base}/micro/iglu/{{vendor}}/{{name}}/jsonschema/{{version}}  <- {options.registry}",
+                f"  lake         {stack.lake_path}/good  /bad",
+                f"  metrics      {base}/metrics  {base}/metrics/enrich",
+            ]
+        ),
+        err=True,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(stack.app, host=options.host, port=options.port, log_level="warning", lifespan="on")
+    )
+    stack.start_background()
+    try:
+        server.run()
+    finally:
+        stack.stop_background()
+        typer.echo("eventkit up: stopped", err=True)
+
+
+@app.command()
+def up(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
+    port: int = typer.Option(9090, "--port", min=0, max=65535, help="HTTP port for trackers and the Micro API"),
+    data_dir: str = typer.Option("./data", "--data-dir", help="folder for queue, lake and Micro store"),
+    max_events: int = typer.Option(100_000, "--max-events", min=1, help="events the Micro store keeps"),
+    registry: str = typer.Option("./schemas", "--registry", help="schema folder or URL (read live)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on (0.0.0.0 for all)"),
+    tsv: bool = typer.Option(False, "--tsv", help="also write Snowplow enriched TSV to the lake"),
+) -> None:
+    """Run collector, enrich, registry look-ups and the Snowplow Micro API in one process."""
+    from enrich.up import UpOptions
+
+    serve(UpOptions(data_dir=Path(data_dir), port=port, host=host, registry=registry, max_events=max_events, tsv=tsv))
