@@ -54,9 +54,9 @@ class CollectorApp(FastAPI):
 
 def _default_violation_writer() -> Callable[[Lake, list[SizeViolationFact], int], None]:
     from collector.violations import write_size_violations
-    from core.badrows import Processor
+    from core.badrows import eventkit_processor
 
-    processor = Processor("eventkit-collector", _version())
+    processor = eventkit_processor("collector")
 
     def write(lake: Lake, violations: list[SizeViolationFact], now_ms: int) -> None:
         write_size_violations(lake, violations, processor=processor, now_ms=now_ms)
