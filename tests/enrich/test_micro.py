@@ -1,0 +1,202 @@
+"""The Micro store and API: Micro's shapes and filters, bounded and persistent storage, Iglu look-ups."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from core.badrows import AdapterFailures, InputDataMessage, Processor, RawEvent
+from core.raw import CollectorPayload
+from enrich.event import EnrichedEvent
+from enrich.micro import ENDPOINTS, bad_record, good_record, micro_router
+from enrich.micro_store import MicroRecord, MicroStore
+from registry.resolver import Resolver
+
+T0 = 1_795_690_794_412
+PAYLOAD = CollectorPayload(
+    vendor="com.snowplowanalytics.snowplow",
+    version="tp2",
+    querystring=(),
+    content_type="application/json",
+    body='{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[]}',
+    collector="eventkit-0.1.0-sqlite",
+    encoding="UTF-8",
+    hostname="localhost",
+    timestamp=T0,
+    ip_address="10.0.0.1",
+    useragent="pytest",
+    referer_uri=None,
+    headers=("Host: localhost",),
+    network_user_id="c6ef3124-b53a-4b13-a233-0088f79dcbcb",
+)
+RAW = RawEvent.from_collector_payload(PAYLOAD, (("e", "ue"), ("aid", "shop"), ("eid", "e-1")))
+CONTEXTS = orjson.dumps(
+    {
+        "schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
+        "data": [
+            {"schema": "iglu:com.acme/user_context/jsonschema/1-0-0", "data": {"userId": "u"}},
+            {"schema": "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0", "data": {"id": "p"}},
+        ],
+    }
+).decode()
+UNSTRUCT = orjson.dumps(
+    {
+        "schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
+        "data": {"schema": "iglu:com.acme/checkout/jsonschema/1-0-0", "data": {"total": 1}},
+    }
+).decode()
+
+
+def good(i: int, event: str = "unstruct", contexts: str | None = CONTEXTS) -> MicroRecord:
+    e = EnrichedEvent(
+        event=event,
+        event_id=f"e-{i}",
+        collector_tstamp=T0 + i,
+        contexts=contexts,
+        unstruct_event=UNSTRUCT if event == "unstruct" else None,
+    )
+    return good_record(e, RAW)
+
+
+def bad(vendor: str = "com.snowplowanalytics.snowplow", version: str = "tp2") -> MicroRecord:
+    payload = CollectorPayload(**{**_fields(PAYLOAD), "vendor": vendor, "version": version})
+    row = AdapterFailures(
+        Processor("eventkit-enrich", "0.1.0"),
+        T0,
+        vendor,
+        version,
+        (InputDataMessage("vendor/version", f"{vendor}/{version}", "vendor/version combination is not supported"),),
+        payload,
+    )
+    return bad_record(row.to_json(), payload.encode())
+
+
+def _fields(p: CollectorPayload) -> dict[str, object]:
+    return {name: getattr(p, name) for name in p.__slots__}
+
+
+def test_good_event_has_micros_shape() -> None:
+    """GoodEvent carries rawEvent (api/parameters/source/context), eventType, schema, contexts and SDK JSON."""
+    body = orjson.loads(good(1).body)
+    assert set(body) == {"rawEvent", "eventType", "schema", "contexts", "event"}
+    assert body["eventType"] == "unstruct"
+    assert body["schema"] == "iglu:com.acme/checkout/jsonschema/1-0-0"
+    assert body["contexts"] == [
+        "iglu:com.acme/user_context/jsonschema/1-0-0",
+        "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0",
+    ]
+    raw = body["rawEvent"]
+    assert raw["api"] == {"vendor": "com.snowplowanalytics.snowplow", "version": "tp2"}
+    assert raw["parameters"] == {"e": "ue", "aid": "shop", "eid": "e-1"}
+    assert raw["source"] == {"name": "eventkit-0.1.0-sqlite", "encoding": "UTF-8", "hostname": "localhost"}
+    assert raw["context"]["timestamp"] == "2026-11-26T10:59:54.412Z"
+    assert raw["context"]["userId"] == "c6ef3124-b53a-4b13-a233-0088f79dcbcb"
+    assert body["event"]["event_id"] == "e-1"
+    assert body["event"]["unstruct_event_com_acme_checkout_1"] == {"_schema_version": "1-0-0", "total": 1}
+
+
+def test_bad_event_has_micros_shape() -> None:
+    """BadEvent carries the collector payload, rawEvent (null for adapter failures) and the bad row as a string."""
+    body = orjson.loads(bad().body)
+    assert set(body) == {"collectorPayload", "rawEvent", "errors"}
+    assert body["collectorPayload"]["vendor"] == "com.snowplowanalytics.snowplow"
+    assert body["rawEvent"] is None
+    (error,) = body["errors"]
+    assert (
+        json.loads(error)["schema"] == "iglu:com.snowplowanalytics.snowplow.badrows/adapter_failures/jsonschema/1-0-0"
+    )
+
+
+def test_store_filters_newest_first(tmp_path: Path) -> None:
+    """Filters on event type, unstruct schema, all listed contexts and limit; results are newest first."""
+    store = MicroStore(tmp_path / "micro.db")
+    store.add([good(1), good(2, "page_view"), good(3, contexts=None), bad(), bad("com.acme", "v1")])
+    assert store.counts().to_json() == {"total": 5, "good": 3, "bad": 2}
+    ids = [e["event"]["event_id"] for e in store.good()]
+    assert ids == ["e-3", "e-2", "e-1"]
+    assert [e["event"]["event_id"] for e in store.good(event_type="page_view")] == ["e-2"]
+    assert [e["event"]["event_id"] for e in store.good(schema="iglu:com.acme/checkout/jsonschema/1-0-0")] == [
+        "e-3",
+        "e-1",
+    ]
+    both = [
+        "iglu:com.acme/user_context/jsonschema/1-0-0",
+        "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0",
+    ]
+    assert [e["event"]["event_id"] for e in store.good(contexts=both)] == ["e-2", "e-1"]
+    assert store.good(contexts=[*both, "iglu:com.acme/missing/jsonschema/1-0-0"]) == []
+    assert [e["event"]["event_id"] for e in store.good(limit=2)] == ["e-3", "e-2"]
+    assert len(store.bad()) == 2
+    assert [b["collectorPayload"]["vendor"] for b in store.bad(vendor="com.acme")] == ["com.acme"]
+    assert len(store.bad(version="tp2", limit=5)) == 1
+
+
+def test_store_is_bounded_and_survives_reopening(tmp_path: Path) -> None:
+    """Only the newest max_events are kept, and they are still there after the store is reopened."""
+    store = MicroStore(tmp_path / "micro.db", max_events=3)
+    store.add([good(i) for i in range(5)])
+    store.add([bad()])
+    store.close()
+    again = MicroStore(tmp_path / "micro.db", max_events=3)
+    assert again.counts().to_json() == {"total": 3, "good": 2, "bad": 1}
+    assert [e["event"]["event_id"] for e in again.good()] == ["e-4", "e-3"]
+    again.reset()
+    assert again.counts().total == 0
+
+
+def _client(tmp_path: Path) -> tuple[TestClient, MicroStore]:
+    schemas = tmp_path / "schemas" / "com.acme" / "checkout" / "jsonschema"
+    schemas.mkdir(parents=True)
+    (schemas / "1-0-0").write_text(
+        json.dumps(
+            {
+                "$schema": "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#",
+                "self": {"vendor": "com.acme", "name": "checkout", "format": "jsonschema", "version": "1-0-0"},
+                "type": "object",
+            }
+        )
+    )
+    store = MicroStore(tmp_path / "micro.db")
+    app = FastAPI()
+    app.include_router(micro_router(store, Resolver.from_locations(str(tmp_path / "schemas"), cache_ttl=1)))
+    return TestClient(app), store
+
+
+def test_routes_serve_micro_endpoints(tmp_path: Path) -> None:
+    """/micro/all, /micro/good and /micro/bad (GET and POST filters), /micro/reset answer as Micro does.
+
+    In-process ASGI client: routing and shapes only; the real uvicorn server is exercised by test_up_e2e."""
+    client, store = _client(tmp_path)
+    store.add([good(1), good(2, "page_view"), bad()])
+    assert client.get("/micro/all").json() == {"total": 3, "good": 2, "bad": 1}
+    assert client.post("/micro/all").json()["total"] == 3
+    assert [e["eventType"] for e in client.get("/micro/good").json()] == ["page_view", "unstruct"]
+    got = client.post("/micro/good", json={"event_type": "unstruct", "limit": 5}).json()
+    assert [e["event"]["event_id"] for e in got] == ["e-1"]
+    got = client.get("/micro/good", params={"schema": "iglu:com.acme/checkout/jsonschema/1-0-0"}).json()
+    assert len(got) == 1
+    assert len(client.post("/micro/bad", json={"vendor": "com.snowplowanalytics.snowplow"}).json()) == 1
+    assert client.post("/micro/bad", json={"vendor": "nobody"}).json() == []
+    assert client.post("/micro/good", json={"limit": "many"}).status_code == 400
+    assert client.post("/micro/good", content=b"[1]").status_code == 400
+    reset = client.get("/micro/reset")
+    assert reset.status_code == 200 and reset.text == "Reset completed"
+    assert client.get("/micro/all").json() == {"total": 0, "good": 0, "bad": 0}
+    unknown = client.get("/micro/nothing")
+    assert unknown.status_code == 404 and unknown.json()["endpoints"] == list(ENDPOINTS)
+
+
+def test_iglu_endpoint_resolves_through_the_resolver(tmp_path: Path) -> None:
+    """/micro/iglu returns the schema when visible, 404 with Iglu's ResolutionError when not, 400 for a bad key."""
+    client, _ = _client(tmp_path)
+    found = client.get("/micro/iglu/com.acme/checkout/jsonschema/1-0-0")
+    assert found.status_code == 200 and found.json()["self"]["name"] == "checkout"
+    missing = client.get("/micro/iglu/com.acme/nothing/jsonschema/1-0-0")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "ResolutionError"
+    assert missing.json()["lookupHistory"][0]["errors"] == [{"error": "NotFound"}]
+    assert client.get("/micro/iglu/com.acme/checkout/jsonschema/one").status_code == 400
