@@ -31,7 +31,7 @@ __all__ = [
     "wall_clock_ms",
 ]
 
-HashAlgorithm = Literal["MD2", "MD5", "SHA1", "SHA256", "SHA384", "SHA512"]
+HashAlgorithm = Literal["MD5", "SHA1", "SHA256", "SHA384", "SHA512"]
 DEFAULT_FINGERPRINT_EXCLUDES: tuple[str, ...] = ("eid", "nuid", "stm", "cv")
 
 
@@ -73,7 +73,7 @@ class FingerprintConfig:
     exclude: tuple[str, ...] = DEFAULT_FINGERPRINT_EXCLUDES
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ("MD2", "MD5", "SHA1", "SHA256", "SHA384", "SHA512"):
+        if self.algorithm not in ("MD5", "SHA1", "SHA256", "SHA384", "SHA512"):
             raise ConfigError(f"event fingerprint hashAlgorithm {self.algorithm!r}: expected MD5, SHA1, SHA256, ...")
 
 

@@ -1,0 +1,48 @@
+"""The adapter contract: a collector payload in, one entry per event out (its parameters, or why it was refused).
+
+An adapter never raises on bad input. A payload it cannot read at all yields a single `Rejected`
+carrying the whole payload; a payload whose events can be told apart yields one entry per event, so
+one bad event never drags its neighbours into bad rows (its `Rejected.payload` re-sends only it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from core.badrows import AdapterMessage, TrackerProtocolMessage
+from core.raw import CollectorPayload
+from enrich.environment import SchemaValidator
+
+__all__ = ["Adapter", "Params", "Rejected", "query_params", "query_text", "rejected"]
+
+Params = dict[str, str | None]  # one event's tracker-protocol parameters, in arrival order
+
+FailureMessage = AdapterMessage | TrackerProtocolMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """The adapter refused a payload (or one event of it); `payload` is what replay must re-send."""
+
+    messages: tuple[FailureMessage, ...]
+    payload: CollectorPayload
+
+
+Adapter = Callable[[CollectorPayload, SchemaValidator], list[Params | Rejected]]
+
+
+def rejected(payload: CollectorPayload, *messages: FailureMessage) -> list[Params | Rejected]:
+    """The whole payload refused."""
+    return [Rejected(messages, payload)]
+
+
+def query_params(payload: CollectorPayload) -> Params:
+    """The decoded query string as a map (a repeated name keeps its last value)."""
+    return dict(payload.querystring)
+
+
+def query_text(payload: CollectorPayload) -> str:
+    """The query string re-encoded, for messages that quote it."""
+    return urlencode([(n, "" if v is None else v) for n, v in payload.querystring])

@@ -1,0 +1,189 @@
+"""The event's self-describing entities: parse and validate `ue_pr/ue_px` and `co/cx` through the registry.
+
+Per field (snowplow.md §1.5): decode (base64 for ue_px/cx) → JSON (depth-bounded) → self-describing
+→ wrapper criterion → wrapper validated → each inner entity validated against its own schema.
+Invalid contexts are dropped and reported, valid ones kept. An entity validated with a superseding
+schema is rewritten to that schema and leaves a validation_info derived context behind.
+Registry outages propagate as core.errors.RegistryUnavailable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from core.badrows import (
+    CriterionMismatchMessage,
+    IgluErrorMessage,
+    NotIgluMessage,
+    NotJsonMessage,
+    SchemaViolationMessage,
+)
+from core.errors import IgluParseError
+from core.iglu import SchemaCriterion, SchemaKey, SelfDescribing, parse_self_describing
+from enrich.base64url import decode_base64_text
+from enrich.environment import SchemaValidator
+from registry.json_depth import nesting_depth_exceeds
+
+__all__ = [
+    "CONTEXTS_CRITERION",
+    "CONTEXTS_OUTPUT",
+    "UNSTRUCT_CRITERION",
+    "UNSTRUCT_OUTPUT",
+    "VALIDATION_INFO",
+    "Entities",
+    "JsonTextError",
+    "contexts_column",
+    "dumps_json",
+    "extract_entities",
+    "loads_json",
+    "unstruct_column",
+    "validate_entity",
+]
+
+UNSTRUCT_CRITERION = SchemaCriterion.parse("iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-*")
+CONTEXTS_CRITERION = SchemaCriterion.parse("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-*")
+UNSTRUCT_OUTPUT = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
+CONTEXTS_OUTPUT = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
+VALIDATION_INFO = "iglu:com.snowplowanalytics.iglu/validation_info/jsonschema/1-0-0"
+
+_BIG_INTEGER = re.compile(r"[0-9]{19,}")  # may not fit in 64 bits, which orjson would turn into a float
+
+
+class JsonTextError(ValueError):
+    """Text that is not JSON, or nests deeper than allowed."""
+
+
+def loads_json(text: str, max_depth: int) -> Any:
+    """Parse JSON exactly: orjson, except that integers beyond 64 bits keep every digit (stdlib parser)."""
+    try:
+        value = json.loads(text) if _BIG_INTEGER.search(text) else orjson.loads(text)
+    except (orjson.JSONDecodeError, ValueError, RecursionError) as e:
+        raise JsonTextError(f"invalid json: {e}") from None
+    # A document cannot nest deeper than it has openers: skip the walk for all but pathological input.
+    if text.count("{") + text.count("[") > max_depth and nesting_depth_exceeds(value, max_depth):
+        raise JsonTextError(f"invalid json: maximum allowed JSON depth of {max_depth} exceeded")
+    return value
+
+
+def dumps_json(value: Any) -> str:
+    """Compact JSON text (circe noSpaces-like), exact for integers beyond 64 bits."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@dataclass(slots=True)
+class Entities:
+    """What the event's entity parameters yielded."""
+
+    unstruct: dict[str, Any] | None = None  # the inner SDJ, schema possibly rewritten to the superseding key
+    unstruct_key: SchemaKey | None = None
+    contexts: list[dict[str, Any]] = field(default_factory=list)
+    derived: list[dict[str, Any]] = field(default_factory=list)  # validation_info entries
+    errors: list[SchemaViolationMessage] = field(default_factory=list)
+
+
+def validate_entity(
+    sdj: SelfDescribing, validator: SchemaValidator, entities: Entities
+) -> tuple[SchemaKey, dict[str, Any]] | None:
+    """Validate one entity; the (possibly superseding) key and its output JSON, or None after reporting why."""
+    result = validator.validate(sdj.schema, sdj.data)
+    if not result.ok:
+        assert result.error is not None
+        entities.errors.append(IgluErrorMessage(sdj.schema, result.error))
+        return None
+    if result.superseded:
+        entities.derived.append(
+            {
+                "schema": VALIDATION_INFO,
+                "data": {"originalSchema": result.original.uri, "validatedWith": str(result.key.version)},
+            }
+        )
+    return result.key, {"schema": result.key.uri, "data": sdj.data}
+
+
+def _wrapper(
+    param: str,
+    raw: str,
+    criterion: SchemaCriterion,
+    *,
+    validator: SchemaValidator,
+    max_depth: int,
+    entities: Entities,
+) -> SelfDescribing | None:
+    """Decode, parse and validate the wrapper SDJ (unstruct_event or contexts); None after reporting why."""
+    text = decode_base64_text(raw) if param in ("ue_px", "cx") else raw
+    try:
+        doc = loads_json(text, max_depth)
+    except JsonTextError as e:
+        entities.errors.append(NotJsonMessage(param, text, str(e)))
+        return None
+    try:
+        wrapper = parse_self_describing(doc)
+    except IgluParseError as e:
+        entities.errors.append(NotIgluMessage.from_parse_error(doc, e))
+        return None
+    if not criterion.matches(wrapper.schema):
+        entities.errors.append(CriterionMismatchMessage(wrapper.schema, criterion))
+        return None
+    result = validator.validate(wrapper.schema, wrapper.data)
+    if not result.ok:
+        assert result.error is not None
+        entities.errors.append(IgluErrorMessage(wrapper.schema, result.error))
+        return None
+    return wrapper
+
+
+def _inner(value: Any, entities: Entities) -> SelfDescribing | None:
+    try:
+        return parse_self_describing(value)
+    except IgluParseError as e:
+        entities.errors.append(NotIgluMessage.from_parse_error(value, e))
+        return None
+
+
+def extract_entities(
+    unstruct: tuple[str, str] | None,
+    contexts: tuple[str, str] | None,
+    validator: SchemaValidator,
+    max_depth: int,
+) -> Entities:
+    """Parse and validate the unstruct event and the contexts (each given as (parameter, raw value))."""
+    entities = Entities()
+    if unstruct is not None:
+        wrapper = _wrapper(
+            unstruct[0], unstruct[1], UNSTRUCT_CRITERION, validator=validator, max_depth=max_depth, entities=entities
+        )
+        inner = None if wrapper is None else _inner(wrapper.data, entities)
+        if inner is not None:
+            validated = validate_entity(inner, validator, entities)
+            if validated is not None:
+                entities.unstruct_key, entities.unstruct = validated
+    if contexts is not None:
+        wrapper = _wrapper(
+            contexts[0], contexts[1], CONTEXTS_CRITERION, validator=validator, max_depth=max_depth, entities=entities
+        )
+        if wrapper is not None and isinstance(wrapper.data, list):
+            for item in wrapper.data:
+                inner = _inner(item, entities)
+                if inner is not None:
+                    validated = validate_entity(inner, validator, entities)
+                    if validated is not None:
+                        entities.contexts.append(validated[1])
+    return entities
+
+
+def unstruct_column(inner: dict[str, Any] | None) -> str | None:
+    """The unstruct_event column: the inner SDJ in an unstruct_event/1-0-0 wrapper."""
+    return None if inner is None else dumps_json({"schema": UNSTRUCT_OUTPUT, "data": inner})
+
+
+def contexts_column(items: list[dict[str, Any]]) -> str | None:
+    """A contexts / derived_contexts column: contexts/1-0-1 wrapper; no entities → empty column."""
+    return dumps_json({"schema": CONTEXTS_OUTPUT, "data": items}) if items else None

@@ -1,0 +1,207 @@
+"""Enrich one raw record: adapter → per-event mapping and validation → enrichments → checks → Good or bad row.
+
+Per event (snowplow.md §3.1): phase 1 maps the tracker parameters and validates the unstruct event
+and contexts; phase 2 derives values and runs the enrichments in order; phase 3 validates derived
+contexts and atomic lengths. The bad row is chosen by the first phase that failed: phase 1 →
+schema_violations (all its messages), phase 2 → enrichment_failures, phase 3 → schema_violations.
+Each event ends as exactly one outcome, and never takes its neighbours with it. Bad input never
+raises; registry outages (and other TransientErrors) do, so the worker retries the whole message.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any, cast
+
+from core.badrows import (
+    AdapterFailures,
+    AdapterMessage,
+    BadRow,
+    CollectorPayloadFormatViolation,
+    DataReport,
+    EnrichmentErrorMessage,
+    EnrichmentFailureMessage,
+    EnrichmentFailures,
+    EnrichmentPayload,
+    IgluErrorMessage,
+    InputDataMessage,
+    NotIgluMessage,
+    RawEvent,
+    SchemaViolationMessage,
+    SchemaViolations,
+    TrackerProtocolMessage,
+    TrackerProtocolViolations,
+    validation_error,
+)
+from core.errors import IgluParseError, TransientError
+from core.iglu import SchemaKey, parse_self_describing
+from core.raw import CollectorPayload, RawRecordError
+from enrich.adapters import Rejected, adapt, is_tracker_protocol
+from enrich.derive import (
+    client_ip,
+    derive_tstamp,
+    event_fingerprint,
+    length_reports,
+    set_event_schema,
+    set_page_url,
+    set_refr_url,
+)
+from enrich.enrichments.base import EnrichmentContext, information
+from enrich.entities import Entities, contexts_column, extract_entities, unstruct_column, validate_entity
+from enrich.environment import Environment
+from enrich.event import EnrichedEvent
+from enrich.outcome import Good, Outcome
+from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS, MSG_TS_RANGE, map_parameters, sanitise
+
+__all__ = ["ATOMIC_SCHEMA", "PARSE_KEYWORD", "RAW_RECORD_LOADER", "enrich_event", "enrich_payload", "enrich_record"]
+
+ATOMIC_SCHEMA = SchemaKey.parse("iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0")
+PARSE_KEYWORD = "atomic_field_parse_error"
+RAW_RECORD_LOADER = "ndjson"  # our raw records are JSON lines, not Thrift
+
+
+def enrich_record(raw: bytes, env: Environment, etl_tstamp: int | None = None) -> list[Outcome]:
+    """Queue message bytes → outcomes. Bytes that are not a raw record → one collector_payload_format_violation.
+
+    Its payload is the base64 of the bytes (snowplow.md §4.2), so replay can recover them exactly even
+    when they are not UTF-8.
+    """
+    now = env.clock() if etl_tstamp is None else etl_tstamp
+    try:
+        payload = CollectorPayload.decode(raw)
+    except RawRecordError as e:
+        encoded = base64.b64encode(raw).decode("ascii")
+        return [CollectorPayloadFormatViolation(env.processor, now, RAW_RECORD_LOADER, {"error": str(e)}, encoded)]
+    return enrich_payload(payload, env, now)
+
+
+def enrich_payload(payload: CollectorPayload, env: Environment, etl_tstamp: int | None = None) -> list[Outcome]:
+    """One outcome per event found in `payload` (at least one); `etl_tstamp` is shared by the batch."""
+    now = env.clock() if etl_tstamp is None else etl_tstamp
+    out: list[Outcome] = []
+    for item in adapt(payload, env.validator):
+        if isinstance(item, Rejected):
+            out.append(_rejected(payload, item, env, now))
+        else:
+            out.append(enrich_event(item, payload, env, now))
+    return out
+
+
+def _rejected(payload: CollectorPayload, item: Rejected, env: Environment, now: int) -> BadRow:
+    # The rows check at construction that each message is a variant their schema allows.
+    if is_tracker_protocol(payload.vendor, payload.version):
+        tpv = cast("tuple[TrackerProtocolMessage, ...]", item.messages)
+        return TrackerProtocolViolations(env.processor, now, payload.vendor, payload.version, tpv, item.payload)
+    messages = cast("tuple[AdapterMessage, ...]", item.messages)
+    return AdapterFailures(env.processor, now, payload.vendor, payload.version, messages, item.payload)
+
+
+def _base_event(payload: CollectorPayload, env: Environment, now: int) -> tuple[EnrichedEvent, list[DataReport]]:
+    """Phase 1, before the parameters: what the collector and the environment say."""
+    event = EnrichedEvent()
+    event.event_id = env.new_event_id()
+    event.v_collector = sanitise(payload.collector) if payload.collector else None
+    event.v_etl = env.v_etl
+    event.etl_tstamp = now
+    event.network_userid = sanitise(payload.network_user_id) if payload.network_user_id else None
+    event.user_ipaddress = client_ip(payload.headers, payload.ip_address)
+    event.useragent = sanitise(payload.useragent) if payload.useragent else None
+    errors: list[DataReport] = []
+    if MIN_TSTAMP_MS <= payload.timestamp <= MAX_TSTAMP_MS:
+        event.collector_tstamp = payload.timestamp
+    else:
+        errors.append(DataReport(MSG_TS_RANGE, "collector_tstamp", PARSE_KEYWORD, ()))
+    return event, errors
+
+
+def enrich_event(
+    params: Mapping[str, str | None], payload: CollectorPayload, env: Environment, now: int
+) -> Good | SchemaViolations | EnrichmentFailures:
+    """Enrich one event (its tracker parameters, after the adapter)."""
+    event, atomic = _base_event(payload, env, now)
+    mapped = map_parameters(event, params)
+    atomic.extend(DataReport(message, param, PARSE_KEYWORD, ()) for param, message in mapped.errors)
+    entities = extract_entities(mapped.unstruct, mapped.contexts, env.validator, env.max_json_depth)
+    event.unstruct_event = unstruct_column(entities.unstruct)
+    event.contexts = contexts_column(entities.contexts)
+    raw = RawEvent.from_collector_payload(payload, tuple(params.items()))
+
+    # Phase 1 verdict.
+    if atomic or entities.errors:
+        messages: list[SchemaViolationMessage] = []
+        if atomic:
+            messages.append(IgluErrorMessage(ATOMIC_SCHEMA, validation_error(atomic)))
+        messages.extend(entities.errors)
+        event.derived_contexts = contexts_column(entities.derived)
+        return SchemaViolations(env.processor, now, tuple(messages), EnrichmentPayload(event.to_partial_json(), raw))
+
+    # Phase 2: derived values, then the configured enrichments in order.
+    failures = _derive(event, params, payload, env, entities)
+    plugin_contexts: list[dict[str, Any]] = []
+    if env.enrichments:
+        ctx = EnrichmentContext(params, payload, event)
+        for enrichment in env.enrichments:
+            try:
+                result = enrichment.enrich(event, ctx)
+            except TransientError:
+                raise
+            except Exception as e:  # the plug-in contract: any exception is that enrichment's failure
+                message = EnrichmentErrorMessage(f"{type(e).__name__}: {e}")
+                failures.append(EnrichmentFailureMessage(information(enrichment), message))
+            else:
+                if result:
+                    failures.extend(result)
+        plugin_contexts = list(ctx.derived_contexts)
+    if failures:
+        event.derived_contexts = contexts_column(plugin_contexts + entities.derived)
+        return EnrichmentFailures(env.processor, now, tuple(failures), EnrichmentPayload(event.to_partial_json(), raw))
+
+    # Phase 3: derived contexts and atomic lengths.
+    checked = Entities()
+    for sdj in plugin_contexts:
+        try:
+            entity = parse_self_describing(sdj)
+        except IgluParseError as e:
+            checked.errors.append(NotIgluMessage.from_parse_error(sdj, e))
+            continue
+        validated = validate_entity(entity, env.validator, checked)
+        if validated is not None:
+            checked.contexts.append(validated[1])
+    event.derived_contexts = contexts_column(checked.contexts + checked.derived + entities.derived)
+    reports = length_reports(event, env.limits)
+    if reports or checked.errors:
+        late: list[SchemaViolationMessage] = []
+        if reports:
+            late.append(IgluErrorMessage(ATOMIC_SCHEMA, {"error": "ValidationError", "dataReports": reports}))
+        late.extend(checked.errors)
+        return SchemaViolations(env.processor, now, tuple(late), EnrichmentPayload(event.to_partial_json(), raw))
+    return Good(event, raw)
+
+
+def _derive(
+    event: EnrichedEvent,
+    params: Mapping[str, str | None],
+    payload: CollectorPayload,
+    env: Environment,
+    entities: Entities,
+) -> list[EnrichmentFailureMessage]:
+    """The always-on phase-2 steps, in Snowplow's order; their complaints are enrichment failures."""
+    problems: list[InputDataMessage] = []
+    if not event.v_collector:
+        problems.append(InputDataMessage("v_collector", None, "should be set"))
+    page = set_page_url(event, payload.referer_uri)
+    if page is not None:
+        problems.append(page)
+    event.derived_tstamp = derive_tstamp(
+        event.collector_tstamp, event.dvce_created_tstamp, event.dvce_sent_tstamp, event.true_tstamp
+    )
+    referrer = set_refr_url(event)
+    if referrer is not None:
+        problems.append(referrer)
+    if env.fingerprint is not None:
+        event.event_fingerprint = event_fingerprint(params, env.fingerprint)
+    schema = set_event_schema(event, entities.unstruct_key)
+    if schema is not None:
+        problems.append(schema)
+    return [EnrichmentFailureMessage(None, p) for p in problems]
