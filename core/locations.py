@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from core.errors import ConfigError
 
@@ -25,6 +26,11 @@ BUNDLED_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 QUEUE_FORMS = "sqlite:///path/queue.db[?topic=NAME], pubsub://PROJECT/TOPIC[?subscription=NAME]"
 LAKE_FORMS = "file:///path/lake, a plain path, gs://BUCKET/PREFIX"
 WAREHOUSE_FORMS = "duckdb:///path/warehouse.duckdb, a plain path ending in .duckdb"
+
+# Query parameters each queue scheme understands; anything else is a typo worth failing on.
+QUEUE_PARAMS = {"sqlite": ("topic", "subscription"), "pubsub": ("subscription",)}
+# GCS bucket names: 3-63 characters of lowercase letters, digits, '-', '_' and '.' (222 with dots).
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +65,32 @@ class WarehouseLocation:
     path: Path
 
 
+def _split(url: str, key: str, forms: str) -> SplitResult:
+    """urlsplit, with its ValueError (e.g. a broken `[IPv6]` host) reported as a ConfigError naming the key."""
+    if "\x00" in url:
+        raise ConfigError(f"{key}: {url!r} contains a NUL character; accepted forms: {forms}")
+    try:
+        return urlsplit(url)
+    except ValueError as e:
+        raise ConfigError(f"{key}: {url!r} is not a URL ({e}); accepted forms: {forms}") from None
+
+
+def _resolve(path: str, key: str, forms: str) -> Path:
+    """An absolute local path; a path the OS cannot resolve (symlink loop, ...) is a ConfigError naming the key."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError, ValueError) as e:
+        raise ConfigError(f"{key}: cannot resolve local path {path!r} ({e}); accepted forms: {forms}") from None
+
+
 def parse_queue_url(url: str, key: str = "queue") -> QueueLocation:
-    parts = urlsplit(url)
+    parts = _split(url, key, QUEUE_FORMS)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = sorted(set(query) - set(QUEUE_PARAMS.get(parts.scheme, query)))
+    if unknown:
+        raise ConfigError(
+            f"{key}: {url!r} has unknown parameter(s) {', '.join(unknown)}; accepted forms: {QUEUE_FORMS}"
+        )
     if parts.scheme == "sqlite":
         # sqlite:///abs/path -> netloc "" and path "/abs/path"; sqlite://rel/path is refused as ambiguous.
         if parts.netloc or not parts.path or parts.path == "/":
@@ -86,24 +115,30 @@ def parse_queue_url(url: str, key: str = "queue") -> QueueLocation:
 def parse_lake_url(url: str, key: str = "lake") -> LakeLocation:
     if not url:
         raise ConfigError(f"{key}: empty lake URL; accepted forms: {LAKE_FORMS}")
-    parts = urlsplit(url)
+    parts = _split(url, key, LAKE_FORMS)
     if parts.scheme == "gs":
         if not parts.netloc:
             raise ConfigError(f"{key}: {url!r} names no bucket; accepted forms: {LAKE_FORMS}")
-        return LakeLocation(kind="gs", url=url, bucket=parts.netloc, prefix=parts.path.strip("/"))
+        if not BUCKET_NAME.match(parts.netloc) or ".." in parts.netloc:
+            raise ConfigError(f"{key}: {parts.netloc!r} is not a GCS bucket name; accepted forms: {LAKE_FORMS}")
+        prefix = parts.path.strip("/")
+        if prefix and any(segment in ("", ".", "..") for segment in prefix.split("/")):
+            raise ConfigError(f"{key}: {url!r} has an empty, '.' or '..' prefix segment; accepted forms: {LAKE_FORMS}")
+        return LakeLocation(kind="gs", url=url, bucket=parts.netloc, prefix=prefix)
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise ConfigError(f"{key}: {url!r} names a remote host; accepted forms: {LAKE_FORMS}")
-        return LakeLocation(kind="file", url=url, path=Path(parts.path).resolve())
+        # file URLs percent-encode (Path.as_uri() writes %20 for a space): decode to the real path.
+        return LakeLocation(kind="file", url=url, path=_resolve(unquote(parts.path), key, LAKE_FORMS))
     if parts.scheme == "" or (len(parts.scheme) == 1 and url[1:3] in (":\\", ":/")):
-        return LakeLocation(kind="file", url=url, path=Path(url).resolve())
+        return LakeLocation(kind="file", url=url, path=_resolve(url, key, LAKE_FORMS))
     raise ConfigError(f"{key}: {url!r} is not a lake URL; accepted forms: {LAKE_FORMS}")
 
 
 def parse_warehouse_url(url: str, key: str = "warehouse") -> WarehouseLocation:
-    parts = urlsplit(url)
+    parts = _split(url, key, WAREHOUSE_FORMS)
     if parts.scheme == "duckdb" and parts.path and not parts.netloc:
         return WarehouseLocation(kind="duckdb", url=url, path=Path(parts.path))
     if parts.scheme == "" and url.endswith(".duckdb"):
-        return WarehouseLocation(kind="duckdb", url=url, path=Path(url).resolve())
+        return WarehouseLocation(kind="duckdb", url=url, path=_resolve(url, key, WAREHOUSE_FORMS))
     raise ConfigError(f"{key}: {url!r} is not a warehouse URL; accepted forms: {WAREHOUSE_FORMS}")
