@@ -1,0 +1,113 @@
+"""Pub/Sub beyond the shared contract, on the real emulator: bounded failure while it is down, recovery after."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.errors import QueueUnavailable
+from core.queue import open_publisher, open_subscriber
+from core.queue.pubsub import PubSubPublisher, PubSubSubscriber
+from tests.core.queue.conftest import drain
+from tests.services.pubsub import PubSubEmulator
+
+pytestmark = pytest.mark.pubsub
+
+PUBLISH_TIMEOUT_S = 2.0
+SLACK_S = 2.5  # client construction, scheduling on a shared 2-core machine
+
+
+def test_publish_fails_fast_while_the_emulator_is_down_and_recovers(
+    pubsub_emulator: PubSubEmulator, pubsub_project: str
+) -> None:
+    """With the emulator down publish raises QueueUnavailable in bounded time; once it is back, publish works again."""
+    publisher = PubSubPublisher(pubsub_project, "raw", timeout=PUBLISH_TIMEOUT_S)
+    subscriber = PubSubSubscriber(pubsub_project, "raw", "raw-enrich")
+    subscriber.check()
+    publisher.publish([b"before"])
+    assert [d.data for d in drain(subscriber, 1)] == [b"before"]
+
+    pubsub_emulator.stop()
+    try:
+        for attempt in range(2):  # the first failure discards the client; the second starts from scratch
+            started = time.monotonic()
+            with pytest.raises(QueueUnavailable):
+                publisher.publish([f"lost-{attempt}".encode()])
+            assert time.monotonic() - started < PUBLISH_TIMEOUT_S + SLACK_S
+        started = time.monotonic()
+        with pytest.raises(QueueUnavailable):
+            publisher.check()
+        with pytest.raises(QueueUnavailable):
+            subscriber.pull(10, timeout=1.0)
+        assert time.monotonic() - started < 2 * PUBLISH_TIMEOUT_S + SLACK_S
+    finally:
+        pubsub_emulator.start()  # same port; the emulator forgot every topic and subscription
+
+    subscriber.check()  # recreates topic and subscription
+    publisher.publish([b"after"])
+    assert [d.data for d in drain(subscriber, 1)] == [b"after"]
+    publisher.close()
+    subscriber.close()
+
+
+def test_concurrent_publishers_share_one_client(pubsub_project: str) -> None:
+    """Publishing from many threads at once confirms every message (the client batches them together)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    subscriber = PubSubSubscriber(pubsub_project, "raw", "raw-enrich")
+    subscriber.check()
+    publisher = PubSubPublisher(pubsub_project, "raw")
+    sent = [f"thread-{i}".encode() for i in range(80)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda data: publisher.publish([data]), sent))
+    deliveries = drain(subscriber, len(sent))
+    assert sorted(d.data for d in deliveries) == sorted(sent)
+    subscriber.ack([d.ack_id for d in deliveries])
+    publisher.close()
+    subscriber.close()
+
+
+def test_missing_topic_without_create_is_unavailable(pubsub_project: str) -> None:
+    """With create=False a topic that does not exist is reported as QueueUnavailable, not created."""
+    publisher = PubSubPublisher(pubsub_project, "absent", create=False, timeout=PUBLISH_TIMEOUT_S)
+    with pytest.raises(QueueUnavailable, match="does not exist"):
+        publisher.check()
+    with pytest.raises(QueueUnavailable):
+        publisher.publish([b"nowhere"])
+    subscriber = PubSubSubscriber(pubsub_project, "absent", "absent-sub", create=False)
+    with pytest.raises(QueueUnavailable, match="does not exist"):
+        subscriber.pull(1, timeout=0.5)
+    publisher.close()
+    subscriber.close()
+
+
+def test_factory_honours_the_url_and_the_emulator(pubsub_project: str) -> None:
+    """open_publisher/open_subscriber on pubsub:// URLs reach the emulator and the named subscription."""
+    subscriber = open_subscriber(f"pubsub://{pubsub_project}/events?subscription=workers", lease_seconds=30)
+    assert isinstance(subscriber, PubSubSubscriber)
+    assert subscriber.subscription_path == f"projects/{pubsub_project}/subscriptions/workers"
+    assert subscriber.ack_deadline_seconds == 30
+    subscriber.check()
+    publisher = open_publisher(f"pubsub://{pubsub_project}/events")
+    publisher.publish([b"via-url"])
+    deliveries = drain(subscriber, 1)
+    assert [d.data for d in deliveries] == [b"via-url"]
+    subscriber.ack([deliveries[0].ack_id])
+    publisher.close()
+    subscriber.close()
+
+
+def test_empty_message_is_refused_before_sending(pubsub_project: str) -> None:
+    """An empty message raises ValueError (Pub/Sub cannot carry it) instead of a transient error."""
+    publisher = PubSubPublisher(pubsub_project, "raw")
+    with pytest.raises(ValueError, match="empty"):
+        publisher.publish([b"fine", b""])
+    publisher.close()
+
+
+def test_lease_is_clamped_to_pubsub_ack_deadline_bounds() -> None:
+    """Leases outside 10..600 s become the nearest ack deadline Pub/Sub accepts (no network needed)."""
+    assert PubSubSubscriber("proj", "raw", "sub", lease_seconds=1).ack_deadline_seconds == 10
+    assert PubSubSubscriber("proj", "raw", "sub", lease_seconds=30.2).ack_deadline_seconds == 31
+    assert PubSubSubscriber("proj", "raw", "sub", lease_seconds=3600).ack_deadline_seconds == 600
