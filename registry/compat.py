@@ -136,7 +136,11 @@ def diff(old: dict[str, Any], new: dict[str, Any], *, confirm: bool = True) -> D
         result.instances_tested = len(instances)
         validator = Draft4Validator({k: v for k, v in new.items() if k not in _METADATA})
         for instance in instances:
-            error = next(iter(validator.iter_errors(instance)), None)
+            try:
+                error = next(iter(validator.iter_errors(instance)), None)
+            except Exception as e:  # a new schema that cannot be evaluated (dangling $ref) is a finding
+                result.changes.append(Change("", f"the new schema cannot be evaluated: {e}", "unknown"))
+                break
             if error is not None:
                 where = "/" + "/".join(str(p) for p in error.absolute_path)
                 result.counterexamples.append({"instance": instance, "error": f"{where}: {error.message}"})

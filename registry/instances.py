@@ -16,7 +16,7 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
-__all__ = ["candidates", "generate"]
+__all__ = ["accepts", "candidates", "generate"]
 
 _FORMAT_SAMPLES: dict[str, list[str]] = {
     "date-time": ["2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123+01:00"],
@@ -56,11 +56,19 @@ def generate(schema: dict[str, Any], *, limit: int = 200) -> list[Any]:
         if fingerprint in seen:
             continue
         seen.add(fingerprint)
-        if validator.is_valid(value):
+        if accepts(validator, value):
             out.append(value)
             if len(out) >= limit:
                 break
     return out
+
+
+def accepts(validator: Draft4Validator, value: Any) -> bool:
+    """`validator.is_valid`, but a schema that cannot be evaluated (dangling `$ref`, recursion) accepts nothing."""
+    try:
+        return validator.is_valid(value)
+    except Exception:  # jsonschema raises referencing errors of several families
+        return False
 
 
 def _strip(schema: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +92,7 @@ def candidates(sub: Any, root: dict[str, Any], depth: int) -> list[Any]:
             merged = [
                 {**{k: v for k, v in sub.items() if k != keyword}, **b} for b in sub[keyword] if isinstance(b, dict)
             ]
-            return _cap(list(itertools.chain.from_iterable(candidates(b, root, depth + 1) for b in merged)))
+            return _cap(_round_robin([candidates(b, root, depth + 1) for b in merged]))
     if isinstance(sub.get("allOf"), list):
         merged_all: dict[str, Any] = {k: v for k, v in sub.items() if k != "allOf"}
         for part in sub["allOf"]:
@@ -95,10 +103,16 @@ def candidates(sub: Any, root: dict[str, Any], depth: int) -> list[Any]:
     type_list = [types] if isinstance(types, str) else list(types) if isinstance(types, list) else []
     if not type_list:
         type_list = ["object"] if "properties" in sub else ["null", "string", "integer", "boolean", "object", "array"]
+    return _cap(_round_robin([_of_type(t, sub, root, depth) for t in type_list]))
+
+
+def _round_robin(groups: list[list[Any]]) -> list[Any]:
+    """Interleave candidate lists so every branch/type keeps its edge values when the list is capped."""
+    marker = object()
     out: list[Any] = []
-    for t in type_list:
-        out.extend(_of_type(t, sub, root, depth))
-    return _cap(out)
+    for row in itertools.zip_longest(*groups, fillvalue=marker):
+        out.extend(v for v in row if v is not marker)
+    return out
 
 
 def _cap(values: list[Any]) -> list[Any]:
@@ -188,9 +202,12 @@ def _objects(sub: dict[str, Any], root: dict[str, Any], depth: int) -> list[dict
         [r for r in sub.get("required", []) if isinstance(r, str)] if isinstance(sub.get("required"), list) else []
     )
     per_prop = {name: candidates(p, root, depth + 1) for name, p in props.items()}
-    validators = {name: Draft4Validator(_strip(p) if isinstance(p, dict) else {}) for name, p in props.items()}
+    definitions = {"definitions": root.get("definitions", {})}
+    validators = {
+        name: Draft4Validator({**definitions, **_strip(p)} if isinstance(p, dict) else {}) for name, p in props.items()
+    }
     # prefer values valid for the property itself so the base object is usually valid
-    valid = {name: [v for v in vals if validators[name].is_valid(v)] or vals for name, vals in per_prop.items()}
+    valid = {name: [v for v in vals if accepts(validators[name], v)] or vals for name, vals in per_prop.items()}
     base = {name: valid[name][0] for name in required if valid.get(name)}
     for name in required:
         if name not in props:

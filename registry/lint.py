@@ -41,6 +41,7 @@ CHECKS: dict[str, tuple[Level, bool]] = {
     "stringLength": ("WARNING", True),
     "optionalNull": ("INFO", True),
     "description": ("INFO", True),
+    "notJsonSchema": ("INFO", True),
     "stringMaxLengthRange": ("WARNING", True),
     "patternSyntax": ("WARNING", True),
     "numericMinimumMaximum": ("ERROR", False),
@@ -136,6 +137,14 @@ def lint_schema(schema: Any, *, path_key: SchemaKey | None = None, skip: frozens
     if not isinstance(schema, dict):
         add("selfDescribing", "/", "a schema must be a JSON object")
         return out
+    declared = schema_key_of(schema)
+    if declared is not None and declared.format != "jsonschema":
+        # igluctl lints only jsonschema; other formats (thrift IDL) get the self/path checks alone.
+        for finding in _self_findings(schema, path_key):
+            if finding.check in ("selfDescribing", "selfPath"):
+                out.append(finding)
+        add("notJsonSchema", "/self/format", f"format {declared.format!r} is not linted beyond its self block")
+        return out
     _lint_self_describing(schema, path_key, add)
     try:
         Draft4Validator.check_schema(_without_metadata(schema))
@@ -146,9 +155,19 @@ def lint_schema(schema: Any, *, path_key: SchemaKey | None = None, skip: frozens
         add("rootObject", "/", "root of a schema should be an object with properties")
     if not isinstance(schema.get("description"), str):
         add("description", "/", "schema should have a description")
-    for pointer, sub, required_by_parent in _subschemas(schema):
+    for pointer, sub, required_by_parent in [("", schema, None), *_subschemas(schema)]:
         _lint_subschema(pointer, sub, required_by_parent, add)
     return out
+
+
+def _self_findings(schema: dict[str, Any], path_key: SchemaKey | None) -> list[Finding]:
+    found: list[Finding] = []
+
+    def add(check: str, pointer: str, message: str) -> None:
+        found.append(Finding(check, CHECKS[check][0], pointer, message))
+
+    _lint_self_describing(schema, path_key, add)
+    return found
 
 
 def _lint_self_describing(schema: dict[str, Any], path_key: SchemaKey | None, add: Any) -> None:
