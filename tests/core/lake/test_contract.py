@@ -42,6 +42,23 @@ def test_create_on_taken_name_raises_and_keeps_original(lake: Lake) -> None:
     assert lake.read("bad/schema_violations/a.jsonl") == b"first"
 
 
+def test_large_objects_are_create_only_too(lake: Lake, request: pytest.FixtureRequest) -> None:
+    """Objects over 8 MB (GCS: a resumable upload, not multipart) round-trip and are never overwritten."""
+    if "gcs" in request.node.callspec.id:
+        # fake-gcs-server drops ifGenerationMatch when finalising resumable uploads (fsouza/fake-gcs-server
+        # issue #1967, fixed upstream by PR #2260); real GCS checks it at finalisation. strict: tells us
+        # when the bundled emulator is upgraded.
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="emulator ignores preconditions on resumable uploads")
+        )
+    big = bytes(range(256)) * (9 * 4096)  # 9 MiB
+    lake.create("good/big.parquet", big)
+    assert lake.read("good/big.parquet") == big
+    with pytest.raises(ObjectExists):
+        lake.create("good/big.parquet", b"y" * len(big))
+    assert lake.read("good/big.parquet") == big
+
+
 def test_concurrent_creates_of_one_name_have_exactly_one_winner(lake: Lake) -> None:
     """Eight threads racing to create one name: one succeeds, seven get ObjectExists, the winner's bytes stay."""
     contenders = 8
