@@ -159,6 +159,7 @@ ATOMIC_FIELDS: tuple[tuple[str, str, str, bool, int | None, bool], ...] = (
 ATOMIC_FIELD_NAMES: tuple[str, ...] = tuple(row[0] for row in ATOMIC_FIELDS)
 
 _INT64 = 2**63
+_MAX_INSTANT_MS = 253402300799999  # the last instant a four-digit year can write
 
 
 def _integer(value: Any) -> int | None:
@@ -243,7 +244,8 @@ def normalise_partially_enriched(event: dict[str, Any]) -> dict[str, Any]:
 def _loader_instant(value: Any) -> str | None:
     if isinstance(value, datetime):
         dt = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        return format_instant(int(dt.timestamp() * 1000))
+        ms = int(dt.timestamp() * 1000)
+        return format_instant(ms) if 0 <= ms <= _MAX_INSTANT_MS else None
     if isinstance(value, str) and is_instant(value):
         return value
     return None
