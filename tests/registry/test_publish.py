@@ -1,4 +1,4 @@
-"""Publishing: Iglu's version order, no overwrite, supersedes, and bumps that match the change per compatibility mode."""
+"""Publishing: Iglu's version order, no overwrite, supersedes, and bumps matching the change per compatibility mode."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def store(tmp_path: Path) -> SchemaStore:
     ],
 )
 def test_version_cursor_rules(version: str, existing: list[str], fragment: str | None) -> None:
-    """Iglu's VersionCursor: 1-0-0 always; no gaps in model, revision or addition; no addition under a newer revision."""
+    """VersionCursor: 1-0-0 always; no gaps in model, revision or addition; no addition under a newer revision."""
     problem = order_problem(SchemaVer.parse(version), _vs(*existing))
     if fragment is None:
         assert problem is None

@@ -1,4 +1,4 @@
-"""Schema store contract, run against a local folder and fake-gcs-server: static layout, create-only, sidecar metadata."""
+"""Schema store contract on a local folder and fake-gcs-server: static layout, create-only, sidecar metadata."""
 
 from __future__ import annotations
 
