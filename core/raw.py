@@ -37,7 +37,8 @@ class RawRecordError(ValueError):
 def format_instant(ms: int) -> str:
     """Epoch milliseconds → ISO-8601 with milliseconds and `Z`, as bad rows and raw records carry."""
     dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    # Not strftime("%Y"): glibc does not zero-pad years below 1000, which would break RFC 3339.
+    return f"{dt.year:04d}-{dt:%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
 def parse_instant(text: str) -> int:
