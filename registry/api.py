@@ -45,6 +45,12 @@ INVALID_KEY = {"message": "Authentication error: invalid API key"}
 SERVER_VERSION = "0.14.0-eventkit"
 
 
+# Module level: FastAPI resolves (string) annotations in the module's globals.
+ApiKey = Annotated[str | None, Header(alias="apikey")]
+Repr = Annotated[str, Query(alias="repr")]
+IsPublic = Annotated[bool, Query(alias="isPublic")]
+
+
 class InstanceValidator(Protocol):
     """What the validation endpoint uses when given one (registry.validation.Validator fits)."""
 
@@ -111,9 +117,6 @@ def create_app(
         if not keys:
             return _json(404, NONE_AVAILABLE)
         return _json(200, [v for v in (represent(k, repr_) for k in keys) if v is not None])
-
-    ApiKey = Annotated[str | None, Header(alias="apikey")]
-    Repr = Annotated[str, Query(alias="repr")]
 
     @app.get("/api/meta/health", response_class=PlainTextResponse)
     def health() -> str:
@@ -197,7 +200,7 @@ def create_app(
         request: Request,
         *,
         apikey: ApiKey = None,
-        is_public: Annotated[bool, Query(alias="isPublic")] = False,
+        is_public: IsPublic = False,
     ) -> JSONResponse:
         who = principal(apikey)
         try:
@@ -225,9 +228,7 @@ def create_app(
         return publish(who, body, key, is_public)
 
     @app.post("/api/schemas")
-    async def post_schema(
-        request: Request, apikey: ApiKey = None, is_public: Annotated[bool, Query(alias="isPublic")] = False
-    ) -> JSONResponse:
+    async def post_schema(request: Request, apikey: ApiKey = None, is_public: IsPublic = False) -> JSONResponse:
         who = principal(apikey)
         if who.permission not in ("write", "super"):
             raise _Auth(403)
