@@ -23,11 +23,14 @@ _FORMAT = r"[a-zA-Z0-9\-_]+"
 _MODEL = r"[1-9][0-9]*"
 _REV = r"0|[1-9][0-9]*"
 
-_SCHEMAVER_RE = re.compile(rf"^({_MODEL})-({_REV})-({_REV})$")
-_KEY_RE = re.compile(rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL})-({_REV})-({_REV})$")
-_PATH_RE = re.compile(rf"^({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL})-({_REV})-({_REV})$")
+# `\Z`, not `$`: Python's `$` also matches before a trailing newline, which iglu-core refuses.
+_SCHEMAVER_RE = re.compile(rf"^({_MODEL})-({_REV})-({_REV})\Z")
+_KEY_RE = re.compile(rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL})-({_REV})-({_REV})\Z")
+_PATH_RE = re.compile(rf"^({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL})-({_REV})-({_REV})\Z")
 _CRIT_PART = rf"(?:{_REV}|\*)"
-_CRITERION_RE = re.compile(rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL}|\*)-({_CRIT_PART})-({_CRIT_PART})$")
+_CRITERION_RE = re.compile(rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL}|\*)-({_CRIT_PART})-({_CRIT_PART})\Z")
+# A URI whose vendor/name/format are valid, so only its version segment can be at fault.
+_URI_WITHOUT_VERSION_RE = re.compile(rf"^iglu:{_VENDOR}/{_NAME}/{_FORMAT}/[^/]*\Z")
 
 
 @total_ordering
@@ -176,6 +179,6 @@ def parse_self_describing(value: Any) -> SelfDescribing:
         raise IgluParseError("schema is not a string", "INVALID_IGLUURI")
     m = _KEY_RE.match(schema)
     if m is None:
-        code = "INVALID_SCHEMAVER" if schema.startswith("iglu:") and schema.count("/") == 3 else "INVALID_IGLUURI"
+        code = "INVALID_SCHEMAVER" if _URI_WITHOUT_VERSION_RE.match(schema) else "INVALID_IGLUURI"
         raise IgluParseError(f"invalid Iglu URI {schema!r}", code)
     return SelfDescribing(SchemaKey._from_match(m), value["data"])
