@@ -165,12 +165,19 @@ def publish(
         if remote and not dry_run:
             outcomes = [(f, _publish_http(registry, s, api_key, public, f)) for f, s in loaded]
         else:
+            # A dry run publishes for real into a scratch copy of the affected schema families, so a batch is
+            # checked as a whole (1-0-1 after 1-0-0 from the same command line) and nothing is written upstream.
             store = _remote_mirror(registry, api_key, loaded) if remote else _open_store(registry)
+            if dry_run and not remote:
+                store = _scratch_copy(store, loaded)
             publisher = Publisher(store, dev_mode=dev_mode)
-            outcomes = [
-                (f, publisher.publish(s, expected_key=_path_key(f), is_public=public, dry_run=dry_run, force=force))
-                for f, s in loaded
-            ]
+            outcomes = []
+            for f, s in loaded:
+                local = publisher.publish(s, expected_key=_path_key(f), is_public=public, force=force)
+                if dry_run and local.ok:
+                    local.status = "would-update" if local.status == "updated" else "would-create"
+                    local.message = "Dry run: all checks passed, nothing written"
+                outcomes.append((f, local))
     except EventkitError as e:
         typer.echo(f"registry {registry}: {e}", err=True)
         raise typer.Exit(2) from e
@@ -231,6 +238,27 @@ def _publish_http(base: str, schema: Any, api_key: str | None, public: bool, fil
     return response.status_code, body if isinstance(body, dict) else {"message": str(body)}
 
 
+def _families(loaded: list[tuple[Path, Any]]) -> set[tuple[str, str, str]]:
+    from registry.lint import schema_key_of
+
+    return {(k.vendor, k.name, k.format) for k in (schema_key_of(s) for _, s in loaded) if k is not None}
+
+
+def _scratch_copy(store: Any, loaded: list[tuple[Path, Any]]) -> Any:
+    """A temporary local store holding the affected families (schemas, metadata) and the compatibility policy."""
+    from registry.publish import CompatibilityPolicy
+    from registry.store import open_store
+
+    scratch = open_store(tempfile.mkdtemp(prefix="eventkit-dry-run-"))
+    families = _families(loaded)
+    for key in store.list_keys():
+        schema = store.get(key)
+        if (key.vendor, key.name, key.format) in families and schema is not None:
+            scratch.put(key, schema, store.meta(key))
+    CompatibilityPolicy.load(store).save(scratch)
+    return scratch
+
+
 def _remote_mirror(base: str, api_key: str | None, loaded: list[tuple[Path, Any]]) -> Any:
     """For a dry run against an HTTP registry: copy the affected schema families into a temporary local store."""
     import httpx
@@ -240,8 +268,7 @@ def _remote_mirror(base: str, api_key: str | None, loaded: list[tuple[Path, Any]
 
     store = open_store(tempfile.mkdtemp(prefix="eventkit-dry-run-"))
     headers = {"apikey": api_key} if api_key else {}
-    families = {(k.vendor, k.name, k.format) for k in (schema_key_of(s) for _, s in loaded) if k is not None}
-    for vendor, name, fmt in families:
+    for vendor, name, fmt in _families(loaded):
         url = f"{base.rstrip('/')}/schemas/{vendor}/{name}/{fmt}"
         response = httpx.get(url, headers=headers, params={"repr": "meta"}, timeout=30)
         if response.status_code == 404:
