@@ -9,7 +9,9 @@ Data directory layout (everything survives a restart):
     DATA/warehouse.duckdb   reserved for the loader's continuous loading (see `UpStack.background`)
 
 One uvicorn server answers the tracker routes (collector), `/micro/...`, `/health`, `/metrics`
-(collector) and `/metrics/enrich`. The enrich worker runs in a thread with embedded file-cut
+(collector) and `/metrics/enrich`. `/micro/...` is dispatched before the collector sees the request:
+the collector treats any `/<vendor>/<version>` path as a tracker route (webhooks), `/micro/all`
+included. The enrich worker runs in a thread with embedded file-cut
 defaults (files at most 1 s old) and writes every committed outcome to the lake and the Micro
 store, so `/micro/good|bad` agree with the lake. Schemas are read live: the resolver caches for 2 s,
 so a schema file added to the registry folder is used without a restart.
@@ -21,6 +23,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -37,7 +40,7 @@ from enrich.outcome import Good
 from enrich.outputs.rolling import CutPolicy
 from enrich.worker import CommittedMessage, EnrichWorker, WorkerConfig
 
-__all__ = ["MicroListener", "UpOptions", "UpStack", "build_up", "registry_chain"]
+__all__ = ["MicroListener", "UpApp", "UpOptions", "UpStack", "build_up", "registry_chain"]
 
 LIVE_SCHEMA_TTL_S = 2.0
 
@@ -82,12 +85,29 @@ def registry_chain(registry: str) -> str:
     return ",".join(parts)
 
 
+class UpApp:
+    """The ASGI entry of `eventkit up`: `/micro/...` and `/metrics/enrich` to the Micro app, the rest (and the
+    lifespan, which starts the collector's publisher) to the collector."""
+
+    def __init__(self, collector: Any, micro: FastAPI) -> None:
+        self.collector = collector
+        self.micro = micro
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/micro/") or path in {"/micro", "/metrics/enrich"}:
+                await self.micro(scope, receive, send)
+                return
+        await self.collector(scope, receive, send)
+
+
 @dataclass
 class UpStack:
     """The assembled embedded platform: an ASGI app to serve and the enrich worker to run beside it."""
 
     options: UpOptions
-    app: FastAPI
+    app: UpApp
     worker: EnrichWorker
     store: MicroStore
     metrics: EnrichMetrics
@@ -140,11 +160,14 @@ def build_up(options: UpOptions) -> UpStack:
         spool_path=str(data / "spool.db"),
         lake_url=lake_url,
     )
-    app = create_app(config, open_publisher(queue_url), spool=Spool(data / "spool.db"), lake=lake, owns_resources=True)
-    app.include_router(micro_router(store, resolver))
+    collector = create_app(
+        config, open_publisher(queue_url), spool=Spool(data / "spool.db"), lake=lake, owns_resources=True
+    )
+    micro = FastAPI(title="eventkit micro", docs_url=None, redoc_url=None, openapi_url=None)
+    micro.include_router(micro_router(store, resolver))
     metrics = EnrichMetrics()
 
-    @app.get("/metrics/enrich")
+    @micro.get("/metrics/enrich")
     def enrich_metrics() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -156,4 +179,4 @@ def build_up(options: UpOptions) -> UpStack:
         listeners=[MicroListener(store)],
         metrics=metrics,
     )
-    return UpStack(options, app, worker, store, metrics)
+    return UpStack(options, UpApp(collector, micro), worker, store, metrics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,11 @@ def serve(options: UpOptions) -> None:
     server = uvicorn.Server(
         uvicorn.Config(stack.app, host=options.host, port=options.port, log_level="warning", lifespan="on")
     )
+    # uvicorn restores the previous handlers and re-raises SIGINT/SIGTERM once it has shut down;
+    # with Python's defaults that would kill the process before enrich commits and acks what it holds.
+    received: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda s, _frame: received.append(s))
     stack.start_background()
     try:
         server.run()
