@@ -106,7 +106,7 @@ class PubSubPublisher:
         if not all(payloads):
             raise ValueError("empty messages cannot be published (Pub/Sub requires data)")
         deadline = time.monotonic() + self.timeout
-        client = self._ready_client()
+        client = self._ready_client(deadline)
         try:
             self._publish_all(client, payloads, deadline)
         except google_errors.NotFound:
@@ -115,7 +115,7 @@ class PubSubPublisher:
                 raise QueueUnavailable(f"pubsub topic {self.topic_path} does not exist") from None
             # The server lost the topic (an emulator restart does that): recreate it and publish again.
             self._topic_ready = False
-            client = self._ready_client()
+            client = self._ready_client(deadline)
             try:
                 self._publish_all(client, payloads, deadline)
             except Exception as exc:
@@ -141,14 +141,15 @@ class PubSubPublisher:
 
     def check(self) -> None:
         """Prove the topic is reachable now (creating it when `create` is set)."""
-        client = self._ready_client()
+        deadline = time.monotonic() + self.timeout
+        client = self._ready_client(deadline)
         try:
             client.get_topic(topic=self.topic_path, timeout=self.timeout, retry=None)
         except google_errors.NotFound:
             self._topic_ready = False
             if not self.create:
                 raise QueueUnavailable(f"pubsub topic {self.topic_path} does not exist") from None
-            self._ready_client()
+            self._ready_client(deadline)
         except google_errors.GoogleAPIError as exc:
             self._discard(client)
             raise QueueUnavailable(f"pubsub topic {self.topic_path} unreachable: {exc!r}") from exc
@@ -163,24 +164,32 @@ class PubSubPublisher:
             except RuntimeError:
                 pass
 
-    def _ready_client(self) -> Any:
-        """The current client, built (and the topic created when asked) after start-up or a failure."""
+    def _ready_client(self, deadline: float) -> Any:
+        """The current client, built (and the topic created when asked) after start-up or a failure.
+
+        The create RPC runs outside the lock, bounded by the caller's deadline, so callers queued
+        behind a dead server each still fail within their own `timeout`.
+        """
         with self._lock:
             if self._closed:
                 raise QueueUnavailable(f"pubsub publisher for {self.topic_path} is closed")
             if self._client is None:
                 self._client = _client(pubsub_v1.PublisherClient, batch_settings=self._batch)
             client = self._client
-            if self.create and not self._topic_ready:
-                try:
-                    client.create_topic(name=self.topic_path, timeout=self.timeout, retry=self._retry)
-                except google_errors.AlreadyExists:
-                    pass
-                except google_errors.GoogleAPIError as exc:
-                    self._client = None
-                    raise QueueUnavailable(f"pubsub topic {self.topic_path} cannot be created: {exc!r}") from exc
+            if not self.create or self._topic_ready:
+                return client
+        remaining = max(deadline - time.monotonic(), 0.01)
+        try:
+            client.create_topic(name=self.topic_path, timeout=remaining, retry=_bounded_retry(remaining))
+        except google_errors.AlreadyExists:
+            pass
+        except google_errors.GoogleAPIError as exc:
+            self._discard(client)
+            raise QueueUnavailable(f"pubsub topic {self.topic_path} cannot be created: {exc!r}") from exc
+        with self._lock:
+            if self._client is client:
                 self._topic_ready = True
-            return client
+        return client
 
     def _discard(self, client: Any) -> None:
         with self._lock:
@@ -225,14 +234,14 @@ class PubSubSubscriber:
 
     def check(self) -> None:
         """Prove the subscription is reachable now (creating topic and subscription when `create` is set)."""
-        client = self._ready_client()
+        client = self._ready_client(time.monotonic() + self.timeout)
         try:
             client.get_subscription(subscription=self.subscription_path, timeout=self.timeout, retry=None)
         except google_errors.NotFound:
             self._subscription_ready = False
             if not self.create:
                 raise QueueUnavailable(f"pubsub subscription {self.subscription_path} does not exist") from None
-            self._ready_client()
+            self._ready_client(time.monotonic() + self.timeout)
         except google_errors.GoogleAPIError as exc:
             self._discard(client)
             raise QueueUnavailable(f"pubsub subscription {self.subscription_path} unreachable: {exc!r}") from exc
@@ -244,7 +253,7 @@ class PubSubSubscriber:
         deadline = time.monotonic() + max(timeout, 0.0)
         recreated = False
         while True:
-            client = self._ready_client()
+            client = self._ready_client(max(deadline, time.monotonic() + _MIN_PULL_RPC_S))
             remaining = deadline - time.monotonic()
             try:
                 response = client.pull(
@@ -295,7 +304,7 @@ class PubSubSubscriber:
     def _settle(self, ack_ids: Sequence[str], *, acked: bool) -> None:
         if not ack_ids:
             return
-        client = self._ready_client()
+        client = self._ready_client(time.monotonic() + self.timeout)
         ids = list(ack_ids)
         try:
             for start in range(0, len(ids), _ACK_CHUNK):
@@ -341,32 +350,35 @@ class PubSubSubscriber:
         if client is not None:
             client.close()
 
-    def _ready_client(self) -> Any:
+    def _ready_client(self, deadline: float) -> Any:
+        """The current client, with the subscription created (when asked) after start-up or a failure."""
         with self._lock:
             if self._closed:
                 raise QueueUnavailable(f"pubsub subscriber for {self.subscription_path} is closed")
             if self._client is None:
                 self._client = _client(pubsub_v1.SubscriberClient)
             client = self._client
-            if self.create and not self._subscription_ready:
-                try:
-                    self._create_subscription(client)
-                except google_errors.GoogleAPIError as exc:
-                    self._client = None
-                    raise QueueUnavailable(
-                        f"pubsub subscription {self.subscription_path} cannot be created: {exc!r}"
-                    ) from exc
+            if not self.create or self._subscription_ready:
+                return client
+        try:
+            self._create_subscription(client, max(deadline - time.monotonic(), 0.01))
+        except google_errors.GoogleAPIError as exc:
+            self._discard(client)
+            raise QueueUnavailable(f"pubsub subscription {self.subscription_path} cannot be created: {exc!r}") from exc
+        with self._lock:
+            if self._client is client:
                 self._subscription_ready = True
-            return client
+        return client
 
-    def _create_subscription(self, client: Any) -> None:
+    def _create_subscription(self, client: Any, timeout: float) -> None:
+        retry = _bounded_retry(timeout)
         try:
             client.create_subscription(
                 name=self.subscription_path,
                 topic=self.topic_path,
                 ack_deadline_seconds=self.ack_deadline_seconds,
-                timeout=self.timeout,
-                retry=self._retry,
+                timeout=timeout,
+                retry=retry,
             )
         except google_errors.AlreadyExists:
             return
@@ -374,7 +386,7 @@ class PubSubSubscriber:
             # The topic is missing too: create it, then the subscription (publishers may not have started yet).
             publisher = _client(pubsub_v1.PublisherClient)
             try:
-                publisher.create_topic(name=self.topic_path, timeout=self.timeout, retry=self._retry)
+                publisher.create_topic(name=self.topic_path, timeout=timeout, retry=retry)
             except google_errors.AlreadyExists:
                 pass
             finally:
@@ -384,8 +396,8 @@ class PubSubSubscriber:
                     name=self.subscription_path,
                     topic=self.topic_path,
                     ack_deadline_seconds=self.ack_deadline_seconds,
-                    timeout=self.timeout,
-                    retry=self._retry,
+                    timeout=timeout,
+                    retry=retry,
                 )
             except google_errors.AlreadyExists:
                 pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -18,10 +19,24 @@ PUBLISH_TIMEOUT_S = 2.0
 SLACK_S = 2.5  # client construction, scheduling on a shared 2-core machine
 
 
+def _concurrent_failure_times(publisher: PubSubPublisher, callers: int) -> list[float]:
+    """Seconds each of several simultaneous publish() calls took to raise QueueUnavailable."""
+
+    def publish_one(n: int) -> float:
+        started = time.monotonic()
+        with pytest.raises(QueueUnavailable):
+            publisher.publish([f"concurrent-{n}".encode()])
+        return time.monotonic() - started
+
+    with ThreadPoolExecutor(callers) as pool:
+        return list(pool.map(publish_one, range(callers)))
+
+
 def test_publish_fails_fast_while_the_emulator_is_down_and_recovers(
     pubsub_emulator: PubSubEmulator, pubsub_project: str
 ) -> None:
-    """With the emulator down publish raises QueueUnavailable in bounded time; once it is back, publish works again."""
+    """With the emulator down every publish (even concurrent ones) raises QueueUnavailable in bounded time; once it
+    is back on the same port, the same publisher works again."""
     publisher = PubSubPublisher(pubsub_project, "raw", timeout=PUBLISH_TIMEOUT_S)
     subscriber = PubSubSubscriber(pubsub_project, "raw", "raw-enrich")
     subscriber.check()
@@ -35,6 +50,7 @@ def test_publish_fails_fast_while_the_emulator_is_down_and_recovers(
             with pytest.raises(QueueUnavailable):
                 publisher.publish([f"lost-{attempt}".encode()])
             assert time.monotonic() - started < PUBLISH_TIMEOUT_S + SLACK_S
+        assert max(_concurrent_failure_times(publisher, callers=6)) < PUBLISH_TIMEOUT_S + SLACK_S
         started = time.monotonic()
         with pytest.raises(QueueUnavailable):
             publisher.check()
@@ -53,8 +69,6 @@ def test_publish_fails_fast_while_the_emulator_is_down_and_recovers(
 
 def test_concurrent_publishers_share_one_client(pubsub_project: str) -> None:
     """Publishing from many threads at once confirms every message (the client batches them together)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     subscriber = PubSubSubscriber(pubsub_project, "raw", "raw-enrich")
     subscriber.check()
     publisher = PubSubPublisher(pubsub_project, "raw")

@@ -1,0 +1,138 @@
+"""How much group commit buys the SQLite queue, and how fast consume+ack drains it, against baselines from the same run.
+
+Publish: 32 threads each publish single 1 KiB messages (the collector's shape: one request, one
+record) with synchronous=FULL, once with group commit and once with one commit per publish() call
+(the same class with group_commit=False). Consume+ack: pull batches of 500 and ack them, against a
+plain SELECT of the same rows (the ceiling) and against the baseline publish rate. The fsync latency
+of the benchmark's folder is printed too: group commit saves fsyncs, so its ratio grows with it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from core.queue.sqlite import SQLitePublisher, SQLiteSubscriber
+
+THREADS = 32
+PER_THREAD = 150
+PAYLOAD = b"x" * 1024
+ROUNDS = 3
+PULL_BATCH = 500
+
+
+def _disk_folder() -> Path:
+    """A temp folder on a real disk (not tmpfs), so fsync costs what it costs."""
+    for base in ("/var/tmp", tempfile.gettempdir(), str(Path.cwd())):
+        if os.path.isdir(base) and os.access(base, os.W_OK):
+            return Path(tempfile.mkdtemp(prefix="eventkit-bench-queue-", dir=base))
+    raise RuntimeError("no writable folder for the queue benchmark")
+
+
+def fsync_latency_us(folder: Path, samples: int = 200) -> float:
+    probe = folder / "fsync-probe"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        started = time.perf_counter()
+        for _ in range(samples):
+            os.write(fd, PAYLOAD)
+            os.fsync(fd)
+        return (time.perf_counter() - started) / samples * 1e6
+    finally:
+        os.close(fd)
+        probe.unlink()
+
+
+def publish_rate(path: Path, *, group_commit: bool) -> tuple[float, int]:
+    """Messages per second with THREADS concurrent single-message publishers, and the transactions used."""
+    publisher = SQLitePublisher(path, group_commit=group_commit)
+    start = threading.Barrier(THREADS + 1)
+
+    def publish_many() -> None:
+        start.wait()
+        for _ in range(PER_THREAD):
+            publisher.publish([PAYLOAD])
+
+    workers = [threading.Thread(target=publish_many) for _ in range(THREADS)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    transactions = publisher.transactions
+    assert publisher.depth() >= THREADS * PER_THREAD
+    publisher.close()
+    return THREADS * PER_THREAD / elapsed, transactions
+
+
+def raw_read_rate(path: Path) -> float:
+    """Rows per second for a plain SELECT of the whole topic: what reading alone costs."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    started = time.perf_counter()
+    rows = conn.execute('SELECT id, data, attempt, publish_time_ms FROM "queue_raw"').fetchall()
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return len(rows) / elapsed
+
+
+def consume_rate(path: Path) -> tuple[float, int]:
+    """Messages per second leased in batches of PULL_BATCH and acked, until the topic is empty."""
+    subscriber = SQLiteSubscriber(path, lease_seconds=60)
+    consumed = 0
+    started = time.perf_counter()
+    while deliveries := subscriber.pull(PULL_BATCH, timeout=0):
+        subscriber.ack([d.ack_id for d in deliveries])
+        consumed += len(deliveries)
+    elapsed = time.perf_counter() - started
+    assert subscriber.depth() == 0
+    subscriber.close()
+    return consumed / elapsed, consumed
+
+
+def main() -> None:
+    folder = _disk_folder()
+    try:
+        fsync_us = fsync_latency_us(folder)
+        baseline, grouped, per_txn = [], [], []
+        for round_ in range(ROUNDS):
+            rate, _ = publish_rate(folder / f"baseline-{round_}.db", group_commit=False)
+            baseline.append(rate)
+            rate, transactions = publish_rate(folder / f"grouped-{round_}.db", group_commit=True)
+            grouped.append(rate)
+            per_txn.append(THREADS * PER_THREAD / transactions)
+        base, group = statistics.median(baseline), statistics.median(grouped)
+        messages = THREADS * PER_THREAD
+        print(f"   folder {folder} (fsync of 1 KiB: {fsync_us:.0f} us)")
+        print(f"   publish, {THREADS} threads x {PER_THREAD} single 1 KiB messages, synchronous=FULL,", end="")
+        print(f" median of {ROUNDS}:")
+        print(f"     one commit per message (baseline) {base:10,.0f} msg/s")
+        print(
+            f"     group commit                      {group:10,.0f} msg/s   {group / base:5.1f}x baseline"
+            f"   ({statistics.median(per_txn):.1f} messages per fsync, target >= 10x)"
+        )
+
+        path = folder / f"grouped-{ROUNDS - 1}.db"
+        read = raw_read_rate(path)
+        consumed, count = consume_rate(path)
+        print(f"   consume+ack, pull batches of {PULL_BATCH}, {count} messages:")
+        print(f"     plain SELECT of the same rows     {read:10,.0f} rows/s")
+        print(
+            f"     lease + ack (durable)             {consumed:10,.0f} msg/s   {consumed / read:5.2f}x plain read"
+            f"   {consumed / base:5.1f}x baseline publish"
+        )
+        assert count == messages
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
