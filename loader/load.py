@@ -1,0 +1,298 @@
+"""Loading good events into the warehouse: new lake files, set-wise, typed per model, deduplicated, exactly once.
+
+One load = one DuckDB transaction over a batch of good Parquet files not yet in the manifest:
+
+    discover the schemas the batch's unstruct_event / contexts / derived_contexts carry
+    add or widen one typed column per schema model (types from every version the registry knows)
+    INSERT … SELECT over read_parquet(files): atomic columns as they are, typed columns through
+        json_transform, rows deduplicated by (event_id, event_fingerprint) within the batch and
+        against the table (anti-join)
+    record the files in the manifest
+    COMMIT
+
+A crash anywhere before COMMIT leaves nothing behind, so the next run loads the same files again;
+after COMMIT the manifest says they are done, so a rerun loads nothing twice. Entities of
+`derived_contexts` go into the same `contexts_…` columns as the tracker's contexts (as Snowplow's
+loaders do). Registry outages raise (`RegistryUnavailable`): the load is retried, never half done.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import structlog
+
+from core.errors import IgluParseError
+from core.iglu import SchemaKey
+from core.lake import Lake, local_path, open_lake
+from enrich.atomic import ATOMIC_FIELDS
+from loader.columns import JSON, ColumnType, ListOf, column_name, model_prefix, quote_identifier, schema_type, widen
+from loader.warehouse import (
+    EVENTS_TABLE,
+    MANIFEST_TABLE,
+    TypedColumn,
+    apply_column,
+    dumps_type_spec,
+    ensure_tables,
+    open_warehouse,
+    typed_columns,
+)
+from registry.resolver import Resolver, SchemaNotFound
+
+__all__ = ["GOOD_PREFIX", "LoadReport", "Loader", "continuous_loader", "pending_files"]
+
+GOOD_PREFIX = "good/"
+log = structlog.get_logger("loader.load")
+_ATOMIC = [f.name for f in ATOMIC_FIELDS]
+_BATCH_VIEW = "_eventkit_batch"
+
+
+@dataclass(slots=True)
+class LoadReport:
+    """What one or more loads did."""
+
+    files: int = 0
+    rows_read: int = 0
+    rows_loaded: int = 0
+    columns_added: list[str] = field(default_factory=list)
+    columns_widened: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def duplicates(self) -> int:
+        return self.rows_read - self.rows_loaded
+
+    def add(self, other: LoadReport) -> None:
+        self.files += other.files
+        self.rows_read += other.rows_read
+        self.rows_loaded += other.rows_loaded
+        self.columns_added += other.columns_added
+        self.columns_widened += other.columns_widened
+        self.seconds += other.seconds
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "duplicates": self.duplicates,
+            "columns_added": self.columns_added,
+            "columns_widened": self.columns_widened,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def pending_files(lake: Lake, loaded: set[str]) -> list[str]:
+    """Good Parquet files in the lake that the manifest does not list, in name (≈ time) order."""
+    return [n for n in lake.list(GOOD_PREFIX) if n.endswith(".parquet") and n not in loaded]
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    kind: str  # unstruct_event | contexts
+    vendor: str
+    name: str
+    format: str
+    model: int
+
+
+class Loader:
+    """Loads one lake into one DuckDB warehouse, typing self-describing data through `resolver`."""
+
+    def __init__(self, lake: Lake, warehouse_url: str, resolver: Resolver, *, lock_wait_s: float = 60.0) -> None:
+        self.lake = lake
+        self.warehouse_url = warehouse_url
+        self.resolver = resolver
+        self.lock_wait_s = lock_wait_s
+
+    def load(self, *, max_files_per_batch: int = 500, on_batch: Callable[[LoadReport], None] | None = None) -> LoadReport:
+        """Load every pending file, in batches of at most `max_files_per_batch`; one transaction per batch."""
+        total = LoadReport()
+        con = open_warehouse(self.warehouse_url, wait_s=self.lock_wait_s)
+        try:
+            ensure_tables(con)
+            loaded = {row[0] for row in con.execute(f"SELECT file FROM {MANIFEST_TABLE}").fetchall()}
+            files = pending_files(self.lake, loaded)
+            for start in range(0, len(files), max_files_per_batch):
+                report = self.load_batch(con, files[start : start + max_files_per_batch])
+                total.add(report)
+                if on_batch is not None:
+                    on_batch(report)
+        finally:
+            con.close()
+        return total
+
+    def load_batch(self, con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> LoadReport:
+        """Load `files` in one transaction (the caller checked they are not in the manifest)."""
+        started = time.perf_counter()
+        report = LoadReport(files=len(files))
+        if not files:
+            return report
+        source, counts = self._source(con, files)
+        report.rows_read = sum(counts.values())
+        try:
+            con.execute("BEGIN TRANSACTION")
+            models = self._discover(con, source)
+            existing = typed_columns(con)
+            columns: list[TypedColumn] = []
+            for model, keys in sorted(models.items(), key=lambda item: _model_sort_key(item[0])):
+                wanted = self._column_for(model, keys)
+                before = existing.get(wanted.name)
+                after = apply_column(con, wanted, before)
+                if before is None:
+                    report.columns_added.append(wanted.name)
+                elif after.type != before.type:
+                    report.columns_widened.append(wanted.name)
+                columns.append(after)
+            inserted = con.execute(_insert_sql(source, columns)).fetchone()
+            report.rows_loaded = int(inserted[0]) if inserted else 0
+            load_id = uuid.uuid4().hex
+            con.executemany(
+                f"INSERT INTO {MANIFEST_TABLE} VALUES (?, ?, ?, now())",
+                [[name, counts[name], load_id] for name in files],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        finally:
+            if source == _BATCH_VIEW:
+                con.unregister(_BATCH_VIEW)
+        report.seconds = time.perf_counter() - started
+        log.info("loaded", **report.to_json())
+        return report
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _source(self, con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> tuple[str, dict[str, int]]:
+        """A SQL table expression over the batch's files, and each file's row count."""
+        paths = [local_path(self.lake, name) for name in files]
+        if all(p is not None for p in paths):
+            counts = {name: pq.read_metadata(str(p)).num_rows for name, p in zip(files, paths, strict=True)}
+            listed = ", ".join(_sql_string(str(p)) for p in paths)
+            return f"read_parquet([{listed}])", counts
+        # No local files (GCS): read the bytes, then let DuckDB scan the Arrow table.
+        tables = [pq.read_table(pa.BufferReader(self.lake.read(name))) for name in files]
+        counts = {name: t.num_rows for name, t in zip(files, tables, strict=True)}
+        con.register(_BATCH_VIEW, pa.concat_tables(tables))
+        return _BATCH_VIEW, counts
+
+    def _discover(self, con: duckdb.DuckDBPyConnection, source: str) -> dict[_Model, set[SchemaKey]]:
+        """The schema models (and versions) the batch's self-describing columns carry."""
+        sql = f"""
+            SELECT DISTINCT 'unstruct_event', json_extract_string(unstruct_event, '$.data.schema')
+              FROM {source} WHERE unstruct_event IS NOT NULL
+            UNION
+            SELECT DISTINCT 'contexts', unnest(json_extract_string(c, '$.data[*].schema'))
+              FROM (SELECT contexts AS c FROM {source} UNION ALL SELECT derived_contexts FROM {source})
+             WHERE c IS NOT NULL
+        """
+        models: dict[_Model, set[SchemaKey]] = {}
+        for kind, uri in con.execute(sql).fetchall():
+            if uri is None:
+                continue
+            try:
+                key = SchemaKey.parse(uri)
+            except IgluParseError:
+                continue  # enrich only writes valid keys; anything else is not ours to type
+            model = _Model(kind, key.vendor, key.name, key.format, key.version.model)
+            models.setdefault(model, set()).add(key)
+        return models
+
+    def _column_for(self, model: _Model, seen: Iterable[SchemaKey]) -> TypedColumn:
+        """The column a model needs: its entity type merged over every known version (JSON if one is missing)."""
+        keys = set(seen)
+        first = next(iter(keys))
+        keys.update(self.resolver.list_versions(model.vendor, model.name, model.model))
+        entity: ColumnType | None = None
+        for key in sorted(keys, key=lambda k: k.version):
+            if key.format != model.format:
+                continue
+            try:
+                schema = self.resolver.lookup(key)
+            except SchemaNotFound:
+                # A version we cannot see any more: keep every value rather than guess its shape.
+                entity = JSON
+                break
+            t = schema_type(schema)
+            entity = t if entity is None else widen(entity, t)
+        assert entity is not None
+        column_type: ColumnType = entity if model.kind == "unstruct_event" else ListOf(entity)
+        return TypedColumn(column_name(model.kind, first), model.kind, model_prefix(first), column_type)
+
+
+def _model_sort_key(model: _Model) -> tuple[str, str, str, int]:
+    return (model.kind, model.vendor, model.name, model.model)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _typed_expression(column: TypedColumn) -> str:
+    prefix = _sql_string(column.prefix)
+    if column.kind == "unstruct_event":
+        data = "json_extract(s.unstruct_event, '$.data.data')"
+        value = data if column.type == JSON else f"json_transform({data}, '{dumps_type_spec(column.type)}')"
+        return f"CASE WHEN starts_with(s._ue_schema, {prefix}) THEN {value} END"
+    assert isinstance(column.type, ListOf)
+    item = column.type.item
+    data = "json_extract(e, '$.data')"
+    value = data if item == JSON else f"json_transform({data}, '{dumps_type_spec(item)}')"
+    matching = f"list_filter(s._entities, lambda e: starts_with(json_extract_string(e, '$.schema'), {prefix}))"
+    return f"nullif(list_transform({matching}, lambda e: {value}), [])"
+
+
+def _insert_sql(source: str, columns: Sequence[TypedColumn]) -> str:
+    """One INSERT … SELECT: dedup within the batch (first by etl time) and against the table."""
+    atomic = ", ".join(quote_identifier(n) for n in _ATOMIC)
+    selected = ", ".join(f"s.{quote_identifier(n)}" for n in _ATOMIC)
+    targets = atomic + "".join(f", {quote_identifier(c.name)}" for c in columns)
+    values = selected + "".join(f", {_typed_expression(c)}" for c in columns)
+    extras = ""
+    if any(c.kind == "unstruct_event" for c in columns):
+        extras += ", json_extract_string(unstruct_event, '$.data.schema') AS _ue_schema"
+    if any(c.kind == "contexts" for c in columns):
+        extras += (
+            ", list_concat(coalesce(CAST(json_extract(contexts, '$.data') AS JSON[]), []::JSON[]),"
+            " coalesce(CAST(json_extract(derived_contexts, '$.data') AS JSON[]), []::JSON[])) AS _entities"
+        )
+    return f"""
+        INSERT INTO {EVENTS_TABLE} ({targets})
+        SELECT {values}
+          FROM (SELECT *{extras} FROM {source}
+                QUALIFY row_number() OVER (PARTITION BY event_id, event_fingerprint
+                                           ORDER BY etl_tstamp, collector_tstamp) = 1) AS s
+         WHERE NOT EXISTS (SELECT 1 FROM {EVENTS_TABLE} AS t
+                            WHERE t.event_id = s.event_id
+                              AND t.event_fingerprint IS NOT DISTINCT FROM s.event_fingerprint)
+    """
+
+
+def continuous_loader(
+    lake_url: str, warehouse_url: str, registry: str, *, interval_s: float = 2.0
+) -> Callable[[threading.Event], None]:
+    """A loop for `eventkit up`: load what is new every `interval_s` until `stop` is set (errors are logged, retried)."""
+
+    def load_continuously(stop: threading.Event) -> None:
+        resolver = Resolver.from_locations(registry, cache_ttl=interval_s)
+        loader = Loader(open_lake(lake_url), warehouse_url, resolver, lock_wait_s=interval_s)
+        while not stop.is_set():
+            try:
+                loader.load()
+            except Exception as e:  # the loop must outlive any one failed load; it is retried next round
+                log.warning("load failed; retrying", error=f"{type(e).__name__}: {e}")
+            stop.wait(interval_s)
+
+    return load_continuously
