@@ -1,0 +1,301 @@
+"""Enrich throughput and freshness: our pipeline vs a decode-only floor and a naive stdlib+jsonschema enrich.
+
+Figures (all measured in this run, on the same raw records, all ending as committed Parquet / JSON lines
+in a temporary local lake through the same writer):
+
+  ours        enrich_record (adapters, mapping, Iglu validation, derived values) + rolling files + commit
+  (a) floor   decode the raw record, parse parameters, base64/JSON-decode ue_px/cx, build the event — no checks
+  (b) naive   the same with stdlib json and jsonschema Draft4Validator (built once per schema), no enrichment
+
+Targets: ours >= 0.6x (a) and >= 6x (b); 2 worker processes >= 1.8x one; and the end-to-end freshness
+p99 (collector 200 -> event visible in a good Parquet file) of `eventkit up`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import multiprocessing
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+
+from core.lake.local import LocalLake
+from core.locations import BUNDLED_SCHEMAS
+from enrich.cli import build_enrich
+from enrich.event import EnrichedEvent
+from enrich.outputs.commit import commit_file
+from enrich.outputs.lake_writer import LakeWriter
+from enrich.outputs.rolling import CutPolicy
+from tests.enrich.event_mix import raw_mix, registry_chain, write_acme_registry
+
+ROUNDS = 120  # x 14 events per round of the mix
+SECONDS = 2.0
+
+
+def _commit_all(writer: LakeWriter, lake: LocalLake) -> None:
+    for pending in writer.cut_all():
+        commit_file(lake, pending, writer.namer)
+
+
+def _b64json(text: str) -> Any:
+    return orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+
+def _params(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    data = doc["data"]
+    params = {q["name"]: q["value"] for q in data["querystring"]}
+    if data.get("body"):
+        body = orjson.loads(data["body"])
+        return [dict(e) for e in body["data"]]
+    return [params]
+
+
+def floor_loop(records: list[bytes], lake: LocalLake) -> int:
+    """(a): decode, parse, decode entities, build events, write — the least any enrich must do."""
+    writer = LakeWriter(CutPolicy(max_events=10**9, max_bytes=10**12, max_age_s=10**6))
+    now = time.time_ns() // 1_000_000
+    n = 0
+    for token, raw in enumerate(records):
+        try:
+            doc = orjson.loads(raw)
+            events = _params(doc)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            writer.add_bad("generic", raw, token, now, now)
+            n += 1
+            continue
+        for p in events:
+            e = EnrichedEvent(event=p.get("e"), event_id=p.get("eid") or str(uuid.uuid4()), app_id=p.get("aid"))
+            e.collector_tstamp = now
+            try:
+                if "ue_px" in p:
+                    e.unstruct_event = orjson.dumps(_b64json(p["ue_px"])).decode()
+                elif "ue_pr" in p:
+                    e.unstruct_event = orjson.dumps(orjson.loads(p["ue_pr"])).decode()
+                if "cx" in p:
+                    e.contexts = orjson.dumps(_b64json(p["cx"])).decode()
+            except (ValueError, orjson.JSONDecodeError):
+                writer.add_bad("generic", raw, token, now, now)
+                n += 1
+                continue
+            writer.add_good(e, token, len(raw), now)
+            n += 1
+    _commit_all(writer, lake)
+    return n
+
+
+class NaiveEnrich:
+    """(b): a straightforward enrich with the standard library and jsonschema (validators cached per schema)."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        self.roots = roots
+        self.validators: dict[str, jsonschema.Draft4Validator | None] = {}
+
+    def validator(self, uri: str) -> jsonschema.Draft4Validator | None:
+        if uri not in self.validators:
+            path = uri.removeprefix("iglu:")
+            found = next((r / path for r in self.roots if (r / path).is_file()), None)
+            self.validators[uri] = jsonschema.Draft4Validator(json.loads(found.read_text())) if found else None
+        return self.validators[uri]
+
+    def check(self, sdj: Any) -> list[str]:
+        v = self.validator(sdj["schema"])
+        if v is None:
+            return [f"{sdj['schema']} not found"]
+        return [e.message for e in v.iter_errors(sdj["data"])]
+
+    def run(self, records: list[bytes], lake: LocalLake) -> int:
+        writer = LakeWriter(CutPolicy(max_events=10**9, max_bytes=10**12, max_age_s=10**6))
+        now = time.time_ns() // 1_000_000
+        n = 0
+        for token, raw in enumerate(records):
+            try:
+                doc = json.loads(raw)
+                data = doc["data"]
+                if data.get("body"):
+                    body = json.loads(data["body"])
+                    errors = self.check(body)
+                    events = [dict(e) for e in body["data"]] if not errors else []
+                else:
+                    errors, events = [], [{q["name"]: q["value"] for q in data["querystring"]}]
+            except (ValueError, KeyError, TypeError) as exc:
+                errors, events = [str(exc)], []
+            if errors or not events:
+                writer.add_bad("generic", json.dumps({"errors": errors}).encode(), token, now, now)
+                n += 1
+                continue
+            for p in events:
+                problems: list[str] = []
+                e = EnrichedEvent(event=p.get("e"), event_id=p.get("eid") or str(uuid.uuid4()), app_id=p.get("aid"))
+                e.collector_tstamp = now
+                try:
+                    ue = p.get("ue_pr") and json.loads(p["ue_pr"])
+                    if "ue_px" in p:
+                        ue = json.loads(base64.urlsafe_b64decode(p["ue_px"] + "=" * (-len(p["ue_px"]) % 4)))
+                    if ue:
+                        problems += self.check(ue) + self.check(ue["data"])
+                        e.unstruct_event = json.dumps(ue, separators=(",", ":"))
+                    if "cx" in p:
+                        cx = json.loads(base64.urlsafe_b64decode(p["cx"] + "=" * (-len(p["cx"]) % 4)))
+                        problems += self.check(cx)
+                        for entity in cx["data"]:
+                            problems += self.check(entity)
+                        e.contexts = json.dumps(cx, separators=(",", ":"))
+                except (ValueError, KeyError, TypeError) as exc:
+                    problems.append(str(exc))
+                if problems:
+                    writer.add_bad("generic", json.dumps({"errors": problems, "raw": p}).encode(), token, now, now)
+                else:
+                    writer.add_good(e, token, len(raw), now)
+                n += 1
+        _commit_all(writer, lake)
+        return n
+
+
+def ours_loop(records: list[bytes], lake: LocalLake, enrich: Callable[[bytes, int], list[Any]]) -> int:
+    """Ours: the real pipeline and the worker's writers and commit path."""
+    writer = LakeWriter(CutPolicy(max_events=10**9, max_bytes=10**12, max_age_s=10**6))
+    now = time.time_ns() // 1_000_000
+    n = 0
+    for token, raw in enumerate(records):
+        for outcome in enrich(raw, now):
+            event = getattr(outcome, "event", None)
+            if event is not None:
+                writer.add_good(event, token, len(raw), now)
+            else:
+                writer.add_bad(outcome.type_name, outcome.encode(), token, now, now)
+            n += 1
+    _commit_all(writer, lake)
+    return n
+
+
+def _rate(run: Callable[[LocalLake], int], seconds: float = SECONDS) -> float:
+    """Events per second (CPU time of this process), repeating `run` for about `seconds`."""
+    events, cpu, wall_start = 0, 0.0, time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        run(LocalLake(Path(tmp) / "warm"))  # warm caches (schemas, validators)
+        i = 0
+        while time.monotonic() - wall_start < seconds or i < 2:
+            c0 = time.process_time()
+            events += run(LocalLake(Path(tmp) / str(i)))
+            cpu += time.process_time() - c0
+            i += 1
+    return events / cpu
+
+
+def _setup() -> tuple[list[bytes], str, Path]:
+    registry_root = write_acme_registry(Path(tempfile.mkdtemp()) / "schemas")
+    return raw_mix(ROUNDS).records, registry_chain(registry_root), registry_root
+
+
+def _worker_proc(registry: str, seconds: float, start: Any, out: Any) -> None:
+    records = raw_mix(ROUNDS).records
+    enrich, _ = build_enrich(registry, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_loop(records, LocalLake(Path(tmp) / "warm"), enrich)
+        start.wait()
+        t0, events, i = time.monotonic(), 0, 0
+        while time.monotonic() - t0 < seconds:
+            events += ours_loop(records, LocalLake(Path(tmp) / str(i)), enrich)
+            i += 1
+        out.put(events / (time.monotonic() - t0))
+
+
+def _parallel_rate(registry: str, workers: int, seconds: float = SECONDS) -> float:
+    ctx = multiprocessing.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_worker_proc, args=(registry, seconds, start, out)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    time.sleep(4.0)  # let every process import and warm up before the clock starts
+    start.set()
+    rates = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join()
+    return float(sum(rates))
+
+
+def _freshness(samples: int = 150) -> list[float]:
+    """Seconds from the collector's 200 to the event being in a committed good Parquet file, in `eventkit up`."""
+    import httpx
+
+    from enrich.outputs.parquet import decode_parquet
+    from tests.enrich.processes import EventkitProcess, free_port
+
+    tmp = Path(tempfile.mkdtemp())
+    port = free_port()
+    registry = write_acme_registry(tmp / "schemas")
+    proc = EventkitProcess(
+        ["up", "--port", str(port), "--data-dir", str(tmp / "data"), "--registry", str(registry)], tmp / "up.log"
+    )
+    try:
+        proc.wait_http(f"http://127.0.0.1:{port}/health")
+        lake = LocalLake(tmp / "data" / "lake")
+        acked: dict[str, float] = {}
+        seen: dict[str, float] = {}
+        read: set[str] = set()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(samples):
+                eid = str(uuid.uuid4())
+                params = {"e": "pv", "eid": eid, "p": "web", "tv": "bench", "url": "https://shop.example.com/"}
+                r = client.get("/i", params=params)
+                r.raise_for_status()
+                acked[eid] = time.monotonic()
+                time.sleep(0.02)
+                _poll(lake, read, seen, decode_parquet)
+        deadline = time.monotonic() + 10
+        while len(seen) < len(acked) and time.monotonic() < deadline:
+            _poll(lake, read, seen, decode_parquet)
+            time.sleep(0.01)
+        return sorted(seen[e] - acked[e] for e in acked if e in seen)
+    finally:
+        proc.terminate()
+
+
+def _poll(lake: LocalLake, read: set[str], seen: dict[str, float], decode: Any) -> None:
+    for name in lake.list("good/"):
+        if name not in read:
+            read.add(name)
+            now = time.monotonic()
+            for eid in decode(lake.read(name)).column("event_id").to_pylist():
+                seen.setdefault(eid, now)
+
+
+def _p(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    records, registry, registry_root = _setup()
+    enrich, _ = build_enrich(registry, None)
+    naive = NaiveEnrich([registry_root, BUNDLED_SCHEMAS])
+    print(f"   raw records: {len(records)} ({len(records) // 10} rounds of the fixture mix), cores: {os.cpu_count()}")
+    a = _rate(lambda lake: floor_loop(records, lake))
+    b = _rate(lambda lake: naive.run(records, lake))
+    ours = _rate(lambda lake: ours_loop(records, lake, enrich))
+    print(f"   ours  {ours:9.0f} events/s per core (raw record in memory -> committed Parquet)")
+    print(f"   (a)   {a:9.0f} events/s decode-only floor    ours/(a) = {ours / a:.2f}x  (target >= 0.6x)")
+    print(f"   (b)   {b:9.0f} events/s stdlib + jsonschema  ours/(b) = {ours / b:.2f}x  (target >= 6x)")
+    one = _parallel_rate(registry, 1)
+    two = _parallel_rate(registry, 2)
+    print(f"   1 worker {one:9.0f} events/s, 2 workers {two:9.0f} events/s: {two / one:.2f}x  (target >= 1.8x)")
+    lat = _freshness()
+    if lat:
+        print(
+            f"   eventkit up freshness over {len(lat)} events: p50 {statistics.median(lat):.2f} s, "
+            f"p99 {_p(lat, 0.99):.2f} s, max {lat[-1]:.2f} s  (target p99 <= 2 s)"
+        )
+    else:
+        print("   eventkit up freshness: no event became visible")
+
+
+if __name__ == "__main__":
+    main()
