@@ -129,13 +129,21 @@ def allowed(bump: str, verdict: Verdict) -> bool:
 def diff(old: dict[str, Any], new: dict[str, Any], *, confirm: bool = True) -> Diff:
     """Structural diff from `old` to `new`, confirmed with instances generated from `old` when `confirm`."""
     changes: list[Change] = []
-    _compare(old, new, "", changes, refs_differ=old.get("definitions") != new.get("definitions"))
+    try:
+        _compare(old, new, "", changes, refs_differ=old.get("definitions") != new.get("definitions"))
+    except (TypeError, ValueError, AttributeError, RecursionError) as e:
+        # Malformed schemas (lint reports them): the walk cannot decide, so neither can we.
+        changes.append(Change("", f"the schemas cannot be compared structurally ({type(e).__name__}: {e})", "unknown"))
     result = Diff(changes)
     if confirm:
-        instances = generate(old)
+        try:
+            instances = generate(old)
+        except (TypeError, ValueError, AttributeError, RecursionError):
+            instances = []
         result.instances_tested = len(instances)
-        validator = Draft4Validator({k: v for k, v in new.items() if k not in _METADATA})
+        validator = Draft4Validator({k: v for k, v in new.items() if k not in _METADATA}) if instances else None
         for instance in instances:
+            assert validator is not None
             try:
                 error = next(iter(validator.iter_errors(instance)), None)
             except Exception as e:  # a new schema that cannot be evaluated (dangling $ref) is a finding
@@ -216,6 +224,9 @@ def _compare_types(old: dict[str, Any], new: dict[str, Any], ptr: str, out: list
 def _compare_enum(old: dict[str, Any], new: dict[str, Any], ptr: str, out: list[Change]) -> None:
     oe, ne = old.get("enum"), new.get("enum")
     if oe == ne:
+        return
+    if not isinstance(oe, list | None) or not isinstance(ne, list | None):
+        out.append(Change(f"{ptr}/enum", "enum is not a list", "unknown"))
         return
     if ne is None:
         out.append(Change(f"{ptr}/enum", "enum removed", "compatible"))
@@ -298,8 +309,8 @@ def _compare_simple(old: dict[str, Any], new: dict[str, Any], ptr: str, out: lis
 def _compare_object(
     old: dict[str, Any], new: dict[str, Any], ptr: str, out: list[Change], *, refs_differ: bool
 ) -> None:
-    oreq = set(old.get("required") or [])
-    nreq = set(new.get("required") or [])
+    oreq = _names(old.get("required"))
+    nreq = _names(new.get("required"))
     for name in sorted(nreq - oreq):
         out.append(Change(f"{ptr}/required", f"property {name!r} added to required", "breaking-for-old-data"))
     for name in sorted(oreq - nreq):
@@ -344,6 +355,10 @@ def _compare_object(
             out.append(Change(where, "additionalProperties restricted to a schema", "breaking-for-old-data"))
         else:
             _compare(oap, nap, where, out, refs_differ=refs_differ)
+
+
+def _names(value: Any) -> set[str]:
+    return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
 
 
 def _compare_array(old: dict[str, Any], new: dict[str, Any], ptr: str, out: list[Change], *, refs_differ: bool) -> None:

@@ -145,3 +145,26 @@ def test_structural_additions_survive_generated_instances(old: dict[str, Any], n
     if structural.verdict == "ADDITION":
         confirmed = diff(old, new)
         assert confirmed.counterexamples == [], (structural.changes, confirmed.counterexamples[:2])
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["type", "properties", "required", "maxLength", "minimum", "enum", "items", "additionalProperties"]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["type", "properties", "required", "enum", "items"]), _json, max_size=4), _json)
+def test_diff_never_raises(old: dict[str, Any], new: Any) -> None:
+    """Any pair of documents yields a verdict, never an exception (invalid schemas are UNSURE at worst)."""
+    result = diff(old, new if isinstance(new, dict) else {"type": new})
+    assert result.verdict in ("ADDITION", "REVISION", "MODEL", "UNSURE")

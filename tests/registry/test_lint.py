@@ -146,3 +146,25 @@ def test_pattern_analysis_never_raises(pattern: str) -> None:
     """Any string, valid regex or not, yields a list of risks and no exception."""
     risks = analyse_pattern(pattern)
     assert isinstance(risks, list)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["type", "properties", "required", "maxLength", "minimum", "pattern", "items", "enum", "self"]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=15,
+)
+
+
+@given(_json)
+def test_lint_never_raises(document: object) -> None:
+    """Any JSON document gets findings, never an exception."""
+    assert isinstance(lint_schema(document), list)
