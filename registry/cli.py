@@ -283,6 +283,29 @@ def _remote_mirror(base: str, api_key: str | None, loaded: list[tuple[Path, Any]
     return store
 
 
+@schema_app.command("compatibility")
+def compatibility(
+    target: Annotated[str, typer.Argument(help="A vendor prefix (com.acme) or one schema (com.acme/checkout).")],
+    mode: Annotated[str, typer.Argument(help="BACKWARD, FORWARD, FULL, NONE or a *_TRANSITIVE form.")],
+    registry: Annotated[str, typer.Option("--registry", help="A folder or gs://bucket/prefix.")],
+) -> None:
+    """Set the compatibility mode publishing enforces for a vendor prefix or a schema (stored with the registry)."""
+    from registry.publish import COMPATIBILITY_MODES, CompatibilityPolicy
+
+    mode = mode.upper()
+    if mode not in COMPATIBILITY_MODES:
+        typer.echo(f"mode must be one of {', '.join(COMPATIBILITY_MODES)}", err=True)
+        raise typer.Exit(2)
+    store = _open_store(registry)
+    policy = CompatibilityPolicy.load(store)
+    if target == "default":
+        policy.default = mode
+    else:
+        policy.modes[target] = mode
+    policy.save(store)
+    typer.echo(f"{target}: {mode}")
+
+
 @schema_app.command("check")
 def check(
     file: Annotated[Path, typer.Argument(help="The candidate schema file.")],

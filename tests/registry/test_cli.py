@@ -174,3 +174,17 @@ def test_lint_copies_of_iglu_central_in_tests(tmp_path: Path) -> None:
     shutil.copytree(source, tmp_path / "schemas")
     result = runner.invoke(app, ["schema", "lint", str(tmp_path / "schemas")])
     assert result.exit_code == 0, result.output[-2000:]
+
+
+def test_compatibility_command_changes_what_publish_accepts(tmp_path: Path) -> None:
+    """Setting com.acme to NONE lets the tightened ADDITION through; an unknown mode exits 2."""
+    registry = str(tmp_path)
+    runner.invoke(app, ["schema", "publish", str(COMPAT / "checkout-1-0-0.json"), "--registry", registry])
+    assert (
+        runner.invoke(app, ["schema", "compatibility", "com.acme", "sideways", "--registry", registry]).exit_code == 2
+    )
+    assert runner.invoke(app, ["schema", "compatibility", "com.acme", "none", "--registry", registry]).exit_code == 0
+    tightened = runner.invoke(
+        app, ["schema", "publish", str(COMPAT / "checkout-tightened.json"), "--registry", registry]
+    )
+    assert tightened.exit_code == 0, tightened.output
