@@ -160,6 +160,9 @@ class SQLitePublisher:
         """Commit everything waiting (the leader's own batch included) in one transaction, wake those
         callers, and pass the lead to one caller that arrived meanwhile (baton passing: no thread
         is woken just to find it has nothing to do)."""
+        # Yield the GIL once so callers just woken by the previous commit can queue their next batch
+        # and share this fsync (in a closed loop of N publishers this raises batches from ~N/2 to ~3N/4).
+        time.sleep(0)
         with self._lock:
             batch, self._pending = self._pending, []
         error: QueueUnavailable | None = None
