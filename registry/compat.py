@@ -142,14 +142,20 @@ def diff(old: dict[str, Any], new: dict[str, Any], *, confirm: bool = True) -> D
             instances = []
         result.instances_tested = len(instances)
         validator = Draft4Validator({k: v for k, v in new.items() if k not in _METADATA}) if instances else None
+        seen: set[tuple[Any, ...]] = set()
         for instance in instances:
             assert validator is not None
             try:
-                error = next(iter(validator.iter_errors(instance)), None)
+                errors = list(validator.iter_errors(instance))
             except Exception as e:  # a new schema that cannot be evaluated (dangling $ref) is a finding
                 result.changes.append(Change("", f"the new schema cannot be evaluated: {e}", "unknown"))
                 break
-            if error is not None:
+            # One counterexample per distinct kind of rejection (where + keyword), so each breakage is shown.
+            for error in errors:
+                kind = (tuple(error.absolute_path), str(error.validator))
+                if kind in seen:
+                    continue
+                seen.add(kind)
                 where = "/" + "/".join(str(p) for p in error.absolute_path)
                 result.counterexamples.append({"instance": instance, "error": f"{where}: {error.message}"})
     return result
