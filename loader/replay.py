@@ -1,0 +1,346 @@
+"""Replay: bad rows back to the raw queue as per-event raw records, re-checked against today's registry first.
+
+    plan = Replayer(lake, resolver, fixes=config).plan(Selection(types=("schema_violations",)))
+    plan.report            # per failure (type, schema, error): rows, how many would now pass
+    Replayer.send(plan, open_publisher(raw_url))   # publish what passes; remember it in the lake
+
+What each bad-row type replays as (snowplow.md §4.4, §7):
+
+| type                                    | raw record replayed                                  |
+|-----------------------------------------|------------------------------------------------------|
+| schema_violations, enrichment_failures  | `payload.raw` (one event) as a GET-style raw record   |
+| adapter_failures, tracker_protocol_violations | the CollectorPayload itself                     |
+| collector_payload_format_violation      | the base64 payload, if it decodes to a raw record     |
+| recovery_error                          | its wrapped bad row, replayed as that type            |
+| size_violation, loader_*, generic_error | not recoverable (truncated, or after enrichment): counted with the reason |
+
+**Exactly once in the warehouse.** The loader deduplicates by `(event_id, event_fingerprint)`.
+A replayed event keeps its `eid`; an event that had none gets one that cannot change between
+runs: the `event_id` enrich gave it (kept in the bad row's partially enriched event), else a UUIDv5
+of the bad row's identity. The fingerprint leaves `eid` out, so the same row replayed twice (with
+the same fixes) gives the same pair, and the warehouse keeps one. A replay manifest under
+`replayed/` in the lake lists the rows already sent, so a second replay sends nothing new — a
+convenience only: correctness rests on the load's dedup.
+
+**Re-check.** Every candidate runs through the real enrich pipeline (no enrichments configured)
+with a fresh resolver; only events that would now be good are sent. The others are reported with
+their new error, so nothing is sent that would only fail again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from core.badrows import EnrichmentPayload, eventkit_processor
+from core.badrows.payloads import collector_payload_from_json
+from core.lake import Lake
+from core.queue import Publisher
+from core.raw import CollectorPayload, RawRecordError
+from enrich.environment import Environment
+from enrich.outcome import Good
+from enrich.outputs.partitions import PartNamer
+from enrich.pipeline import enrich_payload
+from loader.fixes import FixConfig, FixResult
+from loader.selection import BadRowEntry, Selection, describe_errors, read_bad_rows
+from registry.resolver import Resolver
+from registry.validation import Validator
+
+__all__ = [
+    "REPLAYED_PREFIX",
+    "UNRECOVERABLE",
+    "Candidate",
+    "ReplayPlan",
+    "Replayer",
+    "raw_records",
+    "replayed_ids",
+]
+
+REPLAYED_PREFIX = "replayed/"
+_EID_NAMESPACE = uuid.UUID("5b1d2c1e-9f0a-4c55-8e2b-6a7d3f1c0e42")  # eventkit replay ids
+_SNOWPLOW = "com.snowplowanalytics.snowplow"
+UNRECOVERABLE: dict[str, str] = {
+    "size_violation": "size_violation: the payload was truncated, the event cannot be rebuilt",
+    "loader_parsing_error": "loader_parsing_error: produced after enrichment, nothing raw to replay",
+    "loader_iglu_error": "loader_iglu_error: produced after enrichment, nothing raw to replay",
+    "loader_runtime_error": "loader_runtime_error: produced after enrichment, nothing raw to replay",
+    "loader_recovery_error": "loader_recovery_error: produced after enrichment, nothing raw to replay",
+    "generic_error": "generic_error: the payload is free text, not a raw record",
+}
+_SEND_BATCH = 500
+
+
+class ReplayError(ValueError):
+    """A bad row that cannot be turned back into a raw record; the message is the reason."""
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One selected bad row: the raw records it replays as, or why it cannot be replayed."""
+
+    entry: BadRowEntry
+    records: tuple[CollectorPayload, ...] = ()
+    fix: FixResult | None = None
+    reason: str | None = None  # set when not recoverable or the fix failed
+    passes: bool = False
+    new_errors: tuple[tuple[str, str], ...] = ()
+    new_schemas: tuple[str, ...] = ()
+    replayed_before: bool = False
+
+
+@dataclass(slots=True)
+class ReplayPlan:
+    """The outcome of selecting, fixing and re-checking; `send` publishes `to_send`."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    dry_run: bool = True
+    sent_rows: int = 0
+    sent_records: int = 0
+    seconds: float = 0.0
+
+    @property
+    def to_send(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.passes and not c.replayed_before]
+
+    def report(self) -> dict[str, Any]:
+        """The JSON report: totals, per original failure, per remaining error, reasons for skipping."""
+        by_failure: dict[tuple[str, str, str], Counter[str]] = {}
+        still: Counter[tuple[str, str]] = Counter()
+        skipped: Counter[str] = Counter()
+        for c in self.candidates:
+            schema = c.entry.schemas[0] if c.entry.schemas else "-"
+            keyword, message = c.entry.errors[0] if c.entry.errors else ("-", "-")
+            counts = by_failure.setdefault((c.entry.type_name, schema, f"{keyword}: {message}"), Counter())
+            counts["rows"] += 1
+            if c.replayed_before:
+                counts["already_replayed"] += 1
+            elif c.reason is not None:
+                skipped[c.reason] += 1
+                counts["not_recoverable"] += 1
+            elif c.passes:
+                counts["would_pass"] += 1
+            else:
+                counts["still_failing"] += 1
+                new_schema = c.new_schemas[0] if c.new_schemas else "-"
+                new_kw, new_msg = c.new_errors[0] if c.new_errors else ("-", "-")
+                still[(new_schema, f"{new_kw}: {new_msg}")] += 1
+        totals = Counter[str]()
+        for counts in by_failure.values():
+            totals.update(counts)
+        return {
+            "dry_run": self.dry_run,
+            "selected": len(self.candidates),
+            "would_pass": totals["would_pass"],
+            "still_failing": totals["still_failing"],
+            "not_recoverable": totals["not_recoverable"],
+            "already_replayed": totals["already_replayed"],
+            "fixed": sum(1 for c in self.candidates if c.fix is not None and c.fix.changes),
+            "sent_rows": self.sent_rows,
+            "sent_records": self.sent_records,
+            "seconds": round(self.seconds, 3),
+            "by_failure": [
+                {"type": t, "schema": s, "error": e, **{k: counts[k] for k in sorted(counts)}}
+                for (t, s, e), counts in sorted(by_failure.items())
+            ],
+            "still_failing_errors": [
+                {"schema": s, "error": e, "rows": n} for (s, e), n in sorted(still.items(), key=lambda x: -x[1])
+            ],
+            "skipped": [{"reason": r, "rows": n} for r, n in sorted(skipped.items())],
+        }
+
+
+def _stable_eid(seed: str) -> str:
+    return str(uuid.uuid5(_EID_NAMESPACE, seed))
+
+
+def _is_uuid(text: Any) -> bool:
+    try:
+        uuid.UUID(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+def _with_eid_params(params: Sequence[tuple[str, str | None]], eid: str) -> tuple[tuple[str, str | None], ...]:
+    if any(name == "eid" and value for name, value in params):
+        return tuple(params)
+    return (*params, ("eid", eid))
+
+
+def _with_eids(payload: CollectorPayload, row_id: str) -> CollectorPayload:
+    """Give every Snowplow event of a collector payload an eid (stable per bad row) if it has none."""
+    if payload.vendor != _SNOWPLOW:
+        return payload  # webhook bodies: the adapter decides the events; nothing stable to add
+    if payload.body is None:
+        return CollectorPayload(
+            **{**_fields(payload), "querystring": _with_eid_params(payload.querystring, _stable_eid(row_id))}
+        )
+    try:
+        body = orjson.loads(payload.body)
+    except orjson.JSONDecodeError:
+        return payload
+    events = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(events, list):
+        return payload
+    changed = False
+    for i, event in enumerate(events):
+        if isinstance(event, dict) and not event.get("eid"):
+            event["eid"] = _stable_eid(f"{row_id}:{i}")
+            changed = True
+    return payload.with_body(orjson.dumps(body).decode()) if changed else payload
+
+
+def _fields(payload: CollectorPayload) -> dict[str, Any]:
+    return {name: getattr(payload, name) for name in CollectorPayload.__dataclass_fields__}
+
+
+def raw_records(type_name: str, data: dict[str, Any], payload: Any, row_id: str) -> tuple[CollectorPayload, ...]:
+    """The raw records a bad row replays as (`payload` possibly fixed); ReplayError with the reason otherwise."""
+    if type_name in UNRECOVERABLE:
+        raise ReplayError(UNRECOVERABLE[type_name])
+    try:
+        if type_name in ("schema_violations", "enrichment_failures"):
+            enrichment = EnrichmentPayload.from_json(payload)
+            given = enrichment.enriched.get("event_id")
+            eid = str(given) if _is_uuid(given) else _stable_eid(row_id)
+            raw = enrichment.raw
+            record = raw.to_collector_payload()
+            return (CollectorPayload(**{**_fields(record), "querystring": _with_eid_params(record.querystring, eid)}),)
+        if type_name in ("adapter_failures", "tracker_protocol_violations"):
+            return (_with_eids(collector_payload_from_json(payload), row_id),)
+        if type_name == "collector_payload_format_violation":
+            if not isinstance(payload, str):
+                raise ReplayError("collector_payload_format_violation: payload is not base64 text")
+            try:
+                record = CollectorPayload.decode(base64.b64decode(payload, validate=True))
+            except (binascii.Error, ValueError) as e:
+                raise ReplayError(f"collector_payload_format_violation: still not a raw record ({e})") from None
+            return (_with_eids(record, row_id),)
+        if type_name == "recovery_error":
+            inner = payload if isinstance(payload, dict) else {}
+            inner_data = inner.get("data") if isinstance(inner.get("data"), dict) else {}
+            schema = str(inner.get("schema", ""))
+            inner_type = schema.split("/")[1] if schema.count("/") >= 3 else ""
+            return raw_records(inner_type, inner_data, inner_data.get("payload"), row_id)
+    except ReplayError:
+        raise
+    except (RawRecordError, ValueError, KeyError, TypeError) as e:
+        raise ReplayError(f"{type_name}: payload cannot be read ({e})") from None
+    raise ReplayError(f"{type_name or 'unknown'}: not a bad-row type replay knows")
+
+
+def replayed_ids(lake: Lake) -> set[str]:
+    """Row ids every earlier replay sent (from the manifests under `replayed/`)."""
+    ids: set[str] = set()
+    for name in lake.list(REPLAYED_PREFIX):
+        if name.endswith(".jsonl"):
+            for line in lake.read(name).split(b"\n"):
+                if line.strip():
+                    ids.add(str(orjson.loads(line)["row_id"]))
+    return ids
+
+
+class Replayer:
+    """Selects, fixes, re-checks and republishes bad rows of one lake."""
+
+    def __init__(self, lake: Lake, resolver: Resolver, *, fixes: FixConfig | None = None) -> None:
+        self.lake = lake
+        self.resolver = resolver
+        self.fixes = fixes
+        self.env = Environment(Validator(resolver), processor=eventkit_processor("replay"))
+
+    def candidate(self, entry: BadRowEntry) -> Candidate:
+        """Fix (if configured), rebuild and re-check one bad row."""
+        candidate = Candidate(entry)
+        data = entry.doc.get("data") if isinstance(entry.doc.get("data"), dict) else {}
+        assert isinstance(data, dict)
+        payload = data.get("payload")
+        if self.fixes is not None and entry.type_name not in UNRECOVERABLE:
+            candidate.fix = self.fixes.apply(entry.type_name, data)
+            if candidate.fix.error is not None:
+                candidate.reason = f"fix {candidate.fix.flow!r} failed: {candidate.fix.error}"
+                return candidate
+            payload = candidate.fix.payload
+        try:
+            candidate.records = raw_records(entry.type_name, data, payload, entry.row_id)
+        except ReplayError as e:
+            candidate.reason = str(e)
+            return candidate
+        self._recheck(candidate)
+        return candidate
+
+    def _recheck(self, candidate: Candidate) -> None:
+        errors: list[tuple[str, str]] = []
+        schemas: list[str] = []
+        passes = True
+        for record in candidate.records:
+            for outcome in enrich_payload(record, self.env):
+                if isinstance(outcome, Good):
+                    continue
+                passes = False
+                found_schemas, found_errors = describe_errors(outcome.to_json()["data"].get("failure"))
+                schemas.extend(found_schemas)
+                errors.extend(found_errors)
+        candidate.passes = passes
+        candidate.new_errors = tuple(errors)
+        candidate.new_schemas = tuple(schemas)
+
+    def plan(
+        self,
+        selection: Selection = Selection(),
+        *,
+        include_replayed: bool = False,
+        on_row: Callable[[Candidate], None] | None = None,
+        entries: Iterable[BadRowEntry] | None = None,
+    ) -> ReplayPlan:
+        """Select bad rows and decide, row by row, what would be sent (nothing is sent)."""
+        started = time.perf_counter()
+        done = set() if include_replayed else replayed_ids(self.lake)
+        plan = ReplayPlan()
+        for entry in entries if entries is not None else read_bad_rows(self.lake, selection):
+            if entry.row_id in done:
+                candidate = Candidate(entry, replayed_before=True)
+            else:
+                candidate = self.candidate(entry)
+            plan.candidates.append(candidate)
+            if on_row is not None:
+                on_row(candidate)
+        plan.seconds = time.perf_counter() - started
+        return plan
+
+    def send(
+        self, plan: ReplayPlan, publisher: Publisher, *, on_sent: Callable[[int], None] | None = None
+    ) -> ReplayPlan:
+        """Publish the raw records of every row that passes, in batches, then record those rows as replayed."""
+        started = time.perf_counter()
+        rows = plan.to_send
+        plan.dry_run = False
+        for start in range(0, len(rows), _SEND_BATCH):
+            batch = rows[start : start + _SEND_BATCH]
+            messages = [record.encode() for c in batch for record in c.records]
+            publisher.publish(messages)
+            plan.sent_rows += len(batch)
+            plan.sent_records += len(messages)
+            self._remember(batch)
+            if on_sent is not None:
+                on_sent(len(batch))
+        plan.seconds += time.perf_counter() - started
+        return plan
+
+    def _remember(self, batch: Sequence[Candidate]) -> None:
+        if not batch:
+            return
+        now_ms = time.time_ns() // 1_000_000
+        lines = b"".join(
+            orjson.dumps({"row_id": c.entry.row_id, "file": c.entry.file, "line": c.entry.line}) + b"\n"
+            for c in batch
+        )
+        self.lake.create(PartNamer().next_name(REPLAYED_PREFIX.rstrip("/"), now_ms, "jsonl"), lines)
