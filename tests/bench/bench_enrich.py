@@ -30,6 +30,7 @@ import orjson
 
 from core.lake.local import LocalLake
 from core.locations import BUNDLED_SCHEMAS
+from core.raw import CollectorPayload
 from enrich.cli import build_enrich
 from enrich.event import EnrichedEvent
 from enrich.outputs.commit import commit_file
@@ -37,7 +38,8 @@ from enrich.outputs.lake_writer import LakeWriter
 from enrich.outputs.rolling import CutPolicy
 from tests.enrich.event_mix import raw_mix, registry_chain, write_acme_registry
 
-ROUNDS = 120  # x 14 events per round of the mix
+ROUNDS = 60  # x (16 captured tracker requests = 33 events, + 1 invalid-mix round of 10 records = 14 events every 4th)
+CAPTURED = Path(__file__).resolve().parents[1] / "cases" / "collector"
 SECONDS = 2.0
 
 
@@ -191,13 +193,24 @@ def _rate(run: Callable[[LocalLake], int], seconds: float = SECONDS) -> float:
     return events / cpu
 
 
+def fixture_records(rounds: int = ROUNDS) -> list[bytes]:
+    """The fixture mix: the captured Python/JS tracker requests as raw records, plus some of every invalid kind."""
+    captured = [
+        CollectorPayload.from_json(json.loads(line)).encode()
+        for name in ("python-tracker-records.jsonl", "js-tracker-records.jsonl")
+        for line in (CAPTURED / name).read_text().splitlines()
+        if line.strip()
+    ]
+    return captured * rounds + raw_mix(max(1, rounds // 4)).records
+
+
 def _setup() -> tuple[list[bytes], str, Path]:
     registry_root = write_acme_registry(Path(tempfile.mkdtemp()) / "schemas")
-    return raw_mix(ROUNDS).records, registry_chain(registry_root), registry_root
+    return fixture_records(), registry_chain(registry_root), registry_root
 
 
 def _worker_proc(registry: str, seconds: float, start: Any, out: Any) -> None:
-    records = raw_mix(ROUNDS).records
+    records = fixture_records()
     enrich, _ = build_enrich(registry, None)
     with tempfile.TemporaryDirectory() as tmp:
         ours_loop(records, LocalLake(Path(tmp) / "warm"), enrich)
@@ -277,7 +290,9 @@ def main() -> None:
     records, registry, registry_root = _setup()
     enrich, _ = build_enrich(registry, None)
     naive = NaiveEnrich([registry_root, BUNDLED_SCHEMAS])
-    print(f"   raw records: {len(records)} ({len(records) // 10} rounds of the fixture mix), cores: {os.cpu_count()}")
+    print(
+        f"   raw records: {len(records)} (captured tracker requests x{ROUNDS} + invalid mix), cores: {os.cpu_count()}"
+    )
     a = _rate(lambda lake: floor_loop(records, lake))
     b = _rate(lambda lake: naive.run(records, lake))
     ours = _rate(lambda lake: ours_loop(records, lake, enrich))
