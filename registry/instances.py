@@ -138,11 +138,12 @@ def _of_type(t: str, sub: dict[str, Any], root: dict[str, Any], depth: int) -> l
 def _numbers(sub: dict[str, Any], *, integer: bool) -> list[Any]:
     lo, hi = sub.get("minimum"), sub.get("maximum")
     step = 1 if integer else 0.5
-    values: list[Any] = [0, 1, -1, 2**31, -(2**31)]
+    values: list[Any] = []  # edge values first: callers keep only the first few per property
     if isinstance(lo, int | float):
         values += [lo + step if sub.get("exclusiveMinimum") else lo, lo + step]
     if isinstance(hi, int | float):
         values += [hi - step if sub.get("exclusiveMaximum") else hi, hi - step]
+    values += [0, 1, -1, 2**31, -(2**31)]
     if isinstance(lo, int | float) and isinstance(hi, int | float):
         values.append((lo + hi) // 2 if integer else (lo + hi) / 2)
     if not integer:
@@ -159,12 +160,13 @@ def _strings(sub: dict[str, Any]) -> list[str]:
     lo: int = _int_or(sub.get("minLength"), 0)
     hi = _int_or(sub.get("maxLength"), None)
     fmt = sub.get("format")
-    values = list(_FORMAT_SAMPLES.get(fmt, [])) if isinstance(fmt, str) else []
-    values += _STRING_SAMPLES
-    values += ["a" * max(lo, 1), "a" * lo]
+    values: list[str] = []  # edge values first: callers keep only the first few per property
     if hi is not None:
         values.append("a" * min(hi, _MAX_STRING))
         values.append("é" * min(hi, _MAX_STRING))  # length counts code points, not bytes
+    values += ["a" * lo, "a" * max(lo, 1)]
+    values += list(_FORMAT_SAMPLES.get(fmt, [])) if isinstance(fmt, str) else []
+    values += _STRING_SAMPLES
     pattern = sub.get("pattern")
     if isinstance(pattern, str):
         try:
