@@ -4,10 +4,10 @@
     line = row.encode()                      # compact SDJ, valid against the published schema
     assert parse_bad_row(line) == row
 
-Modules: `rows` (the types), `messages` (failure messages), `payloads` (CollectorPayload fitting,
-RawEvent, EnrichmentPayload), `iglu_errors` (IgluClientError JSON), `loader_failures`, `atomic`
-(the 131 fields as the schemas type them), `limits` (schema size limits and lossless chunking),
-`processor`.
+Modules: `raw_rows`, `event_rows`, `loader_rows` (the types, built on `base`), `messages` (failure
+messages), `payloads` (CollectorPayload fitting, RawEvent, EnrichmentPayload), `iglu_errors`
+(IgluClientError JSON), `loader_failures`, `atomic` (the 131 fields as the schemas type them),
+`limits` (schema size limits and lossless chunking), `processor`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from core.badrows.base import BadRowBase
+from core.badrows.event_rows import EnrichmentFailures, SchemaViolations
 from core.badrows.iglu_errors import (
     DataReport,
     RepositoryLookup,
@@ -24,6 +26,7 @@ from core.badrows.iglu_errors import (
     schema_issues_error,
     validation_error,
 )
+from core.badrows.loader_rows import LoaderIgluError, LoaderParsingError, LoaderRuntimeError, RecoveryError
 from core.badrows.messages import (
     AdapterMessage,
     CriterionMismatchMessage,
@@ -42,18 +45,11 @@ from core.badrows.messages import (
 )
 from core.badrows.payloads import EnrichmentPayload, RawEvent
 from core.badrows.processor import EVENTKIT_PROCESSOR_VERSION, Processor, eventkit_processor
-from core.badrows.rows import (
+from core.badrows.raw_rows import (
     LOADERS,
     AdapterFailures,
-    BadRowBase,
     CollectorPayloadFormatViolation,
-    EnrichmentFailures,
     GenericError,
-    LoaderIgluError,
-    LoaderParsingError,
-    LoaderRuntimeError,
-    RecoveryError,
-    SchemaViolations,
     SizeViolation,
     TrackerProtocolViolations,
 )
