@@ -69,9 +69,9 @@ class Condition:
             return isinstance(value, str) and re.fullmatch(self.expected, value) is not None
         if not isinstance(value, str | list | dict):
             return False
-        (op, n), = self.expected.items()
+        ((op, n),) = self.expected.items()
         size = len(value)
-        return size == n if op == "eq" else size > n if op == "gt" else size < n
+        return bool(size == n if op == "eq" else size > n if op == "gt" else size < n)
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,7 +113,9 @@ class Loader:
         self.resolver = resolver
         self.lock_wait_s = lock_wait_s
 
-    def load(self, *, max_files_per_batch: int = 500, on_batch: Callable[[LoadReport], None] | None = None) -> LoadReport:
+    def load(
+        self, *, max_files_per_batch: int = 500, on_batch: Callable[[LoadReport], None] | None = None
+    ) -> LoadReport:
         """Load every pending file, in batches of at most `max_files_per_batch`; one transaction per batch."""
         total = LoadReport()
         con = open_warehouse(self.warehouse_url, wait_s=self.lock_wait_s)
@@ -283,7 +285,7 @@ def _insert_sql(source: str, columns: Sequence[TypedColumn]) -> str:
 def continuous_loader(
     lake_url: str, warehouse_url: str, registry: str, *, interval_s: float = 2.0
 ) -> Callable[[threading.Event], None]:
-    """A loop for `eventkit up`: load what is new every `interval_s` until `stop` is set (errors are logged, retried)."""
+    """A loop for `eventkit up`: load what is new every `interval_s` until `stop` is set (failures logged, retried)."""
 
     def load_continuously(stop: threading.Event) -> None:
         resolver = Resolver.from_locations(registry, cache_ttl=interval_s)

@@ -120,7 +120,9 @@ def close_view(view: Any, original: Any) -> Any:
     raw = payload.get("raw")
     if isinstance(raw, dict) and "parameters" in raw:
         before = original.get("raw")
-        raw["parameters"] = _close_pairs(raw["parameters"], before.get("parameters") if isinstance(before, dict) else None)
+        raw["parameters"] = _close_pairs(
+            raw["parameters"], before.get("parameters") if isinstance(before, dict) else None
+        )
     if "querystring" in payload:
         payload["querystring"] = _close_pairs(payload["querystring"], original.get("querystring"))
     body = payload.get("body")

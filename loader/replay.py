@@ -226,7 +226,8 @@ def raw_records(type_name: str, data: dict[str, Any], payload: Any, row_id: str)
             return (_with_eids(record, row_id),)
         if type_name == "recovery_error":
             inner = payload if isinstance(payload, dict) else {}
-            inner_data = inner.get("data") if isinstance(inner.get("data"), dict) else {}
+            found = inner.get("data")
+            inner_data: dict[str, Any] = found if isinstance(found, dict) else {}
             schema = str(inner.get("schema", ""))
             inner_type = schema.split("/")[1] if schema.count("/") >= 3 else ""
             return raw_records(inner_type, inner_data, inner_data.get("payload"), row_id)
@@ -295,7 +296,7 @@ class Replayer:
 
     def plan(
         self,
-        selection: Selection = Selection(),
+        selection: Selection | None = None,
         *,
         include_replayed: bool = False,
         on_row: Callable[[Candidate], None] | None = None,
@@ -305,11 +306,8 @@ class Replayer:
         started = time.perf_counter()
         done = set() if include_replayed else replayed_ids(self.lake)
         plan = ReplayPlan()
-        for entry in entries if entries is not None else read_bad_rows(self.lake, selection):
-            if entry.row_id in done:
-                candidate = Candidate(entry, replayed_before=True)
-            else:
-                candidate = self.candidate(entry)
+        for entry in entries if entries is not None else read_bad_rows(self.lake, selection or Selection()):
+            candidate = Candidate(entry, replayed_before=True) if entry.row_id in done else self.candidate(entry)
             plan.candidates.append(candidate)
             if on_row is not None:
                 on_row(candidate)
@@ -340,7 +338,6 @@ class Replayer:
             return
         now_ms = time.time_ns() // 1_000_000
         lines = b"".join(
-            orjson.dumps({"row_id": c.entry.row_id, "file": c.entry.file, "line": c.entry.line}) + b"\n"
-            for c in batch
+            orjson.dumps({"row_id": c.entry.row_id, "file": c.entry.file, "line": c.entry.line}) + b"\n" for c in batch
         )
         self.lake.create(PartNamer().next_name(REPLAYED_PREFIX.rstrip("/"), now_ms, "jsonl"), lines)

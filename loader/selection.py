@@ -41,7 +41,9 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"{text!r} is not a time; accepted forms: 7d, 12h, 30m, 2026-11-26, 2026-11-26T10:00Z") from None
+        raise ConfigError(
+            f"{text!r} is not a time; accepted forms: 7d, 12h, 30m, 2026-11-26, 2026-11-26T10:00Z"
+        ) from None
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
@@ -89,7 +91,9 @@ class Selection:
         if self.schemas and not any(_schema_matches(want, have) for want in self.schemas for have in entry.schemas):
             return False
         if self.errors and not any(
-            want == keyword or want.lower() in message.lower() for want in self.errors for keyword, message in entry.errors
+            want == keyword or want.lower() in message.lower()
+            for want in self.errors
+            for keyword, message in entry.errors
         ):
             return False
         if entry.failed_at is not None:
@@ -98,6 +102,10 @@ class Selection:
             if self.until is not None and entry.failed_at >= self.until:
                 return False
         return True
+
+
+def _error_matches(want: str, keyword: str, message: str) -> bool:
+    return want == keyword or want.lower() in message.lower()
 
 
 def _schema_matches(want: str, have: str) -> bool:
@@ -219,4 +227,3 @@ def _resolution_text(error: dict[str, Any]) -> str:
         if isinstance(e, dict)
     }
     return "schema not found" if kinds <= {"NotFound"} else "schema lookup failed: " + ", ".join(sorted(kinds))
-
