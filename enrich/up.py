@@ -6,7 +6,7 @@ Data directory layout (everything survives a restart):
     DATA/spool.db       the collector's spool for when the queue is unavailable
     DATA/lake/          the lake: good/ (Parquet), good-tsv/ (with --tsv), bad/<type>/ (JSON lines)
     DATA/micro.db       the Micro store (bounded by --max-events)
-    DATA/warehouse.duckdb   reserved for the loader's continuous loading (see `UpStack.background`)
+    DATA/warehouse.duckdb   the warehouse, loaded continuously by the loader (a loop in `UpStack.background`)
 
 One uvicorn server answers the tracker routes (collector), `/micro/...`, `/health`, `/metrics`
 (collector) and `/metrics/enrich`. `/micro/...` is dispatched before the collector sees the request:
@@ -179,4 +179,10 @@ def build_up(options: UpOptions) -> UpStack:
         listeners=[MicroListener(store)],
         metrics=metrics,
     )
-    return UpStack(options, UpApp(collector, micro), worker, store, metrics)
+    stack = UpStack(options, UpApp(collector, micro), worker, store, metrics)
+    # Loader hook (owned by loader/): load good files into DATA/warehouse.duckdb continuously.
+    from loader.load import continuous_loader
+
+    warehouse_url = f"duckdb://{(data / 'warehouse.duckdb').as_posix()}"
+    stack.background.append(continuous_loader(lake_url, warehouse_url, registry_chain(options.registry)))
+    return stack
