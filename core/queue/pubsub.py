@@ -289,6 +289,8 @@ class PubSubSubscriber:
             if len(self._attempts) > _ATTEMPTS_REMEMBERED:
                 self._attempts.popitem(last=False)
             self._held[received.ack_id] = message_id
+            if len(self._held) > _ATTEMPTS_REMEMBERED:  # leases left to expire must not pile up forever
+                del self._held[next(iter(self._held))]
         attempt = int(received.delivery_attempt) or seen
         publish_time_ms = int(message.publish_time.timestamp() * 1000)
         return Delivery(str(received.ack_id), bytes(message.data), attempt, publish_time_ms)

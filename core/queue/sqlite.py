@@ -37,6 +37,7 @@ _TOPIC = re.compile(r"^[A-Za-z0-9_]{1,100}$")
 _BUSY_TIMEOUT_MS = 30_000
 _POLL_MIN_S = 0.002
 _POLL_MAX_S = 0.05
+_HELD_REMEMBERED = 100_000
 
 
 def _table(topic: str) -> str:
@@ -230,7 +231,9 @@ class SQLiteSubscriber:
         self._table = _table(topic)
         self._conn = _connect(self.path, self._table)
         self._lock = threading.Lock()
-        self._held: set[str] = set()  # ack ids leased here and not yet acked/nacked: given back on close()
+        # Ack ids leased here and not yet acked/nacked, oldest first: given back on close(). Capped,
+        # because leases left to expire would otherwise pile up; an evicted one just expires instead.
+        self._held: dict[str, None] = {}
         self._closed = False
 
     def pull(self, max_messages: int, timeout: float) -> list[Delivery]:
@@ -268,7 +271,9 @@ class SQLiteSubscriber:
                 ).fetchall()
             rows.sort(key=lambda row: int(row[0]))
             deliveries = [Delivery(f"{row[0]}:{row[2]}", bytes(row[1]), int(row[2]), int(row[3])) for row in rows]
-            self._held.update(d.ack_id for d in deliveries)
+            self._held.update(dict.fromkeys(d.ack_id for d in deliveries))
+            while len(self._held) > _HELD_REMEMBERED:
+                del self._held[next(iter(self._held))]
             return deliveries
 
     def ack(self, ack_ids: Sequence[str]) -> None:
@@ -287,7 +292,8 @@ class SQLiteSubscriber:
             self._ensure_open()
             with _transaction(self._conn, self.path, what) as conn:
                 conn.executemany(statement, leases)
-            self._held.difference_update(ack_ids)
+            for ack_id in ack_ids:
+                self._held.pop(ack_id, None)
 
     def check(self) -> None:
         """Prove the queue file is readable now."""
@@ -307,7 +313,7 @@ class SQLiteSubscriber:
         """Give back the leases still held here (best effort: expiry covers failure), then close."""
         if self._closed:
             return
-        held = sorted(self._held)
+        held = list(self._held)
         if held:
             try:
                 self.nack(held)

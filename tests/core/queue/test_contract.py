@@ -70,7 +70,8 @@ def test_lease_expiry_redelivers_only_the_unacked(queue: QueueUnderTest) -> None
 
 
 def test_unacked_messages_survive_closing_the_subscriber(queue: QueueUnderTest) -> None:
-    """Messages leased but not acked, and messages never pulled, are all delivered to the next subscriber."""
+    """Messages leased but not acked, and messages never pulled, all reach the next subscriber at once: close()
+    gives the leases back instead of leaving them to expire."""
     first = queue.subscriber()
     sent = payloads(5, "survivor")
     queue.publisher.publish(sent)
@@ -78,8 +79,10 @@ def test_unacked_messages_survive_closing_the_subscriber(queue: QueueUnderTest) 
     assert len(leased) >= 2
     first.close()
     second = queue.subscriber()
+    started = time.monotonic()
     deliveries = drain(second, len(sent))
     assert sorted(d.data for d in deliveries) == sorted(sent)
+    assert time.monotonic() - started < 5.0  # well inside every lease in play (Pub/Sub: 10 s, SQLite: 60 s)
     second.ack([d.ack_id for d in deliveries])
 
 
