@@ -118,12 +118,28 @@ class EnrichWorker:
     def run(self) -> None:
         """Process until `stop` is set, then commit what is buffered and ack it."""
         log.info("enrich worker started", writer=self.writer.namer.writer_id)
+        self._wait_for_queue()
         try:
             while not self.stop.is_set():
                 self.step()
         finally:
             self.flush()
             log.info("enrich worker stopped", writer=self.writer.namer.writer_id)
+
+    def _wait_for_queue(self) -> None:
+        """Prove the subscription reachable (Pub/Sub creates it here) before pulling with short waits."""
+        check = getattr(self.subscriber, "check", None)
+        if check is None:
+            return
+        delays = self.config.ack_backoff.delays()
+        while not self.stop.is_set():
+            try:
+                check()
+                return
+            except QueueUnavailable as e:
+                log.warning("raw queue unavailable; retrying", error=str(e))
+                self.metrics.retry("queue")
+                self.stop.wait(delays.next())
 
     def step(self) -> int:
         """One pull (waiting at most until the next file is due), enrich, cut what is due, commit, ack."""
