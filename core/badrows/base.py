@@ -9,6 +9,7 @@ type does not allow).
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import orjson
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 BADROWS_VENDOR = "com.snowplowanalytics.snowplow.badrows"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_INSTANT_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last instant ISO-8601 can write
 
 
@@ -70,8 +72,16 @@ class BadRowBase:
         return {"schema": self.schema.uri, "data": data}
 
     def encode(self) -> bytes:
-        """Compact JSON, one line of a bad/<type>/ file."""
-        return orjson.dumps(self.to_json())
+        """Compact JSON, one line of a bad/<type>/ file.
+
+        A lone surrogate (which stdlib json.loads can produce from `"\\ud800"`) cannot be written as
+        UTF-8; such characters become U+FFFD rather than crashing the stage.
+        """
+        doc = self.to_json()
+        try:
+            return orjson.dumps(doc)
+        except orjson.JSONEncodeError:
+            return orjson.dumps(_without_surrogates(doc))
 
 
 class TimestampedRow(BadRowBase):
@@ -121,3 +131,13 @@ def read_int(data: dict[str, Any], key: str) -> int:
 
 def read_instant(failure: dict[str, Any]) -> int:
     return parse_instant(read_string(failure, "timestamp"))
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    return value

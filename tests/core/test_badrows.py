@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -353,7 +354,8 @@ def test_encode_is_compact_deterministic_json(row: BadRowBase) -> None:
     line = row.encode()
     assert line == row.encode()
     assert b"\n" not in line
-    assert line == json.dumps(row.to_json(), separators=(",", ":"), ensure_ascii=False).encode()
+    assert line == orjson.dumps(orjson.loads(line))  # already in canonical compact form
+    assert json.loads(line) == row.to_json()
 
 
 @given(st.lists(st.tuples(st.sampled_from("ab"), st.none() | st.text("xy", max_size=9)), max_size=8))
@@ -783,6 +785,14 @@ def test_golden_rows_match_byte_for_byte(type_name: str) -> None:
     assert path.read_bytes() == line
     assert _schema_errors(row) == []
     assert parse_bad_row(path.read_bytes().strip()) == row
+
+
+def test_lone_surrogates_are_replaced_instead_of_crashing_the_encoder() -> None:
+    """Text with a lone surrogate (stdlib json.loads makes them) encodes as valid UTF-8 with U+FFFD."""
+    row = GenericError(eventkit_processor("enrich"), 0, ("bad \ud800 text",), json.loads('"\\udc00"'))
+    line = row.encode()
+    line.decode("utf-8")
+    assert parse_bad_row(line) == GenericError(eventkit_processor("enrich"), 0, ("bad \ufffd text",), "\ufffd")
 
 
 def test_uuid_checker_is_strict() -> None:
