@@ -150,6 +150,9 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
     enrichments: str | None = typer.Option(None, "--enrichments", help="folder of enrichment configs (JSON)"),
     max_age: float = typer.Option(30.0, "--max-age", min=0.05, help="seconds before an open lake file is cut"),
     max_events: int = typer.Option(50_000, "--max-events", min=1, help="events per lake file at most"),
+    lease_seconds: float = typer.Option(
+        120.0, "--lease-seconds", min=1.0, help="how long a pulled message stays leased before redelivery"
+    ),
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="worker i serves /metrics on PORT+i"),
 ) -> None:
     """Run enrich workers: raw queue in, good Parquet (and TSV) and bad rows out to the lake."""
@@ -171,6 +174,7 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         enrichments=enrichments,
         max_events=max_events,
         max_age_s=max_age,
+        lease_seconds=lease_seconds,
         metrics_port=metrics_port,
     )
     typer.echo(f"eventkit enrich: {workers} worker(s) {raw} -> {lake} (registry {registry})", err=True)
