@@ -61,7 +61,11 @@ def registry_locations(registry: Path) -> str:
 
 
 def self_describing_event(
-    schema: str, data: Mapping[str, Any], *, contexts: Iterable[tuple[str, Mapping[str, Any]]] = (), eid: str | None = None
+    schema: str,
+    data: Mapping[str, Any],
+    *,
+    contexts: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    eid: str | None = None,
 ) -> dict[str, str]:
     """Tracker-protocol parameters of one self-describing event (ue_px, cx base64) with a fresh eid."""
     params = {
@@ -117,8 +121,9 @@ class Pipeline:
         return Resolver.from_locations(registry_locations(self.registry), cache_ttl=0)
 
     def env(self) -> Environment:
-        return Environment(Validator(self.resolver()), processor=Processor("eventkit-enrich", "0.0.0-test"),
-                           clock=lambda: self.clock)
+        return Environment(
+            Validator(self.resolver()), processor=Processor("eventkit-enrich", "0.0.0-test"), clock=lambda: self.clock
+        )
 
     def run(self, payloads: Iterable[CollectorPayload]) -> tuple[int, int]:
         """Enrich every payload; one good Parquet file and one bad file per type; returns (good, bad) counts."""
