@@ -795,6 +795,31 @@ def test_lone_surrogates_are_replaced_instead_of_crashing_the_encoder() -> None:
     assert parse_bad_row(line) == GenericError(eventkit_processor("enrich"), 0, ("bad \ufffd text",), "\ufffd")
 
 
+def test_public_api_is_what_the_package_exports() -> None:
+    """Every name in core.badrows.__all__ exists, and BAD_ROW_TYPES maps each type name to its class."""
+    from core import badrows
+
+    missing = [name for name in badrows.__all__ if not hasattr(badrows, name)]
+    assert missing == []
+    assert all(cls.type_name == name for name, cls in BAD_ROW_TYPES.items())
+    assert {cls.schema.uri for cls in BAD_ROW_TYPES.values()} == {
+        f"iglu:com.snowplowanalytics.snowplow.badrows/{name}/jsonschema/{version}"
+        for name, version in [
+            ("size_violation", "1-0-0"),
+            ("collector_payload_format_violation", "1-0-0"),
+            ("adapter_failures", "1-0-0"),
+            ("tracker_protocol_violations", "1-0-1"),
+            ("schema_violations", "2-0-1"),
+            ("enrichment_failures", "2-0-1"),
+            ("loader_parsing_error", "2-0-0"),
+            ("loader_iglu_error", "2-0-1"),
+            ("loader_runtime_error", "1-0-1"),
+            ("recovery_error", "1-0-1"),
+            ("generic_error", "1-0-0"),
+        ]
+    }
+
+
 def test_uuid_checker_is_strict() -> None:
     """The test's own uuid format check refuses what the schema's format: uuid refuses (so the property can fail)."""
     assert _is_uuid(str(uuid.uuid4()))
