@@ -9,7 +9,9 @@ Data directory layout (everything survives a restart):
     DATA/warehouse.duckdb   the warehouse, loaded continuously by the loader (a loop in `UpStack.background`)
 
 One uvicorn server answers the tracker routes (collector), `/micro/...`, `/health`, `/metrics`
-(collector) and `/metrics/enrich`. `/micro/...` is dispatched before the collector sees the request:
+(collector), `/metrics/enrich` and, when the registry is a local folder, the read-only
+Iglu-Server-compatible registry API under `/api/...` (e.g. `/api/schemas/com.acme/checkout/jsonschema/1-0-0`).
+`/micro/...` and `/api/...` are dispatched before the collector sees the request:
 the collector treats any `/<vendor>/<version>` path as a tracker route (webhooks), `/micro/all`
 included. The enrich worker runs in a thread with embedded file-cut
 defaults (files at most 1 s old) and writes every committed outcome to the lake and the Micro
@@ -86,18 +88,22 @@ def registry_chain(registry: str) -> str:
 
 
 class UpApp:
-    """The ASGI entry of `eventkit up`: `/micro/...` and `/metrics/enrich` to the Micro app, the rest (and the
-    lifespan, which starts the collector's publisher) to the collector."""
+    """The ASGI entry of `eventkit up`: `/micro/...` and `/metrics/enrich` to the Micro app, `/api/...` to the
+    registry API, the rest (and the lifespan, which starts the collector's publisher) to the collector."""
 
-    def __init__(self, collector: Any, micro: FastAPI) -> None:
+    def __init__(self, collector: Any, micro: FastAPI, registry_api: Any | None = None) -> None:
         self.collector = collector
         self.micro = micro
+        self.registry_api = registry_api
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
             if path.startswith("/micro/") or path in {"/micro", "/metrics/enrich"}:
                 await self.micro(scope, receive, send)
+                return
+            if self.registry_api is not None and path.startswith("/api/"):
+                await self.registry_api(scope, receive, send)
                 return
         await self.collector(scope, receive, send)
 
@@ -179,10 +185,21 @@ def build_up(options: UpOptions) -> UpStack:
         listeners=[MicroListener(store)],
         metrics=metrics,
     )
-    stack = UpStack(options, UpApp(collector, micro), worker, store, metrics)
+    stack = UpStack(options, UpApp(collector, micro, _registry_api(options.registry)), worker, store, metrics)
     # Loader hook (owned by loader/): load good files into DATA/warehouse.duckdb continuously.
     from loader.load import continuous_loader
 
     warehouse_url = f"duckdb://{(data / 'warehouse.duckdb').as_posix()}"
     stack.background.append(continuous_loader(lake_url, warehouse_url, registry_chain(options.registry)))
     return stack
+
+
+def _registry_api(registry: str) -> Any | None:
+    """The read-only registry API over the first registry location when it is a local folder, else None."""
+    first = registry.split(",", maxsplit=1)[0].strip()
+    if "://" in first or not Path(first).expanduser().is_dir():
+        return None
+    from registry.api import create_app as create_registry_app
+    from registry.store import open_store
+
+    return create_registry_app(open_store(first), master_key=None)

@@ -114,6 +114,7 @@ def test_schemas_are_picked_up_live_and_the_store_survives_restart(up: Up) -> No
     (folder / "1-0-0").write_text(json.dumps(schema))
     time.sleep(2.5)  # the resolver's live TTL
     assert up.micro("/micro/iglu/com.acme/late/jsonschema/1-0-0")["self"]["name"] == "late"
+    assert up.micro("/api/schemas/com.acme/late/jsonschema/1-0-0")["self"]["name"] == "late"  # registry API
     second = get.track(SelfDescribing(sdj("late", {"x": 2})))
     _wait_for(up, 2)
     assert [e["event"]["event_id"] for e in up.micro("/micro/good")] == [second]
