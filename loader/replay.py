@@ -219,11 +219,7 @@ def raw_records(type_name: str, data: dict[str, Any], payload: Any, row_id: str)
         if type_name == "collector_payload_format_violation":
             if not isinstance(payload, str):
                 raise ReplayError("collector_payload_format_violation: payload is not base64 text")
-            try:
-                record = CollectorPayload.decode(base64.b64decode(payload, validate=True))
-            except (binascii.Error, ValueError) as e:
-                raise ReplayError(f"collector_payload_format_violation: still not a raw record ({e})") from None
-            return (_with_eids(record, row_id),)
+            return (_with_eids(_decode_format_violation(payload), row_id),)
         if type_name == "recovery_error":
             inner = payload if isinstance(payload, dict) else {}
             found = inner.get("data")
@@ -236,6 +232,23 @@ def raw_records(type_name: str, data: dict[str, Any], payload: Any, row_id: str)
     except (RawRecordError, ValueError, KeyError, TypeError) as e:
         raise ReplayError(f"{type_name}: payload cannot be read ({e})") from None
     raise ReplayError(f"{type_name or 'unknown'}: not a bad-row type replay knows")
+
+
+def _decode_format_violation(payload: str) -> CollectorPayload:
+    """Enrich stores the message bytes as base64; other producers the text itself. Either may now decode."""
+    candidates: list[bytes] = []
+    try:
+        candidates.append(base64.b64decode(payload, validate=True))
+    except (binascii.Error, ValueError):
+        pass
+    candidates.append(payload.encode("utf-8", "surrogatepass"))
+    error: Exception | None = None
+    for data in candidates:
+        try:
+            return CollectorPayload.decode(data)
+        except RawRecordError as e:
+            error = e
+    raise ReplayError(f"collector_payload_format_violation: still not a raw record ({error})")
 
 
 def replayed_ids(lake: Lake) -> set[str]:
