@@ -52,7 +52,7 @@ def test_paths_find_values(path: str, expected: list[Any]) -> None:
 @pytest.mark.parametrize("path", ["a.b", "$.", "$[", "$.a[x]", "$[?(@.a ~ 1)]", "$[?(@.a =~ ([)]"])
 def test_bad_paths_are_refused_with_a_reason(path: str) -> None:
     """A malformed path is a ValueError naming the path (the fix file's loader turns it into ConfigError)."""
-    with pytest.raises(ValueError, match="path|regex"):
+    with pytest.raises(ValueError, match=r"path|regex"):
         JsonPath.parse(path)
 
 
