@@ -24,7 +24,9 @@ def collector(
         Path | None, typer.Option("--spool", help="SQLite spool file used while the queue is down.")
     ] = None,
     lake: Annotated[str | None, typer.Option("--lake", help="Lake URL for size_violation bad rows.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="TOML or JSON config file (a collector table).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML or JSON config file (a collector table).")
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
 ) -> None:

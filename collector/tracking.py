@@ -111,14 +111,17 @@ class TrackingEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
         started = time.perf_counter()
-        status, headers, body = await self._answer(scope, receive, route)
+        answer = await self._answer(scope, receive, route)
+        if answer is None:
+            return  # the client left before its body arrived: nothing recorded, nobody to answer
+        status, headers, body = answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
         self.metrics.observe(route.kind, status, time.perf_counter() - started)
 
     async def _answer(
         self, scope: Scope, receive: Receive, route: Route
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         facts = RequestFacts(scope["headers"])
         origin = facts.origins[0].encode("latin-1") if facts.origins else b"*"
         cors = [(b"access-control-allow-origin", origin), _CREDENTIALS]
@@ -128,6 +131,8 @@ class TrackingEndpoint:
         body: bytes | None = None
         if route.kind == "post":
             read = await self._read_body(receive, facts)
+            if read is None:
+                return None
             if isinstance(read, str):
                 return _text(413, read, cors)
             body = read
@@ -181,8 +186,9 @@ class TrackingEndpoint:
             return 302, [(b"location", location.encode("ascii")), (b"content-length", b"0"), *extra], b""
         return 200, _PIXEL_HEADERS + extra, PIXEL
 
-    async def _read_body(self, receive: Receive, facts: RequestFacts) -> bytes | str:
-        """The whole body, or a 413 reason once it exceeds the drop size (the rest is never read)."""
+    async def _read_body(self, receive: Receive, facts: RequestFacts) -> bytes | str | None:
+        """The whole body, a 413 reason once it exceeds the drop size (the rest is never read), or None if the
+        client disconnected first."""
         limit = self.config.drop_payload_size
         for lname, _, value in facts.header_lines:
             if lname == b"content-length" and value.strip().isdigit() and int(value) > limit:
@@ -192,7 +198,7 @@ class TrackingEndpoint:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise asyncio.CancelledError  # the client left: nothing to answer, nothing acknowledged
+                return None
             chunk = message.get("body", b"")
             if chunk:
                 size += len(chunk)
