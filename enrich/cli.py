@@ -150,6 +150,7 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
     enrichments: str | None = typer.Option(None, "--enrichments", help="folder of enrichment configs (JSON)"),
     max_age: float = typer.Option(30.0, "--max-age", min=0.05, help="seconds before an open lake file is cut"),
     max_events: int = typer.Option(50_000, "--max-events", min=1, help="events per lake file at most"),
+    batch_size: int = typer.Option(500, "--batch-size", min=1, help="messages pulled at a time per worker"),
     lease_seconds: float = typer.Option(
         120.0, "--lease-seconds", min=1.0, help="how long a pulled message stays leased before redelivery"
     ),
@@ -175,6 +176,7 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         max_events=max_events,
         max_age_s=max_age,
         lease_seconds=lease_seconds,
+        batch_size=batch_size,
         metrics_port=metrics_port,
     )
     typer.echo(f"eventkit enrich: {workers} worker(s) {raw} -> {lake} (registry {registry})", err=True)

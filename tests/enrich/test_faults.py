@@ -74,3 +74,32 @@ def test_sigkill_mid_batch_then_restart_loses_nothing(tmp_path: Path) -> None:
         assert probe.pull(10, 0.0) == [], "the restarted worker acked everything"
     finally:
         probe.close()
+
+
+def test_two_worker_processes_share_one_queue(tmp_path: Path) -> None:
+    """`eventkit enrich --workers 2` runs two consumers on one queue: both write parts, every event lands once,
+    and SIGTERM makes both commit and ack before exiting."""
+    mix = raw_mix(copies=40)
+    queue = f"sqlite://{tmp_path}/queue.db"
+    registry = registry_chain(write_acme_registry(tmp_path / "schemas"))
+    lake = LocalLake(tmp_path / "lake")
+    args = ["enrich", "--raw", queue, "--lake", str(lake.root), "--registry", registry, "--workers", "2"]
+    # Long file age: everything still buffered at SIGTERM must be committed by the graceful stop.
+    proc = EventkitProcess([*args, "--max-age", "30", "--max-events", "25", "--batch-size", "10"], tmp_path / "e.log")
+    try:
+        _wait(lambda: proc.log().count("enrich worker started") == 2, 60, "both workers to start")
+        open_publisher(queue).publish(mix.records)
+        _wait(lambda: len(read_lake(lake).good_ids) >= len(mix.good_ids) // 2, 60, "half of the good events")
+        time.sleep(1.0)
+    finally:
+        assert proc.terminate() == 0, proc.log()
+    got = read_lake(lake)
+    assert sorted(got.good_ids) == sorted(mix.good_ids)
+    assert sorted(got.bad_event_ids("schema_violations")) == sorted(mix.bad_ids["schema_violations"])
+    writers = {name.rsplit("/", 1)[1].split("-")[1] for name in got.files}
+    assert len(writers) == 2, f"expected parts from two workers, got {writers}"
+    probe = open_subscriber(queue, lease_seconds=1)
+    try:
+        assert probe.pull(10, 0.0) == []
+    finally:
+        probe.close()
