@@ -1,0 +1,228 @@
+"""Replay: bad rows → raw records (golden), re-check, fixes, republish to a real SQLite queue, exactly once on load."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from core.lake import open_lake
+from core.queue import open_subscriber
+from core.raw import CollectorPayload
+from loader.fixes import parse_fixes
+from loader.load import Loader
+from loader.replay import UNRECOVERABLE, Replayer, ReplayError, raw_records, replayed_ids
+from loader.selection import Selection, read_bad_rows
+from tests.loader.pipeline import CASES, Pipeline, get_payload, self_describing_event
+
+REGEN = os.environ.get("EVENTKIT_REGEN_GOLDEN") == "1"
+BADROWS = Path(__file__).resolve().parents[1] / "cases" / "badrows"
+ORDER = "iglu:com.acme/order_placed/jsonschema/1-0-0"
+
+
+def replay_golden(row: dict[str, Any]) -> Any:
+    type_name = row["schema"].split("/")[1]
+    try:
+        records = raw_records(type_name, row["data"], row["data"].get("payload"), "golden-row")
+    except ReplayError as e:
+        return {"not_recoverable": str(e)}
+    return [r.to_json() for r in records]
+
+
+@pytest.mark.parametrize("case", sorted(p.stem for p in BADROWS.glob("*.json")))
+def test_each_bad_row_type_replays_as_its_golden_raw_record(case: str) -> None:
+    """Per type: the raw records replay would publish (or the reason it cannot), as reviewed golden files."""
+    row = json.loads((BADROWS / f"{case}.json").read_text())
+    got = replay_golden(row)
+    path = CASES / "replayed" / f"{case}.json"
+    if REGEN or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(got, indent=2, sort_keys=True) + "\n")
+        if not REGEN:
+            pytest.fail(f"wrote missing golden file {path}; review it and rerun")
+    assert got == json.loads(path.read_text())
+    if case in UNRECOVERABLE:
+        assert "not_recoverable" in got
+
+
+def drain(queue_url: str) -> list[CollectorPayload]:
+    """Everything waiting on the raw queue, acked."""
+    subscriber = open_subscriber(queue_url, lease_seconds=30)
+    out: list[CollectorPayload] = []
+    try:
+        while batch := subscriber.pull(500, 0.2):
+            out.extend(CollectorPayload.decode(d.data) for d in batch)
+            subscriber.ack([d.ack_id for d in batch])
+    finally:
+        subscriber.close()
+    return out
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> dict[str, Any]:
+    registry = tmp_path / "registry"
+    pipeline = Pipeline(open_lake(str(tmp_path / "lake")), registry)
+    return {
+        "pipeline": pipeline,
+        "queue": f"sqlite:///{tmp_path / 'queue.db'}",
+        "warehouse": f"duckdb://{tmp_path / 'warehouse.duckdb'}",
+        "registry": registry,
+    }
+
+
+def track_orders(pipeline: Pipeline) -> dict[str, str]:
+    """Three good-shaped orders (one without eid) and one with a tracking mistake, before the schema exists."""
+    eids = {f"o-{i}": f"00000000-0000-4000-8000-00000000000{i}" for i in range(1, 3)}
+    events = [self_describing_event(ORDER, {"orderId": o, "total": 10}, eid=e) for o, e in eids.items()]
+    no_eid = self_describing_event(ORDER, {"orderId": "o-3", "total": 3.5})
+    del no_eid["eid"]
+    mistake = self_describing_event(
+        ORDER, {"order_id": "o-4", "total": "9.50"}, eid="00000000-0000-4000-8000-000000000004"
+    )
+    good, bad = pipeline.run([get_payload(p) for p in [*events, no_eid, mistake]])
+    assert (good, bad) == (0, 4)
+    return eids
+
+
+def publish_order_schema(registry: Path) -> None:
+    shutil.copytree(CASES / "replay", registry, dirs_exist_ok=True)
+
+
+def warehouse_orders(warehouse: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(warehouse.removeprefix("duckdb://"), read_only=True) as con:
+        return con.execute(
+            "SELECT unstruct_event_com_acme_order_placed_1.orderId, unstruct_event_com_acme_order_placed_1.total, "
+            "count(*) OVER (PARTITION BY event_id) FROM events ORDER BY 1"
+        ).fetchall()
+
+
+def test_replay_after_publishing_the_schema_loads_each_event_once(world: dict[str, Any]) -> None:
+    """Unknown schema → bad rows; published → dry run says fixable; sent, loaded once; replays change nothing."""
+    pipeline: Pipeline = world["pipeline"]
+    track_orders(pipeline)
+
+    before = Replayer(pipeline.lake, pipeline.resolver()).plan().report()
+    assert (before["would_pass"], before["still_failing"]) == (0, 4)
+    assert before["by_failure"][0]["error"] == "ResolutionError: schema not found"
+
+    publish_order_schema(world["registry"])
+    replayer = Replayer(pipeline.lake, pipeline.resolver())
+    plan = replayer.plan(Selection(types=("schema_violations",), schemas=("com.acme/order_placed",)))
+    report = plan.report()
+    assert (report["selected"], report["would_pass"], report["still_failing"]) == (4, 3, 1)
+    assert "string found, number expected" in report["still_failing_errors"][0]["error"]
+    assert report["sent_rows"] == 0 and drain(world["queue"]) == []  # a dry run sends nothing
+
+    from core.queue import open_publisher
+
+    publisher = open_publisher(world["queue"])
+    replayer.send(plan, publisher)
+    assert (plan.sent_rows, plan.sent_records) == (3, 3)
+    assert len(replayed_ids(pipeline.lake)) == 3
+    pipeline.run(drain(world["queue"]))
+    Loader(pipeline.lake, world["warehouse"], pipeline.resolver()).load()
+    assert warehouse_orders(world["warehouse"]) == [("o-1", 10.0, 1), ("o-2", 10.0, 1), ("o-3", 3.5, 1)]
+
+    # A second replay sends nothing new; forcing it resends, and the load still keeps one row per event.
+    again = replayer.plan()
+    assert (again.report()["already_replayed"], len(again.to_send)) == (3, 0)
+    forced = replayer.plan(include_replayed=True)
+    replayer.send(forced, publisher)
+    publisher.close()
+    assert forced.sent_rows == 3
+    pipeline.run(drain(world["queue"]))
+    report_load = Loader(pipeline.lake, world["warehouse"], pipeline.resolver()).load()
+    assert (report_load.rows_read, report_load.rows_loaded) == (3, 0)
+    assert warehouse_orders(world["warehouse"]) == [("o-1", 10.0, 1), ("o-2", 10.0, 1), ("o-3", 3.5, 1)]
+
+
+FIXES = {
+    "schema_violations": [
+        {
+            "name": "order_placed sent with order_id and a string total",
+            "conditions": [
+                {
+                    "op": "Test",
+                    "path": "$.failure.messages[*].schemaKey",
+                    "value": {"regex": "iglu:com.acme/order_placed/.*"},
+                }
+            ],
+            "steps": [
+                {"op": "Rename", "path": "$.raw.parameters.ue_px.data.data.order_id", "to": "orderId"},
+                {"op": "Cast", "path": "$.raw.parameters.ue_px.data.data.total", "from": "String", "to": "Numeric"},
+            ],
+        }
+    ]
+}
+
+
+def test_a_fix_file_turns_a_tracking_mistake_into_good_events(world: dict[str, Any]) -> None:
+    """Wrong property name and a number sent as a string inside ue_px: fixed, re-checked, replayed, loaded typed."""
+    pipeline: Pipeline = world["pipeline"]
+    track_orders(pipeline)
+    publish_order_schema(world["registry"])
+    replayer = Replayer(pipeline.lake, pipeline.resolver(), fixes=parse_fixes(FIXES))
+    plan = replayer.plan()
+    report = plan.report()
+    assert (report["would_pass"], report["still_failing"], report["fixed"]) == (4, 0, 1)
+    fixed = next(c for c in plan.candidates if c.fix is not None and c.fix.changes)
+    assert {(c.path, c.before, c.after) for c in fixed.fix.changes} == {  # type: ignore[union-attr]
+        ("$.raw.parameters.ue_px.data.data.order_id", "o-4", None),
+        ("$.raw.parameters.ue_px.data.data.orderId", None, "o-4"),
+        ("$.raw.parameters.ue_px.data.data.total", "9.50", 9.5),
+    }
+    from core.queue import open_publisher
+
+    publisher = open_publisher(world["queue"])
+    replayer.send(plan, publisher)
+    publisher.close()
+    good, bad = pipeline.run(drain(world["queue"]))
+    assert (good, bad) == (4, 0)
+    Loader(pipeline.lake, world["warehouse"], pipeline.resolver()).load()
+    assert warehouse_orders(world["warehouse"])[-1] == ("o-4", 9.5, 1)
+    with duckdb.connect(world["warehouse"].removeprefix("duckdb://"), read_only=True) as con:
+        assert con.execute(
+            "SELECT event_id FROM events WHERE unstruct_event_com_acme_order_placed_1.orderId = 'o-4'"
+        ).fetchall() == [("00000000-0000-4000-8000-000000000004",)]
+
+
+def test_unrecoverable_rows_are_counted_with_their_reason(world: dict[str, Any]) -> None:
+    """size_violation and loader rows in the lake are reported as skipped with why, never sent."""
+    pipeline: Pipeline = world["pipeline"]
+    for case in ("size_violation", "loader_parsing_error", "adapter_failures"):
+        line = (BADROWS / f"{case}.json").read_bytes().strip() + b"\n"
+        pipeline.lake.create(f"bad/{case}/date=2026-11-26/hour=10/1795686000000-bbbbbbbbbbbb-000001.jsonl", line)
+    report = Replayer(pipeline.lake, pipeline.resolver()).plan().report()
+    assert report["not_recoverable"] == 2
+    assert {s["reason"] for s in report["skipped"]} == {
+        UNRECOVERABLE["size_violation"],
+        UNRECOVERABLE["loader_parsing_error"],
+    }
+    assert report["selected"] == 3
+
+
+def test_selection_filters_by_type_schema_error_and_time(world: dict[str, Any]) -> None:
+    """Type, schema prefix, error keyword or text, and the time window each narrow the rows read."""
+    from datetime import UTC, datetime
+
+    pipeline: Pipeline = world["pipeline"]
+    track_orders(pipeline)
+    lake = pipeline.lake
+    assert len(list(read_bad_rows(lake))) == 4
+    assert len(list(read_bad_rows(lake, Selection(types=("adapter_failures",))))) == 0
+    assert len(list(read_bad_rows(lake, Selection(schemas=("iglu:com.acme/order_placed/jsonschema/1-",))))) == 4
+    assert len(list(read_bad_rows(lake, Selection(schemas=("com.other",))))) == 0
+    assert len(list(read_bad_rows(lake, Selection(errors=("ResolutionError",))))) == 4
+    assert len(list(read_bad_rows(lake, Selection(errors=("not found",))))) == 4
+    assert len(list(read_bad_rows(lake, Selection(errors=("maxLength",))))) == 0
+    failed_at = next(read_bad_rows(lake)).failed_at
+    assert failed_at is not None
+    assert len(list(read_bad_rows(lake, Selection(since=failed_at)))) == 4
+    assert len(list(read_bad_rows(lake, Selection(until=failed_at)))) == 0
+    assert len(list(read_bad_rows(lake, Selection(since=datetime(2030, 1, 1, tzinfo=UTC))))) == 0
+    assert len(list(read_bad_rows(lake, Selection(limit=2)))) == 2
