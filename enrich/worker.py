@@ -108,7 +108,7 @@ class EnrichWorker:
         self.metrics = metrics if metrics is not None else EnrichMetrics()
         self.clock_ms = clock_ms
         self.stop = stop if stop is not None else threading.Event()
-        self.writer = LakeWriter(self.config.policy, tsv=self.config.tsv)
+        self.writer = LakeWriter(self.config.policy, tsv=self.config.tsv, on_nulled=self._nulled)
         self._inflight: dict[int, _InFlight] = {}
         self._next_token = 0
         self._registry_delays = self.config.registry_backoff.delays()
@@ -239,6 +239,10 @@ class EnrichWorker:
         if done:
             self._settle(done)
         return ok
+
+    def _nulled(self, column: str) -> None:
+        log.warning("a value Parquet cannot hold was written as null (the TSV output keeps it)", column=column)
+        self.metrics.nulled(column)
 
     def _lake_retry(self, name: str, error: Exception) -> None:
         log.warning("lake write failed; retrying", object=name, error=str(error))

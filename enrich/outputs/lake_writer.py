@@ -11,6 +11,7 @@ Layout under the lake root:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from enrich.event import EnrichedEvent
@@ -30,14 +31,30 @@ BAD_ROOT = "bad"
 class LakeWriter:
     """Rolling files for every output of one worker, named by one `PartNamer` (unique per worker)."""
 
-    def __init__(self, policy: CutPolicy, *, tsv: bool = False, namer: PartNamer | None = None) -> None:
+    def __init__(
+        self,
+        policy: CutPolicy,
+        *,
+        tsv: bool = False,
+        namer: PartNamer | None = None,
+        on_nulled: Callable[[str], None] | None = None,
+    ) -> None:
         self.policy = policy
         self.namer = namer if namer is not None else PartNamer()
-        self.good: RollingFile[EnrichedEvent] = RollingFile(GOOD_ROOT, "parquet", encode_parquet, policy, self.namer)
+        self._on_nulled = on_nulled
+        self.good: RollingFile[EnrichedEvent] = RollingFile(GOOD_ROOT, "parquet", self._parquet, policy, self.namer)
         self.good_tsv: RollingFile[str] | None = (
             RollingFile(GOOD_TSV_ROOT, "tsv", encode_tsv, policy, self.namer) if tsv else None
         )
         self.bad: dict[str, RollingFile[bytes]] = {}
+
+    def _parquet(self, events: list[EnrichedEvent]) -> bytes:
+        nulled: list[str] = []
+        data = encode_parquet(events, nulled)
+        if self._on_nulled is not None:
+            for column in nulled:
+                self._on_nulled(column)
+        return data
 
     def _files(self) -> list[RollingFile[Any]]:
         files: list[RollingFile[Any]] = [self.good]

@@ -262,3 +262,13 @@ def test_commit_gives_up_only_when_stopping(tmp_path: Path) -> None:
     (pending,) = writer.cut_all()
     assert not commit_file(lake, pending, writer.namer, should_stop=lambda: lake.calls >= 3, sleep=lambda s: None)
     assert lake.calls == 3 and list(lake.list()) == []
+
+
+def test_lake_writer_reports_nulled_columns() -> None:
+    """The writer tells its owner which columns had a value Parquet cannot hold (the worker counts and logs them)."""
+    seen: list[str] = []
+    writer = LakeWriter(CutPolicy(), on_nulled=seen.append)
+    writer.add_good(EnrichedEvent(event_id="x", tr_total=Decimal("1e40")), 0, 10, T0)
+    (pending,) = writer.cut_all()
+    assert seen == ["tr_total"]
+    assert decode_parquet(pending.data).column("tr_total").to_pylist() == [None]
