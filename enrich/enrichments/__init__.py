@@ -1,1 +1,33 @@
-"""Enrichments: configurable steps that add derived fields and contexts to an event."""
+"""Enrichments: configurable steps that add derived fields and contexts to an event.
+
+`load_enrichments(folder, registry)` is what the composition roots call (`eventkit enrich
+--enrichments DIR`, `eventkit up` with `./enrichments/`): it validates each config file through the
+registry (Snowplow's config schemas ship in the bundled `schemas/`, consulted after the given
+registry) and returns the enabled enrichments in Snowplow's order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from enrich.enrichments.base import Enrichment
+    from enrich.environment import SchemaValidator
+    from registry.resolver import Resolver
+
+__all__ = ["load_enrichments"]
+
+
+def load_enrichments(folder: Path, registry: Resolver | SchemaValidator) -> list[Enrichment]:
+    """The enabled enrichments configured in `folder`; raises core.errors.ConfigError on any bad file."""
+    from core.locations import BUNDLED_SCHEMAS
+    from enrich.enrichments.registry import load_enrichments as load
+    from registry.resolver import Resolver
+    from registry.validation import Validator
+
+    if isinstance(registry, Resolver):
+        bundled = Resolver.from_locations(str(BUNDLED_SCHEMAS), cache_ttl=None)
+        chain = Resolver([*registry.repositories, *bundled.repositories], cache_ttl=None)
+        return load(folder, Validator(chain))
+    return load(folder, registry)

@@ -81,3 +81,7 @@ class EnrichmentContext:
     @property
     def derived_contexts(self) -> Sequence[dict[str, Any]]:
         return tuple(self._derived)
+
+    def replace_derived_contexts(self, contexts: Sequence[dict[str, Any]]) -> None:
+        """Swap the derived contexts added so far for rewritten ones (PII pseudonymisation hashes inside them)."""
+        self._derived = list(contexts)

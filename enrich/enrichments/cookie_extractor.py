@@ -1,0 +1,59 @@
+"""Cookie extractor: the request cookies named in the config, each as an `org.ietf/http_cookie` derived context.
+
+cookie_extractor_config 1-0-0: `parameters.cookies` lists cookie names; every matching cookie of
+every Cookie header becomes `{"name", "value"}` (a cookie sent twice gives two contexts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from core.badrows import EnrichmentFailureMessage
+from core.iglu import SchemaKey
+from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.config import EnrichmentConfig
+from enrich.event import EnrichedEvent
+
+__all__ = ["HTTP_COOKIE", "CookieExtractor", "build", "parse_cookie_header"]
+
+HTTP_COOKIE = "iglu:org.ietf/http_cookie/jsonschema/1-0-0"
+
+
+def parse_cookie_header(value: str) -> list[tuple[str, str]]:
+    """`a=1; b="2"` → [("a", "1"), ("b", "2")]; pieces without `=` are skipped, quotes around values removed."""
+    out: list[tuple[str, str]] = []
+    for piece in value.split(";"):
+        name, eq, val = piece.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            continue
+        val = val.strip()
+        if len(val) >= 2 and val[0] == '"' and val[-1] == '"':
+            val = val[1:-1]
+        out.append((name, val))
+    return out
+
+
+class CookieExtractor:
+    """Adds one http_cookie context per wanted cookie present."""
+
+    __slots__ = ("config_schema", "identifier", "names")
+
+    def __init__(self, identifier: str, config_schema: SchemaKey, names: Iterable[str]) -> None:
+        self.identifier = identifier
+        self.config_schema = config_schema
+        self.names = frozenset(names)
+
+    def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
+        if not self.names:
+            return None
+        for header, value in ctx.headers:
+            if header.lower() == "cookie":
+                for name, cookie in parse_cookie_header(value):
+                    if name in self.names:
+                        ctx.add_derived_context({"schema": HTTP_COOKIE, "data": {"name": name, "value": cookie}})
+        return None
+
+
+def build(config: EnrichmentConfig) -> CookieExtractor:
+    return CookieExtractor(config.name, config.schema, config.parameters.get("cookies", ()))

@@ -1,0 +1,101 @@
+"""Cross-navigation: the `_sp` page-URL parameter a tracker adds to links between sites, read into refr_* fields.
+
+`_sp=<domain_userid>.<tstamp_ms>` (short form) or, from newer trackers,
+`<domain_userid>.<tstamp_ms>.<session_id>.<b64 user_id>.<b64 source_id>.<source_platform>.<b64 reason>`
+(snowplow.md §3.5). Sets refr_domain_userid and refr_dvce_tstamp and, as enabled, attaches
+`cross_navigation/1-0-0`. Empty parts are null; a timestamp that is not epoch milliseconds is
+this enrichment's failure (the event goes to enrichment_failures).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.badrows import EnrichmentFailureMessage, InputDataMessage
+from core.iglu import SchemaKey
+from core.raw import format_instant
+from enrich.base64url import decode_base64_text
+from enrich.enrichments.base import EnrichmentContext, information
+from enrich.enrichments.config import EnrichmentConfig
+from enrich.event import EnrichedEvent
+from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS
+
+__all__ = ["CROSS_NAVIGATION", "CrossNavigation", "CrossNavigationValue", "build", "parse_sp"]
+
+CROSS_NAVIGATION = "iglu:com.snowplowanalytics.snowplow/cross_navigation/jsonschema/1-0-0"
+_EXPECTATION = "not in the expected format: ms since epoch"
+
+
+class CrossNavigationValue:
+    """The parts of one `_sp` value."""
+
+    __slots__ = ("domain_user_id", "reason", "session_id", "source_id", "source_platform", "timestamp", "user_id")
+
+    def __init__(self, parts: list[str], timestamp: int | None) -> None:
+        def part(i: int) -> str | None:
+            return parts[i] or None if i < len(parts) else None
+
+        def decoded(i: int) -> str | None:
+            raw = part(i)
+            return decode_base64_text(raw) if raw is not None else None
+
+        self.domain_user_id = part(0)
+        self.timestamp = timestamp
+        self.session_id = part(2)
+        self.user_id = decoded(3)
+        self.source_id = decoded(4)
+        self.source_platform = part(5)
+        self.reason = decoded(6)
+
+    def context(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "domain_user_id": self.domain_user_id,
+            "timestamp": format_instant(self.timestamp) if self.timestamp is not None else None,
+            "session_id": self.session_id,
+            "user_id": self.user_id,
+            "source_id": self.source_id,
+            "source_platform": self.source_platform,
+            "reason": self.reason,
+        }
+        return {"schema": CROSS_NAVIGATION, "data": data}
+
+
+def parse_sp(value: str) -> CrossNavigationValue | InputDataMessage:
+    """Split an `_sp` value; an unreadable timestamp is an InputDataMessage for field `sp_dtm`."""
+    parts = value.split(".")
+    stamp = parts[1] if len(parts) > 1 else ""
+    timestamp: int | None = None
+    if stamp:
+        if not stamp.isdigit() or not MIN_TSTAMP_MS <= int(stamp) <= MAX_TSTAMP_MS:
+            return InputDataMessage("sp_dtm", stamp, _EXPECTATION)
+        timestamp = int(stamp)
+    return CrossNavigationValue(parts, timestamp)
+
+
+class CrossNavigation:
+    """Reads `_sp` from the page URL query (the first one wins)."""
+
+    __slots__ = ("config_schema", "identifier")
+
+    def __init__(self, identifier: str, config_schema: SchemaKey) -> None:
+        self.identifier = identifier
+        self.config_schema = config_schema
+
+    def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
+        if event.page_urlquery is None or "_sp=" not in event.page_urlquery:
+            return None
+        for name, value in ctx.page_query:
+            if name == "_sp":
+                parsed = parse_sp(value)
+                if isinstance(parsed, InputDataMessage):
+                    return [EnrichmentFailureMessage(information(self), parsed)]
+                event.refr_domain_userid = parsed.domain_user_id
+                event.refr_dvce_tstamp = parsed.timestamp
+                if parsed.domain_user_id is not None and parsed.timestamp is not None:
+                    ctx.add_derived_context(parsed.context())
+                return None
+        return None
+
+
+def build(config: EnrichmentConfig) -> CrossNavigation:
+    return CrossNavigation(config.name, config.schema)

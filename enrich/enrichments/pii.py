@@ -1,0 +1,183 @@
+"""PII pseudonymisation: salted hashes replace atomic fields and JSON-path values in unstruct/contexts.
+
+pii_enrichment_config 1-0-0/2-0-0/2-0-1 (snowplow.md §3.5): `pii` lists `{"pojo": {"field"}}` atomic
+fields and `{"json": {"field", "schemaCriterion", "jsonPath"}}` paths inside `unstruct_event`,
+`contexts` or `derived_contexts` entities whose schema matches the criterion; `strategy.pseudonymize`
+names the hash and the salt (2-0-x). Each value becomes the lower-case hex hash of value + salt. It
+runs last, so it sees the output of every other enrichment. With `anonymousOnly` (2-0-1) it acts only
+on requests carrying `SP-Anonymous`. `emitEvent` asks for a pii_transformation event;
+`transformation()` builds it, but the pipeline has no PII stream yet, so it is not emitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from core.badrows import EnrichmentFailureMessage
+from core.errors import ConfigError, IgluParseError
+from core.iglu import SchemaCriterion, SchemaKey
+from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.config import EnrichmentConfig
+from enrich.enrichments.json_path import JsonPath, compile_path
+from enrich.event import EnrichedEvent
+
+__all__ = ["PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
+
+PII_TRANSFORMATION = "iglu:com.snowplowanalytics.snowplow/pii_transformation/jsonschema/1-0-0"
+_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+
+def hasher(function: str, salt: str) -> Callable[[str], str]:
+    """value → hex(hash(value + salt)); MD2 is accepted by the schema but not offered by Python's hashlib."""
+    name = _HASHES.get(function)
+    if name is None:
+        raise ConfigError(f"pii hashFunction {function!r}: supported are {', '.join(_HASHES)}")
+    salt_bytes = salt.encode("utf-8")
+    constructor = getattr(hashlib, name)
+
+    def digest(value: str) -> str:
+        result: str = constructor(value.encode("utf-8") + salt_bytes).hexdigest()
+        return result
+
+    return digest
+
+
+@dataclass(frozen=True, slots=True)
+class JsonField:
+    """One `json` entry: which column, which entities, which path."""
+
+    field: str  # contexts | derived_contexts | unstruct_event
+    criterion: SchemaCriterion
+    path: JsonPath
+
+
+class PiiPseudonymiser:
+    """Hashes the configured fields of one event in place."""
+
+    __slots__ = ("anonymous_only", "config_schema", "emit_event", "hash", "identifier", "json_fields", "pojo_fields",
+                 "strategy")  # fmt: skip
+
+    def __init__(
+        self,
+        identifier: str,
+        config_schema: SchemaKey,
+        pojo_fields: Sequence[str],
+        json_fields: Sequence[JsonField],
+        strategy: dict[str, Any],
+        *,
+        emit_event: bool = False,
+        anonymous_only: bool = False,
+    ) -> None:
+        self.identifier = identifier
+        self.config_schema = config_schema
+        self.pojo_fields = tuple(pojo_fields)
+        self.json_fields = tuple(json_fields)
+        self.strategy = strategy
+        pseudonymize = strategy["pseudonymize"]
+        self.hash = hasher(pseudonymize["hashFunction"], pseudonymize.get("salt", ""))
+        self.emit_event = emit_event
+        self.anonymous_only = anonymous_only
+
+    def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
+        if self.anonymous_only and ctx.header("SP-Anonymous") is None:
+            return None
+        self.pseudonymise(event, ctx)
+        return None
+
+    def pseudonymise(self, event: EnrichedEvent, ctx: EnrichmentContext) -> dict[str, Any]:
+        """Hash in place; returns the pii block of a pii_transformation event (`{"pojo": [...], "json": [...]}`)."""
+        pojo: list[dict[str, str]] = []
+        for name in self.pojo_fields:
+            value = getattr(event, name)
+            if isinstance(value, str) and value:
+                hashed = self.hash(value)
+                setattr(event, name, hashed)
+                pojo.append({"fieldName": name, "originalValue": value, "modifiedValue": hashed})
+        mappings: list[dict[str, Any]] = []
+        for spec in self.json_fields:
+            if spec.field == "derived_contexts":
+                changed = [self._entity(dict(sdj), spec, mappings) for sdj in ctx.derived_contexts]
+                ctx.replace_derived_contexts(changed)
+                continue
+            column = getattr(event, spec.field)
+            if not column:
+                continue
+            document = orjson.loads(column)
+            data = document.get("data")
+            if spec.field == "unstruct_event" and isinstance(data, dict):
+                document["data"] = self._entity(data, spec, mappings)
+            elif spec.field == "contexts" and isinstance(data, list):
+                document["data"] = [self._entity(e, spec, mappings) if isinstance(e, dict) else e for e in data]
+            setattr(event, spec.field, orjson.dumps(document).decode())
+        pii: dict[str, Any] = {}
+        if pojo:
+            pii["pojo"] = pojo
+        if mappings:
+            pii["json"] = [{"fieldMapping": m} for m in mappings]
+        return pii
+
+    def _entity(self, sdj: dict[str, Any], spec: JsonField, mappings: list[dict[str, Any]]) -> dict[str, Any]:
+        schema = sdj.get("schema")
+        if not isinstance(schema, str):
+            return sdj
+        try:
+            key = SchemaKey.parse(schema)
+        except IgluParseError:
+            return sdj
+        if not spec.criterion.matches(key):
+            return sdj
+        data = orjson.loads(orjson.dumps(sdj.get("data")))  # a private copy: cached contexts are shared
+        for original, hashed in spec.path.replace_strings(data, self.hash):
+            mappings.append(
+                {
+                    "fieldName": spec.field,
+                    "jsonPath": spec.path.text,
+                    "originalValue": original,
+                    "modifiedValue": hashed,
+                    "schema": schema,
+                }
+            )
+        return {**sdj, "data": data}
+
+    def transformation(self, pii: dict[str, Any], parent_event_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The pii_transformation event (unstruct SDJ) and its parent_event context, as emitEvent describes."""
+        event = {"schema": PII_TRANSFORMATION, "data": {"pii": pii, "strategy": self.strategy}}
+        parent = {
+            "schema": "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0",
+            "data": {"parentEventId": parent_event_id},
+        }
+        return event, parent
+
+
+def build(config: EnrichmentConfig) -> PiiPseudonymiser:
+    """Precompile the field list, criteria and JSON paths."""
+    params = config.parameters
+    pojo: list[str] = []
+    json_fields: list[JsonField] = []
+    for entry in params.get("pii", ()):
+        if "pojo" in entry:
+            pojo.append(entry["pojo"]["field"])
+        else:
+            spec = entry["json"]
+            try:
+                criterion = SchemaCriterion.parse(spec["schemaCriterion"])
+            except IgluParseError as e:
+                raise ConfigError(f"{config.source or config.name}: schemaCriterion: {e}") from None
+            json_fields.append(JsonField(spec["field"], criterion, compile_path(spec["jsonPath"])))
+    strategy = params.get("strategy") or {}
+    if "pseudonymize" not in strategy:
+        raise ConfigError(f"{config.source or config.name}: strategy.pseudonymize is required")
+    return PiiPseudonymiser(
+        config.name,
+        config.schema,
+        pojo,
+        json_fields,
+        strategy,
+        emit_event=config.data.get("emitEvent") is True,
+        anonymous_only=config.data.get("anonymousOnly") is True,
+    )

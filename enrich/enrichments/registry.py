@@ -1,0 +1,107 @@
+"""The enrichment plug-ins: a literal map from configuration schema to module, with Snowplow's run order.
+
+Keyed by the config schema's (vendor, name), as the wire says; each entry names the schema versions
+it accepts (a criterion) and its place in snowplow.md §3.1 phase 2: the UA and referer steps before
+campaign attribution, IP lookups before IP anonymisation, PII pseudonymisation last. A config whose
+schema is not in the map, or whose version the entry does not accept, is a ConfigError at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ConfigError
+from core.iglu import SchemaCriterion
+from enrich.enrichments import (
+    anon_ip,
+    campaign_attribution,
+    cookie_extractor,
+    cross_navigation,
+    http_header_extractor,
+    ip_lookups,
+    pii,
+    referer_parser,
+    ua_parser,
+)
+from enrich.enrichments.base import Enrichment
+from enrich.enrichments.config import EnrichmentConfig, read_folder
+from enrich.environment import SchemaValidator
+
+__all__ = ["ENRICHMENTS", "Plugin", "build_chain", "load_enrichments"]
+
+_SP = "com.snowplowanalytics.snowplow"
+_SPE = "com.snowplowanalytics.snowplow.enrichments"
+
+
+@dataclass(frozen=True, slots=True)
+class Plugin:
+    """One enrichment family: accepted config versions, position in the chain, and its builder."""
+
+    accepts: tuple[SchemaCriterion, ...]
+    order: int  # the step number of snowplow.md §3.1 phase 2
+    build: Callable[[EnrichmentConfig], Enrichment]
+
+
+def _c(*uris: str) -> tuple[SchemaCriterion, ...]:
+    return tuple(SchemaCriterion.parse(u) for u in uris)
+
+
+ENRICHMENTS: dict[tuple[str, str], Plugin] = {
+    (_SP, "ua_parser_config"): Plugin(_c(f"iglu:{_SP}/ua_parser_config/jsonschema/1-0-*"), 6, ua_parser.build),
+    (_SP, "referer_parser"): Plugin(
+        _c(f"iglu:{_SP}/referer_parser/jsonschema/1-0-*", f"iglu:{_SP}/referer_parser/jsonschema/2-0-*"),
+        8,
+        referer_parser.build,
+    ),
+    (_SP, "campaign_attribution"): Plugin(
+        _c(f"iglu:{_SP}/campaign_attribution/jsonschema/1-0-*"), 10, campaign_attribution.build
+    ),
+    (_SPE, "cross_navigation_config"): Plugin(
+        _c(f"iglu:{_SPE}/cross_navigation_config/jsonschema/1-0-*"), 11, cross_navigation.build
+    ),
+    (_SP, "cookie_extractor_config"): Plugin(
+        _c(f"iglu:{_SP}/cookie_extractor_config/jsonschema/1-0-*"), 13, cookie_extractor.build
+    ),
+    (_SPE, "http_header_extractor_config"): Plugin(
+        _c(f"iglu:{_SPE}/http_header_extractor_config/jsonschema/1-0-*"), 14, http_header_extractor.build
+    ),
+    (_SP, "ip_lookups"): Plugin(_c(f"iglu:{_SP}/ip_lookups/jsonschema/2-0-*"), 18, ip_lookups.build),
+    (_SP, "anon_ip"): Plugin(_c(f"iglu:{_SP}/anon_ip/jsonschema/1-0-*"), 24, anon_ip.build),
+    (_SPE, "pii_enrichment_config"): Plugin(
+        _c(
+            f"iglu:{_SPE}/pii_enrichment_config/jsonschema/1-0-*", f"iglu:{_SPE}/pii_enrichment_config/jsonschema/2-0-*"
+        ),
+        25,
+        pii.build,
+    ),
+}
+
+
+def build_chain(configs: Sequence[EnrichmentConfig]) -> list[Enrichment]:
+    """The enabled enrichments, built and sorted into Snowplow's order (one per family)."""
+    chosen: list[tuple[int, Enrichment]] = []
+    seen: dict[tuple[str, str], EnrichmentConfig] = {}
+    for config in configs:
+        family = (config.schema.vendor, config.schema.name)
+        plugin = ENRICHMENTS.get(family)
+        where = str(config.source) if config.source is not None else config.name
+        if plugin is None:
+            known = ", ".join(f"{v}/{n}" for v, n in ENRICHMENTS)
+            raise ConfigError(f"{where}: no enrichment for {config.schema.uri} (known: {known})")
+        if not any(c.matches(config.schema) for c in plugin.accepts):
+            accepted = ", ".join(str(c) for c in plugin.accepts)
+            raise ConfigError(f"{where}: {config.schema.uri} is not an accepted version ({accepted})")
+        if family in seen:
+            raise ConfigError(f"{where}: a second {family[1]} config (first: {seen[family].source})")
+        seen[family] = config
+        if config.enabled:
+            chosen.append((plugin.order, plugin.build(config)))
+    chosen.sort(key=lambda pair: pair[0])
+    return [enrichment for _, enrichment in chosen]
+
+
+def load_enrichments(folder: Path, validator: SchemaValidator) -> list[Enrichment]:
+    """Read, validate and build every config in `folder`, in Snowplow's order."""
+    return build_chain(read_folder(folder, validator))
