@@ -54,7 +54,6 @@ class EnrichOptions:
 def build_enrich(registry: str, enrichments: str | None, *, cache_ttl: float = 600.0) -> tuple[EnrichFn, Resolver]:
     """The enrich function (raw bytes, etl ms) -> outcomes over a resolver of `registry`, and that resolver."""
     from core.badrows.processor import eventkit_processor
-    from core.errors import ConfigError
     from enrich.environment import Environment
     from enrich.pipeline import enrich_record
     from registry.resolver import Resolver
@@ -63,12 +62,9 @@ def build_enrich(registry: str, enrichments: str | None, *, cache_ttl: float = 6
     resolver = Resolver.from_locations(registry, cache_size=500, cache_ttl=cache_ttl)
     chain: tuple[Enrichment, ...] = ()
     if enrichments is not None:
-        from enrich import enrichments as plugins
+        from enrich.enrichments import load_enrichments
 
-        load = getattr(plugins, "load_enrichments", None)
-        if load is None:
-            raise ConfigError("--enrichments: this build has no enrichment loader yet")
-        chain = tuple(load(Path(enrichments), resolver))
+        chain = tuple(load_enrichments(Path(enrichments), resolver))
     env = Environment(Validator(resolver), processor=eventkit_processor("enrich"), enrichments=chain)
 
     def enrich(raw: bytes, etl_ms: int) -> list[Outcome]:

@@ -32,6 +32,7 @@ def serve(options: UpOptions) -> None:
                 f"  micro        {base}/micro/all  /micro/good  /micro/bad  /micro/reset",
                 f"  schemas      {base}/micro/iglu/{{vendor}}/{{name}}/jsonschema/{{version}}  <- {options.registry}",
                 f"  lake         {stack.lake_path}/good  /bad",
+                f"  enrichments  {options.enrichments or '(none: no ./enrichments folder)'}",
                 f"  metrics      {base}/metrics  {base}/metrics/enrich",
             ]
         ),
@@ -61,8 +62,13 @@ def up(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
     registry: str = typer.Option("./schemas", "--registry", help="schema folder or URL (read live)"),
     host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on (0.0.0.0 for all)"),
     tsv: bool = typer.Option(False, "--tsv", help="also write Snowplow enriched TSV to the lake"),
+    enrichments: str = typer.Option(
+        "./enrichments", "--enrichments", help="folder of enrichment configs (used when it exists)"
+    ),
 ) -> None:
     """Run collector, enrich, registry look-ups and the Snowplow Micro API in one process."""
     from enrich.up import UpOptions
 
-    serve(UpOptions(data_dir=Path(data_dir), port=port, host=host, registry=registry, max_events=max_events, tsv=tsv))
+    folder = enrichments if Path(enrichments).is_dir() else None
+    options = UpOptions(Path(data_dir), port, host, registry, max_events, tsv, enrichments=folder)
+    serve(options)

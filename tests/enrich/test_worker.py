@@ -347,3 +347,28 @@ def test_enriched_row_keeps_parameters(tmp_path: Path, registry: str) -> None:
     pv = next(r for r in rows if r["page_url"] == "https://shop.example.com/p?x=1")
     assert pv["page_urlhost"] == "shop.example.com" and dict(parse_qsl(pv["page_urlquery"])) == {"x": "1"}
     assert pv["collector_tstamp"].tzinfo is not None and pv["etl_tstamp"] >= pv["collector_tstamp"]
+
+
+def test_configured_enrichments_run_in_the_worker(tmp_path: Path, registry: str) -> None:
+    """`--enrichments DIR` configs are loaded through the registry and applied (here: IP anonymisation)."""
+    folder = tmp_path / "enrichments"
+    folder.mkdir()
+    config = {
+        "schema": "iglu:com.snowplowanalytics.snowplow/anon_ip/jsonschema/1-0-1",
+        "data": {
+            "vendor": "com.snowplowanalytics.snowplow",
+            "name": "anon_ip",
+            "enabled": True,
+            "parameters": {"anonOctets": 2},
+        },
+    }
+    (folder / "anon_ip.json").write_bytes(orjson.dumps(config))
+    url = _queue(tmp_path)
+    mix = raw_mix()
+    open_publisher(url).publish(mix.records)
+    enrich, _ = build_enrich(registry, str(folder))
+    lake = LocalLake(tmp_path / "lake")
+    _drain(EnrichWorker(open_subscriber(url), lake, enrich, FAST))
+    rows = [r for name in lake.list("good/") for r in decode_parquet(lake.read(name)).to_pylist()]
+    assert len(rows) == len(mix.good_ids)
+    assert {r["user_ipaddress"] for r in rows} == {"203.0.x.x"}
