@@ -159,7 +159,8 @@ def _forwarded_for(value: str) -> str | None:
         if name.lower() == "for" and node:
             node = node.strip('"')
             if node.startswith("["):
-                return node[1 : node.find("]")] or None
+                end = node.find("]")
+                return sanitise(node[1:end] if end > 0 else node[1:])
             if node.count(":") == 1:  # IPv4 with a port
                 node = node.partition(":")[0]
             return sanitise(node)

@@ -41,6 +41,7 @@ __all__ = [
     "dumps_json",
     "extract_entities",
     "loads_json",
+    "message_json",
     "unstruct_column",
     "validate_entity",
 ]
@@ -58,10 +59,14 @@ class JsonTextError(ValueError):
     """Text that is not JSON, or nests deeper than allowed."""
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def loads_json(text: str, max_depth: int) -> Any:
     """Parse JSON exactly: orjson, except that integers beyond 64 bits keep every digit (stdlib parser)."""
     try:
-        value = json.loads(text) if _BIG_INTEGER.search(text) else orjson.loads(text)
+        value = json.loads(text, parse_constant=_no_constants) if _BIG_INTEGER.search(text) else orjson.loads(text)
     except (orjson.JSONDecodeError, ValueError, RecursionError) as e:
         raise JsonTextError(f"invalid json: {e}") from None
     # A document cannot nest deeper than it has openers: skip the walk for all but pathological input.
@@ -76,6 +81,15 @@ def dumps_json(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:  # an integer beyond 64 bits
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def message_json(value: Any) -> Any:
+    """A parsed value as a failure message can carry it: integers beyond 64 bits become floats, as orjson reads."""
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return orjson.loads(dumps_json(value))
+    return value
 
 
 @dataclass(slots=True)
@@ -127,7 +141,7 @@ def _wrapper(
     try:
         wrapper = parse_self_describing(doc)
     except IgluParseError as e:
-        entities.errors.append(NotIgluMessage.from_parse_error(doc, e))
+        entities.errors.append(NotIgluMessage.from_parse_error(message_json(doc), e))
         return None
     if not criterion.matches(wrapper.schema):
         entities.errors.append(CriterionMismatchMessage(wrapper.schema, criterion))
@@ -144,7 +158,7 @@ def _inner(value: Any, entities: Entities) -> SelfDescribing | None:
     try:
         return parse_self_describing(value)
     except IgluParseError as e:
-        entities.errors.append(NotIgluMessage.from_parse_error(value, e))
+        entities.errors.append(NotIgluMessage.from_parse_error(message_json(value), e))
         return None
 
 

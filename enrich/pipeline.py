@@ -188,14 +188,23 @@ def _derive(
 ) -> list[EnrichmentFailureMessage]:
     """The always-on phase-2 steps, in Snowplow's order; their complaints are enrichment failures."""
     problems: list[InputDataMessage] = []
+    failures: list[EnrichmentFailureMessage] = []
     if not event.v_collector:
         problems.append(InputDataMessage("v_collector", None, "should be set"))
     page = set_page_url(event, payload.referer_uri)
     if page is not None:
         problems.append(page)
-    event.derived_tstamp = derive_tstamp(
+    derived = derive_tstamp(
         event.collector_tstamp, event.dvce_created_tstamp, event.dvce_sent_tstamp, event.true_tstamp
     )
+    if derived is None or MIN_TSTAMP_MS <= derived <= MAX_TSTAMP_MS:
+        event.derived_tstamp = derived
+    else:  # a device clock gap larger than the collector time since year 1
+        failures.append(
+            EnrichmentFailureMessage(
+                None, EnrichmentErrorMessage("Exception calculating derived timestamp: outside the years 1..9999")
+            )
+        )
     referrer = set_refr_url(event)
     if referrer is not None:
         problems.append(referrer)
@@ -204,4 +213,4 @@ def _derive(
     schema = set_event_schema(event, entities.unstruct_key)
     if schema is not None:
         problems.append(schema)
-    return [EnrichmentFailureMessage(None, p) for p in problems]
+    return [EnrichmentFailureMessage(None, p) for p in problems] + failures
