@@ -1,0 +1,35 @@
+"""Enrich's outputs to the lake: good events as Parquet (and optional Snowplow TSV), bad rows as JSON lines.
+
+    good/date=YYYY-MM-DD/hour=HH/<opened ms>-<writer id>-<seq>.parquet
+    good-tsv/date=YYYY-MM-DD/hour=HH/<...>.tsv                 (optional)
+    bad/<bad-row type>/date=YYYY-MM-DD/hour=HH/<...>.jsonl
+
+Modules: `partitions` (hive partitions by processing time, part names never reused), `rolling`
+(cut on count, bytes or age), `parquet` / `tsv` / `badrows` (file encoders), `lake_writer` (the set of
+rolling files of one worker), `commit` (create-only writes retried with backoff).
+"""
+
+from __future__ import annotations
+
+from enrich.outputs.commit import Backoff, commit_file
+from enrich.outputs.lake_writer import BAD_ROOT, GOOD_ROOT, GOOD_TSV_ROOT, LakeWriter
+from enrich.outputs.parquet import GOOD_SCHEMA, decode_parquet, encode_parquet
+from enrich.outputs.partitions import PartNamer, hour_partition
+from enrich.outputs.rolling import CutPolicy, PendingFile, RollingFile
+
+__all__ = [
+    "BAD_ROOT",
+    "GOOD_ROOT",
+    "GOOD_SCHEMA",
+    "GOOD_TSV_ROOT",
+    "Backoff",
+    "CutPolicy",
+    "LakeWriter",
+    "PartNamer",
+    "PendingFile",
+    "RollingFile",
+    "commit_file",
+    "decode_parquet",
+    "encode_parquet",
+    "hour_partition",
+]
