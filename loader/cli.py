@@ -66,6 +66,13 @@ def _where(
     )
 
 
+def _quiet_logs() -> None:
+    """Logs go to stderr (stdout carries the JSON report); the commands print their own summaries."""
+    from core.telemetry import configure_logging
+
+    configure_logging("warning", stream=sys.stderr)
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
@@ -114,6 +121,7 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
     from loader.load import Loader, LoadReport
     from registry.resolver import Resolver
 
+    _quiet_logs()
     try:
         where = _where(data_dir, lake, warehouse, None, registry)
         resolver = Resolver.from_locations(where.registry, cache_ttl=max(watch, 1.0))
@@ -167,6 +175,7 @@ def bad(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
     from loader.bad_summary import render_summary, summarise
     from loader.selection import read_bad_rows
 
+    _quiet_logs()
     if by not in ("day", "hour"):
         raise _fail("--by: expected day or hour")
     try:
@@ -245,6 +254,7 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
     from loader.replay import Replayer
     from registry.resolver import Resolver
 
+    _quiet_logs()
     console = _console()
     try:
         where = _where(data_dir, lake, None, raw, registry)
