@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from fastapi.responses import Response
 
@@ -45,6 +46,7 @@ from enrich.worker import CommittedMessage, EnrichWorker, WorkerConfig
 __all__ = ["MicroListener", "UpApp", "UpOptions", "UpStack", "build_up", "registry_chain"]
 
 LIVE_SCHEMA_TTL_S = 2.0
+log = structlog.get_logger("enrich.up")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,7 @@ class UpStack:
 
     def start_background(self) -> None:
         """Start the enrich worker (and any extra loops) in daemon threads."""
-        t = threading.Thread(target=self.worker.run, name="enrich-worker", daemon=True)
+        t = threading.Thread(target=self._supervise, name="enrich-worker", daemon=True)
         t.start()
         self._threads.append(t)
         for loop in self.background:
@@ -135,6 +137,16 @@ class UpStack:
             lt.daemon = True
             lt.start()
             self._threads.append(lt)
+
+    def _supervise(self) -> None:
+        """Run the worker; if it dies of an unexpected error, log it and start it again (its un-acked
+        messages come back after their lease), so the collector never keeps accepting into a dead pipeline."""
+        while not self.worker.stop.is_set():
+            try:
+                self.worker.run()
+            except Exception:
+                log.exception("enrich worker crashed; restarting in 1 s")
+                self.worker.stop.wait(1.0)
 
     def stop_background(self, timeout: float = 60.0) -> None:
         """Stop pulling, commit and ack what is buffered, then close the subscriber and the store."""

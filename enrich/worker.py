@@ -173,6 +173,14 @@ class EnrichWorker:
                 self.stop.wait(delay)
                 self._nack(rest)
                 return
+            except Exception:
+                # A bug, not bad input (bad input is a bad row): never ack, never drop; give the message
+                # back after a pause so one poison message cannot spin the worker, and keep going.
+                log.exception("enrich failed unexpectedly; the message is given back", attempt=delivery.attempt)
+                self.metrics.retry("crash")
+                self.stop.wait(self._registry_delays.next())
+                self._nack([delivery.ack_id])
+                continue
             self._registry_delays = self.config.registry_backoff.delays()
             self._append(delivery, outcomes, etl_ms)
 
@@ -256,7 +264,13 @@ class EnrichWorker:
         if self.listeners:
             committed = [CommittedMessage(f.delivery.data, f.outcomes) for f in flights]
             for listener in self.listeners:
-                listener.committed(committed)
+                try:
+                    listener.committed(committed)
+                except Exception:
+                    # The lake is the record; a failing side view (e.g. the Micro store) must not
+                    # stop acks, or every message would be redelivered and duplicated in the lake.
+                    log.exception("commit listener failed", listener=type(listener).__name__)
+                    self.metrics.retry("listener")
         self._ack([f.delivery.ack_id for f in flights])
 
     def _ack(self, ack_ids: list[str]) -> None:

@@ -22,12 +22,13 @@ from core.queue import open_publisher, open_subscriber
 from core.queue.port import Delivery, Subscriber
 from core.raw import CollectorPayload, RawRecordError
 from enrich.cli import build_enrich
+from enrich.outcome import Outcome
 from enrich.outputs.badrows import decode_jsonl
 from enrich.outputs.commit import Backoff
 from enrich.outputs.parquet import decode_parquet
 from enrich.outputs.rolling import CutPolicy
 from enrich.outputs.tsv import decode_tsv
-from enrich.worker import EnrichWorker, WorkerConfig
+from enrich.worker import CommittedMessage, EnrichWorker, WorkerConfig
 from tests.enrich.event_mix import check_bad_row, raw_mix, read_lake, registry_chain, write_acme_registry
 
 FAST = WorkerConfig(
@@ -372,3 +373,53 @@ def test_configured_enrichments_run_in_the_worker(tmp_path: Path, registry: str)
     rows = [r for name in lake.list("good/") for r in decode_parquet(lake.read(name)).to_pylist()]
     assert len(rows) == len(mix.good_ids)
     assert {r["user_ipaddress"] for r in rows} == {"203.0.x.x"}
+
+
+def test_an_unexpected_enrich_error_gives_the_message_back(tmp_path: Path, registry: str) -> None:
+    """A bug raising inside enrich (injected: a real pipeline bug cannot be produced on demand) neither drops
+    nor acks the message: it is given back, retried, and ends in the lake."""
+    mix = raw_mix()
+    url = _queue(tmp_path)
+    open_publisher(url).publish(mix.records)
+    real, _ = build_enrich(registry, None)
+    failures = {"left": 2}
+
+    def buggy(raw: bytes, etl_ms: int) -> list[Outcome]:
+        if failures["left"] > 0 and raw == mix.records[0]:
+            failures["left"] -= 1
+            raise KeyError("a bug")
+        return real(raw, etl_ms)
+
+    lake = LocalLake(tmp_path / "lake")
+    worker = EnrichWorker(open_subscriber(url), lake, buggy, FAST)
+    _drain(worker)
+    assert failures["left"] == 0
+    assert sorted(read_lake(lake).good_ids) == sorted(mix.good_ids)
+    assert worker.metrics.value("enrich_infrastructure_retries_total", {"what": "crash"}) == 2
+    assert _queue_is_empty(url)
+
+
+class BrokenListener:
+    """A commit listener whose store is broken (the Micro store failing, e.g. a full disk)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def committed(self, messages: Sequence[CommittedMessage]) -> None:
+        self.calls += 1
+        raise OSError("disk full")
+
+
+def test_a_failing_listener_does_not_stop_acks(tmp_path: Path, registry: str) -> None:
+    """The lake is the record: a failing side view is logged and counted, and messages are still acked once."""
+    mix = raw_mix()
+    url = _queue(tmp_path)
+    open_publisher(url).publish(mix.records)
+    enrich, _ = build_enrich(registry, None)
+    listener = BrokenListener()
+    lake = LocalLake(tmp_path / "lake")
+    worker = EnrichWorker(open_subscriber(url), lake, enrich, FAST, listeners=[listener])
+    _drain(worker)
+    assert listener.calls >= 1
+    assert sorted(read_lake(lake).good_ids) == sorted(mix.good_ids)
+    assert _queue_is_empty(url)
