@@ -146,7 +146,9 @@ class PiiPseudonymiser:
 
     def transformation(self, pii: dict[str, Any], parent_event_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The pii_transformation event (unstruct SDJ) and its parent_event context, as emitEvent describes."""
-        event = {"schema": PII_TRANSFORMATION, "data": {"pii": pii, "strategy": self.strategy}}
+        # The salt stays secret: the event names the hash function only (as its schema requires).
+        strategy = {"pseudonymize": {"hashFunction": self.strategy["pseudonymize"]["hashFunction"]}}
+        event = {"schema": PII_TRANSFORMATION, "data": {"pii": pii, "strategy": strategy}}
         parent = {
             "schema": "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0",
             "data": {"parentEventId": parent_event_id},

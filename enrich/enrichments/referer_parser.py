@@ -2,7 +2,7 @@
 
 Rules (snowplow.md §3.4, referer_parser 1-0-0 / 2-0-0): with no referer nothing is set; a referer
 whose host is the page's host, or one of `internalDomains`, is `internal`; else the dataset is
-searched by host (with a path prefix first, then the host, then each parent domain), giving the
+searched by path prefix (on the host or a parent domain), then by host or parent domain, giving the
 medium (search, social, email, paid) and source; a search referer's term is the first of its
 source's query parameters present in the referer query; anything not found is `unknown`.
 The dataset is enrich/enrichments/data/referers.json unless `database` names a readable file
@@ -64,20 +64,28 @@ class RefererDataset:
             entries.sort(key=lambda e: -len(e[0]))  # longest prefix first
 
     def lookup(self, host: str, path: str | None) -> Referer | None:
-        """The referer for `host` (lower-case) and `path`; parent domains are tried when the host is unknown."""
-        candidate = host
-        while True:
-            if path and candidate in self.by_path:
-                for prefix, referer in self.by_path[candidate]:
+        """The referer for `host` (lower-case) and `path`: path entries of the host and its parent domains
+        first (they are the more specific), then the host and its parent domains."""
+        candidates = _candidates(host)
+        if path and self.by_path:
+            for candidate in candidates:
+                for prefix, referer in self.by_path.get(candidate, ()):
                     if path.startswith(prefix):
                         return referer
+        for candidate in candidates:
             found = self.by_host.get(candidate)
             if found is not None:
                 return found
-            dot = candidate.find(".")
-            if dot < 0 or candidate.count(".") < 2:
-                return None
-            candidate = candidate[dot + 1 :]
+        return None
+
+
+def _candidates(host: str) -> list[str]:
+    """`a.b.example.com` → [a.b.example.com, b.example.com, example.com] (never a bare top-level label)."""
+    out = [host]
+    while host.count(".") >= 2:
+        host = host[host.index(".") + 1 :]
+        out.append(host)
+    return out
 
 
 @cache

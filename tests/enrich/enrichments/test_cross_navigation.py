@@ -1,0 +1,73 @@
+"""Cross-navigation: `_sp` in the page URL → refr_domain_userid, refr_dvce_tstamp and cross_navigation context."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.badrows import EnrichmentFailures, InputDataMessage
+from enrich.enrichments.cross_navigation import CrossNavigationValue, parse_sp
+from enrich.outcome import Good, Outcome
+from tests.enrich.enrichments.events import b64, build, enrich_one, payload, snowplow_config
+
+DUID = "a94c1e3a-bbc7-455f-9290-a5cabafb5f22"
+SID = "ade74568-9c0a-4fb4-a387-28296b893f55"
+
+
+def _run(sp: str) -> Outcome:
+    enrichment = build(snowplow_config("cross_navigation_config"))
+    return enrich_one([enrichment], payload({"url": f"https://b.com/landing?x=1&_sp={sp}"}))
+
+
+def test_short_form_sets_the_fields_and_the_context() -> None:
+    """`<duid>.<ms>` sets refr_domain_userid/refr_dvce_tstamp and a context with the other parts null."""
+    outcome = _run(f"{DUID}.1795690000123")
+    assert isinstance(outcome, Good), outcome
+    assert outcome.event.refr_domain_userid == DUID
+    assert outcome.event.refr_dvce_tstamp == 1795690000123
+    (context,) = json.loads(outcome.event.derived_contexts or "")["data"]
+    assert context["schema"] == "iglu:com.snowplowanalytics.snowplow/cross_navigation/jsonschema/1-0-0"
+    assert context["data"] == {
+        "domain_user_id": DUID,
+        "timestamp": "2026-11-26T10:46:40.123Z",
+        "session_id": None,
+        "user_id": None,
+        "source_id": None,
+        "source_platform": None,
+        "reason": None,
+    }
+
+
+def test_extended_form_decodes_the_base64_parts() -> None:
+    """The seven-part form carries the session id, base64 user id, source id and reason, and the platform."""
+    sp = f"{DUID}.1795690000123.{SID}.{b64('user@example.com')}.{b64('shop-app')}.mob.{b64('checkout link')}"
+    outcome = _run(sp)
+    assert isinstance(outcome, Good), outcome
+    data = json.loads(outcome.event.derived_contexts or "")["data"][0]["data"]
+    assert (data["session_id"], data["user_id"], data["source_id"]) == (SID, "user@example.com", "shop-app")
+    assert (data["source_platform"], data["reason"]) == ("mob", "checkout link")
+
+
+def test_a_bad_timestamp_is_this_enrichments_failure() -> None:
+    """A non-numeric timestamp sends the event to enrichment_failures naming cross_navigation_config."""
+    outcome = _run(f"{DUID}.yesterday")
+    assert isinstance(outcome, EnrichmentFailures)
+    (message,) = outcome.messages
+    assert message.enrichment is not None and message.enrichment.identifier == "cross_navigation_config"
+    assert message.message == InputDataMessage("sp_dtm", "yesterday", "not in the expected format: ms since epoch")
+
+
+def test_no_sp_parameter_changes_nothing() -> None:
+    """Without `_sp` the refr_* cross-navigation fields stay null and no context is added."""
+    enrichment = build(snowplow_config("cross_navigation_config"))
+    outcome = enrich_one([enrichment], payload({"url": "https://b.com/?x=_sp"}))
+    assert isinstance(outcome, Good)
+    assert outcome.event.refr_domain_userid is None and outcome.event.derived_contexts is None
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=80))
+def test_parse_sp_never_raises(text: str) -> None:
+    """Any `_sp` text parses to parts or to an input-data message; nothing raises."""
+    assert isinstance(parse_sp(text), CrossNavigationValue | InputDataMessage)

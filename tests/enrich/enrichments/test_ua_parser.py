@@ -1,0 +1,73 @@
+"""UA parsing: ua_parser_context from the maintained ua-parser package, cached per agent."""
+
+from __future__ import annotations
+
+import json
+
+from core.iglu import SchemaKey
+from enrich.enrichments.ua_parser import UA_PARSER_CONTEXT, is_spider, ua_context
+from enrich.outcome import Good
+from tests.enrich.enrichments.events import build, enrich_one, payload, snowplow_config
+from tests.enrich.pipeline_env import shared_validator
+
+CHROME_MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.6099.109 Safari/537.36"
+)
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def _contexts(useragent: str | None) -> list[dict[str, object]]:
+    enrichment = build(snowplow_config("ua_parser_config"))
+    outcome = enrich_one([enrichment], payload({"url": "https://a.com/"}, useragent=useragent))
+    assert isinstance(outcome, Good), outcome
+    column = outcome.event.derived_contexts
+    return [] if column is None else json.loads(column)["data"]
+
+
+def test_a_browser_agent_gets_the_ua_parser_context() -> None:
+    """Chrome on macOS yields family, version parts, `Family major.minor.patch` strings and the device."""
+    (context,) = _contexts(CHROME_MAC)
+    assert context["schema"] == UA_PARSER_CONTEXT
+    assert context["data"] == {
+        "useragentFamily": "Chrome",
+        "useragentMajor": "120",
+        "useragentMinor": "0",
+        "useragentPatch": "6099",
+        "useragentVersion": "Chrome 120.0.6099",
+        "osFamily": "Mac OS X",
+        "osMajor": "10",
+        "osMinor": "15",
+        "osPatch": "7",
+        "osPatchMinor": None,
+        "osVersion": "Mac OS X 10.15.7",
+        "deviceFamily": "Mac",
+    }
+
+
+def test_an_unknown_agent_is_other_and_still_valid() -> None:
+    """An agent ua-parser does not know gives `Other` families and validates against the context schema."""
+    data = ua_context("qqq unrecognised agent")["data"]
+    assert data["useragentFamily"] == "Other" and data["osFamily"] == "Other" and data["deviceFamily"] == "Other"
+    assert data["useragentVersion"] == "Other"
+    assert shared_validator().validate(SchemaKey.parse(UA_PARSER_CONTEXT), data).ok
+
+
+def test_crawlers_are_flagged_by_their_device_family() -> None:
+    """Googlebot is a `Spider` device; a desktop browser is not."""
+    assert is_spider(GOOGLEBOT)
+    assert not is_spider(CHROME_MAC)
+
+
+def test_no_user_agent_means_no_context() -> None:
+    """An event without a user agent gets no ua_parser_context and no failure."""
+    assert _contexts(None) == []
+
+
+def test_repeated_agents_are_served_from_the_cache() -> None:
+    """A second look-up of the same agent is a cache hit returning the very same context."""
+    agent = CHROME_MAC + " cache-probe"
+    first = ua_context(agent)
+    hits = ua_context.cache_info().hits
+    assert ua_context(agent) is first
+    assert ua_context.cache_info().hits == hits + 1
