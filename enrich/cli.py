@@ -14,6 +14,7 @@ import multiprocessing
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -112,28 +113,54 @@ def _worker_main(options: EnrichOptions, index: int) -> None:
 
 
 def run_workers(options: EnrichOptions, workers: int) -> int:
-    """Run `workers` processes (1 = in this process); returns the worst exit code."""
+    """Run `workers` processes (1 = in this process) until SIGTERM/SIGINT; returns the worst exit code.
+
+    A worker process that dies while we are not stopping (killed, crashed) is started again after a
+    second: its un-acked messages come back when their lease expires, so nothing is lost.
+    """
     if workers <= 1:
         _worker_main(options, 0)
         return 0
+    from multiprocessing.connection import wait
+
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker_main, args=(options, i), name=f"enrich-{i}") for i in range(workers)]
-    for p in procs:
-        p.start()
     stopping = threading.Event()
+
+    def start(index: int) -> multiprocessing.process.BaseProcess:
+        proc = ctx.Process(target=_worker_main, args=(options, index), name=f"enrich-{index}")
+        proc.start()
+        return proc
+
+    procs = {i: start(i) for i in range(workers)}
+    codes: list[int] = []
+
+    terminated: set[int] = set()
 
     def forward(signum: int, frame: FrameType | None) -> None:
         stopping.set()
-        for p in procs:
-            if p.pid is not None and p.is_alive():
-                p.terminate()  # SIGTERM: the worker flushes and acks before exiting
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for p in procs:
-        p.join()
-    codes = [p.exitcode or 0 for p in procs]
-    return max(codes, key=abs)
+    while procs:
+        if stopping.is_set():
+            for p in list(procs.values()):
+                if p.pid is not None and p.pid not in terminated and p.is_alive():
+                    terminated.add(p.pid)
+                    p.terminate()  # SIGTERM: the worker flushes and acks before exiting
+        wait([p.sentinel for p in procs.values()], timeout=0.2)
+        for index, proc in list(procs.items()):
+            if proc.is_alive():
+                continue
+            proc.join()
+            del procs[index]
+            if stopping.is_set():
+                codes.append(proc.exitcode or 0)
+                continue
+            typer.echo(f"eventkit enrich: worker {index} exited with {proc.exitcode}; restarting it", err=True)
+            time.sleep(1.0)
+            if not stopping.is_set():
+                procs[index] = start(index)
+    return max(codes, key=abs) if codes else 0
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -98,6 +100,51 @@ def test_two_worker_processes_share_one_queue(tmp_path: Path) -> None:
     assert sorted(got.bad_event_ids("schema_violations")) == sorted(mix.bad_ids["schema_violations"])
     writers = {name.rsplit("/", 1)[1].split("-")[1] for name in got.files}
     assert len(writers) == 2, f"expected parts from two workers, got {writers}"
+    probe = open_subscriber(queue, lease_seconds=1)
+    try:
+        assert probe.pull(10, 0.0) == []
+    finally:
+        probe.close()
+
+
+def _worker_children(parent: int) -> list[int]:
+    """The spawned enrich worker processes of an `eventkit enrich --workers N` parent (not its resource tracker)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    pids = []
+    for pid in map(int, children):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in cmdline:
+            pids.append(pid)
+    return pids
+
+
+def test_sigkill_of_one_worker_process_is_restarted_by_the_parent(tmp_path: Path) -> None:
+    """SIGKILL of one of two worker processes mid-run: the parent starts a new one and every event still arrives."""
+    mix = raw_mix(copies=60)
+    queue = f"sqlite://{tmp_path}/queue.db"
+    registry = registry_chain(write_acme_registry(tmp_path / "schemas"))
+    lake = LocalLake(tmp_path / "lake")
+    args = ["enrich", "--raw", queue, "--lake", str(lake.root), "--registry", registry, "--workers", "2"]
+    options = ["--max-age", "0.2", "--max-events", "40", "--batch-size", "20", "--lease-seconds", "2"]
+    proc = EventkitProcess([*args, *options], tmp_path / "enrich.log")
+    try:
+        _wait(lambda: proc.log().count("enrich worker started") == 2, 60, "both workers to start")
+        open_publisher(queue).publish(mix.records)
+        _wait(lambda: any(True for _ in lake.list("good/")), 60, "the first committed good file")
+        victims = _worker_children(proc.proc.pid)
+        assert len(victims) == 2, victims
+        os.kill(victims[0], signal.SIGKILL)
+        _wait(lambda: "restarting it" in proc.log(), 30, "the parent to restart the worker")
+        _wait(lambda: mix.good_ids <= set(read_lake(lake).good_ids), 90, "every good event")
+        _wait(lambda: proc.log().count("enrich worker started") == 3, 30, "the replacement worker")
+    finally:
+        assert proc.terminate() == 0, proc.log()
+    got = read_lake(lake)
+    assert set(got.good_ids) == mix.good_ids
+    assert set(got.bad_event_ids("schema_violations")) == mix.bad_ids["schema_violations"]
     probe = open_subscriber(queue, lease_seconds=1)
     try:
         assert probe.pull(10, 0.0) == []
