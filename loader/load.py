@@ -107,11 +107,20 @@ class _Model:
 class Loader:
     """Loads one lake into one DuckDB warehouse, typing self-describing data through `resolver`."""
 
-    def __init__(self, lake: Lake, warehouse_url: str, resolver: Resolver, *, lock_wait_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        lake: Lake,
+        warehouse_url: str,
+        resolver: Resolver,
+        *,
+        lock_wait_s: float = 60.0,
+        threads: int | None = None,
+    ) -> None:
         self.lake = lake
         self.warehouse_url = warehouse_url
         self.resolver = resolver
         self.lock_wait_s = lock_wait_s
+        self.threads = threads  # DuckDB worker threads (None = DuckDB's default: every core)
 
     def load(
         self, *, max_files_per_batch: int = 500, on_batch: Callable[[LoadReport], None] | None = None
@@ -120,6 +129,8 @@ class Loader:
         total = LoadReport()
         con = open_warehouse(self.warehouse_url, wait_s=self.lock_wait_s)
         try:
+            if self.threads is not None:
+                con.execute(f"SET threads = {int(self.threads)}")
             ensure_tables(con)
             loaded = {row[0] for row in con.execute(f"SELECT file FROM {MANIFEST_TABLE}").fetchall()}
             files = pending_files(self.lake, loaded)
@@ -154,7 +165,7 @@ class Loader:
                 elif after.type != before.type:
                     report.columns_widened.append(wanted.name)
                 columns.append(after)
-            inserted = con.execute(_insert_sql(source, columns)).fetchone()
+            inserted = con.execute(_insert_sql(source, columns, self._has_duplicates(con, source))).fetchone()
             report.rows_loaded = int(inserted[0]) if inserted else 0
             load_id = uuid.uuid4().hex
             con.executemany(
@@ -189,6 +200,13 @@ class Loader:
         counts = {name: t.num_rows for name, t in zip(files, tables, strict=True)}
         con.register(_BATCH_VIEW, pa.concat_tables(tables))
         return _BATCH_VIEW, counts
+
+    def _has_duplicates(self, con: duckdb.DuckDBPyConnection, source: str) -> bool:
+        """Whether the batch repeats an (event_id, event_fingerprint) pair (a cheap two-column hash count)."""
+        found = con.execute(
+            f"SELECT count(*) <> count(DISTINCT (event_id, event_fingerprint)) FROM {source}"
+        ).fetchone()
+        return bool(found and found[0])
 
     def _discover(self, con: duckdb.DuckDBPyConnection, source: str) -> dict[_Model, set[SchemaKey]]:
         """The schema models (and versions) the batch's self-describing columns carry."""
@@ -245,37 +263,46 @@ def _sql_string(text: str) -> str:
 def _typed_expression(column: TypedColumn) -> str:
     prefix = _sql_string(column.prefix)
     if column.kind == "unstruct_event":
-        data = "json_extract(s.unstruct_event, '$.data.data')"
+        data = "s._ue.data"
         value = data if column.type == JSON else f"json_transform({data}, '{dumps_type_spec(column.type)}')"
-        return f"CASE WHEN starts_with(s._ue_schema, {prefix}) THEN {value} END"
+        return f"CASE WHEN starts_with(s._ue.schema, {prefix}) THEN {value} END"
     assert isinstance(column.type, ListOf)
     item = column.type.item
-    data = "json_extract(e, '$.data')"
-    value = data if item == JSON else f"json_transform({data}, '{dumps_type_spec(item)}')"
-    matching = f"list_filter(s._entities, lambda e: starts_with(json_extract_string(e, '$.schema'), {prefix}))"
+    value = "e.data" if item == JSON else f"json_transform(e.data, '{dumps_type_spec(item)}')"
+    matching = f"list_filter(s._entities, lambda e: starts_with(e.schema, {prefix}))"
     return f"nullif(list_transform({matching}, lambda e: {value}), [])"
 
 
-def _insert_sql(source: str, columns: Sequence[TypedColumn]) -> str:
-    """One INSERT … SELECT: dedup within the batch (first by etl time) and against the table."""
+# Each self-describing column is parsed once per row into (schema, data as JSON text); per-model
+# columns then filter on the schema string and parse only the data they keep.
+_UNSTRUCT = """json_transform(unstruct_event, '{"data": {"schema": "VARCHAR", "data": "JSON"}}').data"""
+_ENTITIES = """coalesce(json_transform({col}, '{{"data": [{{"schema": "VARCHAR", "data": "JSON"}}]}}').data, [])"""
+
+
+def _insert_sql(source: str, columns: Sequence[TypedColumn], dedup_batch: bool = True) -> str:
+    """One INSERT … SELECT: dedup within the batch (first by etl time) and against the table.
+
+    The in-batch window sorts whole rows, so it is left out when the batch has no repeated pair.
+    """
     atomic = ", ".join(quote_identifier(n) for n in _ATOMIC)
     selected = ", ".join(f"s.{quote_identifier(n)}" for n in _ATOMIC)
     targets = atomic + "".join(f", {quote_identifier(c.name)}" for c in columns)
     values = selected + "".join(f", {_typed_expression(c)}" for c in columns)
     extras = ""
     if any(c.kind == "unstruct_event" for c in columns):
-        extras += ", json_extract_string(unstruct_event, '$.data.schema') AS _ue_schema"
+        extras += f", {_UNSTRUCT} AS _ue"
     if any(c.kind == "contexts" for c in columns):
-        extras += (
-            ", list_concat(coalesce(CAST(json_extract(contexts, '$.data') AS JSON[]), []::JSON[]),"
-            " coalesce(CAST(json_extract(derived_contexts, '$.data') AS JSON[]), []::JSON[])) AS _entities"
-        )
+        contexts, derived = _ENTITIES.format(col="contexts"), _ENTITIES.format(col="derived_contexts")
+        extras += f", list_concat({contexts}, {derived}) AS _entities"
+    qualify = (
+        "QUALIFY row_number() OVER (PARTITION BY event_id, event_fingerprint ORDER BY etl_tstamp, collector_tstamp) = 1"
+        if dedup_batch
+        else ""
+    )
     return f"""
         INSERT INTO {EVENTS_TABLE} ({targets})
         SELECT {values}
-          FROM (SELECT *{extras} FROM {source}
-                QUALIFY row_number() OVER (PARTITION BY event_id, event_fingerprint
-                                           ORDER BY etl_tstamp, collector_tstamp) = 1) AS s
+          FROM (SELECT *{extras} FROM {source} {qualify}) AS s
          WHERE NOT EXISTS (SELECT 1 FROM {EVENTS_TABLE} AS t
                             WHERE t.event_id = s.event_id
                               AND t.event_fingerprint IS NOT DISTINCT FROM s.event_fingerprint)
