@@ -97,6 +97,9 @@ def test_tracker_mix_ends_exactly_once_in_lake_and_micro(up: Up) -> None:
     with_user = up.micro("/micro/good", {"contexts": [ACME.format("user_context")], "limit": 2})
     assert len(with_user) == 2 and all(ACME.format("user_context") in e["contexts"] for e in with_user)
     assert len(up.micro("/micro/bad", {"vendor": "com.unknown", "version": "v9"})) == 1
+    metrics = httpx.get(f"{up.base}/metrics/enrich").text
+    assert 'enrich_bad_rows_total{schema="iglu:com.snowplowanalytics.snowplow.badrows/adapter_failures' in metrics
+    assert f"enrich_commit_latency_seconds_count {float(sent.outputs)}" in metrics
 
 
 def test_schemas_are_picked_up_live_and_the_store_survives_restart(up: Up) -> None:
