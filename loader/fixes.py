@@ -104,7 +104,7 @@ class Step:
                 if self.match is not None and isinstance(current, str):
                     loc.container[loc.key] = re.sub(self.match, "", current)  # type: ignore[index]
                 elif self.match is None:
-                    JsonPath.parse(_exact(loc.path)).remove(view)
+                    loc.exact().remove(view)
             elif self.op == "Cast":
                 loc.container[loc.key] = _cast(current, self.cast_from or "", self.cast_to or "", self.path)  # type: ignore[index]
             elif self.op == "Rename":
@@ -114,12 +114,6 @@ class Step:
                 loc.container.clear()
                 for k, v in items:
                     loc.container[self.rename_to if k == loc.key else k] = v
-
-
-def _exact(path: str) -> str:
-    """A location's concrete path (`$.a.b[0]`) as a JsonPath text: names bracket-quoted so any characters work."""
-    parts = re.findall(r"\.([^.\[]+)|\[(\d+)\]", path[1:])
-    return "$" + "".join(f"['{name}']" if name else f"[{index}]" for name, index in parts)
 
 
 def _kind(value: Any) -> str:

@@ -61,7 +61,13 @@ class Location:
     container: dict[str, Any] | list[Any] | None
     key: str | int | None
     value: Any
-    path: str
+    path: str  # for people: `$.a.b[0]`
+    steps: tuple[str | int, ...] = ()  # for programs: the exact keys and indexes from the root
+
+    def exact(self) -> JsonPath:
+        """A path that finds exactly this location (whatever characters its keys hold)."""
+        segments = tuple(_Index(s) if isinstance(s, int) else _Key(s) for s in self.steps)
+        return JsonPath(self.path, segments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,21 +214,22 @@ def _children(loc: Location) -> Iterator[Location]:
     value = loc.value
     if isinstance(value, dict):
         for k, v in value.items():
-            yield Location(value, k, v, f"{loc.path}.{k}")
+            yield Location(value, k, v, f"{loc.path}.{k}", (*loc.steps, k))
     elif isinstance(value, list):
         for n, v in enumerate(value):
-            yield Location(value, n, v, f"{loc.path}[{n}]")
+            yield Location(value, n, v, f"{loc.path}[{n}]", (*loc.steps, n))
 
 
 def _step(loc: Location, segment: _Segment) -> Iterator[Location]:
     value = loc.value
     if isinstance(segment, _Key):
         if isinstance(value, dict) and segment.name in value:
-            yield Location(value, segment.name, value[segment.name], f"{loc.path}.{segment.name}")
+            name = segment.name
+            yield Location(value, name, value[name], f"{loc.path}.{name}", (*loc.steps, name))
     elif isinstance(segment, _Index):
         if isinstance(value, list) and -len(value) <= segment.index < len(value):
             index = segment.index % len(value)
-            yield Location(value, index, value[index], f"{loc.path}[{index}]")
+            yield Location(value, index, value[index], f"{loc.path}[{index}]", (*loc.steps, index))
     elif isinstance(segment, _Wildcard):
         yield from _children(loc)
     else:

@@ -169,6 +169,9 @@ def describe_errors(failure: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str
             errors.extend(("error", str(e)[:200]) for e in failure["errors"])
         if "maximumAllowedSizeBytes" in failure:
             errors.append(("size", str(failure.get("expectation", "too large"))))
+        if isinstance(failure.get("type"), str):  # loader_parsing_error
+            detail = {k: v for k, v in failure.items() if k != "type"}
+            errors.append((failure["type"], str(detail)[:200] if detail else failure["type"]))
     else:
         return (), ()
     for message in messages:
@@ -210,6 +213,15 @@ def _describe_message(message: Any, schemas: list[str], errors: list[tuple[str, 
         return
     if isinstance(criterion, str):
         errors.append(("CriterionMismatch", f"{key} does not match {criterion}"))
+        return
+    if "expected" in message:  # loader_iglu_error WrongType / NotAnArray
+        errors.append(("WrongType", f"{message.get('value')!r}: {message['expected']} expected"[:200]))
+        return
+    if "key" in message and "value" in message:  # loader_iglu_error MissingInValue
+        errors.append(("MissingInValue", f"{message['key']} missing"[:200]))
+        return
+    if isinstance(message.get("message"), str):  # loader_iglu_error InvalidSchema
+        errors.append(("InvalidSchema", message["message"][:200]))
         return
     expectation = message.get("expectation")
     if isinstance(expectation, str):

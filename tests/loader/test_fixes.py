@@ -274,3 +274,25 @@ def test_diff_lists_changed_leaves() -> None:
     """diff reports removed, added and changed leaves with their paths."""
     changes = diff({"a": 1, "b": {"c": [1, 2]}}, {"b": {"c": [1, 3]}, "d": None})
     assert [(c.path, c.before, c.after) for c in changes] == [("$.a", 1, None), ("$.b.c[1]", 2, 3), ("$.d", None, None)]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(alphabet="abc .-_'", min_size=1, max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_every_found_location_has_an_exact_path_back_to_it(doc: Any) -> None:
+    """For every value reachable in a document, the concrete path JsonPath reports finds exactly that value again."""
+    frontier = [JsonPath.parse("$").find(doc)[0]]
+    while frontier:
+        loc = frontier.pop()
+        if loc.container is not None:
+            assert loc.exact().values(doc) == [loc.value]
+        if isinstance(loc.value, dict | list):
+            frontier.extend(JsonPath(loc.path, (*loc.exact().segments, JsonPath.parse("$[*]").segments[0])).find(doc))

@@ -226,3 +226,15 @@ def test_selection_filters_by_type_schema_error_and_time(world: dict[str, Any]) 
     assert len(list(read_bad_rows(lake, Selection(until=failed_at)))) == 0
     assert len(list(read_bad_rows(lake, Selection(since=datetime(2030, 1, 1, tzinfo=UTC))))) == 0
     assert len(list(read_bad_rows(lake, Selection(limit=2)))) == 2
+
+
+@pytest.mark.parametrize("case", sorted(p.stem for p in BADROWS.glob("*.json")))
+def test_every_bad_row_type_is_described_for_selection(case: str) -> None:
+    """Each type's failure yields its errors (and schemas where it names any), so `bad` and filters can group it."""
+    from loader.selection import describe_errors
+
+    row = json.loads((BADROWS / f"{case}.json").read_text())
+    schemas, errors = describe_errors(row["data"].get("failure"))
+    assert errors, f"{case}: no error described"
+    if case in ("schema_violations", "tracker_protocol_violations", "loader_iglu_error"):
+        assert schemas and all(s.startswith("iglu:") for s in schemas)
