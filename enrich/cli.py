@@ -165,42 +165,64 @@ def run_workers(options: EnrichOptions, workers: int) -> int:
 
 @app.command()
 def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
-    raw: str = typer.Option(..., "--raw", help="raw queue URL: sqlite:///path/queue.db or pubsub://PROJECT/TOPIC"),
-    lake: str = typer.Option(..., "--lake", help="lake URL: a folder, file:///path or gs://BUCKET/PREFIX"),
-    registry: str = typer.Option(..., "--registry", help="schema registry: a folder, http(s):// or gs:// URL"),
-    workers: int = typer.Option(1, "--workers", min=1, help="worker processes on the subscription"),
-    tsv: bool = typer.Option(False, "--tsv", help="also write Snowplow enriched TSV under good-tsv/"),
+    raw: str | None = typer.Option(
+        None, "--raw", help="raw queue URL: sqlite:///path/queue.db or pubsub://PROJECT/TOPIC"
+    ),
+    lake: str | None = typer.Option(None, "--lake", help="lake URL: a folder, file:///path or gs://BUCKET/PREFIX"),
+    registry: str | None = typer.Option(
+        None, "--registry", help="schema registry: folder(s) or http(s):// / gs:// URLs"
+    ),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="worker processes on the subscription"),
+    tsv: bool | None = typer.Option(None, "--tsv/--no-tsv", help="also write Snowplow enriched TSV under good-tsv/"),
     enrichments: str | None = typer.Option(None, "--enrichments", help="folder of enrichment configs (JSON)"),
-    max_age: float = typer.Option(30.0, "--max-age", min=0.05, help="seconds before an open lake file is cut"),
-    max_events: int = typer.Option(50_000, "--max-events", min=1, help="events per lake file at most"),
+    max_age: float | None = typer.Option(None, "--max-age", min=0.05, help="seconds before an open file is cut"),
+    max_events: int | None = typer.Option(None, "--max-events", min=1, help="events per lake file at most"),
     batch_size: int = typer.Option(500, "--batch-size", min=1, help="messages pulled at a time per worker"),
     lease_seconds: float = typer.Option(
         120.0, "--lease-seconds", min=1.0, help="how long a pulled message stays leased before redelivery"
     ),
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="worker i serves /metrics on PORT+i"),
+    config: str | None = typer.Option(None, "--config", help="eventkit.toml (default: ./eventkit.toml if present)"),
 ) -> None:
-    """Run enrich workers: raw queue in, good Parquet (and TSV) and bad rows out to the lake."""
+    """Run enrich workers: raw queue in, good Parquet (and TSV) and bad rows out to the lake.
+
+    Options left out come from the `[enrich]` settings (eventkit.toml, EVENTKIT_ENRICH__* variables).
+    """
     from core.errors import ConfigError
     from core.lake import open_lake
-    from core.locations import parse_queue_url
+    from core.settings import load_settings
 
     try:
-        parse_queue_url(raw, key="--raw")
-        open_lake(lake, key="--lake")
+        settings = load_settings(
+            None if config is None else Path(config),
+            enrich__raw=raw,
+            enrich__lake=lake,
+            enrich__registry=registry,
+            enrich__workers=workers,
+            enrich__write_tsv=tsv,
+            enrich__enrichments=enrichments,
+            enrich__file_cut__max_events=max_events,
+            enrich__file_cut__max_age_seconds=max_age,
+        ).enrich
+        open_lake(settings.lake, key="enrich.lake")
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     options = EnrichOptions(
-        raw=raw,
-        lake=lake,
-        registry=registry,
-        tsv=tsv,
-        enrichments=enrichments,
-        max_events=max_events,
-        max_age_s=max_age,
+        raw=settings.raw,
+        lake=settings.lake,
+        registry=settings.registry,
+        tsv=settings.write_tsv,
+        enrichments=None if settings.enrichments is None else str(settings.enrichments),
+        max_events=settings.file_cut.max_events,
+        max_bytes=settings.file_cut.max_bytes,
+        max_age_s=settings.file_cut.max_age_seconds,
         lease_seconds=lease_seconds,
         batch_size=batch_size,
         metrics_port=metrics_port,
     )
-    typer.echo(f"eventkit enrich: {workers} worker(s) {raw} -> {lake} (registry {registry})", err=True)
-    sys.exit(run_workers(options, workers))
+    typer.echo(
+        f"eventkit enrich: {settings.workers} worker(s) {options.raw} -> {options.lake} (registry {options.registry})",
+        err=True,
+    )
+    sys.exit(run_workers(options, settings.workers))
