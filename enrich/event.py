@@ -8,6 +8,7 @@ The TSV form is Snowplow's enriched format byte for byte: 131 fields, 130 tabs, 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -41,15 +42,16 @@ def parse_tstamp(text: str) -> int:
 
 
 def _format_float(v: float) -> str:
-    """Java `Float.toString`-like: plain between 1e-3 and 1e7, otherwise `d.dddE±n`."""
+    """Java `Float.toString` layout with Python's shortest digits: plain in [1e-3, 1e7), else `d.dddE±n`."""
     a = abs(v)
     if a == 0 or 1e-3 <= a < 1e7:
         return repr(v)
-    mantissa, _, exp = f"{v:.8E}".partition("E")
-    mantissa = mantissa.rstrip("0")
-    if mantissa.endswith("."):
-        mantissa += "0"
-    return f"{mantissa}E{int(exp)}"
+    if not math.isfinite(v):
+        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+    number = Decimal(repr(v))
+    sign, digits, _ = number.as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{number.adjusted()}"
 
 
 def _format_dec(v: Decimal) -> str:
