@@ -301,7 +301,9 @@ def main() -> None:
     print(f"   (b)   {b:9.0f} events/s stdlib + jsonschema  ours/(b) = {ours / b:.2f}x  (target >= 6x)")
     one = _parallel_rate(registry, 1)
     two = _parallel_rate(registry, 2)
+    load = os.getloadavg()[0]
     print(f"   1 worker {one:9.0f} events/s, 2 workers {two:9.0f} events/s: {two / one:.2f}x  (target >= 1.8x)")
+    print(f"   (wall-clock throughput; load average {load:.1f} on {os.cpu_count()} cores while measuring)")
     lat = _freshness()
     if lat:
         print(
