@@ -205,6 +205,10 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
             enrich__file_cut__max_age_seconds=max_age,
         ).enrich
         open_lake(settings.lake, key="enrich.lake")
+        # Fail here, once, on a bad registry or enrichment config (not in a restart loop of workers).
+        build_enrich(
+            settings.registry, None if settings.enrichments is None else str(settings.enrichments), cache_ttl=1.0
+        )
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -20,9 +20,14 @@ def serve(options: UpOptions) -> None:
     """Build the stack, print the banner, serve until SIGINT/SIGTERM, then flush enrich and exit."""
     import uvicorn
 
+    from core.errors import ConfigError
     from enrich.up import build_up
 
-    stack = build_up(options)
+    try:
+        stack = build_up(options)
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
     base = f"http://{options.host}:{options.port}"
     typer.echo(
         "\n".join(
