@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urldefrag
 
@@ -25,7 +26,8 @@ import referencing
 import referencing.exceptions
 import referencing.jsonschema
 from jsonschema import Draft4Validator, FormatChecker
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, ValidationError
+from jsonschema.validators import extend
 
 from core.errors import IgluParseError
 from core.iglu import SchemaKey
@@ -34,6 +36,7 @@ from registry.json_formats import FORMAT_CHECKS
 __all__ = [
     "DRAFT4_META_URI",
     "CompiledSchema",
+    "IgluDraft4Validator",
     "RefRefused",
     "SchemaIssue",
     "compile_schema",
@@ -55,6 +58,36 @@ for _name, _check in FORMAT_CHECKS.items():
     FORMAT_CHECKER.checkers[_name] = (_strings_only(_check), ())
 
 SchemaLookup = Callable[[SchemaKey], dict[str, Any]]
+
+
+def _decimal_multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """`multipleOf` on the decimal values as written (0.6 is a multiple of 0.1), as Iglu's BigDecimal check does.
+
+    jsonschema divides binary floats (0.6 / 0.1 = 5.999…, so "not a multiple"); fastjsonschema uses
+    Decimal(repr(x)) like this, and also rejects quotients that overflow a float to infinity.
+    """
+    if not validator.is_type(instance, "number"):
+        return
+    if isinstance(instance, int) and isinstance(divisor, int):
+        failed = instance % divisor != 0
+    else:
+        try:
+            quotient = Decimal(repr(instance)) / Decimal(repr(divisor))
+            failed = int(quotient) != quotient
+        except (InvalidOperation, OverflowError, ValueError):
+            failed = True
+        try:
+            failed = failed or instance / divisor == float("inf")
+        except OverflowError:
+            failed = True
+    if failed:
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
+# The full-report validator: draft-04 with the decimal `multipleOf` above.
+IgluDraft4Validator = extend(  # type: ignore[no-untyped-call]  # untyped in types-jsonschema
+    Draft4Validator, validators={"multipleOf": _decimal_multiple_of}
+)
 
 
 class RefRefused(Exception):
@@ -80,6 +113,58 @@ def validation_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     return stripped
 
 
+def python_dollar(pattern: str) -> str:
+    """Spell every unescaped `$` so fastjsonschema keeps Python's (and Java's) meaning of it.
+
+    fastjsonschema rewrites each unescaped `$` of a `pattern` to `\\Z` (ECMA-262: end of input only),
+    even inside `[...]`; jsonschema and Iglu's Java validator let `$` also match before a final
+    newline. We keep the Iglu meaning: `$` outside a class becomes `(?=\\n?\\Z)`, `$` inside one `\\$`.
+    """
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if char == "]" and not (out and out[-1] in ("[", "[^")):
+                in_class = False
+            out.append("\\$" if char == "$" else char)
+        elif char == "[":
+            in_class = True
+            if pattern.startswith("[^", i):
+                out.append("[^")
+                i += 2
+                continue
+            out.append("[")
+        else:
+            out.append("(?=\\n?\\Z)" if char == "$" else char)
+        i += 1
+    return "".join(out)
+
+
+def _fast_definition(schema: Any) -> Any:
+    """A copy of `schema` with `python_dollar` applied to every `pattern` keyword at a schema position."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    if isinstance(out.get("pattern"), str):
+        out["pattern"] = python_dollar(out["pattern"])
+    for keyword in ("properties", "patternProperties", "definitions", "dependencies"):
+        if isinstance(out.get(keyword), dict):
+            out[keyword] = {name: _fast_definition(sub) for name, sub in out[keyword].items()}
+    for keyword in ("items", "additionalItems", "additionalProperties", "not"):
+        if isinstance(out.get(keyword), dict):
+            out[keyword] = _fast_definition(out[keyword])
+    for keyword in ("items", "allOf", "anyOf", "oneOf"):
+        if isinstance(out.get(keyword), list):
+            out[keyword] = [_fast_definition(sub) for sub in out[keyword]]
+    return out
+
+
 def _referenced_schema(uri: str, lookup: SchemaLookup) -> dict[str, Any]:
     """The document a non-local `$ref` points at, under the policy in the module docstring."""
     document, _fragment = urldefrag(uri)
@@ -99,7 +184,7 @@ class _AllSchemes(Mapping[str, Callable[[str], Any]]):
     """fastjsonschema handler table that answers for every scheme, so urlopen is never reached."""
 
     def __init__(self, lookup: SchemaLookup) -> None:
-        self._handler = lambda uri: _referenced_schema(uri, lookup)
+        self._handler = lambda uri: _fast_definition(_referenced_schema(uri, lookup))
 
     def __getitem__(self, scheme: str) -> Callable[[str], Any]:
         return self._handler
@@ -119,7 +204,8 @@ class CompiledSchema:
     """The validators for one schema version; `fast` raises JsonSchemaValueException on invalid data."""
 
     fast: Callable[[Any], Any]
-    full: Draft4Validator
+    full: Any  # an IgluDraft4Validator (a jsonschema Draft4Validator with decimal multipleOf)
+    fallback: str | None = None  # why `fast` is the reference validator (fastjsonschema refused the schema)
 
 
 def _registry(lookup: SchemaLookup) -> referencing.Registry[Any]:
@@ -145,13 +231,27 @@ def compile_schema(schema: Mapping[str, Any], lookup: SchemaLookup) -> CompiledS
     except SchemaError as e:
         where = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)
         raise SchemaIssue(where, f"not a valid draft-04 JSON Schema: {e.message}") from e
+    full = IgluDraft4Validator(definition, registry=_registry(lookup), format_checker=FORMAT_CHECKER)
     try:
         fast = fastjsonschema.compile(
-            definition, handlers=_AllSchemes(lookup), formats=FORMAT_CHECKS, use_default=False
+            _fast_definition(definition), handlers=_AllSchemes(lookup), formats=FORMAT_CHECKS, use_default=False
         )
     except RefRefused as e:
         raise SchemaIssue("$", str(e)) from e
     except (fastjsonschema.JsonSchemaDefinitionException, ValueError, TypeError, KeyError, IndexError) as e:
-        raise SchemaIssue("$", f"cannot compile: {type(e).__name__}: {e}") from e
-    full = Draft4Validator(definition, registry=_registry(lookup), format_checker=FORMAT_CHECKER)
+        # A valid draft-04 schema fastjsonschema will not compile (e.g. `required` names that
+        # `additionalProperties: false` forbids): validate with the reference validator instead.
+        return CompiledSchema(_reference_checker(full), full, f"{type(e).__name__}: {e}")
     return CompiledSchema(fast, full)
+
+
+def _reference_checker(full: Any) -> Callable[[Any], Any]:
+    """A fast-path stand-in that asks the full validator and raises like fastjsonschema code does."""
+
+    def check(data: Any) -> Any:
+        error = next(iter(full.iter_errors(data)), None)
+        if error is not None:
+            raise fastjsonschema.JsonSchemaValueException(error.message, rule=str(error.validator))
+        return data
+
+    return check

@@ -106,6 +106,10 @@ class Validator:
             compiled.fast(data)
         except JsonSchemaValueException:
             return False
+        except (ArithmeticError, ValueError, TypeError, RecursionError):
+            # fastjsonschema's generated code can raise on extreme numbers (int too large for a float):
+            # the full validator decides.
+            return not any(True for _ in compiled.full.iter_errors(data))
         return True
 
     def validate(self, key: SchemaKey, data: Any) -> ValidationResult:
@@ -125,8 +129,8 @@ class Validator:
             )
         try:
             entry.compiled.fast(data)
-        except JsonSchemaValueException:
-            pass
+        except (JsonSchemaValueException, ArithmeticError, ValueError, TypeError, RecursionError):
+            pass  # invalid, or a case the generated code cannot evaluate: the full validator decides
         else:
             return ValidationResult(True, used, key)
         return self._full_report(entry.compiled, resolution, data)
