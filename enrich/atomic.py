@@ -7,10 +7,21 @@ and `mkt_clickid` (1000). Only string fields have a limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any, Literal
 
-__all__ = ["ATOMIC_FIELDS", "FIELDS_BY_NAME", "FIELD_INDEX", "FIELD_NAMES", "STRING_LIMITS", "AtomicField", "Kind"]
+__all__ = [
+    "ATOMIC_FIELDS",
+    "FIELDS_BY_NAME",
+    "FIELD_INDEX",
+    "FIELD_NAMES",
+    "STRING_LIMITS",
+    "AtomicField",
+    "Kind",
+    "LengthLimits",
+]
 
 Kind = Literal["str", "int", "dec", "float", "bool", "ts", "json"]
 
@@ -166,3 +177,29 @@ FIELDS_BY_NAME: dict[str, AtomicField] = {f.name: f for f in ATOMIC_FIELDS}
 STRING_LIMITS: dict[str, int] = {f.name: f.max_length for f in ATOMIC_FIELDS if f.max_length is not None}
 
 assert len(ATOMIC_FIELDS) == 131, "the enriched event has exactly 131 columns"
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if not names:
+        return lambda _: ()
+    getter = attrgetter(*names)
+    return getter if len(names) > 1 else (lambda e: (getter(e),))
+
+
+@dataclass(frozen=True, slots=True)
+class LengthLimits:
+    """The string fields to check and their limits, grouped by limit so a check costs one C-level pass per group."""
+
+    names: tuple[str, ...]
+    bounds: tuple[int, ...]
+    values_of: Callable[[Any], tuple[Any, ...]] = field(repr=False, compare=False)
+    groups: tuple[tuple[int, tuple[str, ...], Callable[[Any], tuple[Any, ...]]], ...] = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, limits: Mapping[str, int]) -> LengthLimits:
+        names = tuple(limits)
+        by_limit: dict[int, list[str]] = {}
+        for name in names:
+            by_limit.setdefault(limits[name], []).append(name)
+        groups = tuple((limit, tuple(group), _getter(tuple(group))) for limit, group in by_limit.items())
+        return cls(names, tuple(limits[n] for n in names), _getter(names), groups)

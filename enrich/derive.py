@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from core.badrows import InputDataMessage
 from core.iglu import SchemaKey
-from core.raw import split_headers
+from enrich.atomic import FIELD_INDEX, LengthLimits
 from enrich.environment import FingerprintConfig
 from enrich.event import EnrichedEvent
 from enrich.tracker_protocol import first_ip_token, sanitise
@@ -45,6 +45,7 @@ EVENT_SCHEMAS: dict[str, tuple[str, str, str, str]] = {
 }
 _HASHES = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512"}
 _SEPARATOR = "\x1f"
+_FORWARDING_INITIALS = frozenset("xXfF")
 
 
 def derive_tstamp(collector: int | None, created: int | None, sent: int | None, true: int | None) -> int | None:
@@ -140,14 +141,19 @@ def set_event_schema(event: EnrichedEvent, unstruct_key: SchemaKey | None) -> In
 def client_ip(headers: Sequence[str], ip_address: str | None) -> str | None:
     """First X-Forwarded-For address, else the Forwarded `for=` address, else the collector's peer address."""
     forwarded_for: str | None = None
-    for name, value in split_headers(headers):
-        lowered = name.lower()
+    for header in headers:
+        if header[:1] not in _FORWARDING_INITIALS:  # cheap skip: most headers are neither
+            continue
+        name, sep, value = header.partition(":")
+        if not sep:
+            continue
+        lowered = name.strip().lower()
         if lowered == "x-forwarded-for":
             first = first_ip_token(value.strip())
             if first:
                 return first
         elif lowered == "forwarded" and forwarded_for is None:
-            forwarded_for = _forwarded_for(value)
+            forwarded_for = _forwarded_for(value.strip())
     if forwarded_for:
         return forwarded_for
     return sanitise(ip_address) if ip_address else None
@@ -182,20 +188,24 @@ def _utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def length_reports(event: EnrichedEvent, limits: Mapping[str, int]) -> list[dict[str, Any]]:
+def length_reports(event: EnrichedEvent, limits: LengthLimits) -> list[dict[str, Any]]:
     """One data report per string field longer than its limit (in UTF-16 code units, as Java counts)."""
     reports: list[dict[str, Any]] = []
-    for name, limit in limits.items():
-        value = getattr(event, name)
-        if value is None or len(value) * 2 <= limit:
+    for limit, names, values_of in limits.groups:
+        values = values_of(event)
+        # A UTF-16 length is at most twice the code-point length: most groups are cleared in one pass.
+        if max(map(len, filter(None, values)), default=0) * 2 <= limit:
             continue
-        if len(value) > limit or _utf16_length(value) > limit:
-            reports.append(
-                {
-                    "message": f"Field is longer than maximum allowed size {limit}",
-                    "path": name,
-                    "keyword": LENGTH_KEYWORD,
-                    "targets": [],
-                }
-            )
+        for name, value in zip(names, values, strict=True):
+            if value is not None and (len(value) > limit or _utf16_length(value) > limit):
+                reports.append(
+                    {
+                        "message": f"Field is longer than maximum allowed size {limit}",
+                        "path": name,
+                        "keyword": LENGTH_KEYWORD,
+                        "targets": [],
+                    }
+                )
+    if len(reports) > 1:
+        reports.sort(key=lambda r: FIELD_INDEX[r["path"]])
     return reports

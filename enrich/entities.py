@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -42,6 +44,7 @@ __all__ = [
     "extract_entities",
     "loads_json",
     "message_json",
+    "parse_entity",
     "unstruct_column",
     "validate_entity",
 ]
@@ -53,6 +56,9 @@ CONTEXTS_OUTPUT = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1
 VALIDATION_INFO = "iglu:com.snowplowanalytics.iglu/validation_info/jsonschema/1-0-0"
 
 _BIG_INTEGER = re.compile(r"[0-9]{19,}")  # may not fit in 64 bits, which orjson would turn into a float
+# The wrappers' `schema` pattern, applied with ECMA-262 `^...$` semantics (fullmatch: no newline before `$`).
+_WRAPPED_SCHEMA = re.compile(r"iglu:[a-zA-Z0-9\-_.]+/[a-zA-Z0-9\-_]+/[a-zA-Z0-9\-_]+/[0-9]+-[0-9]+-[0-9]+")
+_SDJ_KEYS = frozenset(("schema", "data"))
 
 
 class JsonTextError(ValueError):
@@ -90,6 +96,44 @@ def message_json(value: Any) -> Any:
     except TypeError:
         return orjson.loads(dumps_json(value))
     return value
+
+
+@lru_cache(maxsize=4096)
+def _schema_key(uri: str) -> SchemaKey:
+    """Parse an entity's schema URI once per process (events repeat the same few); failures are not cached."""
+    return parse_self_describing({"schema": uri, "data": None}).schema
+
+
+def parse_entity(value: Any) -> SelfDescribing:
+    """core.iglu.parse_self_describing with the URI parse cached; raises IgluParseError the same way."""
+    if isinstance(value, dict) and "data" in value:
+        schema = value.get("schema")
+        if isinstance(schema, str):
+            return SelfDescribing(_schema_key(schema), value["data"])
+    return parse_self_describing(value)
+
+
+def _is_entity(value: Any) -> bool:
+    """The wrappers' item schema: exactly {schema, data}, schema a string matching the Iglu URI pattern."""
+    return (
+        isinstance(value, dict)
+        and value.keys() == _SDJ_KEYS
+        and isinstance(value["schema"], str)
+        and _WRAPPED_SCHEMA.fullmatch(value["schema"]) is not None
+    )
+
+
+def _contexts_ok(data: Any, min_items: int) -> bool:
+    return isinstance(data, list) and len(data) >= min_items and all(_is_entity(item) for item in data)
+
+
+# In-code equivalents of the standard wrapper schemas (snowplow.md §1.5): a payload they accept is valid,
+# so the registry is only asked when one rejects it (for the exact report) or for any other wrapper version.
+_WRAPPER_CHECKS: dict[SchemaKey, Callable[[Any], bool]] = {
+    SchemaKey.parse("iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"): _is_entity,
+    SchemaKey.parse("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"): lambda d: _contexts_ok(d, 1),
+    SchemaKey.parse("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"): lambda d: _contexts_ok(d, 0),
+}
 
 
 @dataclass(slots=True)
@@ -139,13 +183,16 @@ def _wrapper(
         entities.errors.append(NotJsonMessage(param, text, str(e)))
         return None
     try:
-        wrapper = parse_self_describing(doc)
+        wrapper = parse_entity(doc)
     except IgluParseError as e:
         entities.errors.append(NotIgluMessage.from_parse_error(message_json(doc), e))
         return None
     if not criterion.matches(wrapper.schema):
         entities.errors.append(CriterionMismatchMessage(wrapper.schema, criterion))
         return None
+    check = _WRAPPER_CHECKS.get(wrapper.schema)
+    if check is not None and check(wrapper.data):
+        return wrapper
     result = validator.validate(wrapper.schema, wrapper.data)
     if not result.ok:
         assert result.error is not None
@@ -156,7 +203,7 @@ def _wrapper(
 
 def _inner(value: Any, entities: Entities) -> SelfDescribing | None:
     try:
-        return parse_self_describing(value)
+        return parse_entity(value)
     except IgluParseError as e:
         entities.errors.append(NotIgluMessage.from_parse_error(message_json(value), e))
         return None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from core.badrows.processor import EVENTKIT_PROCESSOR_VERSION, Processor, eventkit_processor
 from core.errors import ConfigError
 from core.iglu import SchemaKey
-from enrich.atomic import STRING_LIMITS
+from enrich.atomic import STRING_LIMITS, LengthLimits
 
 if TYPE_CHECKING:
     from enrich.enrichments.base import Enrichment
@@ -91,6 +91,7 @@ class Environment:
     new_event_id: Callable[[], str] = _uuid4
     v_etl: str = f"eventkit-{EVENTKIT_PROCESSOR_VERSION}"
     limits: dict[str, int] = field(init=False)
+    length_limits: LengthLimits = field(init=False)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.atomic_limits) - set(STRING_LIMITS))
@@ -104,3 +105,4 @@ class Environment:
         if self.max_json_depth < 1:
             raise ConfigError(f"maxJsonDepth: expected a positive integer, got {self.max_json_depth!r}")
         self.limits = {**STRING_LIMITS, **self.atomic_limits}
+        self.length_limits = LengthLimits.of(self.limits)

@@ -121,6 +121,9 @@ _TO_PARTIAL: tuple[Callable[[Any], Any], ...] = tuple(
     for f in ATOMIC_FIELDS
 )
 _TSV_FORMATTERS: tuple[Callable[[Any], str], ...] = tuple(_TO_TSV[f.kind] for f in ATOMIC_FIELDS)
+_TYPED_FORMATTERS: tuple[tuple[int, Callable[[Any], str]], ...] = tuple(
+    (f.index, _TO_TSV[f.kind]) for f in ATOMIC_FIELDS if f.kind not in ("str", "json")
+)
 _TSV_PARSERS: tuple[Callable[[str], Any], ...] = tuple(_FROM_TSV[f.kind] for f in ATOMIC_FIELDS)
 
 
@@ -277,7 +280,12 @@ class EnrichedEvent:
 
     def to_tsv(self) -> str:
         """The Snowplow enriched TSV line (no trailing newline)."""
-        return "\t".join(["" if v is None else fmt(v) for v, fmt in zip(_get_all(self), _TSV_FORMATTERS, strict=True)])
+        cells = list(_get_all(self))
+        for i, fmt in _TYPED_FORMATTERS:  # str and json cells are already text
+            v = cells[i]
+            if v is not None:
+                cells[i] = fmt(v)
+        return "\t".join([c or "" for c in cells])
 
     def to_partial_json(self) -> dict[str, Any]:
         """The PartiallyEnrichedEvent object of schema_violations / enrichment_failures payloads."""

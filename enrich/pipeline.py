@@ -125,7 +125,6 @@ def enrich_event(
     entities = extract_entities(mapped.unstruct, mapped.contexts, env.validator, env.max_json_depth)
     event.unstruct_event = unstruct_column(entities.unstruct)
     event.contexts = contexts_column(entities.contexts)
-    raw = RawEvent.from_collector_payload(payload, tuple(params.items()))
 
     # Phase 1 verdict.
     if atomic or entities.errors:
@@ -134,7 +133,9 @@ def enrich_event(
             messages.append(IgluErrorMessage(ATOMIC_SCHEMA, validation_error(atomic)))
         messages.extend(entities.errors)
         event.derived_contexts = contexts_column(entities.derived)
-        return SchemaViolations(env.processor, now, tuple(messages), EnrichmentPayload(event.to_partial_json(), raw))
+        return SchemaViolations(
+            env.processor, now, tuple(messages), EnrichmentPayload(event.to_partial_json(), _raw(payload, params))
+        )
 
     # Phase 2: derived values, then the configured enrichments in order.
     failures = _derive(event, params, payload, env, entities)
@@ -155,7 +156,9 @@ def enrich_event(
         plugin_contexts = list(ctx.derived_contexts)
     if failures:
         event.derived_contexts = contexts_column(plugin_contexts + entities.derived)
-        return EnrichmentFailures(env.processor, now, tuple(failures), EnrichmentPayload(event.to_partial_json(), raw))
+        return EnrichmentFailures(
+            env.processor, now, tuple(failures), EnrichmentPayload(event.to_partial_json(), _raw(payload, params))
+        )
 
     # Phase 3: derived contexts and atomic lengths.
     checked = Entities()
@@ -169,14 +172,21 @@ def enrich_event(
         if validated is not None:
             checked.contexts.append(validated[1])
     event.derived_contexts = contexts_column(checked.contexts + checked.derived + entities.derived)
-    reports = length_reports(event, env.limits)
+    reports = length_reports(event, env.length_limits)
     if reports or checked.errors:
         late: list[SchemaViolationMessage] = []
         if reports:
             late.append(IgluErrorMessage(ATOMIC_SCHEMA, {"error": "ValidationError", "dataReports": reports}))
         late.extend(checked.errors)
-        return SchemaViolations(env.processor, now, tuple(late), EnrichmentPayload(event.to_partial_json(), raw))
-    return Good(event, raw)
+        return SchemaViolations(
+            env.processor, now, tuple(late), EnrichmentPayload(event.to_partial_json(), _raw(payload, params))
+        )
+    return Good.of(event, payload, params)
+
+
+def _raw(payload: CollectorPayload, params: Mapping[str, str | None]) -> RawEvent:
+    """The per-event raw event a bad row carries, so replay re-sends exactly this event."""
+    return RawEvent.from_collector_payload(payload, tuple(params.items()))
 
 
 def _derive(

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.iglu import SchemaKey
+from enrich.atomic import LengthLimits
 from enrich.derive import (
     LENGTH_KEYWORD,
     client_ip,
@@ -133,12 +134,13 @@ def test_fingerprint_is_md5_over_sorted_raw_parameters() -> None:
 
 
 def test_length_limits_count_utf16_code_units() -> None:
-    """Fields longer than their limit are reported by name; astral characters count twice, as in Java."""
+    """Fields longer than their limit are reported by name in column order; astral characters count twice (Java)."""
     event = EnrichedEvent(tr_currency="EURO", geo_country="GB", app_id="a" * 255, br_colordepth="😀" * 6, se_label="x")
-    reports = length_reports(event, {"tr_currency": 3, "geo_country": 2, "app_id": 255, "br_colordepth": 11})
-    assert [(r["path"], r["keyword"]) for r in reports] == [
-        ("tr_currency", LENGTH_KEYWORD),
+    limits = LengthLimits.of({"tr_currency": 3, "geo_country": 2, "app_id": 255, "br_colordepth": 11})
+    reports = length_reports(event, limits)
+    assert [(r["path"], r["keyword"]) for r in reports] == [  # in column order
         ("br_colordepth", LENGTH_KEYWORD),
+        ("tr_currency", LENGTH_KEYWORD),
     ]
-    assert reports[0]["message"] == "Field is longer than maximum allowed size 3"
+    assert reports[1]["message"] == "Field is longer than maximum allowed size 3"
     assert reports[0]["targets"] == []
