@@ -10,6 +10,7 @@ that is not an IP address is left as it is.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from core.badrows import EnrichmentFailureMessage
 from core.iglu import SchemaKey
@@ -20,11 +21,15 @@ from enrich.event import EnrichedEvent
 __all__ = ["AnonIp", "anonymise_ip", "build"]
 
 
+_IPV4 = re.compile(
+    r"(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+)
+_MASKS = {1: "{0}.{1}.{2}.x", 2: "{0}.{1}.x.x", 3: "{0}.x.x.x", 4: "x.x.x.x"}
+
+
 def _anonymise_v4(ip: str, octets: int) -> str | None:
-    parts = ip.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
-        return None
-    return ".".join(parts[: 4 - octets] + ["x"] * octets)
+    m = _IPV4.fullmatch(ip)
+    return _MASKS[octets].format(*m.groups()) if m is not None else None
 
 
 def anonymise_ip(ip: str, octets: int, segments: int) -> str:

@@ -11,14 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from core.badrows.messages import EnrichmentFailureMessage, EnrichmentInformation
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload, split_headers
 from enrich.event import EnrichedEvent
 
-__all__ = ["Enrichment", "EnrichmentContext", "information"]
+__all__ = ["Enrichment", "EnrichmentContext", "information", "parse_query"]
+
+
+def _decode(text: str) -> str:
+    if "+" in text:
+        text = text.replace("+", " ")
+    return unquote(text, errors="replace") if "%" in text else text
+
+
+def parse_query(query: str) -> list[tuple[str, str]]:
+    """`urllib.parse.parse_qsl(query, keep_blank_values=True)`, without its per-pair overhead (pairs split on
+    `&`, `+` is a space, percent escapes decoded with U+FFFD for bad UTF-8, a pair without `=` has value "")."""
+    pairs: list[tuple[str, str]] = []
+    for part in query.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((_decode(name), _decode(value)))
+    return pairs
 
 
 class Enrichment(Protocol):
@@ -71,7 +88,7 @@ class EnrichmentContext:
         """The page URL's query parameters, decoded, in order (blank values kept)."""
         if self._page_query is None:
             query = self._event.page_urlquery
-            self._page_query = parse_qsl(query, keep_blank_values=True) if query else []
+            self._page_query = parse_query(query) if query else []
         return self._page_query
 
     def add_derived_context(self, sdj: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import orjson
@@ -54,6 +55,12 @@ class JsonField:
     field: str  # contexts | derived_contexts | unstruct_event
     criterion: SchemaCriterion
     path: JsonPath
+    verdicts: dict[str, bool] = dataclass_field(default_factory=dict, compare=False)  # schema URI -> criterion matches
+
+    @property
+    def prefix(self) -> str:
+        """`iglu:vendor/name/`: text every matching entity's schema URI contains."""
+        return f"iglu:{self.criterion.vendor}/{self.criterion.name}/"
 
 
 class PiiPseudonymiser:
@@ -86,27 +93,30 @@ class PiiPseudonymiser:
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if self.anonymous_only and ctx.header("SP-Anonymous") is None:
             return None
-        self.pseudonymise(event, ctx)
+        self.pseudonymise(event, ctx, record=False)  # no PII stream to emit a transformation event to yet
         return None
 
-    def pseudonymise(self, event: EnrichedEvent, ctx: EnrichmentContext) -> dict[str, Any]:
-        """Hash in place; returns the pii block of a pii_transformation event (`{"pojo": [...], "json": [...]}`)."""
+    def pseudonymise(self, event: EnrichedEvent, ctx: EnrichmentContext, *, record: bool = True) -> dict[str, Any]:
+        """Hash in place; with `record`, returns the pii block of a pii_transformation event
+        (`{"pojo": [...], "json": [...]}`), else an empty dict."""
         pojo: list[dict[str, str]] = []
         for name in self.pojo_fields:
             value = getattr(event, name)
             if isinstance(value, str) and value:
                 hashed = self.hash(value)
                 setattr(event, name, hashed)
-                pojo.append({"fieldName": name, "originalValue": value, "modifiedValue": hashed})
-        mappings: list[dict[str, Any]] = []
+                if record:
+                    pojo.append({"fieldName": name, "originalValue": value, "modifiedValue": hashed})
+        mappings: list[dict[str, Any]] | None = [] if record else None
         for spec in self.json_fields:
             if spec.field == "derived_contexts":
-                changed = [self._entity(dict(sdj), spec, mappings) for sdj in ctx.derived_contexts]
-                ctx.replace_derived_contexts(changed)
+                derived = ctx.derived_contexts
+                if any(self._matches(sdj.get("schema"), spec) for sdj in derived):
+                    ctx.replace_derived_contexts([self._entity(sdj, spec, mappings) for sdj in derived])
                 continue
             column = getattr(event, spec.field)
-            if not column:
-                continue
+            if not column or spec.prefix not in column:
+                continue  # no entity of the criterion's vendor/name can be in this column: skip parsing it
             document = orjson.loads(column)
             data = document.get("data")
             if spec.field == "unstruct_event" and isinstance(data, dict):
@@ -121,25 +131,36 @@ class PiiPseudonymiser:
             pii["json"] = [{"fieldMapping": m} for m in mappings]
         return pii
 
-    def _entity(self, sdj: dict[str, Any], spec: JsonField, mappings: list[dict[str, Any]]) -> dict[str, Any]:
-        schema = sdj.get("schema")
+    def _matches(self, schema: Any, spec: JsonField) -> bool:
+        """Whether an entity's schema URI falls under the criterion (memoised per URI: they repeat)."""
         if not isinstance(schema, str):
-            return sdj
-        try:
-            key = SchemaKey.parse(schema)
-        except IgluParseError:
-            return sdj
-        if not spec.criterion.matches(key):
+            return False
+        cache = spec.verdicts
+        verdict = cache.get(schema)
+        if verdict is None:
+            try:
+                verdict = spec.criterion.matches(SchemaKey.parse(schema))
+            except IgluParseError:
+                verdict = False
+            if len(cache) < 1024:
+                cache[schema] = verdict
+        return verdict
+
+    def _entity(self, sdj: dict[str, Any], spec: JsonField, mappings: list[dict[str, Any]] | None) -> dict[str, Any]:
+        if not self._matches(sdj.get("schema"), spec):
             return sdj
         data = orjson.loads(orjson.dumps(sdj.get("data")))  # a private copy: cached contexts are shared
-        for original, hashed in spec.path.replace_strings(data, self.hash):
+        changes = spec.path.replace_strings(data, self.hash)
+        if mappings is None:
+            return {**sdj, "data": data}
+        for original, hashed in changes:
             mappings.append(
                 {
                     "fieldName": spec.field,
                     "jsonPath": spec.path.text,
                     "originalValue": original,
                     "modifiedValue": hashed,
-                    "schema": schema,
+                    "schema": sdj["schema"],
                 }
             )
         return {**sdj, "data": data}

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 
 from core.badrows import EnrichmentFailureMessage
 from core.errors import ConfigError
 from core.iglu import SchemaKey
-from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.base import EnrichmentContext, parse_query
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.event import EnrichedEvent
 
@@ -44,9 +43,10 @@ class Referer:
 class RefererDataset:
     """Host → Referer and (host, path prefix) → Referer tables, built once."""
 
-    __slots__ = ("by_host", "by_path")
+    __slots__ = ("_hosts", "by_host", "by_path")
 
     def __init__(self, document: Mapping[str, Any]) -> None:
+        self._hosts: dict[str, tuple[Referer | None, list[str] | None]] = {}  # memo: host -> (verdict, path hosts)
         self.by_host: dict[str, Referer] = {}
         self.by_path: dict[str, list[tuple[str, Referer]]] = {}
         for medium, sources in document.items():
@@ -66,17 +66,21 @@ class RefererDataset:
     def lookup(self, host: str, path: str | None) -> Referer | None:
         """The referer for `host` (lower-case) and `path`: path entries of the host and its parent domains
         first (they are the more specific), then the host and its parent domains."""
-        candidates = _candidates(host)
-        if path and self.by_path:
-            for candidate in candidates:
-                for prefix, referer in self.by_path.get(candidate, ()):
+        memo = self._hosts.get(host)
+        if memo is None:
+            candidates = _candidates(host)
+            by_host = next((self.by_host[c] for c in candidates if c in self.by_host), None)
+            with_paths = [c for c in candidates if c in self.by_path] or None
+            memo = (by_host, with_paths)
+            if len(self._hosts) < 65_536:  # referer hosts repeat; the memo is bounded all the same
+                self._hosts[host] = memo
+        by_host, with_paths = memo
+        if path and with_paths:
+            for candidate in with_paths:
+                for prefix, referer in self.by_path[candidate]:
                     if path.startswith(prefix):
                         return referer
-        for candidate in candidates:
-            found = self.by_host.get(candidate)
-            if found is not None:
-                return found
-        return None
+        return by_host
 
 
 def _candidates(host: str) -> list[str]:
@@ -130,8 +134,8 @@ class RefererParser:
         event.refr_source = referer.source
         if referer.parameters and event.refr_urlquery:
             wanted = referer.parameters
-            for name, value in parse_qsl(event.refr_urlquery, keep_blank_values=False):
-                if name in wanted:
+            for name, value in parse_query(event.refr_urlquery):
+                if value and name in wanted:
                     event.refr_term = value
                     break
         return None
