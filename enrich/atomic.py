@@ -186,20 +186,31 @@ def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return getter if len(names) > 1 else (lambda e: (getter(e),))
 
 
+_TIERS = (0, 16, 50, 128, 255, 1000)  # limit bands: one quick pass per band clears most events
+
+
 @dataclass(frozen=True, slots=True)
 class LengthLimits:
-    """The string fields to check and their limits, grouped by limit so a check costs one C-level pass per group."""
+    """The string fields to check and their limits, banded so a typical event is cleared in a few C-level passes.
+
+    `groups` holds, per band, the smallest limit in it, the names, their limits and one getter for their values.
+    """
 
     names: tuple[str, ...]
     bounds: tuple[int, ...]
-    values_of: Callable[[Any], tuple[Any, ...]] = field(repr=False, compare=False)
-    groups: tuple[tuple[int, tuple[str, ...], Callable[[Any], tuple[Any, ...]]], ...] = field(repr=False, compare=False)
+    groups: tuple[tuple[int, tuple[str, ...], tuple[int, ...], Callable[[Any], tuple[Any, ...]]], ...] = field(
+        repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, limits: Mapping[str, int]) -> LengthLimits:
         names = tuple(limits)
-        by_limit: dict[int, list[str]] = {}
+        bands: dict[int, list[str]] = {}
         for name in names:
-            by_limit.setdefault(limits[name], []).append(name)
-        groups = tuple((limit, tuple(group), _getter(tuple(group))) for limit, group in by_limit.items())
-        return cls(names, tuple(limits[n] for n in names), _getter(names), groups)
+            band = max(t for t in _TIERS if t <= limits[name])
+            bands.setdefault(band, []).append(name)
+        groups = tuple(
+            (min(limits[n] for n in group), tuple(group), tuple(limits[n] for n in group), _getter(tuple(group)))
+            for _, group in sorted(bands.items())
+        )
+        return cls(names, tuple(limits[n] for n in names), groups)

@@ -176,11 +176,12 @@ def _forwarded_for(value: str) -> str | None:
 def event_fingerprint(params: Mapping[str, str | None], config: FingerprintConfig) -> str:
     """Hash of the raw parameters sorted by name, excluded ones left out, each as key␟value␟."""
     excluded = config.exclude
-    text = "".join(
-        f"{name}{_SEPARATOR}{value}{_SEPARATOR}"
-        for name, value in sorted(params.items())
-        if value is not None and name not in excluded
-    )
+    parts: list[str] = []
+    for name in sorted(params):
+        value = params[name]
+        if value is not None and name not in excluded:
+            parts += (name, value)
+    text = _SEPARATOR.join(parts) + _SEPARATOR if parts else ""
     return hashlib.new(_HASHES[config.algorithm], text.encode("utf-8")).hexdigest()
 
 
@@ -191,13 +192,13 @@ def _utf16_length(text: str) -> int:
 def length_reports(event: EnrichedEvent, limits: LengthLimits) -> list[dict[str, Any]]:
     """One data report per string field longer than its limit (in UTF-16 code units, as Java counts)."""
     reports: list[dict[str, Any]] = []
-    for limit, names, values_of in limits.groups:
+    for smallest, names, bounds, values_of in limits.groups:
         values = values_of(event)
-        # A UTF-16 length is at most twice the code-point length: most groups are cleared in one pass.
-        if max(map(len, filter(None, values)), default=0) * 2 <= limit:
+        # A UTF-16 length is at most twice the code-point length: most bands are cleared in one pass.
+        if max(map(len, filter(None, values)), default=0) * 2 <= smallest:
             continue
-        for name, value in zip(names, values, strict=True):
-            if value is not None and (len(value) > limit or _utf16_length(value) > limit):
+        for name, limit, value in zip(names, bounds, values, strict=True):
+            if value is not None and len(value) * 2 > limit and (len(value) > limit or _utf16_length(value) > limit):
                 reports.append(
                     {
                         "message": f"Field is longer than maximum allowed size {limit}",

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -29,7 +30,14 @@ class TsvFormatError(ValueError):
 
 def format_tstamp(ms: int) -> str:
     """Epoch milliseconds → `yyyy-MM-dd HH:mm:ss.SSS` (UTC, no zone), the enriched-TSV timestamp form."""
-    return (_EPOCH + timedelta(milliseconds=ms)).isoformat(" ", "milliseconds")
+    seconds, millis = divmod(ms, 1000)
+    return f"{_format_second(seconds)}.{millis:03d}"
+
+
+@lru_cache(maxsize=8192)
+def _format_second(seconds: int) -> str:
+    """Cached: the events of a batch share their etl and collector seconds."""
+    return (_EPOCH + timedelta(seconds=seconds)).isoformat(" ")
 
 
 def parse_tstamp(text: str) -> int:
