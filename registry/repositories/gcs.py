@@ -15,6 +15,8 @@ from registry.repositories import REMOTE_CLASS, RepoFailure
 __all__ = ["GcsRepository"]
 
 TIMEOUT_SECONDS = 5.0
+# No client-side retries: an unanswered read becomes RegistryUnavailable at once and the caller
+# (enrich's retry loop) decides how long to wait, as with HTTP repositories.
 
 
 class GcsRepository:
@@ -54,7 +56,7 @@ class GcsRepository:
 
         name = self._object(key.path)
         try:
-            raw = self._bucket().blob(name).download_as_bytes(timeout=TIMEOUT_SECONDS)
+            raw = self._bucket().blob(name).download_as_bytes(timeout=TIMEOUT_SECONDS, retry=None)
         except gexc.NotFound:
             return None
         except (gexc.Unauthorized, gexc.Forbidden) as e:
@@ -72,7 +74,9 @@ class GcsRepository:
     def list_versions(self, vendor: str, name: str, model: int) -> list[SchemaKey] | None:
         folder = self._object(f"{vendor}/{name}/jsonschema/")
         try:
-            names = [blob.name for blob in self._bucket().list_blobs(prefix=folder, timeout=TIMEOUT_SECONDS)]
+            names = [
+                blob.name for blob in self._bucket().list_blobs(prefix=folder, timeout=TIMEOUT_SECONDS, retry=None)
+            ]
         except Exception as e:  # any client error means the listing could not be read
             raise RepoFailure(f"gs://{self.bucket_name}/{folder}: listing failed: {type(e).__name__}: {e}") from e
         found: list[SchemaKey] = []
