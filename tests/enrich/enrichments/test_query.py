@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from enrich.enrichments.base import parse_query
 
-_QUERY_CHARS = st.sampled_from(list("ab=&+%;?/#09AFfzé ") + ["%2", "%E9", "%e9%9e%8b", "%ZZ", "%ff"])
+_QUERY_CHARS = st.sampled_from([*"ab=&+%;?/#09AFfzé ", "%2", "%E9", "%e9%9e%8b", "%ZZ", "%ff"])
 
 
 @given(st.lists(_QUERY_CHARS, max_size=40).map("".join))
