@@ -110,6 +110,10 @@ def _worker_main(options: EnrichOptions, index: int) -> None:
         worker.run()
     finally:
         worker.subscriber.close()
+        # Everything is committed and acked: a late second SIGTERM (the parent's, after the group's)
+        # must not kill the interpreter while it shuts down and turn a clean stop into exit code -15.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_workers(options: EnrichOptions, workers: int) -> int:
@@ -154,7 +158,9 @@ def run_workers(options: EnrichOptions, workers: int) -> int:
             proc.join()
             del procs[index]
             if stopping.is_set():
-                codes.append(proc.exitcode or 0)
+                # Asked to stop: death by the stop signal itself (e.g. while still starting) is a clean stop.
+                code = proc.exitcode or 0
+                codes.append(0 if code in (-signal.SIGTERM, -signal.SIGINT) else code)
                 continue
             typer.echo(f"eventkit enrich: worker {index} exited with {proc.exitcode}; restarting it", err=True)
             time.sleep(1.0)
