@@ -301,11 +301,11 @@ def test_files_are_cut_by_age_and_stop_flushes(tmp_path: Path, registry: str) ->
         mix = raw_mix()
         sent = time.monotonic()
         open_publisher(url).publish(mix.records)
-        while not list(lake.list("good/")) and time.monotonic() - sent < 5:
+        while not list(lake.list("good/")) and time.monotonic() - sent < 10:
             time.sleep(0.02)
         visible_after = time.monotonic() - sent
         assert list(lake.list("good/")), "no good file was cut by age"
-        assert visible_after < 2.0
+        assert visible_after < 5.0  # ~max_age on an idle machine; slack for a loaded CI box
     finally:
         worker.stop.set()
         thread.join(30)
