@@ -290,7 +290,7 @@ def test_repository_kinds_carry_iglu_class_priorities(tmp_path: Path) -> None:
 
 
 def test_reference_set_is_complete() -> None:
-    """Every iglu-central file in the copy's MANIFEST (98 files) is present, in schemas/ or in tests/cases/iglu-central."""
+    """Every file of the iglu-central copy's MANIFEST (98) is in schemas/ or in tests/cases/iglu-central."""
     manifest = (CASES / "MANIFEST").read_text().split()
     assert len(manifest) == 98
     keys = {SchemaKey.parse_path(line.removeprefix("schemas/")) for line in manifest}
