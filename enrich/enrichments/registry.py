@@ -23,6 +23,7 @@ from enrich.enrichments import (
     ip_lookups,
     pii,
     referer_parser,
+    spiders_and_robots,
     ua_parser,
 )
 from enrich.enrichments.base import Enrichment
@@ -49,6 +50,9 @@ def _c(*uris: str) -> tuple[SchemaCriterion, ...]:
 
 
 ENRICHMENTS: dict[tuple[str, str], Plugin] = {
+    (_SPE, "iab_spiders_and_robots_enrichment"): Plugin(
+        _c(f"iglu:{_SPE}/iab_spiders_and_robots_enrichment/jsonschema/1-0-*"), 4, spiders_and_robots.build
+    ),
     (_SP, "ua_parser_config"): Plugin(_c(f"iglu:{_SP}/ua_parser_config/jsonschema/1-0-*"), 6, ua_parser.build),
     (_SP, "referer_parser"): Plugin(
         _c(f"iglu:{_SP}/referer_parser/jsonschema/1-0-*", f"iglu:{_SP}/referer_parser/jsonschema/2-0-*"),

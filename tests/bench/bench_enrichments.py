@@ -7,7 +7,7 @@ captured tracker requests. Each figure is events per CPU-second of one process t
 and the worker's Parquet writer; both runs use the same records in the same process.
 
   none        no enrichment configs
-  all         the nine example configs of tests/cases/enrichments/snowplow (ua, referer, campaign,
+  all         the ten example configs of tests/cases/enrichments/snowplow (spiders and robots, ua, referer, campaign,
               cross-navigation, cookie, header, IP lookups, IP anonymisation, PII)
   all, cold   the same, but 2% of events carry a user agent never seen before (UA cache misses)
 """
@@ -160,9 +160,9 @@ def main() -> None:
 
     print(f"   enrich, no enrichments         {base:10,.0f} events/s per core (baseline)")
     print(
-        f"   enrich, all nine enrichments   {full:10,.0f} events/s per core   {full / base:.2f}x baseline (target 0.6x)"
+        f"   enrich, all ten enrichments    {full:10,.0f} events/s per core   {full / base:.2f}x baseline (target 0.6x)"
     )
-    print(f"   all nine, 2% unseen agents     {cold:10,.0f} events/s per core   {cold / cold_base:.2f}x its baseline")
+    print(f"   all ten, 2% unseen agents      {cold:10,.0f} events/s per core   {cold / cold_base:.2f}x its baseline")
     print(
         f"   extra CPU per event {extra_us:6.1f} us: {inside_us:.1f} us inside the enrichments, "
         f"{extra_us - inside_us:.1f} us in the pipeline (phase 3: validating and writing their derived contexts)"

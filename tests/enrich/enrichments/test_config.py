@@ -16,6 +16,7 @@ from tests.enrich.enrichments.mmdb import write_databases
 from tests.enrich.pipeline_env import REPO_ROOT, shared_validator
 
 SNOWPLOW_ORDER = [
+    "iab_spiders_and_robots_enrichment",
     "ua_parser_config",
     "referer_parser",
     "campaign_attribution",

@@ -67,7 +67,7 @@ def _drain(worker: EnrichWorker, limit_s: float = 30.0) -> None:
 
 
 def test_every_enrichment_shows_in_parquet_and_in_the_warehouse(tmp_path: Path) -> None:
-    """The enriched columns and derived contexts of all nine enrichments reach the lake and DuckDB."""
+    """The enriched columns and derived contexts of all ten enrichments reach the lake and DuckDB."""
     folder = staged_configs(tmp_path / "enrichments")
     write_databases(folder)
     registry = f"{REPO_ROOT / 'schemas'},{TEST_SCHEMAS}"
@@ -104,6 +104,7 @@ def test_every_enrichment_shows_in_parquet_and_in_the_warehouse(tmp_path: Path) 
     for entity in derived:
         by_schema.setdefault(entity["schema"].split("/")[1], []).append(entity["data"])
     assert by_schema["ua_parser_context"][0]["useragentFamily"] == "Chrome"
+    assert by_schema["spiders_and_robots"][0]["reason"] == "PASSED_ALL"
     assert by_schema["cross_navigation"][0]["domain_user_id"] == DUID
     assert by_schema["http_cookie"] == [{"name": "sp", "value": _salted("abc-123")}]
     assert by_schema["http_header"] == [
