@@ -84,9 +84,11 @@ def create_app(
         spool,
         publish_timeout=config.publish_timeout,
         max_batch=config.max_batch,
+        max_in_flight=config.max_in_flight,
         drain_batch=config.drain_batch,
         drain_interval=config.drain_interval,
         on_outcome=metrics.sink_outcome,
+        on_publish=metrics.published,
     )
     metrics.bind_health(lambda: acknowledger.queue_healthy, lambda: spool.count() if spool is not None else 0)
 

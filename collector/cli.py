@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +32,14 @@ def collector(
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
 ) -> None:
     """Accept tracker requests; answer 200 only once each raw record is in the queue or the spool."""
+    import sys
+
     import uvicorn
+
+    # The event loop and the publish threads share the GIL; at the default 5 ms switch interval a
+    # commit thread waiting for the GIL (after each SQLite step) stalls whole batches behind a busy
+    # loop. A short interval hands the GIL over quickly (measured: p99 and throughput, make bench).
+    sys.setswitchinterval(float(os.environ.get("EVENTKIT_SWITCH_INTERVAL", "0.0002")))
 
     from collector.server import build_app, export_config
     from collector.settings import load_config

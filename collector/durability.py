@@ -1,7 +1,8 @@
 """Durable acknowledgement: requests wait until their raw records are confirmed by the queue or committed to the spool.
 
-Records from concurrent requests are gathered and published with one call (group commit); one
-publish is in flight at a time, so the next batch grows while the current one is confirmed. A
+Records from concurrent requests are gathered and published with one call (group commit); at most
+`max_in_flight` publishes run at once (the queue's own group commit pipelines them), so the next
+batch grows while the current ones are confirmed. A
 publish that raises QueueUnavailable, or takes longer than `publish_timeout`, sends the batch to
 the spool instead and switches to spool mode: new records go to the spool (keeping spool order)
 until the drainer has published everything spooled and the queue is proven reachable again. If
@@ -39,19 +40,23 @@ class Acknowledger:
         *,
         publish_timeout: float = 1.0,
         max_batch: int = 500,
+        max_in_flight: int = 1,
         drain_batch: int = 500,
         drain_interval: float = 0.5,
         check_timeout: float = 5.0,
         on_outcome: Callable[[str, int], None] | None = None,
+        on_publish: Callable[[float, int], None] | None = None,
     ) -> None:
         self.publisher = publisher
         self.spool = spool
         self.publish_timeout = publish_timeout
         self.max_batch = max_batch
+        self.max_in_flight = max_in_flight
         self.drain_batch = drain_batch
         self.drain_interval = drain_interval
         self.check_timeout = check_timeout
         self._on_outcome = on_outcome or (lambda outcome, n: None)
+        self._on_publish = on_publish or (lambda seconds, n: None)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="collector-sink")
         self._pending: list[tuple[Sequence[bytes], asyncio.Future[bool]]] = []
         self._wakeup: asyncio.Event | None = None
@@ -118,13 +123,18 @@ class Acknowledger:
 
     async def _batcher(self) -> None:
         assert self._wakeup is not None
+        in_flight: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(self.max_in_flight)
         while True:
             if not self._pending:
                 if self._stopping:
+                    if in_flight:
+                        await asyncio.wait(in_flight)
                     return
                 await self._wakeup.wait()
                 self._wakeup.clear()
                 continue
+            await slots.acquire()  # while every slot is busy, the next batch keeps growing
             take, count = 0, 0
             for records, _ in self._pending:
                 if take and count + len(records) > self.max_batch:
@@ -133,13 +143,26 @@ class Acknowledger:
                 take += 1
             batch = self._pending[:take]
             del self._pending[:take]
+            task = asyncio.create_task(self._settle(batch, slots))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+
+    async def _settle(
+        self, batch: list[tuple[Sequence[bytes], asyncio.Future[bool]]], slots: asyncio.Semaphore
+    ) -> None:
+        try:
             ok = await self._commit([r for records, _ in batch for r in records])
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(ok)
+        except Exception:  # a bug must not leave requests waiting forever: they get 503
+            ok = False
+        finally:
+            slots.release()
+        for _, future in batch:
+            if not future.done():
+                future.set_result(ok)
 
     async def _commit(self, messages: list[bytes]) -> bool:
         if self.spool is None or self._direct:
+            started = time.perf_counter()
             try:
                 await asyncio.wait_for(
                     asyncio.shield(self._run(self.publisher.publish, messages)), self.publish_timeout
@@ -151,6 +174,7 @@ class Acknowledger:
             else:
                 self._queue_ok = True
                 self._on_outcome("queue", len(messages))
+                self._on_publish(time.perf_counter() - started, len(messages))
                 return True
         if self.spool is None:
             return False

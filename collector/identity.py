@@ -51,6 +51,8 @@ class IdentityRules:
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
         self._lifetime = config.cookie.expiration_days * 86400
         self._domains = tuple(d.lower().lstrip(".") for d in config.cookie.domains)
+        self._expires_second = -1
+        self._expires_text = ""
 
     def resolve(
         self,
@@ -82,11 +84,19 @@ class IdentityRules:
         nuid = nuid_param or existing or self._new_id()
         if not cookie_cfg.enabled:
             return Identity(nuid, False, False, ())
-        expires = formatdate((time.time() if now is None else now) + self._lifetime, usegmt=True)
+        expires = self._expires(time.time() if now is None else now)
         lines = [self._cookie_line(cookie_cfg.name, nuid, expires, origins, http_only=cookie_cfg.http_only)]
         if cookie_cfg.client_cookie_name:
             lines.append(self._cookie_line(cookie_cfg.client_cookie_name, nuid, expires, origins, http_only=False))
         return Identity(nuid, False, False, tuple(lines))
+
+    def _expires(self, now: float) -> str:
+        """The Expires attribute for cookies issued now (formatted once per second, not per request)."""
+        second = int(now)
+        if second != self._expires_second:
+            self._expires_second = second
+            self._expires_text = formatdate(second + self._lifetime, usegmt=True)
+        return self._expires_text
 
     def cookie_domain(self, origins: list[str]) -> str | None:
         """First configured domain equal to or a parent of a host in Origin, else the fallback, else none."""

@@ -33,6 +33,18 @@ class CollectorMetrics:
             "collector_sink_healthy", "1 while the raw queue is proven reachable", registry=self.registry
         )
         self._spooled = Gauge("collector_spool_rows", "Rows waiting in the local spool", registry=self.registry)
+        self._publish = Histogram(
+            "collector_publish_seconds",
+            "Queue publish round trip per group commit (thread hand-off included)",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
+        self._batch = Histogram(
+            "collector_publish_batch_records",
+            "Records per group commit",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, int], Counter] = {}
         self._latency_children: dict[str, Histogram] = {}
 
@@ -55,6 +67,10 @@ class CollectorMetrics:
 
     def sink_outcome(self, outcome: str, n: int) -> None:
         self._sink.labels(outcome).inc(n)
+
+    def published(self, seconds: float, records: int) -> None:
+        self._publish.observe(seconds)
+        self._batch.observe(records)
 
     def bind_health(self, healthy: Callable[[], bool], spooled: Callable[[], int]) -> None:
         self._health.set_function(lambda: 1.0 if healthy() else 0.0)

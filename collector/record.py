@@ -52,7 +52,22 @@ def canonical_header_name(raw: bytes) -> str:
     return name
 
 
+_CHARSETS: dict[str, str] = {}
+
+
 def _charset(content_type: str | None) -> str:
+    """The codec a Content-Type names (cached: trackers send the same two or three values)."""
+    if not content_type:
+        return "utf-8"
+    known = _CHARSETS.get(content_type)
+    if known is None:
+        known = _lookup_charset(content_type)
+        if len(_CHARSETS) < 256:  # bounded: the header is attacker-controlled
+            _CHARSETS[content_type] = known
+    return known
+
+
+def _lookup_charset(content_type: str) -> str:
     if content_type:
         for param in content_type.split(";")[1:]:
             key, _, value = param.strip().partition("=")

@@ -70,6 +70,7 @@ class CollectorConfig:
     crossdomain_secure: bool = True
     publish_timeout: float = 1.0  # a publish slower than this goes to the spool instead
     max_batch: int = 500  # records per group publish
+    max_in_flight: int = 1  # concurrent group publishes (1 measured best: SQLite serialises commits anyway)
     drain_batch: int = 500
     drain_interval: float = 0.5  # seconds between drain attempts while the queue is down
 
