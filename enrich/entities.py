@@ -29,7 +29,6 @@ from core.errors import IgluParseError
 from core.iglu import SchemaCriterion, SchemaKey, SelfDescribing, parse_self_describing
 from enrich.base64url import decode_base64_text
 from enrich.environment import SchemaValidator
-from registry.json_depth import nesting_depth_exceeds
 
 __all__ = [
     "CONTEXTS_CRITERION",
@@ -55,7 +54,6 @@ UNSTRUCT_OUTPUT = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema
 CONTEXTS_OUTPUT = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
 VALIDATION_INFO = "iglu:com.snowplowanalytics.iglu/validation_info/jsonschema/1-0-0"
 
-_BIG_INTEGER = re.compile(r"[0-9]{19,}")  # may not fit in 64 bits, which orjson would turn into a float
 # The wrappers' `schema` pattern, applied with ECMA-262 `^...$` semantics (fullmatch: no newline before `$`).
 _WRAPPED_SCHEMA = re.compile(r"iglu:[a-zA-Z0-9\-_.]+/[a-zA-Z0-9\-_]+/[a-zA-Z0-9\-_]+/[0-9]+-[0-9]+-[0-9]+")
 _SDJ_KEYS = frozenset(("schema", "data"))
@@ -69,15 +67,40 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_HUGE = float(2**63)  # orjson reads integers outside the 64-bit range as floats at least this large
+
+
+def _scan(value: Any, max_depth: int) -> tuple[bool, bool]:
+    """(nests deeper than max_depth, holds a float that may be an overflowed integer), in one iterative walk."""
+    huge = False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                if depth >= max_depth:
+                    return True, huge
+                push((child, depth + 1))
+            elif isinstance(child, float) and (child >= _HUGE or child <= -_HUGE):
+                huge = True
+    return False, huge
+
+
 def loads_json(text: str, max_depth: int) -> Any:
-    """Parse JSON exactly: orjson, except that integers beyond 64 bits keep every digit (stdlib parser)."""
+    """Parse JSON with orjson, bounded in depth; integers beyond 64 bits keep every digit (stdlib re-parse)."""
     try:
-        value = json.loads(text, parse_constant=_no_constants) if _BIG_INTEGER.search(text) else orjson.loads(text)
-    except (orjson.JSONDecodeError, ValueError, RecursionError) as e:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
         raise JsonTextError(f"invalid json: {e}") from None
-    # A document cannot nest deeper than it has openers: skip the walk for all but pathological input.
-    if text.count("{") + text.count("[") > max_depth and nesting_depth_exceeds(value, max_depth):
-        raise JsonTextError(f"invalid json: maximum allowed JSON depth of {max_depth} exceeded")
+    if isinstance(value, (dict, list)):
+        too_deep, huge = _scan(value, max_depth)
+        if too_deep:
+            raise JsonTextError(f"invalid json: maximum allowed JSON depth of {max_depth} exceeded")
+        if huge:
+            value = json.loads(text, parse_constant=_no_constants)
+    elif isinstance(value, float) and (value >= _HUGE or value <= -_HUGE):
+        value = json.loads(text, parse_constant=_no_constants)
     return value
 
 
