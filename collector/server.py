@@ -11,8 +11,9 @@ from core.errors import ConfigError
 
 __all__ = ["CONFIG_ENV", "app_from_env", "build_app", "export_config"]
 
-# Worker processes started by uvicorn (--workers N) rebuild the app from this variable.
-CONFIG_ENV = "EVENTKIT_COLLECTOR_CONFIG"
+# Worker processes started by uvicorn (--workers N) rebuild the app from this variable (deliberately
+# outside the EVENTKIT_* namespace, which core.settings reserves for settings and checks strictly).
+CONFIG_ENV = "COLLECTOR_WORKER_CONFIG"
 
 
 def build_app(config: CollectorConfig) -> CollectorApp:

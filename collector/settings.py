@@ -1,22 +1,25 @@
-"""The collector's own configuration: one frozen model read once at start-up, from defaults, a file or core settings."""
+"""The collector's own configuration: one frozen model built once at start-up from the project settings."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
 import re
-import tomllib
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.settings import CollectorSettings
 
 __all__ = [
     "CollectorConfig",
     "CookieConfig",
     "DoNotTrackConfig",
     "config_from_json",
+    "config_from_settings",
     "config_to_json",
     "load_config",
 ]
@@ -141,21 +144,55 @@ def config_to_json(config: CollectorConfig) -> str:
     return json.dumps(doc)
 
 
+def config_from_settings(section: CollectorSettings, *, lake_url: str | None = None) -> CollectorConfig:
+    """The collector's config from the project-wide settings (`[collector]` of eventkit.toml, EVENTKIT_* env)."""
+    cookie = section.cookie
+    dnt = section.do_not_track_cookie
+    return CollectorConfig(
+        host=section.host,
+        port=section.port,
+        raw_url=section.raw,
+        spool_path=str(section.spool),
+        lake_url=lake_url,
+        drop_payload_size=section.drop_payload_size,
+        max_payload_size=section.max_payload_size,
+        max_record_size=section.sink_max_bytes,
+        cookie=CookieConfig(
+            enabled=cookie.enabled,
+            name=cookie.name,
+            expiration_days=cookie.expiration_days,
+            domains=tuple(cookie.domains),
+            fallback_domain=cookie.fallback_domain,
+            secure=cookie.secure,
+            http_only=cookie.http_only,
+            same_site=cookie.same_site or "None",
+            client_cookie_name=cookie.client_cookie_name,
+        ),
+        do_not_track=DoNotTrackConfig(enabled=dnt.enabled, name=dnt.name, value=dnt.value),
+        cors_max_age=section.cors.max_age,
+        redirect_enabled=section.redirect.enabled,
+        redirect_domains=tuple(section.redirect.domains),
+        custom_paths=tuple(section.paths.items()),
+        trusted_proxies=tuple(section.trusted_proxies),
+        crossdomain_enabled=section.crossdomain.enabled,
+        crossdomain_domains=tuple(section.crossdomain.domains),
+        crossdomain_secure=section.crossdomain.secure,
+    )
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> CollectorConfig:
-    """Defaults, then the `[collector]` table of a TOML or JSON file, then explicit overrides (CLI flags)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"--config: cannot read {p}: {e}") from None
-        try:
-            doc = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
-        except (ValueError, tomllib.TOMLDecodeError) as e:
-            raise ConfigError(f"--config: {p} is not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {e}") from None
-        section = doc.get("collector", doc) if isinstance(doc, dict) else doc
-        data = dict(section)
-    config = config_from_json(data)
-    present = {k: v for k, v in overrides.items() if v is not None}
-    return replace(config, **present) if present else config
+    """Project settings (defaults < eventkit.toml or `path` < EVENTKIT_* env < overrides) as a CollectorConfig.
+
+    Overrides: `port`, `host`, `raw_url`, `spool_path`, `lake_url` (None values are ignored).
+    The lake defaults to the enrich lake, so size_violation bad rows land beside enrich's bad rows.
+    """
+    from core.settings import load_settings
+
+    settings = load_settings(
+        Path(path) if path is not None else None,
+        collector__port=overrides.get("port"),
+        collector__host=overrides.get("host"),
+        collector__raw=overrides.get("raw_url"),
+        collector__spool=overrides.get("spool_path"),
+    )
+    return config_from_settings(settings.collector, lake_url=overrides.get("lake_url") or settings.enrich.lake)

@@ -246,6 +246,8 @@ def main() -> None:
             f"sqlite:///{root}/queue.db",
             "--spool",
             str(root / "spool.db"),
+            "--lake",
+            str(root / "lake"),
         ],
         collector_port,
         root / "collector.log",

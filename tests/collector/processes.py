@@ -39,7 +39,9 @@ class CollectorProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, **(env or {})},
+                cwd=log.parent,
+                # Unset locations (spool, lake) default under data_dir: keep them in the test's folder.
+                env={**os.environ, "EVENTKIT_DATA_DIR": str(log.parent / "data"), **(env or {})},
             )
         self.wait_ready()
 
