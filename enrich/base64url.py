@@ -38,12 +38,22 @@ def decode_lenient(text: str) -> bytes:
         return b""
 
 
-@lru_cache(maxsize=4096)
 def decode_base64_text(text: str) -> str:
     """Decode to text: UTF-8, with malformed sequences replaced (as Java's String constructor does).
 
-    Cached: batches repeat the same encoded contexts across events.
+    Short texts are cached (batches repeat the same encoded contexts); long ones are not, so the
+    cache stays small in memory.
     """
+    if len(text) <= _CACHED_LENGTH:
+        return _decode_cached(text)
+    return decode_lenient(text).decode("utf-8", errors="replace")
+
+
+_CACHED_LENGTH = 4096
+
+
+@lru_cache(maxsize=2048)
+def _decode_cached(text: str) -> str:
     return decode_lenient(text).decode("utf-8", errors="replace")
 
 

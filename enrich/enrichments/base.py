@@ -3,8 +3,10 @@
 An enrichment runs in phase 2, after the tracker-protocol mapping and Iglu validation succeeded, in
 the order of `Environment.enrichments`. It may set atomic fields on the event and attach derived
 contexts through the context; it reports problems by returning failure messages (it never raises:
-the pipeline turns any exception into an enrichment failure naming the enrichment anyway). Derived
-contexts are validated against their schemas in phase 3.
+the pipeline turns any exception into an enrichment failure naming the enrichment anyway), except
+that a core.errors.TransientError (a lookup service down) propagates so the worker retries the
+message. Derived contexts are validated against their schemas in phase 3, together with the atomic
+field lengths, so an enrichment may set any field and rely on the check.
 """
 
 from __future__ import annotations
