@@ -100,7 +100,6 @@ def _rejected(payload: CollectorPayload, item: Rejected, env: Environment, now: 
 def _base_event(payload: CollectorPayload, env: Environment, now: int) -> tuple[EnrichedEvent, list[DataReport]]:
     """Phase 1, before the parameters: what the collector and the environment say."""
     event = EnrichedEvent()
-    event.event_id = env.new_event_id()
     event.v_collector = sanitise(payload.collector) if payload.collector else None
     event.v_etl = env.v_etl
     event.etl_tstamp = now
@@ -121,6 +120,8 @@ def enrich_event(
     """Enrich one event (its tracker parameters, after the adapter)."""
     event, atomic = _base_event(payload, env, now)
     mapped = map_parameters(event, params)
+    if event.event_id is None:  # no (valid) eid: enrich makes one up
+        event.event_id = env.new_event_id()
     atomic.extend(DataReport(message, param, PARSE_KEYWORD, ()) for param, message in mapped.errors)
     entities = extract_entities(mapped.unstruct, mapped.contexts, env.validator, env.max_json_depth)
     event.unstruct_event = unstruct_column(entities.unstruct)
