@@ -79,7 +79,7 @@ def _decimal_multiple_of(validator: Any, divisor: Any, instance: Any, schema: An
         try:
             failed = failed or instance / divisor == float("inf")
         except OverflowError:
-            failed = True
+            pass  # an int beyond float range: the decimal answer stands (the fast path defers to this one)
     if failed:
         yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
 
