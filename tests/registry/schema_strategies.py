@@ -1,4 +1,4 @@
-"""Hypothesis strategies for the differential test: varied draft-04 schemas and schema-guided (mostly near-valid) instances."""
+"""Hypothesis strategies for the differential test: varied draft-04 schemas and schema-guided instances."""
 
 from __future__ import annotations
 
