@@ -24,10 +24,12 @@ from typing import Any, TypeVar
 from collector.spool import Spool, SpoolUnavailable
 from core.errors import QueueUnavailable
 from core.queue.port import Publisher
+from core.telemetry import get_logger
 
 __all__ = ["Acknowledger"]
 
 T = TypeVar("T")
+log = get_logger("collector.durability")
 
 
 class Acknowledger:
@@ -167,7 +169,9 @@ class Acknowledger:
                 await asyncio.wait_for(
                     asyncio.shield(self._run(self.publisher.publish, messages)), self.publish_timeout
                 )
-            except (QueueUnavailable, TimeoutError, OSError):
+            except (QueueUnavailable, TimeoutError, OSError) as e:
+                if self._direct:
+                    log.warning("queue_unavailable", records=len(messages), error=repr(e), spool=self.spool is not None)
                 self._queue_ok = False
                 self._direct = False
                 self._on_outcome("queue_failed", len(messages))
@@ -182,7 +186,8 @@ class Acknowledger:
         self._spool_writes_in_flight += 1
         try:
             await self._run(self.spool.append, messages)
-        except SpoolUnavailable:
+        except SpoolUnavailable as e:
+            log.error("spool_unavailable", records=len(messages), error=str(e))
             self._on_outcome("spool_failed", len(messages))
             return False
         finally:
@@ -210,6 +215,7 @@ class Acknowledger:
                         await self._probe()
                     if self._queue_ok and self._spool_writes_in_flight == 0 and generation == self._spool_writes:
                         self._direct = True
+                        log.info("queue_recovered", spool="drained")
                 await self._pause()
                 continue
             ids = [i for i, _ in rows]
