@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,7 +72,24 @@ class UrlParts:
 
 
 def split_url(url: str) -> UrlParts:
-    """Split a URL leniently (spaces become %20); raises ValueError when it cannot be read as a URI."""
+    """Split a URL leniently (spaces become %20); raises ValueError when it cannot be read as a URI.
+
+    Results for ordinary-length URLs are cached: a session's events repeat the same page URLs.
+    """
+    if len(url) <= _CACHED_URL_LENGTH:
+        return _split_cached(url)
+    return _split(url)
+
+
+_CACHED_URL_LENGTH = 2048
+
+
+@lru_cache(maxsize=2048)
+def _split_cached(url: str) -> UrlParts:
+    return _split(url)
+
+
+def _split(url: str) -> UrlParts:
     fixed = url.replace(" ", "%20") if " " in url else url
     parts = urlsplit(fixed)
     port = parts.port  # raises ValueError for a non-numeric or out-of-range port

@@ -57,6 +57,7 @@ VALIDATION_INFO = "iglu:com.snowplowanalytics.iglu/validation_info/jsonschema/1-
 # The wrappers' `schema` pattern, applied with ECMA-262 `^...$` semantics (fullmatch: no newline before `$`).
 _WRAPPED_SCHEMA = re.compile(r"iglu:[a-zA-Z0-9\-_.]+/[a-zA-Z0-9\-_]+/[a-zA-Z0-9\-_]+/[0-9]+-[0-9]+-[0-9]+")
 _SDJ_KEYS = frozenset(("schema", "data"))
+_CACHED_URI_LENGTH = 512  # caches keyed by URIs stay small even when a sender makes them long
 
 
 class JsonTextError(ValueError):
@@ -131,7 +132,7 @@ def parse_entity(value: Any) -> SelfDescribing:
     """core.iglu.parse_self_describing with the URI parse cached; raises IgluParseError the same way."""
     if isinstance(value, dict) and "data" in value:
         schema = value.get("schema")
-        if isinstance(schema, str):
+        if isinstance(schema, str) and len(schema) <= _CACHED_URI_LENGTH:
             return SelfDescribing(_schema_key(schema), value["data"])
     return parse_self_describing(value)
 
@@ -142,8 +143,17 @@ def _is_entity(value: Any) -> bool:
         isinstance(value, dict)
         and value.keys() == _SDJ_KEYS
         and isinstance(value["schema"], str)
-        and _WRAPPED_SCHEMA.fullmatch(value["schema"]) is not None
+        and (
+            _wrapped_schema_ok(value["schema"])
+            if len(value["schema"]) <= _CACHED_URI_LENGTH
+            else _WRAPPED_SCHEMA.fullmatch(value["schema"]) is not None
+        )
     )
+
+
+@lru_cache(maxsize=4096)
+def _wrapped_schema_ok(uri: str) -> bool:
+    return _WRAPPED_SCHEMA.fullmatch(uri) is not None
 
 
 def _contexts_ok(data: Any, min_items: int) -> bool:
