@@ -107,6 +107,7 @@ class Resolver:
         self._clock = clock
         self._lock = threading.Lock()
         self._cache: OrderedDict[Any, _Entry] = OrderedDict()
+        self.generation = 0  # bumped by invalidate(), so holders of derived data (validators) can notice
 
     # -- construction -------------------------------------------------------------------------
 
@@ -134,6 +135,11 @@ class Resolver:
         return cls(
             [spec.build() for spec in parsed.repositories], cache_size=parsed.cache_size, cache_ttl=parsed.cache_ttl
         )
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The monotonic clock cache expiry is measured with."""
+        return self._clock
 
     def close(self) -> None:
         """Close repository connections."""
@@ -184,6 +190,7 @@ class Resolver:
     def invalidate(self, key: SchemaKey | None = None) -> None:
         """Forget one schema (and its model's version list) or, with no key, everything cached."""
         with self._lock:
+            self.generation += 1
             if key is None:
                 self._cache.clear()
                 return
@@ -194,13 +201,18 @@ class Resolver:
 
     def lookup(self, key: SchemaKey) -> dict[str, Any]:
         """The schema JSON for `key` (shared: do not mutate it); SchemaNotFound or RegistryUnavailable otherwise."""
+        schema, _ = self._lookup_timed(key)
+        return schema
+
+    def _lookup_timed(self, key: SchemaKey) -> tuple[dict[str, Any], float | None]:
+        """The schema and the clock time its cache entry expires (None: never)."""
         entry = self._cached(key)
         if entry is None:
             entry = self._fetch(key)
         if entry.value is None:
             raise SchemaNotFound(key, _history_json(entry.history))
         schema: dict[str, Any] = entry.value
-        return schema
+        return schema, entry.expires
 
     def source_of(self, key: SchemaKey) -> str | None:
         """The name of the repository that served the cached schema for `key`, if cached."""
@@ -235,8 +247,12 @@ class Resolver:
         A `$supersededBy` that is not a greater version of the same schema is a ClientFailure
         (SchemaNotFound naming the repository that served it), as in Iglu.
         """
+        return self.resolve_timed(key)[0]
+
+    def resolve_timed(self, key: SchemaKey) -> tuple[Resolution, float | None]:
+        """resolve() plus the `clock` time until which the answer may be reused (None: until invalidate())."""
         current = key
-        schema = self.lookup(current)
+        schema, expires = self._lookup_timed(current)
         for _ in range(MAX_SUPERSEDING_HOPS):
             successor = schema.get("$supersededBy")
             if successor is None:
@@ -251,8 +267,10 @@ class Resolver:
                 history.record({"error": "ClientFailure", "message": message}, _now_iso())
                 raise SchemaNotFound(key, _history_json({self.source_of(current) or "resolver": history}))
             current = SchemaKey(current.vendor, current.name, current.format, version)
-            schema = self.lookup(current)
-        return Resolution(current, key, schema)
+            schema, successor_expires = self._lookup_timed(current)
+            if successor_expires is not None:
+                expires = successor_expires if expires is None else min(expires, successor_expires)
+        return Resolution(current, key, schema), expires
 
     def list_versions(self, vendor: str, name: str, model: int) -> list[SchemaKey]:
         """Every known `jsonschema` version of `vendor/name` in MODEL, ascending, merged over all repositories.

@@ -51,7 +51,7 @@ from hypothesis import strategies as st
 from core.errors import RegistryUnavailable
 from core.iglu import SchemaKey, SelfDescribing
 from core.locations import BUNDLED_SCHEMAS
-from registry.json_depth import nesting_depth_exceeds
+from registry.json_depth import admitted_depth, nesting_depth_exceeds
 from registry.repositories.http import HttpRepository
 from registry.repositories.local import LocalRepository
 from registry.resolver import Resolver
@@ -97,10 +97,13 @@ def test_fast_and_full_paths_agree_on_generated_schemas(data: st.DataObject) -> 
         compiled = compile_schema(schema, no_lookup)
     except SchemaIssue:
         return  # not a valid draft-04 schema: both paths refuse it the same way
+    bound = admitted_depth(schema)
     for _ in range(4):
         instance = data.draw(instances_for(schema), label="instance")
         fast, full = verdicts(compiled, instance)
         assert fast is None or fast == full
+        if full and bound is not None:
+            assert not nesting_depth_exceeds(instance, bound)  # the bound that lets valid instances skip the walk
 
 
 ALL_IGLU = sorted(
@@ -286,6 +289,45 @@ def test_nesting_deeper_than_the_bound_is_invalid_without_recursion(checkout: Va
     result = checkout.validate(KEY, {"price": 1, "currency": "EUR", "items": deep})
     assert result.error is not None and result.error["dataReports"][0]["keyword"] == "maxDepth"
     assert not checkout.is_valid(KEY, deep)
+
+
+CLOSED = {
+    "type": "object",
+    "properties": {"tags": {"type": "array", "items": {"type": "string"}}},
+    "additionalProperties": False,
+}
+
+
+def test_closed_schema_checks_depth_only_after_a_rejection(tmp_path: Path) -> None:
+    """A schema admitting at most 2 levels skips the walk for accepted data and still reports deep rejected data."""
+    assert admitted_depth(CLOSED) == 2
+    assert admitted_depth({**CLOSED, "additionalProperties": True}) is None
+    publish(tmp_path, KEY, CLOSED)
+    validator = Validator(Resolver.from_locations(str(tmp_path)))
+    deep: Any = []
+    for _ in range(10_000):
+        deep = [deep]
+    assert validator.validate(KEY, {"tags": ["a"]}).ok
+    result = validator.validate(KEY, {"tags": deep})
+    assert result.error is not None and result.error["dataReports"][0]["keyword"] == "maxDepth"
+    assert not validator.is_valid(KEY, {"tags": deep})
+    shallow = Validator(Resolver.from_locations(str(tmp_path)), max_depth=1)
+    assert not shallow.validate(KEY, {"tags": ["a"]}).ok  # the schema admits more than max_depth: walk first
+
+
+def test_a_changed_schema_is_used_after_the_ttl(tmp_path: Path) -> None:
+    """Compiled validators follow the resolver's TTL: an edited schema file takes effect once it expires."""
+    now = [0.0]
+    publish(tmp_path, KEY, {"properties": {"a": {"type": "string"}}})
+    resolver = Resolver([LocalRepository(tmp_path)], cache_ttl=10, clock=lambda: now[0])
+    validator = Validator(resolver)
+    assert validator.is_valid(KEY, {"a": "x"})
+    publish(tmp_path, KEY, {"properties": {"a": {"type": "integer"}}})
+    now[0] = 9.0
+    assert validator.is_valid(KEY, {"a": "x"})
+    now[0] = 11.0
+    assert not validator.is_valid(KEY, {"a": "x"})
+    assert validator.validate(KEY, {"a": 1}).ok
 
 
 def test_depth_bound_is_exact() -> None:
