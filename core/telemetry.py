@@ -85,6 +85,15 @@ def configure_logging(level: str = "info", json: bool | None = None, stream: Tex
     handler._eventkit = True  # type: ignore[attr-defined]  # marks our handler so reconfiguring replaces it
     root.addHandler(handler)
     root.setLevel(numeric)
+    # uvicorn installs its own handlers and stops propagation when it starts a server; hand its
+    # loggers back to the root so every line has one format, whatever ran first in the process.
+    for name in _SELF_CONFIGURING_LOGGERS:
+        lib_logger = logging.getLogger(name)
+        lib_logger.handlers.clear()
+        lib_logger.propagate = True
+
+
+_SELF_CONFIGURING_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def get_logger(name: str) -> FilteringBoundLogger:
