@@ -186,31 +186,21 @@ def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return getter if len(names) > 1 else (lambda e: (getter(e),))
 
 
-_TIERS = (0, 16, 50, 128, 255, 1000)  # limit bands: one quick pass per band clears most events
-
-
 @dataclass(frozen=True, slots=True)
 class LengthLimits:
-    """The string fields to check and their limits, banded so a typical event is cleared in a few C-level passes.
+    """The string fields to check and their limits, laid out so a typical event is cleared in one C-level pass.
 
-    `groups` holds, per band, the smallest limit in it, the names, their limits and one getter for their values.
+    `values_of` reads every limited field at once; `halves[i]` is `bounds[i] // 2`: a string of n code
+    points has at most 2n UTF-16 units, so only a value longer than half its limit needs a closer look.
     """
 
     names: tuple[str, ...]
     bounds: tuple[int, ...]
-    groups: tuple[tuple[int, tuple[str, ...], tuple[int, ...], Callable[[Any], tuple[Any, ...]]], ...] = field(
-        repr=False, compare=False
-    )
+    halves: tuple[int, ...] = field(repr=False, compare=False)
+    values_of: Callable[[Any], tuple[Any, ...]] = field(repr=False, compare=False)
 
     @classmethod
     def of(cls, limits: Mapping[str, int]) -> LengthLimits:
         names = tuple(limits)
-        bands: dict[int, list[str]] = {}
-        for name in names:
-            band = max(t for t in _TIERS if t <= limits[name])
-            bands.setdefault(band, []).append(name)
-        groups = tuple(
-            (min(limits[n] for n in group), tuple(group), tuple(limits[n] for n in group), _getter(tuple(group)))
-            for _, group in sorted(bands.items())
-        )
-        return cls(names, tuple(limits[n] for n in names), groups)
+        bounds = tuple(limits[n] for n in names)
+        return cls(names, bounds, tuple(b // 2 for b in bounds), _getter(names))

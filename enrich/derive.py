@@ -10,6 +10,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
+from operator import gt
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -209,22 +211,22 @@ def _utf16_length(text: str) -> int:
 
 def length_reports(event: EnrichedEvent, limits: LengthLimits) -> list[dict[str, Any]]:
     """One data report per string field longer than its limit (in UTF-16 code units, as Java counts)."""
+    values = limits.values_of(event)
+    # One C-level pass: `filter` and `compress` keep the same (truthy) values, so lengths and half-limits
+    # stay aligned; only when some value is longer than half its limit are the fields checked one by one.
+    if not any(map(gt, map(len, filter(None, values)), compress(limits.halves, values))):
+        return []
     reports: list[dict[str, Any]] = []
-    for smallest, names, bounds, values_of in limits.groups:
-        values = values_of(event)
-        # A UTF-16 length is at most twice the code-point length: most bands are cleared in one pass.
-        if max(map(len, filter(None, values)), default=0) * 2 <= smallest:
-            continue
-        for name, limit, value in zip(names, bounds, values, strict=True):
-            if value is not None and len(value) * 2 > limit and (len(value) > limit or _utf16_length(value) > limit):
-                reports.append(
-                    {
-                        "message": f"Field is longer than maximum allowed size {limit}",
-                        "path": name,
-                        "keyword": LENGTH_KEYWORD,
-                        "targets": [],
-                    }
-                )
+    for name, limit, value in zip(limits.names, limits.bounds, values, strict=True):
+        if value and len(value) * 2 > limit and (len(value) > limit or _utf16_length(value) > limit):
+            reports.append(
+                {
+                    "message": f"Field is longer than maximum allowed size {limit}",
+                    "path": name,
+                    "keyword": LENGTH_KEYWORD,
+                    "targets": [],
+                }
+            )
     if len(reports) > 1:
         reports.sort(key=lambda r: FIELD_INDEX[r["path"]])
     return reports

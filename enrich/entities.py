@@ -71,6 +71,9 @@ def _no_constants(name: str) -> Any:
 _HUGE = float(2**63)  # orjson reads integers outside the 64-bit range as floats at least this large
 
 
+_WALKED = frozenset((dict, list, float))  # the child types _scan must look at; other leaves are skipped in C
+
+
 def _scan(value: Any, max_depth: int) -> tuple[bool, bool]:
     """(nests deeper than max_depth, holds a float that may be an overflowed integer), in one iterative walk."""
     huge = False
@@ -78,12 +81,16 @@ def _scan(value: Any, max_depth: int) -> tuple[bool, bool]:
     pop, push = stack.pop, stack.append
     while stack:
         node, depth = pop()
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, (dict, list)):
+        children = node.values() if type(node) is dict else node
+        if _WALKED.isdisjoint(map(type, children)):  # only strings, ints, booleans, nulls here
+            continue
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
                 if depth >= max_depth:
                     return True, huge
                 push((child, depth + 1))
-            elif isinstance(child, float) and (child >= _HUGE or child <= -_HUGE):
+            elif kind is float and (child >= _HUGE or child <= -_HUGE):
                 huge = True
     return False, huge
 
