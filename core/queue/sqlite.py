@@ -5,9 +5,10 @@ the payload, its publish time, the delivery ``attempt`` count and ``lease_until`
 available). Durability is ``synchronous=FULL``: a publish returns only after its transaction's WAL
 frames are fsynced.
 
-Group commit: concurrent ``publish()`` calls on one publisher are gathered by whichever caller finds
-the writer idle (the leader); it writes every waiting batch in one transaction (one fsync) and wakes
-the others, each of which returns only once its own rows are committed.
+Group commit: concurrent ``publish()`` calls (threads) and ``publish_async()`` calls (event-loop
+tasks) on one publisher are queued for its writer thread, which writes every waiting batch in one
+transaction (one fsync) and then releases those callers; each returns only once its own rows are
+committed. Exactly one commit is in flight; the next group accumulates meanwhile.
 
 Leases: ``pull`` leases rows in one ``BEGIN IMMEDIATE`` transaction (``UPDATE … RETURNING``), so
 several consumer processes never hold the same message while its lease is live. The ack id is
@@ -20,6 +21,7 @@ leased the message still deletes it: the work was done.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 import threading
@@ -97,24 +99,48 @@ def _parse_ack_ids(ack_ids: Sequence[str]) -> list[tuple[int, int]]:
     return leases
 
 
-class _Ticket:
-    """One caller's batch; its `wake` lock is held until the caller's rows are committed or it must lead."""
+class _Request:
+    """One caller's batch and how to tell it the outcome: a lock a thread waits on, or an asyncio future."""
 
-    __slots__ = ("done", "error", "messages", "wake")
+    __slots__ = ("error", "future", "loop", "messages", "wake")
 
-    def __init__(self, messages: list[bytes]) -> None:
+    def __init__(
+        self,
+        messages: list[bytes],
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[None] | None = None,
+    ) -> None:
         self.messages = messages
-        self.done = False
         self.error: QueueUnavailable | None = None
-        self.wake = threading.Lock()
-        self.wake.acquire()
+        self.loop = loop
+        self.future = future
+        self.wake: threading.Lock | None = None
+        if future is None:
+            self.wake = threading.Lock()
+            self.wake.acquire()
+
+
+def _settle_futures(requests: list[_Request]) -> None:
+    """Runs on an event loop: hand each waiting task its batch's outcome (one loop wake-up per commit)."""
+    for request in requests:
+        future = request.future
+        if future is None or future.done():
+            continue  # cancelled by its caller (e.g. a timeout): the rows are committed all the same
+        if request.error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(request.error)
 
 
 class SQLitePublisher:
     """Durable, thread-safe publisher to one topic of a SQLite queue file, with group commit.
 
-    `group_commit=False` commits each publish() call in its own transaction (the baseline the
-    benchmark compares against); durability is the same either way.
+    Group commit: one writer thread (started on first use) takes every batch waiting, from threads
+    (`publish`) or event-loop tasks (`publish_async`), writes them in one transaction (one fsync),
+    and only then releases those callers. While it commits, the next group accumulates.
+
+    `group_commit=False` commits each publish() call in its own transaction in the caller's thread
+    (the baseline the benchmark compares against); durability is the same either way.
     """
 
     def __init__(self, path: Path | str, topic: str = "raw", *, group_commit: bool = True) -> None:
@@ -123,76 +149,105 @@ class SQLitePublisher:
         self.group_commit = group_commit
         self._table = _table(topic)
         self._conn = _connect(self.path, self._table)
-        self._lock = threading.Lock()  # guards _pending, _writing, _closed
-        self._pending: list[_Ticket] = []
-        self._writing = False
+        self._ready = threading.Condition(threading.Lock())  # guards _pending, _closed, _writer
+        self._pending: list[_Request] = []
         self._closed = False
+        self._writer: threading.Thread | None = None
         self._io = threading.Lock()  # the connection is used by one thread at a time
+        self._inserts: dict[int, str] = {}
         self.transactions = 0  # committed publish transactions (group commit merges callers into one)
 
     def publish(self, messages: Sequence[bytes]) -> None:
         """Return once every message is committed and fsynced; raise QueueUnavailable otherwise."""
-        if not messages:
+        payloads = _payloads(messages)
+        if not payloads:
             return
-        payloads = [bytes(m) for m in messages]
-        if not all(payloads):
-            raise ValueError("empty messages cannot be published (refused here as Pub/Sub refuses them)")
-        ticket = _Ticket(payloads)
+        request = _Request(payloads)
         if not self.group_commit:
             self._check_open()
-            self._write([ticket])
+            self._write([request])
             return
-        with self._lock:
+        self._enqueue(request)
+        assert request.wake is not None
+        request.wake.acquire()  # released by the writer once our rows are committed (or failed)
+        if request.error is not None:
+            raise request.error
+
+    def publish_async(self, messages: Sequence[bytes]) -> asyncio.Future[None]:
+        """From a running event loop: a future that completes once every message is committed and fsynced
+        (or fails with QueueUnavailable). No thread is taken per call: the writer settles it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        payloads = _payloads(messages)
+        if not payloads:
+            future.set_result(None)
+            return future
+        self._enqueue(_Request(payloads, loop, future))
+        return future
+
+    def _enqueue(self, request: _Request) -> None:
+        with self._ready:
             self._check_open()
-            self._pending.append(ticket)
-            lead = not self._writing
-            self._writing = True
-        if not lead:
-            ticket.wake.acquire()  # released when our rows are committed, or when we are made leader
-            if ticket.done:
-                if ticket.error is not None:
-                    raise ticket.error
-                return
-        self._lead()
-        if ticket.error is not None:
-            raise ticket.error
+            self._pending.append(request)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_forever, name=f"sqlite-queue-{self.topic}")
+                self._writer.daemon = True  # publishers that are never closed must not keep a process alive
+                self._writer.start()
+            elif len(self._pending) == 1:
+                self._ready.notify()
 
-    def _lead(self) -> None:
-        """Commit everything waiting (the leader's own batch included) in one transaction, wake those
-        callers, and pass the lead to one caller that arrived meanwhile (baton passing: no thread
-        is woken just to find it has nothing to do)."""
-        # Yield the GIL once so callers just woken by the previous commit can queue their next batch
-        # and share this fsync (in a closed loop of N publishers this raises batches from ~N/2 to ~3N/4).
-        time.sleep(0)
-        with self._lock:
-            batch, self._pending = self._pending, []
-        error: QueueUnavailable | None = None
-        try:
-            self._write(batch)
-        except QueueUnavailable as exc:
-            error = exc
-        except BaseException as exc:  # never let a waiting caller believe an unconfirmed batch was committed
-            error = QueueUnavailable(f"sqlite queue {self.path}: publish failed: {exc!r}")
-            raise
-        finally:
-            with self._lock:
-                successor = self._pending[0] if self._pending else None
-                if successor is None:
-                    self._writing = False
-            for waiting in batch:
-                waiting.done = True
-                waiting.error = error
-                waiting.wake.release()
-            if successor is not None:
-                successor.wake.release()
+    def _write_forever(self) -> None:
+        while True:
+            with self._ready:
+                while not self._pending and not self._closed:
+                    self._ready.wait()
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            error: QueueUnavailable | None = None
+            try:
+                self._write(batch)
+            except QueueUnavailable as exc:
+                error = exc
+            except BaseException as exc:  # never let a waiting caller believe an unconfirmed batch was committed
+                error = QueueUnavailable(f"sqlite queue {self.path}: publish failed: {exc!r}")
+            self._settle(batch, error)
 
-    def _write(self, batch: list[_Ticket]) -> None:
+    @staticmethod
+    def _settle(batch: list[_Request], error: QueueUnavailable | None) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
+        for request in batch:
+            request.error = error
+            if request.wake is not None:
+                request.wake.release()
+            elif request.loop is not None:
+                by_loop.setdefault(request.loop, []).append(request)
+        for loop, requests in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle_futures, requests)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
+
+    def _write(self, batch: list[_Request]) -> None:
         now = _now_ms()
-        rows = [(data, now) for ticket in batch for data in ticket.messages]
+        messages = [data for request in batch for data in request.messages]
         with self._io:
             with _transaction(self._conn, self.path, "publish") as conn:
-                conn.executemany(f"INSERT INTO {self._table} (data, publish_time_ms) VALUES (?, ?)", rows)
+                # Multi-row INSERTs in power-of-two chunks: one SQLite step (one GIL release) per chunk,
+                # not per row, so a busy event loop delays the commit far less.
+                start = 0
+                while start < len(messages):
+                    size = _chunk(len(messages) - start)
+                    conn.execute(self._insert(size), (now, *messages[start : start + size]))
+                    start += size
             self.transactions += 1
+
+    def _insert(self, rows: int) -> str:
+        statement = self._inserts.get(rows)
+        if statement is None:
+            values = ",".join(f"(?{i + 2},?1)" for i in range(rows))
+            statement = self._inserts[rows] = f"INSERT INTO {self._table} (data, publish_time_ms) VALUES {values}"
+        return statement
 
     def _check_open(self) -> None:
         if self._closed:
@@ -212,11 +267,30 @@ class SQLitePublisher:
         return int(row[0])
 
     def close(self) -> None:
-        """Refuse new publishes, let the commit in flight finish, then close the file."""
-        with self._lock:
+        """Refuse new publishes, commit those already waiting, then close the file."""
+        with self._ready:
             self._closed = True
+            writer = self._writer
+            self._ready.notify()
+        if writer is not None and writer is not threading.current_thread():
+            writer.join()
         with self._io:
             self._conn.close()
+
+
+_MAX_CHUNK = 256  # rows per INSERT statement (257 parameters, far below SQLite's limit)
+
+
+def _chunk(remaining: int) -> int:
+    """The largest power of two ≤ remaining (capped), so few distinct statements are ever prepared."""
+    return min(_MAX_CHUNK, 1 << (remaining.bit_length() - 1))
+
+
+def _payloads(messages: Sequence[bytes]) -> list[bytes]:
+    payloads = [m if type(m) is bytes else bytes(m) for m in messages]
+    if not all(payloads):
+        raise ValueError("empty messages cannot be published (refused here as Pub/Sub refuses them)")
+    return payloads
 
 
 class SQLiteSubscriber:
