@@ -20,7 +20,7 @@ from core.raw import CollectorPayload
 from tests.collector.conftest import Rig
 from tests.collector.driver import CASES, captured, lifespan, replay
 
-UPDATE = os.environ.get("EVENTKIT_UPDATE_GOLDEN") == "1"  # the explicit flag that rewrites golden files
+UPDATE = os.environ.get("EVENTKIT_REGEN_GOLDEN") == "1"  # the explicit flag that rewrites golden files
 
 
 def replay_all(make_rig: Callable[..., Rig], name: str) -> tuple[list[Any], list[CollectorPayload]]:
