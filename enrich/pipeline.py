@@ -35,7 +35,7 @@ from core.badrows import (
     validation_error,
 )
 from core.errors import IgluParseError, TransientError
-from core.iglu import SchemaKey, parse_self_describing
+from core.iglu import SchemaKey
 from core.raw import CollectorPayload, RawRecordError
 from enrich.adapters import Rejected, adapt, is_tracker_protocol
 from enrich.derive import (
@@ -48,7 +48,14 @@ from enrich.derive import (
     set_refr_url,
 )
 from enrich.enrichments.base import EnrichmentContext, information
-from enrich.entities import Entities, contexts_column, extract_entities, unstruct_column, validate_entity
+from enrich.entities import (
+    Entities,
+    contexts_column,
+    extract_entities,
+    parse_entity,
+    unstruct_column,
+    validate_entity,
+)
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good, Outcome
@@ -165,7 +172,7 @@ def enrich_event(
     checked = Entities()
     for sdj in plugin_contexts:
         try:
-            entity = parse_self_describing(sdj)
+            entity = parse_entity(sdj)
         except IgluParseError as e:
             checked.errors.append(NotIgluMessage.from_parse_error(sdj, e))
             continue

@@ -165,11 +165,20 @@ class MappedParameters:
 Setter = Callable[[EnrichedEvent, str, MappedParameters], None]
 
 
-def _str_setter(name: str) -> Setter:
-    def set_str(event: EnrichedEvent, value: str, _: MappedParameters) -> None:
-        setattr(event, name, sanitise(value))
+class _StrSetter:
+    """A string field: the value, sanitised (map_parameters inlines these)."""
 
-    return set_str
+    __slots__ = ("field_name",)
+
+    def __init__(self, field_name: str) -> None:
+        self.field_name = field_name
+
+    def __call__(self, event: EnrichedEvent, value: str, _: MappedParameters) -> None:
+        setattr(event, self.field_name, sanitise(value))
+
+
+def _str_setter(name: str) -> Setter:
+    return _StrSetter(name)
 
 
 def _converted(name: str, convert: Callable[[str], object]) -> Setter:
@@ -307,12 +316,22 @@ MAPPING: dict[str, Setter] = {
 }
 
 
+# The plain string parameters, inlined by map_parameters (the same as their MAPPING setters, without the calls).
+_PLAIN_STRINGS: dict[str, str] = {
+    param: setter.field_name for param, setter in MAPPING.items() if isinstance(setter, _StrSetter)
+}
+
+
 def map_parameters(event: EnrichedEvent, params: Mapping[str, str | None]) -> MappedParameters:
     """Apply every known parameter to `event`; returns the accumulated errors and the entity texts."""
     mapped = MappedParameters()
-    get = MAPPING.get
+    get, plain = MAPPING.get, _PLAIN_STRINGS.get
     for name, value in params.items():
         if not value:
+            continue
+        field_name = plain(name)
+        if field_name is not None:  # most parameters: the string itself, already TSV-safe
+            setattr(event, field_name, value if value.isprintable() else sanitise(value))
             continue
         setter = get(name)
         if setter is None:
