@@ -72,6 +72,9 @@ def collector(
         "access_log": False,
         "timeout_graceful_shutdown": 30,
         "server_header": False,
+        # The collector resolves client addresses itself, from forwarding headers of configured trusted
+        # proxies only (collector.forwarding); uvicorn's own rewrite would trust any local peer.
+        "proxy_headers": False,
     }
     if workers > 1:
         export_config(settings)

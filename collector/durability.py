@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from collector.spool import Spool, SpoolUnavailable
 from core.errors import QueueUnavailable
-from core.queue.port import Publisher
+from core.queue.port import AsyncPublisher, Publisher
 from core.telemetry import get_logger
 
 __all__ = ["Acknowledger"]
@@ -60,6 +60,8 @@ class Acknowledger:
         self._on_outcome = on_outcome or (lambda outcome, n: None)
         self._on_publish = on_publish or (lambda seconds, n: None)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="collector-sink")
+        # A publisher with its own committer thread is awaited directly: no executor hop per batch.
+        self._publish_async = publisher.publish_async if isinstance(publisher, AsyncPublisher) else None
         self._pending: list[tuple[Sequence[bytes], asyncio.Future[bool]]] = []
         self._wakeup: asyncio.Event | None = None
         self._drain_wakeup: asyncio.Event | None = None
@@ -79,6 +81,11 @@ class Acknowledger:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _publish(self, messages: list[bytes]) -> Awaitable[None]:
+        if self._publish_async is not None:
+            return self._publish_async(messages)
+        return self._run(self.publisher.publish, messages)
 
     async def start(self) -> None:
         """Prove the queue reachable (or start in spool mode), then start the batcher and the drainer."""
@@ -167,7 +174,7 @@ class Acknowledger:
             started = time.perf_counter()
             try:
                 await asyncio.wait_for(
-                    asyncio.shield(self._run(self.publisher.publish, messages)), self.publish_timeout
+                    asyncio.shield(self._publish(messages)), self.publish_timeout
                 )
             except (QueueUnavailable, TimeoutError, OSError) as e:
                 if self._direct:
@@ -221,7 +228,7 @@ class Acknowledger:
             ids = [i for i, _ in rows]
             try:
                 await asyncio.wait_for(
-                    asyncio.shield(self._run(self.publisher.publish, [d for _, d in rows])),
+                    asyncio.shield(self._publish([d for _, d in rows])),
                     max(self.publish_timeout, 10.0),
                 )
             except (QueueUnavailable, TimeoutError, OSError):

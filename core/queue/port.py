@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Delivery", "Publisher", "Subscriber"]
+__all__ = ["AsyncPublisher", "Delivery", "Publisher", "Subscriber"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,17 @@ class Publisher(Protocol):
         """Prove the queue is reachable now (raises QueueUnavailable otherwise)."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncPublisher(Publisher, Protocol):
+    """A publisher that can also be awaited from an event loop without taking a thread per call.
+
+    The returned awaitable completes only once every message is durable, or fails with
+    `QueueUnavailable`; callers that give up waiting (a timeout) must assume nothing either way.
+    """
+
+    def publish_async(self, messages: Sequence[bytes]) -> Awaitable[None]: ...
 
 
 @runtime_checkable

@@ -232,21 +232,28 @@ class SQLitePublisher:
         now = _now_ms()
         messages = [data for request in batch for data in request.messages]
         with self._io:
-            with _transaction(self._conn, self.path, "publish") as conn:
-                # Multi-row INSERTs in power-of-two chunks: one SQLite step (one GIL release) per chunk,
-                # not per row, so a busy event loop delays the commit far less.
-                start = 0
-                while start < len(messages):
-                    size = _chunk(len(messages) - start)
-                    conn.execute(self._insert(size), (now, *messages[start : start + size]))
-                    start += size
+            if len(messages) <= _ONE_STATEMENT_ROWS:
+                # One multi-row INSERT in autocommit mode is a whole transaction (write lock, rows, fsync)
+                # in one SQLite step: the GIL is released once per commit, not per row or per statement,
+                # so a busy event loop delays the commit as little as possible.
+                try:
+                    self._conn.execute(self._insert(len(messages)), (now, *messages))
+                except sqlite3.Error as exc:
+                    raise QueueUnavailable(f"sqlite queue {self.path}: publish failed: {exc}") from exc
+            else:
+                with _transaction(self._conn, self.path, "publish") as conn:
+                    for start in range(0, len(messages), _ONE_STATEMENT_ROWS):
+                        chunk = messages[start : start + _ONE_STATEMENT_ROWS]
+                        conn.execute(self._insert(len(chunk)), (now, *chunk))
             self.transactions += 1
 
     def _insert(self, rows: int) -> str:
         statement = self._inserts.get(rows)
         if statement is None:
             values = ",".join(f"(?{i + 2},?1)" for i in range(rows))
-            statement = self._inserts[rows] = f"INSERT INTO {self._table} (data, publish_time_ms) VALUES {values}"
+            statement = f"INSERT INTO {self._table} (data, publish_time_ms) VALUES {values}"
+            if len(self._inserts) < _STATEMENTS_KEPT:
+                self._inserts[rows] = statement
         return statement
 
     def _check_open(self) -> None:
@@ -278,12 +285,8 @@ class SQLitePublisher:
             self._conn.close()
 
 
-_MAX_CHUNK = 256  # rows per INSERT statement (257 parameters, far below SQLite's limit)
-
-
-def _chunk(remaining: int) -> int:
-    """The largest power of two ≤ remaining (capped), so few distinct statements are ever prepared."""
-    return min(_MAX_CHUNK, 1 << (remaining.bit_length() - 1))
+_ONE_STATEMENT_ROWS = 1000  # rows per INSERT (1001 parameters, far below SQLite's limit of 32766)
+_STATEMENTS_KEPT = 1000  # statement texts by row count; sqlite3 also caches the prepared statements
 
 
 def _payloads(messages: Sequence[bytes]) -> list[bytes]:

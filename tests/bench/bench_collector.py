@@ -227,6 +227,7 @@ def main() -> None:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--no-proxy-headers",
             "--loop",
             "uvloop",
             "--http",
