@@ -9,18 +9,31 @@ What each bad-row type replays as (snowplow.md §4.4, §7):
 | type                                    | raw record replayed                                  |
 |-----------------------------------------|------------------------------------------------------|
 | schema_violations, enrichment_failures  | `payload.raw` (one event) as a GET-style raw record   |
-| adapter_failures, tracker_protocol_violations | the CollectorPayload itself                     |
+| adapter_failures, tracker_protocol_violations | the CollectorPayload (an Iglu-webhook JSON array: one per element) |
 | collector_payload_format_violation      | the base64 payload, if it decodes to a raw record     |
-| recovery_error                          | its wrapped bad row, replayed as that type            |
+| recovery_error                          | its wrapped bad row, replayed (and fixed) as that type |
 | size_violation, loader_*, generic_error | not recoverable (truncated, or after enrichment): counted with the reason |
 
 **Exactly once in the warehouse.** The loader deduplicates by `(event_id, event_fingerprint)`.
 A replayed event keeps its `eid`; an event that had none gets one that cannot change between
 runs: the `event_id` enrich gave it (kept in the bad row's partially enriched event), else a UUIDv5
-of the bad row's identity. The fingerprint leaves `eid` out, so the same row replayed twice (with
-the same fixes) gives the same pair, and the warehouse keeps one. A replay manifest under
-`replayed/` in the lake lists the rows already sent, so a second replay sends nothing new — a
-convenience only: correctness rests on the load's dedup.
+of the original payload's content (`replay_seed`: the same request failing twice, or a
+recovery_error wrapping it, gives the same id). The id is put where the adapter reads an atomic
+`eid`: tp1/tp2/r-tp2 query strings and tp2 body events, and the Iglu webhook's query string
+(passed through as an atomic parameter, snowplow.md §1.6). Other webhook vendors have no adapter
+here, so their rows can only pass after a fix re-routes them to one of these. The fingerprint
+leaves `eid` out, so the same row replayed twice (with the same fixes) gives the same pair, and
+the warehouse keeps one. A replay manifest under `replayed/` in the lake lists the rows already
+handled, so a second replay sends nothing new — a convenience only: correctness rests on the
+load's dedup.
+
+**Failed recoveries** (a fix step that cannot apply, a payload that still cannot be rebuilt, a row
+that still fails the re-check) are written by `send`/`record_failures` as `recovery_error` bad rows
+under `bad/recovery_error/date=…/hour=…/`, wrapping the original bad row with a `recoveries`
+count (one more than the row they came from), and the rows they replace are marked handled in the
+manifest. So each failed event has exactly one live bad row, which a later replay (after a schema
+is published or a fix written) unwraps and replays like the original, as Snowplow's
+event-recovery re-feeds its failed output.
 
 **Re-check.** Every candidate runs through the real enrich pipeline (no enrichments configured)
 with a fresh resolver; only events that would now be good are sent. The others are reported with
@@ -31,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import time
 import uuid
 from collections import Counter
@@ -40,33 +54,42 @@ from typing import Any
 
 import orjson
 
-from core.badrows import EnrichmentPayload, eventkit_processor
+from core.badrows import EnrichmentPayload, RecoveryError, eventkit_processor
 from core.badrows.payloads import collector_payload_from_json
 from core.lake import Lake
 from core.queue import Publisher
 from core.raw import CollectorPayload, RawRecordError
 from enrich.environment import Environment
 from enrich.outcome import Good
+from enrich.outputs.badrows import encode_jsonl
 from enrich.outputs.partitions import PartNamer
 from enrich.pipeline import enrich_payload
 from loader.fixes import FixConfig, FixResult
-from loader.selection import BadRowEntry, Selection, describe_errors, read_bad_rows
+from loader.selection import BadRowEntry, Selection, describe_errors, read_bad_rows, unwrap
 from registry.resolver import Resolver
 from registry.validation import Validator
 
 __all__ = [
+    "RECOVERY_ERROR_PREFIX",
     "REPLAYED_PREFIX",
     "UNRECOVERABLE",
     "Candidate",
+    "NotRecoverable",
+    "ReplayError",
     "ReplayPlan",
     "Replayer",
     "raw_records",
+    "replay_seed",
     "replayed_ids",
+    "unwrap",
 ]
 
 REPLAYED_PREFIX = "replayed/"
+RECOVERY_ERROR_PREFIX = "bad/recovery_error"
 _EID_NAMESPACE = uuid.UUID("5b1d2c1e-9f0a-4c55-8e2b-6a7d3f1c0e42")  # eventkit replay ids
 _SNOWPLOW = "com.snowplowanalytics.snowplow"
+_IGLU_WEBHOOK = ("com.snowplowanalytics.iglu", "v1")
+_QUERYSTRING_EID = frozenset({(_SNOWPLOW, "tp1"), (_SNOWPLOW, "tp2"), ("r", "tp2"), _IGLU_WEBHOOK})
 UNRECOVERABLE: dict[str, str] = {
     "size_violation": "size_violation: the payload was truncated, the event cannot be rebuilt",
     "loader_parsing_error": "loader_parsing_error: produced after enrichment, nothing raw to replay",
@@ -82,6 +105,10 @@ class ReplayError(ValueError):
     """A bad row that cannot be turned back into a raw record; the message is the reason."""
 
 
+class NotRecoverable(ReplayError):
+    """A bad-row type that is never replayable (truncated, post-enrichment or free text): no recovery is tried."""
+
+
 @dataclass(slots=True)
 class Candidate:
     """One selected bad row: the raw records it replays as, or why it cannot be replayed."""
@@ -94,6 +121,22 @@ class Candidate:
     new_errors: tuple[tuple[str, str], ...] = ()
     new_schemas: tuple[str, ...] = ()
     replayed_before: bool = False
+    recoverable: bool = True  # False for types replay never tries (size_violation, loader_*, generic_error)
+    recovery_error_written: bool = False
+    handled_before: bool = False  # in a replay manifest (also when `include_replayed` re-checks it)
+
+    @property
+    def failed(self) -> bool:
+        """Recovery was tried here and did not succeed: the row is due to become a recovery_error."""
+        return self.recoverable and not self.handled_before and not self.passes
+
+    def failure_text(self) -> str:
+        """Why the recovery failed, for the recovery_error row's `failure.error`."""
+        if self.reason is not None:
+            return self.reason
+        schema = self.new_schemas[0] if self.new_schemas else "-"
+        errors = "; ".join(f"{keyword}: {message}" for keyword, message in self.new_errors[:3])
+        return f"still failing after replay re-check: {schema} {errors or 'unknown error'}"
 
 
 @dataclass(slots=True)
@@ -104,7 +147,13 @@ class ReplayPlan:
     dry_run: bool = True
     sent_rows: int = 0
     sent_records: int = 0
+    recovery_errors: int = 0
     seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Candidate]:
+        """Rows whose recovery failed and that have no recovery_error row yet."""
+        return [c for c in self.candidates if c.failed and not c.recovery_error_written]
 
     @property
     def to_send(self) -> list[Candidate]:
@@ -145,6 +194,7 @@ class ReplayPlan:
             "fixed": sum(1 for c in self.candidates if c.fix is not None and c.fix.changes),
             "sent_rows": self.sent_rows,
             "sent_records": self.sent_records,
+            "recovery_errors": self.recovery_errors,
             "seconds": round(self.seconds, 3),
             "by_failure": [
                 {"type": t, "schema": s, "error": e, **{k: counts[k] for k in sorted(counts)}}
@@ -175,63 +225,105 @@ def _with_eid_params(params: Sequence[tuple[str, str | None]], eid: str) -> tupl
     return (*params, ("eid", eid))
 
 
-def _with_eids(payload: CollectorPayload, row_id: str) -> CollectorPayload:
-    """Give every Snowplow event of a collector payload an eid (stable per bad row) if it has none."""
-    if payload.vendor != _SNOWPLOW:
-        return payload  # webhook bodies: the adapter decides the events; nothing stable to add
-    if payload.body is None:
-        return CollectorPayload(
-            **{**_fields(payload), "querystring": _with_eid_params(payload.querystring, _stable_eid(row_id))}
-        )
+def _with_querystring_eid(payload: CollectorPayload, eid: str) -> CollectorPayload:
+    return CollectorPayload(**{**_fields(payload), "querystring": _with_eid_params(payload.querystring, eid)})
+
+
+def _with_eids(payload: CollectorPayload, seed: str) -> tuple[CollectorPayload, ...]:
+    """Give every event of a collector payload an eid stable per `seed`, where its adapter reads one."""
+    key = (payload.vendor, payload.version)
+    if key not in _QUERYSTRING_EID:
+        return (payload,)  # no adapter here honours an eid (nor accepts the payload at all)
+    if key == _IGLU_WEBHOOK:
+        return _webhook_with_eids(payload, seed)
+    if payload.body is None or key != (_SNOWPLOW, "tp2"):
+        return (_with_querystring_eid(payload, _stable_eid(seed)),)
     try:
         body = orjson.loads(payload.body)
     except orjson.JSONDecodeError:
-        return payload
+        return (payload,)
     events = body.get("data") if isinstance(body, dict) else None
     if not isinstance(events, list):
-        return payload
+        return (payload,)
     changed = False
     for i, event in enumerate(events):
         if isinstance(event, dict) and not event.get("eid"):
-            event["eid"] = _stable_eid(f"{row_id}:{i}")
+            event["eid"] = _stable_eid(f"{seed}:{i}")
             changed = True
-    return payload.with_body(orjson.dumps(body).decode()) if changed else payload
+    return (payload.with_body(orjson.dumps(body).decode()),) if changed else (payload,)
+
+
+def _webhook_with_eids(payload: CollectorPayload, seed: str) -> tuple[CollectorPayload, ...]:
+    """The Iglu webhook passes a query-string `eid` through as the atomic one (snowplow.md §1.6).
+
+    One query string serves every event of a JSON-array body, so such a body is split into one
+    record per element (the adapter makes the same event of each), each with its own stable eid.
+    """
+    if any(name == "eid" and value for name, value in payload.querystring):
+        return (payload,)
+    media = (payload.content_type or "").partition(";")[0].strip().lower()
+    has_schema = any(name == "schema" for name, _ in payload.querystring)
+    elements: list[Any] = []
+    if has_schema and payload.body and media == "application/json":
+        try:
+            doc = orjson.loads(payload.body)
+        except orjson.JSONDecodeError:
+            doc = None
+        if isinstance(doc, list) and len(doc) > 1:
+            elements = doc
+    if not elements:
+        return (_with_querystring_eid(payload, _stable_eid(seed)),)
+    return tuple(
+        _with_querystring_eid(payload.with_body(orjson.dumps(element).decode()), _stable_eid(f"{seed}:{i}"))
+        for i, element in enumerate(elements)
+    )
 
 
 def _fields(payload: CollectorPayload) -> dict[str, Any]:
     return {name: getattr(payload, name) for name in CollectorPayload.__dataclass_fields__}
 
 
-def raw_records(type_name: str, data: dict[str, Any], payload: Any, row_id: str) -> tuple[CollectorPayload, ...]:
-    """The raw records a bad row replays as (`payload` possibly fixed); ReplayError with the reason otherwise."""
+def replay_seed(type_name: str, data: dict[str, Any]) -> str:
+    """The identity of the original request a bad row's `data` holds: what its stable replay eids derive from.
+
+    The raw payload, not the row, so the same request failing twice (a redelivered message) or
+    wrapped in a recovery_error replays with the same eids. Fixes do not change it.
+    """
+    payload = data.get("payload")
+    if type_name in ("schema_violations", "enrichment_failures") and isinstance(payload, dict) and "raw" in payload:
+        payload = payload["raw"]
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def raw_records(type_name: str, data: dict[str, Any], payload: Any, seed: str) -> tuple[CollectorPayload, ...]:
+    """The raw records a bad row replays as (`payload` possibly fixed); ReplayError with the reason otherwise.
+
+    `seed` (see `replay_seed`) makes the eids given to events that have none stable across runs.
+    """
     if type_name in UNRECOVERABLE:
-        raise ReplayError(UNRECOVERABLE[type_name])
+        raise NotRecoverable(UNRECOVERABLE[type_name])
     try:
         if type_name in ("schema_violations", "enrichment_failures"):
             enrichment = EnrichmentPayload.from_json(payload)
             given = enrichment.enriched.get("event_id")
-            eid = str(given) if _is_uuid(given) else _stable_eid(row_id)
-            raw = enrichment.raw
-            record = raw.to_collector_payload()
-            return (CollectorPayload(**{**_fields(record), "querystring": _with_eid_params(record.querystring, eid)}),)
+            eid = str(given) if _is_uuid(given) else _stable_eid(seed)
+            return (_with_querystring_eid(enrichment.raw.to_collector_payload(), eid),)
         if type_name in ("adapter_failures", "tracker_protocol_violations"):
-            return (_with_eids(collector_payload_from_json(payload), row_id),)
+            return _with_eids(collector_payload_from_json(payload), seed)
         if type_name == "collector_payload_format_violation":
             if not isinstance(payload, str):
                 raise ReplayError("collector_payload_format_violation: payload is not base64 text")
-            return (_with_eids(_decode_format_violation(payload), row_id),)
+            return _with_eids(_decode_format_violation(payload), seed)
         if type_name == "recovery_error":
-            inner = payload if isinstance(payload, dict) else {}
+            inner_type, inner, _ = unwrap(type_name, {"data": data})
             found = inner.get("data")
             inner_data: dict[str, Any] = found if isinstance(found, dict) else {}
-            schema = str(inner.get("schema", ""))
-            inner_type = schema.split("/")[1] if schema.count("/") >= 3 else ""
-            return raw_records(inner_type, inner_data, inner_data.get("payload"), row_id)
+            return raw_records(inner_type, inner_data, inner_data.get("payload"), seed)
     except ReplayError:
         raise
     except (RawRecordError, ValueError, KeyError, TypeError) as e:
         raise ReplayError(f"{type_name}: payload cannot be read ({e})") from None
-    raise ReplayError(f"{type_name or 'unknown'}: not a bad-row type replay knows")
+    raise NotRecoverable(f"{type_name or 'unknown'}: not a bad-row type replay knows")
 
 
 def _decode_format_violation(payload: str) -> CollectorPayload:
@@ -252,7 +344,7 @@ def _decode_format_violation(payload: str) -> CollectorPayload:
 
 
 def replayed_ids(lake: Lake) -> set[str]:
-    """Row ids every earlier replay sent (from the manifests under `replayed/`)."""
+    """Row ids every earlier replay handled, sent or superseded by a recovery_error (manifests under `replayed/`)."""
     ids: set[str] = set()
     for name in lake.list(REPLAYED_PREFIX):
         if name.endswith(".jsonl"):
@@ -263,28 +355,34 @@ def replayed_ids(lake: Lake) -> set[str]:
 
 
 class Replayer:
-    """Selects, fixes, re-checks and republishes bad rows of one lake."""
+    """Selects, fixes, re-checks and republishes bad rows of one lake; failed recoveries become recovery_error rows."""
 
     def __init__(self, lake: Lake, resolver: Resolver, *, fixes: FixConfig | None = None) -> None:
         self.lake = lake
         self.resolver = resolver
         self.fixes = fixes
-        self.env = Environment(Validator(resolver), processor=eventkit_processor("replay"))
+        self.processor = eventkit_processor("replay")
+        self.env = Environment(Validator(resolver), processor=self.processor)
 
     def candidate(self, entry: BadRowEntry) -> Candidate:
-        """Fix (if configured), rebuild and re-check one bad row."""
+        """Fix (if configured), rebuild and re-check one bad row (a recovery_error as the row it wraps)."""
         candidate = Candidate(entry)
-        data = entry.doc.get("data") if isinstance(entry.doc.get("data"), dict) else {}
-        assert isinstance(data, dict)
+        type_name, original, _ = unwrap(entry.type_name, entry.doc)
+        found = original.get("data")
+        data: dict[str, Any] = found if isinstance(found, dict) else {}
         payload = data.get("payload")
-        if self.fixes is not None and entry.type_name not in UNRECOVERABLE:
-            candidate.fix = self.fixes.apply(entry.type_name, data)
+        if self.fixes is not None and type_name not in UNRECOVERABLE:
+            candidate.fix = self.fixes.apply(type_name, data)
             if candidate.fix.error is not None:
                 candidate.reason = f"fix {candidate.fix.flow!r} failed: {candidate.fix.error}"
                 return candidate
             payload = candidate.fix.payload
         try:
-            candidate.records = raw_records(entry.type_name, data, payload, entry.row_id)
+            candidate.records = raw_records(type_name, data, payload, replay_seed(type_name, data))
+        except NotRecoverable as e:
+            candidate.reason = str(e)
+            candidate.recoverable = False
+            return candidate
         except ReplayError as e:
             candidate.reason = str(e)
             return candidate
@@ -315,12 +413,17 @@ class Replayer:
         on_row: Callable[[Candidate], None] | None = None,
         entries: Iterable[BadRowEntry] | None = None,
     ) -> ReplayPlan:
-        """Select bad rows and decide, row by row, what would be sent (nothing is sent)."""
+        """Select bad rows and decide, row by row, what would be sent (nothing is sent or written)."""
         started = time.perf_counter()
-        done = set() if include_replayed else replayed_ids(self.lake)
+        done = replayed_ids(self.lake)
         plan = ReplayPlan()
         for entry in entries if entries is not None else read_bad_rows(self.lake, selection or Selection()):
-            candidate = Candidate(entry, replayed_before=True) if entry.row_id in done else self.candidate(entry)
+            handled = entry.row_id in done
+            if handled and not include_replayed:
+                candidate = Candidate(entry, replayed_before=True)
+            else:
+                candidate = self.candidate(entry)
+            candidate.handled_before = handled
             plan.candidates.append(candidate)
             if on_row is not None:
                 on_row(candidate)
@@ -328,9 +431,15 @@ class Replayer:
         return plan
 
     def send(
-        self, plan: ReplayPlan, publisher: Publisher, *, on_sent: Callable[[int], None] | None = None
+        self,
+        plan: ReplayPlan,
+        publisher: Publisher,
+        *,
+        on_sent: Callable[[int], None] | None = None,
+        record_failures: bool = True,
     ) -> ReplayPlan:
-        """Publish the raw records of every row that passes, in batches, then record those rows as replayed."""
+        """Publish the raw records of every row that passes, in batches, and record those rows as replayed;
+        then (unless told not to) write the failed recoveries as recovery_error rows."""
         started = time.perf_counter()
         rows = plan.to_send
         plan.dry_run = False
@@ -340,17 +449,49 @@ class Replayer:
             publisher.publish(messages)
             plan.sent_rows += len(batch)
             plan.sent_records += len(messages)
-            self._remember(batch)
+            self._remember(batch, "sent")
             if on_sent is not None:
                 on_sent(len(batch))
+        if record_failures:
+            self.record_failures(plan)
         plan.seconds += time.perf_counter() - started
         return plan
 
-    def _remember(self, batch: Sequence[Candidate]) -> None:
+    def record_failures(self, plan: ReplayPlan) -> int:
+        """Write each failed recovery as a recovery_error row wrapping its original bad row; mark the rows handled.
+
+        The recovery_error file is created before the manifest names the rows it replaces, so a
+        crash in between leaves both selectable (their replays share eids: the load keeps one).
+        A row recovery_error cannot wrap (a bad-row schema version it does not list) stays as it is.
+        """
+        plan.dry_run = False
+        lines: list[bytes] = []
+        handled: list[Candidate] = []
+        for c in plan.failed:
+            _, original, recoveries = unwrap(c.entry.type_name, c.entry.doc)
+            config = c.fix.flow if c.fix is not None else None
+            try:
+                row = RecoveryError(self.processor, c.failure_text(), config, original, recoveries + 1)
+            except ValueError:
+                continue
+            lines.append(row.encode())
+            handled.append(c)
+        if lines:
+            now_ms = time.time_ns() // 1_000_000
+            self.lake.create(PartNamer().next_name(RECOVERY_ERROR_PREFIX, now_ms, "jsonl"), encode_jsonl(lines))
+            self._remember(handled, "recovery_error")
+            for c in handled:
+                c.recovery_error_written = True
+        plan.recovery_errors += len(lines)
+        return len(lines)
+
+    def _remember(self, batch: Sequence[Candidate], outcome: str) -> None:
         if not batch:
             return
         now_ms = time.time_ns() // 1_000_000
         lines = b"".join(
-            orjson.dumps({"row_id": c.entry.row_id, "file": c.entry.file, "line": c.entry.line}) + b"\n" for c in batch
+            orjson.dumps({"row_id": c.entry.row_id, "file": c.entry.file, "line": c.entry.line, "outcome": outcome})
+            + b"\n"
+            for c in batch
         )
         self.lake.create(PartNamer().next_name(REPLAYED_PREFIX.rstrip("/"), now_ms, "jsonl"), lines)

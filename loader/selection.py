@@ -23,7 +23,7 @@ from core.errors import ConfigError
 from core.lake import Lake
 from core.raw import parse_instant
 
-__all__ = ["BAD_PREFIX", "BadRowEntry", "Selection", "describe_errors", "parse_when", "read_bad_rows"]
+__all__ = ["BAD_PREFIX", "BadRowEntry", "Selection", "describe_errors", "parse_when", "read_bad_rows", "unwrap"]
 
 BAD_PREFIX = "bad/"
 _PARTITION = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
@@ -59,6 +59,7 @@ class BadRowEntry:
     failed_at: datetime | None
     schemas: tuple[str, ...]
     errors: tuple[tuple[str, str], ...]  # (keyword, message)
+    wrapped_type: str | None = None  # a recovery_error's original type (it is selected by that type too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +75,8 @@ class Selection:
 
     def file_may_match(self, name: str) -> bool:
         type_name = name[len(BAD_PREFIX) :].split("/", 1)[0]
-        if self.types and type_name not in self.types:
-            return False
+        if self.types and type_name not in self.types and type_name != "recovery_error":
+            return False  # a recovery_error file may hold rows of any wrapped type
         m = _PARTITION.search(name)
         if m is None:
             return True
@@ -86,7 +87,7 @@ class Selection:
         return self.since is None or hour_start + timedelta(hours=1) > self.since
 
     def matches(self, entry: BadRowEntry) -> bool:
-        if self.types and entry.type_name not in self.types:
+        if self.types and entry.type_name not in self.types and entry.wrapped_type not in self.types:
             return False
         if self.schemas and not any(_schema_matches(want, have) for want in self.schemas for have in entry.schemas):
             return False
@@ -132,6 +133,40 @@ def read_bad_rows(lake: Lake, selection: Selection = Selection()) -> Iterator[Ba
                     return
 
 
+def _type_of(row: dict[str, Any]) -> str:
+    schema = str(row.get("schema", ""))
+    return schema.split("/")[1] if schema.count("/") >= 3 else ""
+
+
+def unwrap(type_name: str, doc: dict[str, Any]) -> tuple[str, dict[str, Any], int]:
+    """The original bad row inside recovery_error rows (any depth): (its type, its SDJ, recoveries tried so far)."""
+    recoveries = 0
+    while type_name == "recovery_error":
+        data = doc.get("data")
+        data = data if isinstance(data, dict) else {}
+        count = data.get("recoveries")
+        recoveries = max(recoveries, count if isinstance(count, int) else 0)
+        inner = data.get("payload")
+        doc = inner if isinstance(inner, dict) else {}
+        type_name = _type_of(doc)
+    return type_name, doc, recoveries
+
+
+def _failure(doc: dict[str, Any]) -> Any:
+    data = doc.get("data")
+    return data.get("failure") if isinstance(data, dict) else None
+
+
+def _failed_at(failure: Any) -> datetime | None:
+    ts = failure.get("timestamp") if isinstance(failure, dict) else None
+    if isinstance(ts, str):
+        try:
+            return datetime.fromtimestamp(parse_instant(ts) / 1000, tz=UTC)
+        except ValueError:
+            return None
+    return None
+
+
 def _entry(name: str, number: int, type_name: str, line: bytes) -> BadRowEntry | None:
     try:
         doc = orjson.loads(line)
@@ -139,19 +174,19 @@ def _entry(name: str, number: int, type_name: str, line: bytes) -> BadRowEntry |
         doc = {"schema": None, "data": {"payload": line.decode("utf-8", "replace")}}
     if not isinstance(doc, dict):
         return None
-    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
-    failure = data.get("failure") if isinstance(data, dict) else None
-    failed_at = None
-    ts = failure.get("timestamp") if isinstance(failure, dict) else None
-    if isinstance(ts, str):
-        try:
-            failed_at = datetime.fromtimestamp(parse_instant(ts) / 1000, tz=UTC)
-        except ValueError:
-            failed_at = None
+    failure = _failure(doc)
     schemas, errors = describe_errors(failure)
-    return BadRowEntry(
-        name, number, type_name, hashlib.sha256(line.strip()).hexdigest(), doc, failed_at, schemas, errors
-    )
+    wrapped_type = None
+    failed_at = _failed_at(failure)
+    if type_name == "recovery_error":
+        # Selected, grouped and time-filtered as the row it wraps, with the recovery's error first.
+        wrapped_type, original, _ = unwrap(type_name, doc)
+        inner_schemas, inner_errors = describe_errors(_failure(original))
+        schemas = tuple(dict.fromkeys((*inner_schemas, *schemas)))
+        errors = tuple(dict.fromkeys((*errors, *inner_errors)))
+        failed_at = _failed_at(_failure(original))
+    row_id = hashlib.sha256(line.strip()).hexdigest()
+    return BadRowEntry(name, number, type_name, row_id, doc, failed_at, schemas, errors, wrapped_type)
 
 
 def describe_errors(failure: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:

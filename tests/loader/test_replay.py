@@ -122,19 +122,21 @@ def test_replay_after_publishing_the_schema_loads_each_event_once(world: dict[st
 
     publisher = open_publisher(world["queue"])
     replayer.send(plan, publisher)
-    assert (plan.sent_rows, plan.sent_records) == (3, 3)
-    assert len(replayed_ids(pipeline.lake)) == 3
+    assert (plan.sent_rows, plan.sent_records, plan.recovery_errors) == (3, 3, 1)
+    assert len(replayed_ids(pipeline.lake)) == 4  # three sent, one superseded by its recovery_error row
     pipeline.run(drain(world["queue"]))
     Loader(pipeline.lake, world["warehouse"], pipeline.resolver()).load()
     assert warehouse_orders(world["warehouse"]) == [("o-1", 10.0, 1), ("o-2", 10.0, 1), ("o-3", 3.5, 1)]
 
-    # A second replay sends nothing new; forcing it resends, and the load still keeps one row per event.
+    # A second replay sends nothing new (the mistake's recovery_error still fails: it is already that row);
+    # forcing it resends, and the load still keeps one row per event.
     again = replayer.plan()
-    assert (again.report()["already_replayed"], len(again.to_send)) == (3, 0)
+    assert (again.report()["already_replayed"], again.report()["still_failing"], len(again.to_send)) == (4, 1, 0)
+    assert [c.entry.type_name for c in again.candidates if c.failed] == ["recovery_error"]
     forced = replayer.plan(include_replayed=True)
     replayer.send(forced, publisher)
     publisher.close()
-    assert forced.sent_rows == 3
+    assert (forced.sent_rows, forced.recovery_errors) == (3, 1)  # only the live recovery_error is wrapped again
     pipeline.run(drain(world["queue"]))
     report_load = Loader(pipeline.lake, world["warehouse"], pipeline.resolver()).load()
     assert (report_load.rows_read, report_load.rows_loaded) == (3, 0)
