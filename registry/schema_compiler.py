@@ -31,6 +31,7 @@ from jsonschema.validators import extend
 
 from core.errors import IgluParseError
 from core.iglu import SchemaKey
+from registry.flat_records import flat_record_check
 from registry.json_formats import FORMAT_CHECKS
 
 __all__ = [
@@ -232,6 +233,9 @@ def compile_schema(schema: Mapping[str, Any], lookup: SchemaLookup) -> CompiledS
         where = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)
         raise SchemaIssue(where, f"not a valid draft-04 JSON Schema: {e.message}") from e
     full = IgluDraft4Validator(definition, registry=_registry(lookup), format_checker=FORMAT_CHECKER)
+    flat = flat_record_check(definition)
+    if flat is not None:  # payload_data and other flat string records: set operations beat generated code
+        return CompiledSchema(flat, full)
     try:
         fast = fastjsonschema.compile(
             _fast_definition(definition), handlers=_AllSchemes(lookup), formats=FORMAT_CHECKS, use_default=False

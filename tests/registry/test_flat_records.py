@@ -1,0 +1,111 @@
+"""Flat string-record checks accept exactly what the generated code accepts; other schemas are left to it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft4Validator
+
+from registry.flat_records import flat_record_check
+from registry.schema_compiler import validation_schema
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+NAMES = ["e", "p", "tv", "aid", "url", "x-y"]
+
+strings = st.text(alphabet="abc", max_size=3)
+scalars = st.one_of(strings, st.integers(-2, 2), st.booleans(), st.none(), st.floats(allow_nan=False))
+records = st.dictionaries(st.sampled_from([*NAMES, "other"]), scalars, max_size=7)
+instances = st.one_of(records, st.lists(records, max_size=4), scalars, st.lists(scalars, max_size=2))
+
+
+@st.composite
+def flat_object_schemas(draw: st.DrawFn) -> dict[str, Any]:
+    """Object schemas of the flat shape: string properties, a required list, open or closed."""
+    names = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=len(NAMES)))
+    schema: dict[str, Any] = {"type": "object", "properties": {n: {"type": "string"} for n in names}}
+    required = draw(st.lists(st.sampled_from([*NAMES, "other"]), unique=True, max_size=3))
+    if required:
+        schema["required"] = required
+    additional = draw(st.sampled_from([None, True, False]))
+    if additional is not None:
+        schema["additionalProperties"] = additional
+    if draw(st.booleans()):
+        schema["description"] = "a record"
+    return schema
+
+
+@st.composite
+def flat_schemas(draw: st.DrawFn) -> dict[str, Any]:
+    """A flat object schema, or an array of them with optional item bounds."""
+    record = draw(flat_object_schemas())
+    if draw(st.booleans()):
+        return record
+    schema: dict[str, Any] = {"type": "array", "items": record}
+    low, high = draw(st.none() | st.integers(0, 3)), draw(st.none() | st.integers(0, 4))
+    if low is not None:
+        schema["minItems"] = low
+    if high is not None:
+        schema["maxItems"] = high
+    return schema
+
+
+def _accepts(check: Any, data: Any) -> bool:
+    try:
+        check(data)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(flat_schemas(), st.lists(instances, min_size=1, max_size=8))
+def test_flat_check_agrees_with_generated_code(schema: dict[str, Any], datas: list[Any]) -> None:
+    """For every flat schema and instance, the set-based check and fastjsonschema (else jsonschema) agree."""
+    flat = flat_record_check(schema)
+    assert flat is not None
+    try:
+        generated = fastjsonschema.compile(schema)
+    except fastjsonschema.JsonSchemaDefinitionException:  # e.g. required names it forbids: the reference decides
+        reference = Draft4Validator(schema)
+        for data in datas:
+            assert _accepts(flat, data) == reference.is_valid(data), (schema, data)
+        return
+    for data in datas:
+        assert _accepts(flat, data) == _accepts(generated, data), (schema, data)
+
+
+def test_payload_data_is_flat_and_checked_exactly() -> None:
+    """Every bundled payload_data version is recognised; a good batch passes, each kind of bad batch is refused."""
+    for path in sorted((SCHEMAS / "com.snowplowanalytics.snowplow/payload_data/jsonschema").iterdir()):
+        check = flat_record_check(validation_schema(json.loads(path.read_text())))
+        assert check is not None, path.name
+        good = [{"e": "pv", "p": "web", "tv": "js-3"}]
+        assert check(good) is good
+        for bad in ([], [{"e": "pv", "p": "web"}], [{"e": "pv", "p": "web", "tv": 3}], {"e": "pv"}):
+            assert not _accepts(check, bad), (path.name, bad)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"type": "string", "maxLength": 3}}},
+        {"type": "object", "properties": {"a": {"type": "integer"}}},
+        {"type": "object", "additionalProperties": {"type": "string"}},
+        {"type": "object", "patternProperties": {"^a": {"type": "string"}}},
+        {"type": ["object", "null"], "properties": {}},
+        {"properties": {"a": {"type": "string"}}},
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "array", "items": [{"type": "object"}]},
+        {"type": "array", "items": {"type": "object"}, "uniqueItems": True},
+        {"type": "object", "properties": {"a": {"type": "string"}}, "minProperties": 1},
+    ],
+)
+def test_other_schemas_keep_the_generated_code(schema: dict[str, Any]) -> None:
+    """Any keyword outside the flat shape (or a non-string property) leaves the schema to fastjsonschema."""
+    assert flat_record_check(schema) is None
