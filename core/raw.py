@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -104,13 +106,13 @@ class CollectorPayload:
             if isinstance(qs_raw, dict):  # snowplow-badrows decoders accept the object form too
                 qs = tuple((str(k), None if v is None else str(v)) for k, v in qs_raw.items())
             else:
-                qs = tuple(
-                    (_str(p["name"], "querystring.name"), _opt(p.get("value"), "querystring.value")) for p in qs_raw
-                )
+                qs = _pairs(qs_raw)
             ts = data.get("timestamp")
             headers = data.get("headers") or []
             if not isinstance(headers, list):
                 raise RawRecordError("headers: expected a list of strings")
+            if not _STRINGS.issuperset(map(type, headers)):
+                headers = [_str(h, "headers") for h in headers]
             return cls(
                 vendor=_str(data["vendor"], "vendor"),
                 version=_str(data["version"], "version"),
@@ -124,7 +126,7 @@ class CollectorPayload:
                 ip_address=_opt(data.get("ipAddress"), "ipAddress"),
                 useragent=_opt(data.get("useragent"), "useragent"),
                 referer_uri=_opt(data.get("refererUri"), "refererUri"),
-                headers=tuple(_str(h, "headers") for h in headers),
+                headers=tuple(headers),
                 network_user_id=_opt(data.get("networkUserId"), "networkUserId"),
             )
         except KeyError as e:
@@ -152,6 +154,27 @@ class CollectorPayload:
         if (self.vendor, self.version) == ("com.snowplowanalytics.snowplow", "tp1"):
             return "/i"
         return f"/{self.vendor}/{self.version}"
+
+
+_DICTS = frozenset((dict,))
+_STRINGS = frozenset((str,))
+_OPTIONAL_STRINGS = frozenset((str, type(None)))
+_NAME = itemgetter("name")
+
+
+def _pairs(items: Any) -> tuple[tuple[str, str | None], ...]:
+    """The querystring list as (name, value) pairs: C-level when every item is a well-typed dict."""
+    if type(items) is list and _DICTS.issuperset(map(type, items)):
+        try:
+            names = list(map(_NAME, items))
+        except KeyError:
+            names = None
+        if names is not None:
+            values = list(map(dict.get, items, repeat("value")))
+            if _STRINGS.issuperset(map(type, names)) and _OPTIONAL_STRINGS.issuperset(map(type, values)):
+                return tuple(zip(names, values, strict=True))
+    # Anything unusual: item by item, so the first bad item is the one reported.
+    return tuple((_str(p["name"], "querystring.name"), _opt(p.get("value"), "querystring.value")) for p in items)
 
 
 def _str(value: Any, name: str) -> str:

@@ -284,3 +284,49 @@ def test_split_headers_skips_the_bare_content_type() -> None:
     """split_headers returns (name, value) pairs and ignores the bare content-type entry the collector appends."""
     pairs = split_headers(("Host: a:1", "Cookie: sp=x", "X-Forwarded-For: 1.2.3.4, 5.6.7.8", "text/plain"))
     assert pairs == [("Host", "a:1"), ("Cookie", "sp=x"), ("X-Forwarded-For", "1.2.3.4, 5.6.7.8")]
+
+
+def _item_by_item(doc: dict[str, Any]) -> tuple[Any, Any]:
+    """The plain reading from_json must match: each querystring item and header checked in turn."""
+
+    def text(value: Any, name: str) -> str:
+        if not isinstance(value, str):
+            raise RawRecordError(f"{name}: expected a string")
+        return value
+
+    try:
+        pairs = tuple(
+            (
+                text(p["name"], "querystring.name"),
+                None if p.get("value") is None else text(p["value"], "querystring.value"),
+            )
+            for p in doc["querystring"]
+        )
+        headers = tuple(text(h, "headers") for h in doc["headers"])
+    except KeyError as e:
+        return "error", f"collector payload misses field {e.args[0]}"
+    except RawRecordError as e:
+        return "error", str(e)
+    except (TypeError, AttributeError) as e:
+        return "error", f"collector payload is malformed: {e}"
+    return pairs, headers
+
+
+_qs_items = st.one_of(
+    st.fixed_dictionaries({"name": st.text(max_size=3), "value": st.none() | st.text(max_size=3)}),
+    st.fixed_dictionaries({"name": _json, "value": _json}),
+    st.fixed_dictionaries({"value": st.text(max_size=2)}),
+    _json,
+)
+
+
+@given(st.lists(_qs_items, max_size=4), st.lists(st.text(max_size=3) | _json, max_size=3))
+def test_querystring_and_headers_read_exactly_as_item_by_item(items: list[Any], headers: list[Any]) -> None:
+    """The C-level reading of querystring and headers gives the same pairs, or the same error, as checking each item."""
+    doc = {"vendor": "v", "version": "tp2", "querystring": items or [{"name": "e", "value": "pv"}], "headers": headers}
+    try:
+        payload = CollectorPayload.from_json(doc)
+    except RawRecordError as e:
+        assert _item_by_item(doc) == ("error", str(e))
+    else:
+        assert _item_by_item(doc) == (payload.querystring, payload.headers)
