@@ -5,6 +5,9 @@
     eventkit replay --lake URL --raw QUEUE_URL [--type T] [--schema S] [--error E] [--since 2d]
                     [--fixes fixes.json] [--dry-run | --yes] [--report report.json]
 
+A replay that is not a dry run also writes its failed recoveries as `recovery_error` rows (see
+loader/replay.py); `--type T` selects those wrapping a T row as well.
+
 With `--data-dir DIR` (and no URLs) each works on the layout `eventkit up --data-dir DIR` uses — its
 queue, lake and warehouse — also while `eventkit up` runs (the warehouse is shared by taking turns
 on DuckDB's lock). Explicit URLs win over the data folder. The human summary goes to stderr; the
@@ -25,7 +28,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from loader.replay import ReplayPlan
+    from loader.replay import Replayer, ReplayPlan
     from loader.selection import Selection
 
 __all__ = ["bad_app", "load_app", "replay_app"]
@@ -225,6 +228,12 @@ def _preview(plan: ReplayPlan, console: Console, samples: int) -> None:
         console.print(f"  [yellow]skipped[/yellow] {item['reason']}: {item['rows']}")
 
 
+def _record_failures(replayer: Replayer, plan: ReplayPlan, console: Console) -> None:
+    """Failed recoveries become recovery_error rows also when nothing passes (a run that sends is the trigger)."""
+    if replayer.record_failures(plan):
+        console.print(f"wrote {plan.recovery_errors} failed recoveries as recovery_error rows")
+
+
 @replay_app.command()
 def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
     lake: str | None = typer.Option(None, "--lake", help="lake URL"),
@@ -275,6 +284,7 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
             if not plan.to_send and not dry_run:
                 plan.dry_run = False
                 console.print("nothing to send")
+                _record_failures(replayer, plan, console)
             _emit(plan.report(), report_path)
             return
         if not yes:
@@ -290,6 +300,8 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         finally:
             publisher.close()
         console.print(f"sent {plan.sent_rows} bad rows ({plan.sent_records} raw records) to {where.raw}")
+        if plan.recovery_errors:
+            console.print(f"wrote {plan.recovery_errors} failed recoveries as recovery_error rows")
     except ConfigError as e:
         raise _fail(str(e)) from None
     except TransientError as e:

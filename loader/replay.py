@@ -354,6 +354,16 @@ def replayed_ids(lake: Lake) -> set[str]:
     return ids
 
 
+def _same_failure(candidate: Candidate, config: str | None) -> bool:
+    if candidate.entry.type_name != "recovery_error":
+        return False
+    data = candidate.entry.doc.get("data")
+    failure = data.get("failure") if isinstance(data, dict) else None
+    if not isinstance(failure, dict):
+        return False
+    return failure.get("error") == candidate.failure_text() and failure.get("configName") == config
+
+
 class Replayer:
     """Selects, fixes, re-checks and republishes bad rows of one lake; failed recoveries become recovery_error rows."""
 
@@ -462,7 +472,8 @@ class Replayer:
 
         The recovery_error file is created before the manifest names the rows it replaces, so a
         crash in between leaves both selectable (their replays share eids: the load keeps one).
-        A row recovery_error cannot wrap (a bad-row schema version it does not list) stays as it is.
+        A row recovery_error cannot wrap (a bad-row schema version it does not list) stays as it is,
+        and so does a recovery_error that fails again with the same error and configuration.
         """
         plan.dry_run = False
         lines: list[bytes] = []
@@ -470,6 +481,8 @@ class Replayer:
         for c in plan.failed:
             _, original, recoveries = unwrap(c.entry.type_name, c.entry.doc)
             config = c.fix.flow if c.fix is not None else None
+            if _same_failure(c, config):
+                continue  # a recovery_error failing again as it did stays the live row: no growth per run
             try:
                 row = RecoveryError(self.processor, c.failure_text(), config, original, recoveries + 1)
             except ValueError:

@@ -116,3 +116,20 @@ def test_load_reports_rows_and_new_columns(tmp_path: Path) -> None:
     first = json.loads(run(*args, "--registry", str(registry)).stdout)
     assert first["rows_loaded"] == 1 and first["columns_added"] == ["unstruct_event_com_acme_order_placed_1"]
     assert json.loads(run(*args, "--registry", str(registry)).stdout)["files"] == 0
+
+
+def test_replay_with_nothing_passing_still_records_failed_recoveries(data: tuple[Path, Path]) -> None:
+    """`--yes` with nothing that passes sends nothing but writes each failure as a recovery_error, once."""
+    data_dir, registry = data
+    args = ("replay", "--data-dir", str(data_dir), "--registry", str(registry), "--yes")
+    first = run(*args)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert (report["sent_rows"], report["still_failing"], report["recovery_errors"]) == (0, 3, 3)
+    assert "wrote 3 failed recoveries as recovery_error rows" in first.output
+    summary = json.loads(run("bad", "--data-dir", str(data_dir), "--json", "--type", "recovery_error").stdout)
+    assert summary["total"] == 3
+    again = json.loads(run(*args).stdout)
+    assert (again["selected"], again["already_replayed"], again["recovery_errors"]) == (6, 3, 0)
+    dry = json.loads(run(*args[:-1], "--dry-run").stdout)
+    assert (dry["dry_run"], dry["recovery_errors"]) == (True, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ def test_replay_after_publishing_the_schema_loads_each_event_once(world: dict[st
     forced = replayer.plan(include_replayed=True)
     replayer.send(forced, publisher)
     publisher.close()
-    assert (forced.sent_rows, forced.recovery_errors) == (3, 1)  # only the live recovery_error is wrapped again
+    assert (forced.sent_rows, forced.recovery_errors) == (3, 0)  # the live recovery_error failed as before: kept
     pipeline.run(drain(world["queue"]))
     report_load = Loader(pipeline.lake, world["warehouse"], pipeline.resolver()).load()
     assert (report_load.rows_read, report_load.rows_loaded) == (3, 0)
@@ -240,3 +241,129 @@ def test_every_bad_row_type_is_described_for_selection(case: str) -> None:
     assert errors, f"{case}: no error described"
     if case in ("schema_violations", "tracker_protocol_violations", "loader_iglu_error"):
         assert schemas and all(s.startswith("iglu:") for s in schemas)
+
+
+def webhook_payload(body: Any, *, timestamp: int) -> CollectorPayload:
+    """An Iglu-webhook POST (`?schema=` names the event) sent with the wrong content type: an adapter failure."""
+    return CollectorPayload(
+        vendor="com.snowplowanalytics.iglu",
+        version="v1",
+        querystring=(("schema", ORDER),),
+        content_type="text/plain",
+        body=json.dumps(body),
+        collector="eventkit-test",
+        encoding="UTF-8",
+        hostname="collector.test",
+        timestamp=timestamp,
+        ip_address="203.0.113.9",
+        useragent="acme-webhook/1.0",
+        referer_uri=None,
+        network_user_id=None,
+    )
+
+
+WEBHOOK_FIX = {
+    "adapter_failures": [
+        {
+            "name": "webhook sent as text/plain",
+            "conditions": [{"op": "Test", "path": "$.payload.contentType", "value": {"value": "text/plain"}}],
+            "steps": [{"op": "Replace", "path": "$.contentType", "value": "application/json"}],
+        }
+    ]
+}
+
+
+def test_replaying_webhook_adapter_failures_twice_loads_each_event_once(world: dict[str, Any]) -> None:
+    """Iglu-webhook adapter_failures (no eid): fixed and replayed twice, and the same request failing twice, give
+    stable UUIDv5 eids per event (a JSON array split one record per element), so the warehouse keeps one row each."""
+    pipeline: Pipeline = world["pipeline"]
+    publish_order_schema(world["registry"])
+    payloads = [
+        webhook_payload([{"orderId": "w-1", "total": 1}, {"orderId": "w-2", "total": 2}], timestamp=1_795_690_000_000),
+        webhook_payload({"orderId": "w-3", "total": 3}, timestamp=1_795_690_000_001),
+    ]
+    assert pipeline.run(payloads) == (0, 2)
+    assert pipeline.run(payloads) == (0, 2)  # the same requests again (a redelivery): two more rows, new timestamps
+    rows = list(read_bad_rows(pipeline.lake, Selection(types=("adapter_failures",))))
+    assert len({r.row_id for r in rows}) == 4
+
+    replayer = Replayer(pipeline.lake, pipeline.resolver(), fixes=parse_fixes(WEBHOOK_FIX))
+    plan = replayer.plan()
+    assert (plan.report()["would_pass"], plan.report()["fixed"]) == (4, 4)
+    eids = [[dict(r.querystring)["eid"] for r in c.records] for c in plan.candidates]
+    assert sorted(map(len, eids)) == [1, 1, 2, 2]  # the array body became one record per element
+    assert all(str(uuid.UUID(e)) == e and uuid.UUID(e).version == 5 for es in eids for e in es)
+    assert len({e for es in eids for e in es}) == 3  # one eid per event, shared by both failures of a request
+    again = Replayer(pipeline.lake, pipeline.resolver(), fixes=parse_fixes(WEBHOOK_FIX)).plan()
+    assert [[dict(r.querystring)["eid"] for r in c.records] for c in again.candidates] == eids
+
+    from core.queue import open_publisher
+
+    publisher = open_publisher(world["queue"])
+    replayer.send(plan, publisher)
+    assert pipeline.run(drain(world["queue"])) == (6, 0)
+    loaded = Loader(pipeline.lake, world["warehouse"], pipeline.resolver()).load()
+    assert (loaded.rows_read, loaded.rows_loaded) == (6, 3)
+
+    forced = replayer.plan(include_replayed=True)
+    replayer.send(forced, publisher)
+    publisher.close()
+    assert forced.sent_records == 6
+    assert pipeline.run(drain(world["queue"])) == (6, 0)
+    reloaded = Loader(pipeline.lake, world["warehouse"], pipeline.resolver()).load()
+    assert (reloaded.rows_read, reloaded.rows_loaded) == (6, 0)
+    with duckdb.connect(world["warehouse"].removeprefix("duckdb://"), read_only=True) as con:
+        got = con.execute(
+            "SELECT unstruct_event_com_acme_order_placed_1.orderId, event_id, v_tracker FROM events ORDER BY 1"
+        ).fetchall()
+    assert [(o, v) for o, _, v in got] == [(o, "com.snowplowanalytics.iglu-v1") for o in ("w-1", "w-2", "w-3")]
+    assert {e for _, e, _ in got} == {e for es in eids for e in es}
+
+
+BROKEN_FIX = {
+    "schema_violations": [
+        {
+            "name": "a cast that cannot apply",
+            "steps": [
+                {"op": "Cast", "path": "$.raw.parameters.ue_px.data.data.total", "from": "Boolean", "to": "Array"}
+            ],
+        }
+    ]
+}
+
+
+def test_failed_recoveries_become_schema_valid_recovery_errors_wrapping_the_original(world: dict[str, Any]) -> None:
+    """A fix that cannot apply: a plan writes nothing; recording writes one recovery_error per row (configName, valid
+    schema, recoveries 1) and marks the originals handled; failing alike keeps it; failing anew wraps the original
+    once more, recoveries 2."""
+    from tests.enrich.event_mix import check_bad_row
+
+    pipeline: Pipeline = world["pipeline"]
+    track_orders(pipeline)
+    replayer = Replayer(pipeline.lake, pipeline.resolver(), fixes=parse_fixes(BROKEN_FIX))
+    plan = replayer.plan()
+    assert len(plan.failed) == 4 and list(pipeline.lake.list("bad/recovery_error/")) == []
+    assert replayer.record_failures(plan) == 4
+    assert replayer.record_failures(plan) == 0  # each failure is written once
+    first = list(read_bad_rows(pipeline.lake, Selection(types=("recovery_error",))))
+    assert len(first) == 4 and len(replayed_ids(pipeline.lake)) == 4
+    for entry in first:
+        check_bad_row(entry.doc)
+        data = entry.doc["data"]
+        assert data["failure"]["configName"] == "a cast that cannot apply"
+        assert data["failure"]["error"].startswith("fix 'a cast that cannot apply' failed: Cast ")
+        assert "expected Boolean, found " in data["failure"]["error"]
+        assert (data["recoveries"], entry.wrapped_type) == (1, "schema_violations")
+
+    assert replayer.record_failures(replayer.plan()) == 0  # failing again the same way: the live rows stay
+    unfixed = Replayer(pipeline.lake, pipeline.resolver())  # now without the fix: a new failure (schema not found)
+    second = unfixed.plan(Selection(types=("schema_violations",)))
+    assert [c.entry.type_name for c in second.candidates if not c.replayed_before] == ["recovery_error"] * 4
+    assert unfixed.record_failures(second) == 4
+    first_ids = {e.row_id for e in first}
+    again = [r for r in read_bad_rows(pipeline.lake, Selection(types=("recovery_error",))) if r.row_id not in first_ids]
+    assert sorted(r.doc["data"]["recoveries"] for r in again) == [2, 2, 2, 2]
+    assert {json.dumps(r.doc["data"]["payload"], sort_keys=True) for r in again} == {
+        json.dumps(e.doc["data"]["payload"], sort_keys=True) for e in first
+    }
+    assert all(r.doc["data"]["payload"]["schema"].endswith("/schema_violations/jsonschema/2-0-1") for r in again)
