@@ -164,6 +164,7 @@ def raw_queue(pubsub_emulator: PubSubEmulator, pubsub_project: str) -> Iterator[
     yield publish_url, subscribe_url
 
 
+@pytest.mark.pubsub
 def test_replay_to_pubsub_through_the_enrich_worker_loads_each_event_once(
     pipeline: Pipeline, lake_url: str, raw_queue: tuple[str, str], tmp_path: Path
 ) -> None:
