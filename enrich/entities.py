@@ -39,6 +39,7 @@ __all__ = [
     "Entities",
     "JsonTextError",
     "contexts_column",
+    "declared_uri",
     "dumps_json",
     "extract_entities",
     "loads_json",
@@ -188,9 +189,13 @@ class Entities:
 
 
 def validate_entity(
-    sdj: SelfDescribing, validator: SchemaValidator, entities: Entities
+    sdj: SelfDescribing, validator: SchemaValidator, entities: Entities, uri: str | None = None
 ) -> tuple[SchemaKey, dict[str, Any]] | None:
-    """Validate one entity; the (possibly superseding) key and its output JSON, or None after reporting why."""
+    """Validate one entity; the (possibly superseding) key and its output JSON, or None after reporting why.
+
+    `uri` is the schema string the entity was parsed from, if known: only canonical URIs parse, so it
+    equals `sdj.schema.uri` and saves rebuilding that text.
+    """
     result = validator.validate(sdj.schema, sdj.data)
     if not result.ok:
         assert result.error is not None
@@ -203,7 +208,14 @@ def validate_entity(
                 "data": {"originalSchema": result.original.uri, "validatedWith": str(result.key.version)},
             }
         )
-    return result.key, {"schema": result.key.uri, "data": sdj.data}
+        uri = None
+    return result.key, {"schema": result.key.uri if uri is None else uri, "data": sdj.data}
+
+
+def declared_uri(value: Any) -> str | None:
+    """The `schema` string of an entity that parsed (so a canonical Iglu URI)."""
+    schema = value.get("schema") if type(value) is dict else None
+    return schema if type(schema) is str else None
 
 
 def _wrapper(
@@ -262,8 +274,8 @@ def extract_entities(
             unstruct[0], unstruct[1], UNSTRUCT_CRITERION, validator=validator, max_depth=max_depth, entities=entities
         )
         inner = None if wrapper is None else _inner(wrapper.data, entities)
-        if inner is not None:
-            validated = validate_entity(inner, validator, entities)
+        if wrapper is not None and inner is not None:
+            validated = validate_entity(inner, validator, entities, declared_uri(wrapper.data))
             if validated is not None:
                 entities.unstruct_key, entities.unstruct = validated
     if contexts is not None:
@@ -274,7 +286,7 @@ def extract_entities(
             for item in wrapper.data:
                 inner = _inner(item, entities)
                 if inner is not None:
-                    validated = validate_entity(inner, validator, entities)
+                    validated = validate_entity(inner, validator, entities, declared_uri(item))
                     if validated is not None:
                         entities.contexts.append(validated[1])
     return entities

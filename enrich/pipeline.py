@@ -51,6 +51,7 @@ from enrich.enrichments.base import EnrichmentContext, information
 from enrich.entities import (
     Entities,
     contexts_column,
+    declared_uri,
     extract_entities,
     parse_entity,
     unstruct_column,
@@ -176,7 +177,7 @@ def enrich_event(
         except IgluParseError as e:
             checked.errors.append(NotIgluMessage.from_parse_error(sdj, e))
             continue
-        validated = validate_entity(entity, env.validator, checked)
+        validated = validate_entity(entity, env.validator, checked, declared_uri(sdj))
         if validated is not None:
             checked.contexts.append(validated[1])
     event.derived_contexts = contexts_column(checked.contexts + checked.derived + entities.derived)

@@ -49,7 +49,7 @@ class ValidationResult:
 
     @property
     def superseded(self) -> bool:
-        return self.key != self.original
+        return self.key is not self.original and self.key != self.original
 
 
 @dataclass(slots=True)
@@ -69,6 +69,7 @@ class _Prepared:
     entry: _Compiled
     expires: float | None
     generation: int
+    valid: ValidationResult  # the verdict for any instance the fast path accepts (immutable, shared)
 
 
 class Validator:
@@ -98,7 +99,7 @@ class Validator:
         entry = self._validators(resolution)
         if entry.expires is not None:
             expires = entry.expires if expires is None else min(expires, entry.expires)
-        prepared = _Prepared(resolution, entry, expires, generation)
+        prepared = _Prepared(resolution, entry, expires, generation, ValidationResult(True, resolution.key, key))
         if len(self._prepared) >= self.resolver.cache_size:
             self._prepared.clear()  # rare: more live keys than the cache holds; rebuilt on demand
         self._prepared[key] = prepared
@@ -171,7 +172,7 @@ class Validator:
         except (JsonSchemaValueException, *_UNEVALUABLE):
             pass  # invalid, or a case the generated code cannot evaluate: the full validator decides
         else:
-            return ValidationResult(True, resolution.key, key)
+            return prepared.valid
         if not entry.depth_first and nesting_depth_exceeds(data, self.max_depth):
             return self._failed(resolution, {"dataReports": [depth_report(self.max_depth)]})
         return self._full_report(entry.compiled, resolution, data)
