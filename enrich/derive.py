@@ -220,8 +220,11 @@ def length_reports(event: EnrichedEvent, limits: LengthLimits) -> list[dict[str,
     if not any(map(gt, map(len, filter(None, values)), compress(limits.halves, values))):
         return []
     reports: list[dict[str, Any]] = []
-    for name, limit, value in zip(limits.names, limits.bounds, values, strict=True):
-        if value and len(value) * 2 > limit and (len(value) > limit or _utf16_length(value) > limit):
+    # Only the set fields (the same truthy selection again): a short country code need not cost 84 steps.
+    for name, limit, value in zip(
+        compress(limits.names, values), compress(limits.bounds, values), filter(None, values), strict=True
+    ):
+        if len(value) * 2 > limit and (len(value) > limit or _utf16_length(value) > limit):
             reports.append(
                 {
                     "message": f"Field is longer than maximum allowed size {limit}",

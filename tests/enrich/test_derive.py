@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.iglu import SchemaKey
-from enrich.atomic import LengthLimits
+from enrich.atomic import FIELD_NAMES, LengthLimits
 from enrich.derive import (
     LENGTH_KEYWORD,
     client_ip,
@@ -144,3 +144,23 @@ def test_length_limits_count_utf16_code_units() -> None:
     ]
     assert reports[1]["message"] == "Field is longer than maximum allowed size 3"
     assert reports[0]["targets"] == []
+
+
+_LIMITED = ["app_id", "geo_country", "geo_region", "page_url", "br_colordepth", "tr_currency", "useragent", "mkt_term"]
+
+
+@given(
+    st.dictionaries(st.sampled_from(_LIMITED), st.text(alphabet="ab😀é\t", max_size=14) | st.none()),
+    st.dictionaries(st.sampled_from(_LIMITED), st.integers(1, 12), min_size=1),
+)
+def test_length_reports_match_the_field_by_field_definition(
+    values: dict[str, str | None], bounds: dict[str, int]
+) -> None:
+    """The one-pass length check reports exactly the fields whose UTF-16 length exceeds their limit, in column order."""
+    event = EnrichedEvent(**values)
+    expected = [
+        name
+        for name in FIELD_NAMES
+        if name in bounds and len((values.get(name) or "").encode("utf-16-le")) // 2 > bounds[name]
+    ]
+    assert [r["path"] for r in length_reports(event, LengthLimits.of(bounds))] == expected
