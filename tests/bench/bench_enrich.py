@@ -193,6 +193,29 @@ def _rate(run: Callable[[LocalLake], int], seconds: float = SECONDS) -> float:
     return events / cpu
 
 
+def interleaved_rates(runs: dict[str, Callable[[LocalLake], int]], seconds: float) -> dict[str, float]:
+    """Events per CPU-second of each run, measured in alternating rounds; each run's best round counts.
+
+    Ratios between runs are what the targets are about: on a shared machine, measuring one run after
+    the other lets a change of load between them move the ratio either way, and alternating rounds
+    exposes every run to the same conditions. The best round of each (as timeit does) drops rounds
+    slowed by other processes, which only ever make a round slower.
+    """
+    best = dict.fromkeys(runs, 0.0)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, run in runs.items():
+            run(LocalLake(Path(tmp) / f"warm-{name}"))  # warm caches (schemas, validators)
+        i = 0
+        while time.monotonic() - started < seconds * len(runs) or i < 3:
+            for name, run in runs.items():
+                c0 = time.process_time()
+                events = run(LocalLake(Path(tmp) / f"{name}-{i}"))
+                best[name] = max(best[name], events / max(time.process_time() - c0, 1e-9))
+            i += 1
+    return best
+
+
 def fixture_records(rounds: int = ROUNDS) -> list[bytes]:
     """The fixture mix: the captured Python/JS tracker requests as raw records, plus some of every invalid kind."""
     captured = [
@@ -293,10 +316,16 @@ def main() -> None:
     print(
         f"   raw records: {len(records)} (captured tracker requests x{ROUNDS} + invalid mix), cores: {os.cpu_count()}"
     )
-    a = _rate(lambda lake: floor_loop(records, lake))
-    b = _rate(lambda lake: naive.run(records, lake))
-    ours = _rate(lambda lake: ours_loop(records, lake, enrich))
-    print(f"   ours  {ours:9.0f} events/s per core (raw record in memory -> committed Parquet)")
+    rates = interleaved_rates(
+        {
+            "a": lambda lake: floor_loop(records, lake),
+            "b": lambda lake: naive.run(records, lake),
+            "ours": lambda lake: ours_loop(records, lake, enrich),
+        },
+        SECONDS,
+    )
+    a, b, ours = rates["a"], rates["b"], rates["ours"]
+    print(f"   ours  {ours:9.0f} events/s per core (raw records in memory -> committed Parquet, best round)")
     print(f"   (a)   {a:9.0f} events/s decode-only floor    ours/(a) = {ours / a:.2f}x  (target >= 0.6x)")
     print(f"   (b)   {b:9.0f} events/s stdlib + jsonschema  ours/(b) = {ours / b:.2f}x  (target >= 6x)")
     one = _parallel_rate(registry, 1)

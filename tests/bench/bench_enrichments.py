@@ -30,7 +30,7 @@ from enrich.event import EnrichedEvent
 from enrich.pipeline import enrich_record
 from registry.resolver import Resolver
 from registry.validation import Validator
-from tests.bench.bench_enrich import fixture_records, ours_loop
+from tests.bench.bench_enrich import fixture_records, interleaved_rates, ours_loop
 from tests.enrich.enrichments.events import payload, staged_configs
 from tests.enrich.enrichments.mmdb import write_databases
 from tests.enrich.event_mix import registry_chain, write_acme_registry
@@ -130,8 +130,8 @@ def main() -> None:
         return lambda lake: ours_loop(records, lake, lambda raw, now: enrich_record(raw, env, now))
 
     records = traffic() + fixture_records(rounds=20)
-    base = _rate(run_with(env_none, records))
-    full = _rate(run_with(env_all, records))
+    rates = interleaved_rates({"none": run_with(env_none, records), "all": run_with(env_all, records)}, SECONDS)
+    base, full = rates["none"], rates["all"]
 
     # Cold agents: fresh batches generated before timing, each run on one never parsed before.
     batches = [traffic(cold_share=0.02, seed=time.time_ns() + i) for i in range(8)]
