@@ -95,9 +95,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await acknowledger.start()
+        metrics.attach()
         try:
             yield
         finally:
+            metrics.detach()
             await acknowledger.stop()
             if owns_resources:
                 publisher.close()

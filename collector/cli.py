@@ -49,7 +49,7 @@ def collector(
     # loop. A short interval hands the GIL over quickly (measured: p99 and throughput, make bench).
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
-    from collector.server import build_app, export_config
+    from collector.server import build_app, export_config, settle_heap
     from collector.settings import load_config
     from core.errors import ConfigError
 
@@ -85,4 +85,5 @@ def collector(
         except ConfigError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
+        settle_heap()
         uvicorn.run(application, **common)  # type: ignore[arg-type]

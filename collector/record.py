@@ -13,11 +13,24 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Iterable
+from typing import TypedDict
 from urllib.parse import unquote_plus
 
-from core.raw import CollectorPayload
+import orjson
 
-__all__ = ["RequestFacts", "build_record", "canonical_header_name", "decode_body", "parse_query"]
+from core.raw import RAW_RECORD_SCHEMA, CollectorPayload, format_instant
+
+__all__ = [
+    "RecordInput",
+    "RequestFacts",
+    "build_record",
+    "canonical_header_name",
+    "decode_body",
+    "encode_record",
+    "parse_query",
+]
+
+_SCHEMA_URI = RAW_RECORD_SCHEMA.uri
 
 
 def parse_query(raw: bytes) -> tuple[tuple[str, str | None], ...]:
@@ -169,6 +182,21 @@ class RequestFacts:
         return tuple(out)
 
 
+class RecordInput(TypedDict):
+    """The arguments of `build_record` and `encode_record`, so one request can be given to both."""
+
+    facts: RequestFacts
+    vendor: str
+    version: str
+    query: bytes
+    body: bytes | None
+    collector: str
+    timestamp_ms: int
+    ip_address: str | None
+    network_user_id: str | None
+    anonymous: bool
+
+
 def build_record(
     *,
     facts: RequestFacts,
@@ -198,4 +226,58 @@ def build_record(
         referer_uri=facts.referer,
         headers=facts.record_headers(anonymous=anonymous),
         network_user_id=network_user_id,
+    )
+
+
+class _SecondPrefix:
+    """`format_instant` for one second, cached: requests within a second share everything but the millis."""
+
+    second = -(2**63)
+    prefix = ""
+
+
+def _instant(ms: int) -> str:
+    """Exactly `core.raw.format_instant(ms)`, formatting the date and time only once per second."""
+    second, millis = divmod(ms, 1000)
+    if second != _SecondPrefix.second:
+        _SecondPrefix.prefix = format_instant(second * 1000)[:-5]  # without ".000Z"
+        _SecondPrefix.second = second
+    return f"{_SecondPrefix.prefix}.{millis:03d}Z"
+
+
+def encode_record(
+    *,
+    facts: RequestFacts,
+    vendor: str,
+    version: str,
+    query: bytes,
+    body: bytes | None,
+    collector: str,
+    timestamp_ms: int,
+    ip_address: str | None,
+    network_user_id: str | None,
+    anonymous: bool,
+) -> bytes:
+    """Exactly `build_record(...).encode()` (the queue message bytes), built straight from the request: the
+    hot path, with no intermediate CollectorPayload. Field names and order are `CollectorPayload.to_json`'s."""
+    return orjson.dumps(
+        {
+            "schema": _SCHEMA_URI,
+            "data": {
+                "vendor": vendor,
+                "version": version,
+                "querystring": [{"name": n, "value": v} for n, v in parse_query(query)],
+                "contentType": facts.content_type if body is not None else None,
+                "body": decode_body(body, facts.content_type) if body is not None else None,
+                "collector": collector,
+                "encoding": "UTF-8",
+                "hostname": facts.hostname(),
+                "timestamp": _instant(timestamp_ms),
+                "ipAddress": "unknown" if anonymous else (ip_address or "unknown"),
+                "useragent": facts.useragent,
+                "refererUri": facts.referer,
+                "headers": facts.record_headers(anonymous=anonymous),
+                "networkUserId": network_user_id,
+            },
+        }
     )

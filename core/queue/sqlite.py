@@ -32,6 +32,7 @@ from pathlib import Path
 
 from core.errors import ConfigError, QueueUnavailable
 from core.queue.port import Delivery
+from core.queue.wal_checkpoint import WalCheckpointer
 
 __all__ = ["SQLitePublisher", "SQLiteSubscriber"]
 
@@ -149,6 +150,12 @@ class SQLitePublisher:
         self.group_commit = group_commit
         self._table = _table(topic)
         self._conn = _connect(self.path, self._table)
+        try:  # checkpoints run in their own thread, not inside a publish commit (core.queue.wal_checkpoint)
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise QueueUnavailable(f"sqlite queue {self.path}: cannot open: {exc}") from exc
+        self._checkpointer = WalCheckpointer(self.path)
         self._ready = threading.Condition(threading.Lock())  # guards _pending, _closed, _writer
         self._pending: list[_Request] = []
         self._closed = False
@@ -246,6 +253,7 @@ class SQLitePublisher:
                         chunk = messages[start : start + _ONE_STATEMENT_ROWS]
                         conn.execute(self._insert(len(chunk)), (now, *chunk))
             self.transactions += 1
+        self._checkpointer.committed(sum(map(len, messages)))
 
     def _insert(self, rows: int) -> str:
         statement = self._inserts.get(rows)
@@ -281,6 +289,7 @@ class SQLitePublisher:
             self._ready.notify()
         if writer is not None and writer is not threading.current_thread():
             writer.join()
+        self._checkpointer.close()
         with self._io:
             self._conn.close()
 
