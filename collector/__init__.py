@@ -7,6 +7,6 @@
 Modules: app (factory, operational routes), tracking (the lean tracking handler), record (request
 → raw record), identity (nuid cookie, SP-Anonymous, DNT), forwarding (client IP via trusted
 proxies), sizing (§2.4 limits and splitting), violations (size_violation bad rows), durability
-(group commit, spool fallback, drain), spool (SQLite spool), metrics, responses, settings, server
-(composition root), cli.
+(group commit, spool fallback, drain), spool (SQLite spool), metrics (lock-free counts, exposed on
+core.telemetry.REGISTRY while serving), responses, settings, server (composition root), cli.
 """

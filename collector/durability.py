@@ -2,7 +2,8 @@
 
 Records from concurrent requests are gathered and published with one call (group commit); at most
 `max_in_flight` publishes run at once (the queue's own group commit pipelines them), so the next
-batch grows while the current ones are confirmed. A
+batch grows while the current ones are confirmed. A publisher that is an `AsyncPublisher` (the
+SQLite queue) is awaited directly; others (Pub/Sub) are called in a worker thread. A
 publish that raises QueueUnavailable, or takes longer than `publish_timeout`, sends the batch to
 the spool instead and switches to spool mode: new records go to the spool (keeping spool order)
 until the drainer has published everything spooled and the queue is proven reachable again. If
@@ -173,9 +174,7 @@ class Acknowledger:
         if self.spool is None or self._direct:
             started = time.perf_counter()
             try:
-                await asyncio.wait_for(
-                    asyncio.shield(self._publish(messages)), self.publish_timeout
-                )
+                await asyncio.wait_for(asyncio.shield(self._publish(messages)), self.publish_timeout)
             except (QueueUnavailable, TimeoutError, OSError) as e:
                 if self._direct:
                     log.warning("queue_unavailable", records=len(messages), error=repr(e), spool=self.spool is not None)
