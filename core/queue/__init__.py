@@ -9,7 +9,7 @@ Extra keyword options go to the implementation's constructor (e.g. `timeout=` fo
 `group_commit=` for SQLite). A SQLite queue has one consumer group per topic, so `subscription` is
 ignored there; a Pub/Sub subscriber without one consumes `<TOPIC>-eventkit`.
 
-A SQLite publisher is also an `AsyncPublisher`: `await publisher.publish_async(messages)` from an
+A SQLite publisher is also a `core.queue.port.AsyncPublisher`: `await publisher.publish_async(messages)` from an
 event loop joins the same group commit as threads calling `publish` (its writer thread commits
 every waiting batch in one fsync), without taking a thread per call; the collector uses it.
 
@@ -22,9 +22,9 @@ from __future__ import annotations
 from typing import Any
 
 from core.locations import parse_queue_url
-from core.queue.port import AsyncPublisher, Delivery, Publisher, Subscriber
+from core.queue.port import Delivery, Publisher, Subscriber
 
-__all__ = ["AsyncPublisher", "Delivery", "Publisher", "Subscriber", "open_publisher", "open_subscriber"]
+__all__ = ["Delivery", "Publisher", "Subscriber", "open_publisher", "open_subscriber"]
 
 
 def open_publisher(url: str, **options: Any) -> Publisher:
