@@ -7,9 +7,12 @@ any other schema gets None and keeps the generated code. The check accepts exact
 code accepts (tests/registry/test_flat_records.py compares both on generated schemas and instances);
 on a rejection the validator asks the full validator for the report, as with the generated code.
 
-    object:  {"type": "object", "properties": {name: {"type": "string"}, ...},
-              "required": [...], "additionalProperties": true | false}
-    array:   {"type": "array", "items": <object>, "minItems": n, "maxItems": m}
+    object:    {"type": "object", "properties": {name: <property>, ...},
+                "required": [...], "additionalProperties": true | false}
+    array:     {"type": "array", "items": <object>, "minItems": n, "maxItems": m}
+    property:  {"type": T} and/or {"enum": [strings and null]}, T one of or a list of string/boolean/null
+
+Most Iglu contexts (http_header, ua_parser_context, spiders_and_robots ...) have this shape too.
 """
 
 from __future__ import annotations
@@ -25,33 +28,77 @@ __all__ = ["flat_record_check"]
 _NOTES = frozenset(("description", "title", "$schema"))
 _OBJECT_KEYWORDS = frozenset(("type", "properties", "required", "additionalProperties")) | _NOTES
 _ARRAY_KEYWORDS = frozenset(("type", "items", "minItems", "maxItems")) | _NOTES
-_STRING_KEYWORDS = frozenset(("type",)) | _NOTES
+_PROPERTY_KEYWORDS = frozenset(("type", "enum")) | _NOTES
+_TYPES: dict[str, type] = {"string": str, "boolean": bool, "null": type(None)}
+_STRING_OR_NULL = (str, type(None))
 
 Check = Callable[[Any], Any]
+# A property's test: the Python types its value may have (isinstance), and the enum members if any.
+PropertyTest = tuple[tuple[type, ...] | None, frozenset[str | None] | None]
 
 
 def _rejected(data: Any) -> Any:
     raise JsonSchemaValueException("data does not match the flat record schema", value=data)
 
 
-def _is_string_schema(schema: Any) -> bool:
-    return isinstance(schema, dict) and schema.get("type") == "string" and schema.keys() <= _STRING_KEYWORDS
+def _property_test(schema: Any) -> PropertyTest | None:
+    if not isinstance(schema, dict) or not schema.keys() <= _PROPERTY_KEYWORDS:
+        return None
+    types: tuple[type, ...] | None = None
+    members: frozenset[str | None] | None = None
+    if "type" in schema:
+        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not names or not all(isinstance(n, str) and n in _TYPES for n in names):
+            return None
+        types = tuple(dict.fromkeys(_TYPES[n] for n in names))
+    if "enum" in schema:
+        enum = schema["enum"]
+        if not isinstance(enum, list) or not all(m is None or type(m) is str for m in enum):
+            return None
+        members = frozenset(enum)
+    return (types, members) if types is not None or members is not None else None
+
+
+def _value_ok(value: Any, test: PropertyTest) -> bool:
+    types, members = test
+    if types is not None and not isinstance(value, types):
+        return False
+    # enum members are strings or null: any other value equals none of them (and may be unhashable)
+    return members is None or (isinstance(value, _STRING_OR_NULL) and value in members)
 
 
 def _object_test(schema: Any) -> Callable[[Any], bool] | None:
-    """A predicate for one record, or None when `schema` is not a flat string record."""
+    """A predicate for one record, or None when `schema` is not a flat record."""
     if not isinstance(schema, dict) or schema.get("type") != "object" or not schema.keys() <= _OBJECT_KEYWORDS:
         return None
     properties = schema.get("properties", {})
     required = schema.get("required", [])
     additional = schema.get("additionalProperties", True)
-    if not isinstance(properties, dict) or not all(map(_is_string_schema, properties.values())):
+    if not isinstance(properties, dict):
+        return None
+    tests = {name: _property_test(sub) for name, sub in properties.items()}
+    if any(test is None for test in tests.values()):
         return None
     if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
         return None
     if additional is not True and additional is not False:
         return None
     names, needed = frozenset(properties), frozenset(required)
+    kinds = {test for test in tests.values() if test is not None}
+    uniform = next(iter(kinds))[0] if len(kinds) == 1 and next(iter(kinds))[1] is None else None
+    checks: dict[str, PropertyTest] = {name: test for name, test in tests.items() if test is not None}
+
+    if additional is False and uniform is not None:  # e.g. payload_data: every value a string
+
+        def closed_uniform(record: Any) -> bool:
+            return (
+                isinstance(record, dict)
+                and record.keys() <= names
+                and needed <= record.keys()
+                and all(map(isinstance, record.values(), repeat(uniform)))
+            )
+
+        return closed_uniform
 
     if additional is False:
 
@@ -60,7 +107,7 @@ def _object_test(schema: Any) -> Callable[[Any], bool] | None:
                 isinstance(record, dict)
                 and record.keys() <= names
                 and needed <= record.keys()
-                and all(map(isinstance, record.values(), repeat(str)))
+                and all(_value_ok(value, checks[name]) for name, value in record.items())
             )
 
         return closed
@@ -69,7 +116,7 @@ def _object_test(schema: Any) -> Callable[[Any], bool] | None:
         return (
             isinstance(record, dict)
             and needed <= record.keys()
-            and all(isinstance(record[name], str) for name in names & record.keys())
+            and all(_value_ok(record[name], checks[name]) for name in names & record.keys())
         )
 
     return open_record

@@ -18,17 +18,29 @@ from registry.schema_compiler import validation_schema
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NAMES = ["e", "p", "tv", "aid", "url", "x-y"]
 
-strings = st.text(alphabet="abc", max_size=3)
+strings = st.sampled_from(["", "a", "b", "ab", "1"]) | st.text(alphabet="abc1", max_size=3)
 scalars = st.one_of(strings, st.integers(-2, 2), st.booleans(), st.none(), st.floats(allow_nan=False))
-records = st.dictionaries(st.sampled_from([*NAMES, "other"]), scalars, max_size=7)
+values = st.one_of(scalars, st.lists(scalars, max_size=2), st.dictionaries(strings, scalars, max_size=2))
+records = st.dictionaries(st.sampled_from([*NAMES, "other"]), values, max_size=7)
 instances = st.one_of(records, st.lists(records, max_size=4), scalars, st.lists(scalars, max_size=2))
+
+
+_TYPE_NAMES = st.sampled_from(["string", "boolean", "null"])
+_ENUMS = st.lists(st.sampled_from(["a", "b", "ab", "1", None]), min_size=1, max_size=3, unique=True)
+property_schemas = st.one_of(
+    st.just({"type": "string"}),
+    st.builds(lambda t: {"type": t}, _TYPE_NAMES),
+    st.builds(lambda ts: {"type": ts}, st.lists(_TYPE_NAMES, min_size=1, max_size=3, unique=True)),
+    st.builds(lambda e: {"enum": e}, _ENUMS),
+    st.builds(lambda t, e: {"type": t, "enum": e, "description": "d"}, _TYPE_NAMES, _ENUMS),
+)
 
 
 @st.composite
 def flat_object_schemas(draw: st.DrawFn) -> dict[str, Any]:
-    """Object schemas of the flat shape: string properties, a required list, open or closed."""
+    """Object schemas of the flat shape: string/boolean/null/enum properties, a required list, open or closed."""
     names = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=len(NAMES)))
-    schema: dict[str, Any] = {"type": "object", "properties": {n: {"type": "string"} for n in names}}
+    schema: dict[str, Any] = {"type": "object", "properties": {n: draw(property_schemas) for n in names}}
     required = draw(st.lists(st.sampled_from([*NAMES, "other"]), unique=True, max_size=3))
     if required:
         schema["required"] = required
@@ -63,21 +75,42 @@ def _accepts(check: Any, data: Any) -> bool:
     return True
 
 
-@settings(max_examples=300, deadline=None)
-@given(flat_schemas(), st.lists(instances, min_size=1, max_size=8))
-def test_flat_check_agrees_with_generated_code(schema: dict[str, Any], datas: list[Any]) -> None:
+@st.composite
+def records_for(draw: st.DrawFn, schema: dict[str, Any]) -> Any:
+    """Instances near the schema's boundary: mostly records with its required names, values of every kind."""
+    record_schema = schema["items"] if schema["type"] == "array" else schema
+    names = [*record_schema.get("properties", {}), *record_schema.get("required", []), "other"]
+
+    def record() -> dict[str, Any]:
+        keys = draw(st.lists(st.sampled_from(names), unique=True, max_size=len(names)))
+        if draw(st.integers(0, 9)) < 7:
+            keys = list(dict.fromkeys([*record_schema.get("required", []), *keys]))
+        return {key: draw(values) for key in keys}
+
+    if schema["type"] == "array" and draw(st.integers(0, 9)) < 8:
+        return [record() for _ in range(draw(st.integers(0, 4)))]
+    if schema["type"] == "object" and draw(st.integers(0, 9)) < 8:
+        return record()
+    return draw(instances)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_flat_check_agrees_with_generated_code(data: st.DataObject) -> None:
     """For every flat schema and instance, the set-based check and fastjsonschema (else jsonschema) agree."""
+    schema = data.draw(flat_schemas())
+    datas = [data.draw(records_for(schema)) for _ in range(8)]
     flat = flat_record_check(schema)
     assert flat is not None
     try:
         generated = fastjsonschema.compile(schema)
     except fastjsonschema.JsonSchemaDefinitionException:  # e.g. required names it forbids: the reference decides
         reference = Draft4Validator(schema)
-        for data in datas:
-            assert _accepts(flat, data) == reference.is_valid(data), (schema, data)
+        for instance in datas:
+            assert _accepts(flat, instance) == reference.is_valid(instance), (schema, instance)
         return
-    for data in datas:
-        assert _accepts(flat, data) == _accepts(generated, data), (schema, data)
+    for instance in datas:
+        assert _accepts(flat, instance) == _accepts(generated, instance), (schema, instance)
 
 
 def test_payload_data_is_flat_and_checked_exactly() -> None:
@@ -96,6 +129,8 @@ def test_payload_data_is_flat_and_checked_exactly() -> None:
     [
         {"type": "object", "properties": {"a": {"type": "string", "maxLength": 3}}},
         {"type": "object", "properties": {"a": {"type": "integer"}}},
+        {"type": "object", "properties": {"a": {"enum": [1, "x"]}}},
+        {"type": "object", "properties": {"a": {"type": ["string", "number"]}}},
         {"type": "object", "additionalProperties": {"type": "string"}},
         {"type": "object", "patternProperties": {"^a": {"type": "string"}}},
         {"type": ["object", "null"], "properties": {}},
