@@ -232,31 +232,38 @@ def _setup() -> tuple[list[bytes], str, Path]:
     return fixture_records(), registry_chain(registry_root), registry_root
 
 
-def _worker_proc(registry: str, seconds: float, start: Any, out: Any) -> None:
+def _worker_proc(registry: str, seconds: float, ready: Any, start: Any, out: Any) -> None:
     records = fixture_records()
     enrich, _ = build_enrich(registry, None)
     with tempfile.TemporaryDirectory() as tmp:
         ours_loop(records, LocalLake(Path(tmp) / "warm"), enrich)
+        ready.put(os.getpid())
         start.wait()
-        t0, events, i = time.monotonic(), 0, 0
+        t0, c0, events, i = time.monotonic(), time.process_time(), 0, 0
         while time.monotonic() - t0 < seconds:
             events += ours_loop(records, LocalLake(Path(tmp) / str(i)), enrich)
             i += 1
-        out.put(events / (time.monotonic() - t0))
+        out.put((events, time.monotonic() - t0, time.process_time() - c0))
 
 
-def _parallel_rate(registry: str, workers: int, seconds: float = SECONDS) -> float:
+def _parallel_rate(registry: str, workers: int, seconds: float = SECONDS) -> tuple[float, float]:
+    """(events per wall second, events per CPU second) of `workers` processes enriching side by side.
+
+    The clock starts only when every process has imported, built its pipeline and warmed up (no
+    start-up inside the figure), and all start together, so their measured windows overlap.
+    """
     ctx = multiprocessing.get_context("spawn")
-    start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_worker_proc, args=(registry, seconds, start, out)) for _ in range(workers)]
+    ready, start, out = ctx.Queue(), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_worker_proc, args=(registry, seconds, ready, start, out)) for _ in range(workers)]
     for p in procs:
         p.start()
-    time.sleep(4.0)  # let every process import and warm up before the clock starts
+    for _ in procs:
+        ready.get(timeout=120)
     start.set()
-    rates = [out.get(timeout=120) for _ in procs]
+    results = [out.get(timeout=120) for _ in procs]
     for p in procs:
         p.join()
-    return float(sum(rates))
+    return sum(e / wall for e, wall, _ in results), sum(e for e, _, _ in results) / sum(c for _, _, c in results)
 
 
 def _freshness(samples: int = 150) -> list[float]:
@@ -328,11 +335,16 @@ def main() -> None:
     print(f"   ours  {ours:9.0f} events/s per core (raw records in memory -> committed Parquet, best round)")
     print(f"   (a)   {a:9.0f} events/s decode-only floor    ours/(a) = {ours / a:.2f}x  (target >= 0.6x)")
     print(f"   (b)   {b:9.0f} events/s stdlib + jsonschema  ours/(b) = {ours / b:.2f}x  (target >= 6x)")
-    one = _parallel_rate(registry, 1)
-    two = _parallel_rate(registry, 2)
+    # 1, 2, 1, 2 workers: each figure is the better of its two runs, so a change of load hits both.
+    runs = [_parallel_rate(registry, n) for n in (1, 2, 1, 2)]
+    one, two = max(runs[0][0], runs[2][0]), max(runs[1][0], runs[3][0])
+    one_cpu, two_cpu = max(runs[0][1], runs[2][1]), max(runs[1][1], runs[3][1])
     load = os.getloadavg()[0]
     print(f"   1 worker {one:9.0f} events/s, 2 workers {two:9.0f} events/s: {two / one:.2f}x  (target >= 1.8x)")
-    print(f"   (wall-clock throughput; load average {load:.1f} on {os.cpu_count()} cores while measuring)")
+    print(
+        f"   (wall-clock throughput; load average {load:.1f} on {os.cpu_count()} cores while measuring; per CPU-second"
+        f" each worker of two does {two_cpu / one_cpu:.2f}x what a lone worker does)"
+    )
     lat = _freshness()
     if lat:
         print(
