@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
-from operator import gt, itemgetter
+from operator import gt
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,7 +48,6 @@ EVENT_SCHEMAS: dict[str, tuple[str, str, str, str]] = {
 }
 _HASHES = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512"}
 _SEPARATOR = "\x1f"
-_NAME = itemgetter(0)
 _FORWARDING_INITIALS = frozenset("xXfF")
 
 
@@ -197,14 +196,12 @@ def _forwarded_for(value: str) -> str | None:
 def event_fingerprint(params: Mapping[str, str | None], config: FingerprintConfig) -> str:
     """Hash of the raw parameters sorted by name, excluded ones left out, each as key␟value␟."""
     excluded = config.exclude
-    # Names are unique, so sorting the pairs sorts by name; each kept pair contributes name␟value␟.
-    text = "".join(
-        [
-            f"{name}{_SEPARATOR}{value}{_SEPARATOR}"
-            for name, value in sorted(params.items(), key=_NAME)
-            if value is not None and name not in excluded
-        ]
-    )
+    parts: list[str] = []
+    for name in sorted(params):
+        value = params[name]
+        if value is not None and name not in excluded:
+            parts += (name, value)
+    text = _SEPARATOR.join(parts) + _SEPARATOR if parts else ""
     return hashlib.new(_HASHES[config.algorithm], text.encode("utf-8")).hexdigest()
 
 
