@@ -316,28 +316,27 @@ MAPPING: dict[str, Setter] = {
 }
 
 
-# The plain string parameters, inlined by map_parameters (the same as their MAPPING setters, without the calls).
-_PLAIN_STRINGS: dict[str, str] = {
-    param: setter.field_name for param, setter in MAPPING.items() if isinstance(setter, _StrSetter)
+# MAPPING with the plain string setters replaced by their field names, which map_parameters stores inline.
+_DISPATCH: dict[str, str | Setter] = {
+    param: setter.field_name if isinstance(setter, _StrSetter) else setter for param, setter in MAPPING.items()
 }
 
 
 def map_parameters(event: EnrichedEvent, params: Mapping[str, str | None]) -> MappedParameters:
     """Apply every known parameter to `event`; returns the accumulated errors and the entity texts."""
     mapped = MappedParameters()
-    get, plain = MAPPING.get, _PLAIN_STRINGS.get
+    get = _DISPATCH.get
     for name, value in params.items():
         if not value:
             continue
-        field_name = plain(name)
-        if field_name is not None:  # most parameters: the string itself, already TSV-safe
-            setattr(event, field_name, value if value.isprintable() else sanitise(value))
+        target = get(name)
+        if target is None:
             continue
-        setter = get(name)
-        if setter is None:
+        if type(target) is str:  # most parameters: the string itself, already TSV-safe
+            setattr(event, target, value if value.isprintable() else sanitise(value))
             continue
         try:
-            setter(event, value, mapped)
+            target(event, value, mapped)  # type: ignore[operator]  # not a str: a Setter
         except ConversionError as e:
             mapped.errors.append((name, str(e)))
     tnuid = params.get("tnuid")
