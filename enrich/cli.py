@@ -192,7 +192,7 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
 ) -> None:
     """Run enrich workers: raw queue in, good Parquet (and TSV) and bad rows out to the lake.
 
-    Options left out come from the `[enrich]` settings (eventkit.toml, EVENTKIT_ENRICH__* variables).
+    Options left out come from the enrich section of the settings (eventkit.toml, EVENTKIT_ENRICH__* variables).
     """
     from core.errors import ConfigError
     from core.lake import open_lake
