@@ -12,7 +12,8 @@ on a rejection the validator asks the full validator for the report, as with the
     array:     {"type": "array", "items": <object>, "minItems": n, "maxItems": m}
     property:  {"type": T} and/or {"enum": [strings and null]}, T one of or a list of string/boolean/null
 
-Most Iglu contexts (http_header, ua_parser_context, spiders_and_robots ...) have this shape too.
+Many Iglu contexts (http_header, ua_parser_context ...) have this shape too, but for a dozen properties
+the generated code is as fast, so mixed-type records are only taken over from MIN_MIXED_PROPERTIES on.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from typing import Any
 
 from fastjsonschema import JsonSchemaValueException
 
-__all__ = ["flat_record_check"]
+__all__ = ["MIN_MIXED_PROPERTIES", "flat_record_check"]
+
+MIN_MIXED_PROPERTIES = 16
 
 _NOTES = frozenset(("description", "title", "$schema"))
 _OBJECT_KEYWORDS = frozenset(("type", "properties", "required", "additionalProperties")) | _NOTES
@@ -67,8 +70,8 @@ def _value_ok(value: Any, test: PropertyTest) -> bool:
     return members is None or (isinstance(value, _STRING_OR_NULL) and value in members)
 
 
-def _object_test(schema: Any) -> Callable[[Any], bool] | None:
-    """A predicate for one record, or None when `schema` is not a flat record."""
+def _object_test(schema: Any, min_properties: int) -> Callable[[Any], bool] | None:
+    """A predicate for one record, or None when `schema` is not a flat record (or a small mixed one)."""
     if not isinstance(schema, dict) or schema.get("type") != "object" or not schema.keys() <= _OBJECT_KEYWORDS:
         return None
     properties = schema.get("properties", {})
@@ -100,35 +103,38 @@ def _object_test(schema: Any) -> Callable[[Any], bool] | None:
 
         return closed_uniform
 
-    if additional is False:
+    if len(properties) < min_properties:  # few properties: the generated code is as fast (measured)
+        return None
 
-        def closed(record: Any) -> bool:
-            return (
-                isinstance(record, dict)
-                and record.keys() <= names
-                and needed <= record.keys()
-                and all(_value_ok(value, checks[name]) for name, value in record.items())
-            )
+    # Plain-typed properties are checked in one C-level pass over those present; enum ones one by one.
+    simple = {name: test[0] for name, test in checks.items() if test[1] is None and test[0] is not None}
+    enums = {name: test for name, test in checks.items() if name not in simple}
+    simple_names, enum_names, closed = frozenset(simple), frozenset(enums), additional is False
 
-        return closed
+    def record_ok(record: Any) -> bool:
+        if not isinstance(record, dict) or not needed <= record.keys():
+            return False
+        if closed and not record.keys() <= names:
+            return False
+        present = simple_names & record.keys()  # one set, iterated twice in the same order
+        if present and not all(map(isinstance, map(record.__getitem__, present), map(simple.__getitem__, present))):
+            return False
+        return not enum_names or all(_value_ok(record[name], enums[name]) for name in enum_names & record.keys())
 
-    def open_record(record: Any) -> bool:
-        return (
-            isinstance(record, dict)
-            and needed <= record.keys()
-            and all(_value_ok(record[name], checks[name]) for name in names & record.keys())
-        )
-
-    return open_record
+    return record_ok
 
 
 def _bound(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def flat_record_check(schema: Any) -> Check | None:
-    """A fastjsonschema-style check (returns the data, raises JsonSchemaValueException) or None if not flat."""
-    record = _object_test(schema)
+def flat_record_check(schema: Any, *, min_properties: int = MIN_MIXED_PROPERTIES) -> Check | None:
+    """A fastjsonschema-style check (returns the data, raises JsonSchemaValueException) or None if not flat.
+
+    Records whose properties are not all of one type are only taken from `min_properties` declared
+    properties on: below that the generated code is as fast (tests pass 0 to check the logic anyway).
+    """
+    record = _object_test(schema, min_properties)
     if record is not None:
         test = record
 
@@ -138,7 +144,7 @@ def flat_record_check(schema: Any) -> Check | None:
         return check_record
     if not isinstance(schema, dict) or schema.get("type") != "array" or not schema.keys() <= _ARRAY_KEYWORDS:
         return None
-    item = _object_test(schema.get("items"))
+    item = _object_test(schema.get("items"), min_properties)
     low, high = _bound(schema.get("minItems", 0)), _bound(schema.get("maxItems", 0))
     if item is None or low is None or high is None:
         return None

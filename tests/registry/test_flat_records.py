@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft4Validator
 
-from registry.flat_records import flat_record_check
+from registry.flat_records import MIN_MIXED_PROPERTIES, flat_record_check
 from registry.schema_compiler import validation_schema
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -100,7 +100,7 @@ def test_flat_check_agrees_with_generated_code(data: st.DataObject) -> None:
     """For every flat schema and instance, the set-based check and fastjsonschema (else jsonschema) agree."""
     schema = data.draw(flat_schemas())
     datas = [data.draw(records_for(schema)) for _ in range(8)]
-    flat = flat_record_check(schema)
+    flat = flat_record_check(schema, min_properties=0)
     assert flat is not None
     try:
         generated = fastjsonschema.compile(schema)
@@ -143,4 +143,13 @@ def test_payload_data_is_flat_and_checked_exactly() -> None:
 )
 def test_other_schemas_keep_the_generated_code(schema: dict[str, Any]) -> None:
     """Any keyword outside the flat shape (or a non-string property) leaves the schema to fastjsonschema."""
-    assert flat_record_check(schema) is None
+    assert flat_record_check(schema, min_properties=0) is None
+
+
+def test_small_mixed_records_keep_the_generated_code() -> None:
+    """Below MIN_MIXED_PROPERTIES only single-type closed records are taken over (http_header is not)."""
+    header = {"type": "object", "properties": {"name": {"type": "string"}, "value": {"type": ["string", "null"]}}}
+    assert flat_record_check(header) is None
+    assert flat_record_check({**header, "properties": {"name": {"type": "string"}}, "additionalProperties": False})
+    many = {f"p{i}": {"type": ["string", "null"]} for i in range(MIN_MIXED_PROPERTIES)}
+    assert flat_record_check({"type": "object", "properties": {**many, "x": {"type": "string"}}}) is not None
