@@ -48,6 +48,7 @@ from enrich.derive import (
     set_refr_url,
 )
 from enrich.enrichments.base import EnrichmentContext, information
+from enrich.enrichments.cross_navigation import CrossNavigation, set_cross_navigation
 from enrich.entities import (
     Entities,
     contexts_column,
@@ -227,9 +228,20 @@ def _derive(
     referrer = set_refr_url(event)
     if referrer is not None:
         problems.append(referrer)
+    crossing = set_cross_navigation(event)
+    if isinstance(crossing, InputDataMessage):
+        failures.append(_cross_navigation_failure(crossing, env))
     if env.fingerprint is not None:
         event.event_fingerprint = event_fingerprint(params, env.fingerprint)
     schema = set_event_schema(event, entities.unstruct_key)
     if schema is not None:
         problems.append(schema)
     return [EnrichmentFailureMessage(None, p) for p in problems] + failures
+
+
+def _cross_navigation_failure(problem: InputDataMessage, env: Environment) -> EnrichmentFailureMessage:
+    """An unreadable `_sp`: the cross-navigation enrichment's failure when it is configured, else a built-in one."""
+    for enrichment in env.enrichments:
+        if isinstance(enrichment, CrossNavigation):
+            return enrichment.failure(problem)
+    return EnrichmentFailureMessage(None, problem)

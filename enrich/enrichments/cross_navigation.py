@@ -2,25 +2,36 @@
 
 `_sp=<domain_userid>.<tstamp_ms>` (short form) or, from newer trackers,
 `<domain_userid>.<tstamp_ms>.<session_id>.<b64 user_id>.<b64 source_id>.<source_platform>.<b64 reason>`
-(snowplow.md §3.5). Sets refr_domain_userid and refr_dvce_tstamp and, as enabled, attaches
-`cross_navigation/1-0-0`. Empty parts are null; a timestamp that is not epoch milliseconds is
-this enrichment's failure (the event goes to enrichment_failures).
+(snowplow.md §3.5). Snowplow always parses `_sp` (§3.1 step 11): `set_cross_navigation` is that
+built-in step (the pipeline runs it for every event) and sets refr_domain_userid and refr_dvce_tstamp;
+the enrichment, when enabled, only attaches `cross_navigation/1-0-0` from the same parse. Empty parts
+are null; a timestamp that is not epoch milliseconds is an enrichment failure (the event goes to
+enrichment_failures), naming this enrichment when it is enabled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from core.badrows import EnrichmentFailureMessage, InputDataMessage
 from core.iglu import SchemaKey
 from core.raw import format_instant
 from enrich.base64url import decode_base64_text
-from enrich.enrichments.base import EnrichmentContext, information
+from enrich.enrichments.base import EnrichmentContext, information, parse_query
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.event import EnrichedEvent
 from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS
 
-__all__ = ["CROSS_NAVIGATION", "CrossNavigation", "CrossNavigationValue", "build", "parse_sp"]
+__all__ = [
+    "CROSS_NAVIGATION",
+    "CrossNavigation",
+    "CrossNavigationValue",
+    "build",
+    "parse_sp",
+    "read_sp",
+    "set_cross_navigation",
+]
 
 CROSS_NAVIGATION = "iglu:com.snowplowanalytics.snowplow/cross_navigation/jsonschema/1-0-0"
 _EXPECTATION = "not in the expected format: ms since epoch"
@@ -72,8 +83,35 @@ def parse_sp(value: str) -> CrossNavigationValue | InputDataMessage:
     return CrossNavigationValue(parts, timestamp)
 
 
+def read_sp(page_query: Sequence[tuple[str, str]]) -> CrossNavigationValue | InputDataMessage | None:
+    """The first `_sp` of the page URL's decoded query pairs, parsed; None when there is none."""
+    for name, value in page_query:
+        if name == "_sp":
+            return parse_sp(value)
+    return None
+
+
+def set_cross_navigation(event: EnrichedEvent) -> CrossNavigationValue | InputDataMessage | None:
+    """The always-on step: refr_domain_userid / refr_dvce_tstamp from the page URL's `_sp`.
+
+    Returns what was read (the problem when the timestamp is unreadable, None without `_sp`).
+    """
+    query = event.page_urlquery
+    if query is None or "_sp=" not in query:
+        return None
+    parsed = read_sp(parse_query(query))
+    if isinstance(parsed, CrossNavigationValue):
+        event.refr_domain_userid = parsed.domain_user_id
+        event.refr_dvce_tstamp = parsed.timestamp
+    return parsed
+
+
 class CrossNavigation:
-    """Reads `_sp` from the page URL query (the first one wins)."""
+    """Attaches the cross_navigation context for the page URL's `_sp` (the first one wins).
+
+    The refr_* fields and an unreadable timestamp are the built-in step's (`set_cross_navigation`),
+    which names this enrichment in the failure when it is configured.
+    """
 
     __slots__ = ("config_schema", "identifier")
 
@@ -84,17 +122,14 @@ class CrossNavigation:
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if event.page_urlquery is None or "_sp=" not in event.page_urlquery:
             return None
-        for name, value in ctx.page_query:
-            if name == "_sp":
-                parsed = parse_sp(value)
-                if isinstance(parsed, InputDataMessage):
-                    return [EnrichmentFailureMessage(information(self), parsed)]
-                event.refr_domain_userid = parsed.domain_user_id
-                event.refr_dvce_tstamp = parsed.timestamp
-                if parsed.domain_user_id is not None and parsed.timestamp is not None:
-                    ctx.add_derived_context(parsed.context())
-                return None
+        parsed = read_sp(ctx.page_query)
+        if isinstance(parsed, CrossNavigationValue) and None not in (parsed.domain_user_id, parsed.timestamp):
+            ctx.add_derived_context(parsed.context())
         return None
+
+    def failure(self, problem: InputDataMessage) -> EnrichmentFailureMessage:
+        """An unreadable `_sp` as this enrichment's failure (reported by the built-in step)."""
+        return EnrichmentFailureMessage(information(self), problem)
 
 
 def build(config: EnrichmentConfig) -> CrossNavigation:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.badrows import EnrichmentFailures, InputDataMessage
-from enrich.enrichments.cross_navigation import CrossNavigationValue, parse_sp
+from enrich.enrichments.cross_navigation import CrossNavigationValue, parse_sp, read_sp
 from enrich.outcome import Good, Outcome
 from tests.enrich.enrichments.events import b64, build, enrich_one, payload, snowplow_config
 
@@ -65,6 +65,32 @@ def test_no_sp_parameter_changes_nothing() -> None:
     outcome = enrich_one([enrichment], payload({"url": "https://b.com/?x=_sp"}))
     assert isinstance(outcome, Good)
     assert outcome.event.refr_domain_userid is None and outcome.event.derived_contexts is None
+
+
+def test_without_the_enrichment_sp_still_sets_the_refr_fields_but_no_context() -> None:
+    """`_sp` is always parsed (snowplow.md §3.1 step 11); only the context needs the enrichment."""
+    outcome = enrich_one([], payload({"url": f"https://b.com/landing?_sp={DUID}.1795690000123"}))
+    assert isinstance(outcome, Good), outcome
+    assert outcome.event.refr_domain_userid == DUID
+    assert outcome.event.refr_dvce_tstamp == 1795690000123
+    assert outcome.event.derived_contexts is None
+
+
+def test_without_the_enrichment_a_bad_timestamp_is_a_built_in_failure() -> None:
+    """An unreadable `_sp` timestamp is an enrichment failure naming no enrichment when none is configured."""
+    outcome = enrich_one([], payload({"url": f"https://b.com/?_sp={DUID}.yesterday"}))
+    assert isinstance(outcome, EnrichmentFailures), outcome
+    (message,) = outcome.messages
+    assert message.enrichment is None
+    assert message.message == InputDataMessage("sp_dtm", "yesterday", "not in the expected format: ms since epoch")
+
+
+def test_read_sp_takes_the_first_sp_pair() -> None:
+    """With two `_sp` parameters the first wins; without one there is nothing to read."""
+    first = read_sp([("a", "1"), ("_sp", f"{DUID}.1"), ("_sp", "other.2")])
+    assert isinstance(first, CrossNavigationValue)
+    assert (first.domain_user_id, first.timestamp) == (DUID, 1)
+    assert read_sp([("sp", "x.1")]) is None
 
 
 @given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=80))
