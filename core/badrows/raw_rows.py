@@ -7,7 +7,7 @@ generic_error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from core.badrows.base import (
     TimestampedRow,
@@ -25,6 +25,7 @@ from core.badrows.messages import (
     ADAPTER_MESSAGES,
     TRACKER_PROTOCOL_MESSAGES,
     AdapterMessage,
+    FailureMessage,
     TrackerProtocolMessage,
 )
 from core.badrows.payloads import collector_payload_from_json, collector_payload_to_json, fit_collector_payload
@@ -157,17 +158,26 @@ class CollectorPayloadFormatViolation(TimestampedRow):
         )
 
 
-class _AdapterRow(TimestampedRow):
-    """Shared shape of adapter_failures and tracker_protocol_violations: messages about a whole raw record."""
+_M = TypeVar("_M", bound=FailureMessage)
 
-    __slots__ = ()
+
+@dataclass(frozen=True, slots=True)
+class _AdapterRow(TimestampedRow, Generic[_M]):
+    """Shared shape of adapter_failures and tracker_protocol_violations: messages about a whole raw record.
+
+    The two types differ only in their name, schema and the message variants they allow.
+    """
+
     allowed: ClassVar[tuple[type, ...]]
+
+    processor: Processor
+    timestamp_ms: int
     vendor: str
     version: str
-    messages: tuple[Any, ...]
+    messages: tuple[_M, ...]
     payload: CollectorPayload
 
-    def _fit(self) -> None:
+    def __post_init__(self) -> None:
         check_instant(self.timestamp_ms)
         object.__setattr__(self, "vendor", fit(self.vendor, _ADAPTER_VENDOR_LIMIT))
         object.__setattr__(self, "version", fit(self.version, _ADAPTER_VERSION_LIMIT))
@@ -185,9 +195,21 @@ class _AdapterRow(TimestampedRow):
     def payload_json(self) -> dict[str, Any]:
         return collector_payload_to_json(self.payload)
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Self:
+        f = read_object(data, "failure")
+        return cls(
+            Processor.from_json(data.get("processor")),
+            read_instant(f),
+            read_string(f, "vendor"),
+            read_string(f, "version"),
+            parsed_messages(f),  # __post_init__ checks the variants
+            collector_payload_from_json(data.get("payload")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
-class AdapterFailures(_AdapterRow):
+class AdapterFailures(_AdapterRow[AdapterMessage]):
     """An adapter (webhook, unknown vendor/version) could not turn a raw record into events."""
 
     type_name: ClassVar[str] = "adapter_failures"
@@ -195,59 +217,15 @@ class AdapterFailures(_AdapterRow):
     recoverable: ClassVar[bool] = True
     allowed: ClassVar[tuple[type, ...]] = ADAPTER_MESSAGES
 
-    processor: Processor
-    timestamp_ms: int
-    vendor: str
-    version: str
-    messages: tuple[AdapterMessage, ...]
-    payload: CollectorPayload
-
-    def __post_init__(self) -> None:
-        self._fit()
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> AdapterFailures:
-        f = read_object(data, "failure")
-        return cls(
-            Processor.from_json(data.get("processor")),
-            read_instant(f),
-            read_string(f, "vendor"),
-            read_string(f, "version"),
-            parsed_messages(f),  # _fit checks the variants
-            collector_payload_from_json(data.get("payload")),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class TrackerProtocolViolations(_AdapterRow):
+class TrackerProtocolViolations(_AdapterRow[TrackerProtocolMessage]):
     """A tp1/tp2/redirect request broke the tracker protocol (bad body, payload_data invalid, ...)."""
 
     type_name: ClassVar[str] = "tracker_protocol_violations"
     schema: ClassVar[SchemaKey] = badrow_schema("tracker_protocol_violations", "1-0-1")
     recoverable: ClassVar[bool] = True
     allowed: ClassVar[tuple[type, ...]] = TRACKER_PROTOCOL_MESSAGES
-
-    processor: Processor
-    timestamp_ms: int
-    vendor: str
-    version: str
-    messages: tuple[TrackerProtocolMessage, ...]
-    payload: CollectorPayload
-
-    def __post_init__(self) -> None:
-        self._fit()
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> TrackerProtocolViolations:
-        f = read_object(data, "failure")
-        return cls(
-            Processor.from_json(data.get("processor")),
-            read_instant(f),
-            read_string(f, "vendor"),
-            read_string(f, "version"),
-            parsed_messages(f),  # _fit checks the variants
-            collector_payload_from_json(data.get("payload")),
-        )
 
 
 @dataclass(frozen=True, slots=True)
