@@ -22,6 +22,7 @@ import orjson
 
 from core.errors import ConfigError, IgluParseError, ObjectExists, RegistryUnavailable
 from core.iglu import SchemaKey
+from registry.repositories import sidecar_name
 
 __all__ = ["GcsBlobs", "LocalBlobs", "SchemaMeta", "SchemaStore", "open_store"]
 
@@ -188,7 +189,7 @@ class SchemaStore:
         return f"{self._layout}{key.path}"
 
     def _meta_name(self, key: SchemaKey) -> str:
-        return f"{META}/schemas/{key.path}.json"
+        return sidecar_name(key)  # where the static repositories look for it too
 
     def list_keys(self) -> list[SchemaKey]:
         """Every published schema key, sorted."""

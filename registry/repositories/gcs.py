@@ -1,4 +1,8 @@
-"""A schema repository in a GCS bucket in Iglu static layout (`gs://bucket/prefix/schemas/...`), as igluctl uploads."""
+"""A schema repository in a GCS bucket in Iglu static layout (`gs://bucket/prefix/schemas/...`), as igluctl uploads.
+
+Supersession recorded by `eventkit schema publish` in the bucket's `<prefix>/.meta/` sidecar is served
+as `$supersededBy` (see registry.repositories.with_sidecar); buckets without one read as plain Iglu.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import orjson
 
 from core.errors import IgluParseError
 from core.iglu import SchemaKey, SchemaVer
-from registry.repositories import REMOTE_CLASS, RepoFailure
+from registry.repositories import REMOTE_CLASS, RepoFailure, sidecar_name, with_sidecar
 
 __all__ = ["GcsRepository"]
 
@@ -45,31 +49,46 @@ class GcsRepository:
     def _object(self, path: str) -> str:
         return f"{self.prefix}/schemas/{path}" if self.prefix else f"schemas/{path}"
 
+    def _sidecar(self, key: SchemaKey) -> str:
+        # registry/store.py writes the sidecar beside `schemas/`, under the same prefix.
+        name = sidecar_name(key)
+        return f"{self.prefix}/{name}" if self.prefix else name
+
     def _bucket(self) -> Any:
         with self._lock:
             if self._client is None:
                 self._client = _default_client()
             return self._client.bucket(self.bucket_name)
 
-    def fetch(self, key: SchemaKey) -> dict[str, Any] | None:
+    def _download(self, name: str) -> bytes | None:
+        """The object's bytes, None when it does not exist, RepoFailure when the bucket did not answer."""
         from google.api_core import exceptions as gexc
 
-        name = self._object(key.path)
         try:
-            raw = self._bucket().blob(name).download_as_bytes(timeout=TIMEOUT_SECONDS, retry=None)
+            data: bytes = self._bucket().blob(name).download_as_bytes(timeout=TIMEOUT_SECONDS, retry=None)
         except gexc.NotFound:
             return None
         except (gexc.Unauthorized, gexc.Forbidden) as e:
             raise RepoFailure(f"gs://{self.bucket_name}/{name}: access refused: {e}", "ClientFailure") from e
         except Exception as e:  # google-auth, requests and api_core errors all mean "no answer"
             raise RepoFailure(f"gs://{self.bucket_name}/{name}: {type(e).__name__}: {e}") from e
+        return data
+
+    def fetch(self, key: SchemaKey) -> dict[str, Any] | None:
+        name = self._object(key.path)
+        raw = self._download(name)
+        if raw is None:
+            return None
         try:
             schema = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
             raise RepoFailure(f"gs://{self.bucket_name}/{name} is not JSON: {e}") from e
         if not isinstance(schema, dict):
             raise RepoFailure(f"gs://{self.bucket_name}/{name} is not a JSON object")
-        return schema
+        if "$supersededBy" in schema:
+            return schema  # written by hand: no need to read the sidecar
+        sidecar = self._sidecar(key)
+        return with_sidecar(schema, self._download(sidecar), f"gs://{self.bucket_name}/{sidecar}")
 
     def list_versions(self, vendor: str, name: str, model: int) -> list[SchemaKey] | None:
         folder = self._object(f"{vendor}/{name}/jsonschema/")

@@ -1,4 +1,8 @@
-"""A schema repository on the local file system in Iglu static layout (`<root>/<vendor>/<name>/<format>/<M-R-A>`)."""
+"""A schema repository on the local file system in Iglu static layout (`<root>/<vendor>/<name>/<format>/<M-R-A>`).
+
+Supersession recorded by `eventkit schema publish` in the folder's `.meta/` sidecar is served as
+`$supersededBy` (see registry.repositories.with_sidecar).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import orjson
 
 from core.errors import IgluParseError
 from core.iglu import SchemaKey, SchemaVer
-from registry.repositories import EMBEDDED_CLASS, RepoFailure
+from registry.repositories import EMBEDDED_CLASS, RepoFailure, sidecar_name, with_sidecar
 
 __all__ = ["LocalRepository", "static_root"]
 
@@ -47,7 +51,14 @@ class LocalRepository:
             raise RepoFailure(f"{file} is not JSON: {e}") from e
         if not isinstance(schema, dict):
             raise RepoFailure(f"{file} is not a JSON object")
-        return schema
+        sidecar = self.root / sidecar_name(key)
+        try:
+            meta = sidecar.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return schema
+        except OSError as e:
+            raise RepoFailure(f"cannot read {sidecar}: {e}") from e
+        return with_sidecar(schema, meta, str(sidecar))
 
     def list_versions(self, vendor: str, name: str, model: int) -> list[SchemaKey] | None:
         folder = self.root / vendor / name / "jsonschema"
