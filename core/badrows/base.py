@@ -10,6 +10,7 @@ type does not allow).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import orjson
@@ -101,11 +102,11 @@ def checked_messages(messages: Any, allowed: tuple[type, ...], type_name: str) -
     return out
 
 
-def parsed_messages(failure: dict[str, Any]) -> tuple[Any, ...]:
+def parsed_messages(failure: dict[str, Any], read: Callable[[Any], Any] = message_from_json) -> tuple[Any, ...]:
     raw = failure.get("messages")
     if not isinstance(raw, list):
         raise ValueError("failure.messages: expected a list")
-    return tuple(message_from_json(m) for m in raw)
+    return tuple(read(m) for m in raw)
 
 
 def read_object(data: dict[str, Any], key: str) -> dict[str, Any]:
