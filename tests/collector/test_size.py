@@ -7,22 +7,19 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.sizing import fit_record
 from core.errors import LakeUnavailable
-from core.locations import BUNDLED_SCHEMAS
 from core.raw import CollectorPayload
+from tests.badrow_schemas import assert_valid_bad_row
 from tests.collector.conftest import Rig
 from tests.collector.driver import call, lifespan
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
-SIZE_SCHEMA = json.loads(
-    (BUNDLED_SCHEMAS / "com.snowplowanalytics.snowplow.badrows/size_violation/jsonschema/1-0-0").read_text()
-)
+SIZE_VIOLATION = "iglu:com.snowplowanalytics.snowplow.badrows/size_violation/jsonschema/1-0-0"
 
 
 def run(rig: Rig, *requests: tuple[str, str, dict[str, Any]]) -> list[Any]:
@@ -91,7 +88,8 @@ def test_payload_over_the_maximum_becomes_a_size_violation_bad_row(make_rig: Cal
     assert a.status == 200
     assert rig.records() == []
     (row,) = bad_rows(rig)
-    jsonschema.Draft4Validator(SIZE_SCHEMA).validate(row["data"])
+    assert row["schema"] == SIZE_VIOLATION
+    assert_valid_bad_row(row)
     failure = row["data"]["failure"]
     assert failure["maximumAllowedSizeBytes"] == 10_000 and failure["actualSizeBytes"] > 10_000
     assert failure["expectation"].startswith("oversized collector payload: Payload exceeds max size of 10000")

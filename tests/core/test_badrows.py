@@ -6,8 +6,7 @@ import json
 import os
 import re
 import uuid
-from datetime import UTC, datetime
-from functools import cache
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from jsonschema import Draft4Validator, FormatChecker
 
 from core.badrows import (
     BAD_ROW_TYPES,
@@ -59,45 +57,19 @@ from core.badrows.raw_rows import LOADERS
 from core.iglu import SchemaCriterion, SchemaKey, SchemaVer
 from core.locations import BUNDLED_SCHEMAS
 from core.raw import CollectorPayload, format_instant
+from tests.badrow_schemas import bad_row_validator, is_date_time, is_uuid
 
 GOLDEN = Path(__file__).resolve().parent.parent / "cases" / "badrows"
 REGENERATE = os.environ.get("EVENTKIT_REGEN_GOLDEN") == "1"
 
 # ---------------------------------------------------------------------------------------------
-# Validation against the published schemas, with the formats checked strictly (jsonschema does not
-# check draft-04 formats unless told to, and knows no "uuid" in draft-04).
-
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
-_FORMATS = FormatChecker(formats=())
-
-
-@_FORMATS.checks("date-time")
-def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if _RFC3339.fullmatch(value) is None:
-        return False
-    datetime.fromisoformat(value.upper().replace("Z", "+00:00"))  # raises on 2026-13-45
-    return True
-
-
-@_FORMATS.checks("uuid", raises=ValueError)
-def _is_uuid(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    return re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", value) is not None
-
-
-@cache
-def _validator(path: str) -> Draft4Validator:
-    schema = json.loads((BUNDLED_SCHEMAS / path).read_text())
-    return Draft4Validator(schema, format_checker=_FORMATS)
+# Validation against the published schemas (tests/badrow_schemas.py checks the formats strictly)
 
 
 def _schema_errors(row: BadRowBase) -> list[str]:
     doc = row.to_json()
     assert doc["schema"] == row.schema.uri
-    errors = _validator(row.schema.path).iter_errors(doc["data"])
+    errors = bad_row_validator(row.schema.path).iter_errors(doc["data"])
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in errors]
 
 
@@ -822,6 +794,6 @@ def test_public_api_is_what_the_package_exports() -> None:
 
 def test_uuid_checker_is_strict() -> None:
     """The test's own uuid format check refuses what the schema's format: uuid refuses (so the property can fail)."""
-    assert _is_uuid(str(uuid.uuid4()))
-    assert not _is_uuid("not-a-uuid")
-    assert not _is_date_time("2026-01-01 00:00:00")
+    assert is_uuid(str(uuid.uuid4()))
+    assert not is_uuid("not-a-uuid")
+    assert not is_date_time("2026-01-01 00:00:00")

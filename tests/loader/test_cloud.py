@@ -11,19 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import jsonschema
 import pytest
 from typer.testing import CliRunner
 
 from core.badrows import RecoveryError, parse_bad_row
 from core.cli import app
 from core.lake import Lake, open_lake
-from core.locations import BUNDLED_SCHEMAS
 from core.queue import open_subscriber
 from enrich.cli import build_enrich
 from enrich.outputs.commit import Backoff
 from enrich.outputs.rolling import CutPolicy
 from enrich.worker import EnrichWorker, WorkerConfig
+from tests.badrow_schemas import assert_valid_bad_row
 from tests.loader.pipeline import CASES, Pipeline, get_payload, registry_locations, self_describing_event
 from tests.services.gcs import FakeGcs
 from tests.services.pubsub import PubSubEmulator
@@ -97,13 +96,6 @@ def warehouse_orders(warehouse: str) -> list[tuple[Any, ...]]:
         "SELECT unstruct_event_com_acme_order_placed_1.orderId, unstruct_event_com_acme_order_placed_1.total, "
         "event_id, count(*) OVER (PARTITION BY event_id) FROM events ORDER BY 1",
     )
-
-
-def check_schema_valid(row: dict[str, Any]) -> None:
-    """Raise unless the bad row validates against its published schema (bundled copy of iglu-central)."""
-    vendor, name, fmt, version = row["schema"].removeprefix("iglu:").split("/")
-    schema = json.loads((BUNDLED_SCHEMAS / vendor / name / fmt / version).read_text())
-    jsonschema.Draft4Validator(schema).validate(row["data"])
 
 
 def lake_rows(lake: Lake, prefix: str) -> list[dict[str, Any]]:
@@ -197,8 +189,8 @@ def test_replay_to_pubsub_through_the_enrich_worker_loads_each_event_once(
     lake = open_lake(lake_url)
     assert all("/date=" in n and "/hour=" in n for n in lake.list("bad/recovery_error/"))
     (recovery,) = lake_rows(lake, "bad/recovery_error/")
-    check_schema_valid(recovery)
-    check_schema_valid(recovery["data"]["payload"])
+    assert_valid_bad_row(recovery)
+    assert_valid_bad_row(recovery["data"]["payload"])
     assert isinstance(parse_bad_row(recovery), RecoveryError)
     assert recovery["data"]["recoveries"] == 1
     assert recovery["data"]["payload"]["schema"].endswith("/schema_violations/jsonschema/2-0-1")
