@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -31,6 +31,33 @@ def parse_cookies(header_values: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+class _RandomIds:
+    """UUID v4 strings (what `str(uuid.uuid4())` gives) from one os.urandom read per 256 ids: a new visitor's
+    id costs a slice and a format, not a system call and a UUID object."""
+
+    __slots__ = ("_buffer", "_offset")
+
+    _IDS_PER_READ = 256
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._offset = 0
+
+    def next(self) -> str:
+        offset = self._offset
+        if offset >= len(self._buffer):
+            self._buffer = os.urandom(16 * self._IDS_PER_READ)
+            offset = 0
+        self._offset = offset + 16
+        raw = self._buffer[offset : offset + 16]
+        h = raw.hex()
+        # version 4 in the high nibble of byte 6, the RFC 4122 variant (10xx) in byte 8
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[raw[8] >> 4]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = "89ab89ab89ab89ab"  # the variant nibble for each random high nibble of byte 8 (10xx)
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """The outcome for one request: the id to record, whether to record at all, the Set-Cookie values."""
@@ -48,11 +75,13 @@ class IdentityRules:
         self._cookie = config.cookie
         self._dnt = config.do_not_track
         self._dnt_value = re.compile(config.do_not_track.value) if config.do_not_track.enabled else None
-        self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._new_id = new_id or _RandomIds().next
         self._lifetime = config.cookie.expiration_days * 86400
         self._domains = tuple(d.lower().lstrip(".") for d in config.cookie.domains)
         self._expires_second = -1
         self._expires_text = ""
+        self._attributes_second = -1
+        self._attributes = ("", "")  # (the sp cookie's, the client cookie's) attributes in that second
 
     def resolve(
         self,
@@ -84,15 +113,32 @@ class IdentityRules:
         nuid = nuid_param or existing or self._new_id()
         if not cookie_cfg.enabled:
             return Identity(nuid, False, False, ())
-        expires = self._expires(time.time() if now is None else now)
+        second = int(time.time() if now is None else now)
+        if not self._domains:  # the attributes after the value are the same for every request in a second
+            if second != self._attributes_second:
+                expires = self._expires(second)
+                self._attributes = (
+                    self._cookie_attributes(expires, cookie_cfg.fallback_domain, http_only=cookie_cfg.http_only),
+                    self._cookie_attributes(expires, cookie_cfg.fallback_domain, http_only=False),
+                )
+                self._attributes_second = second
+            main, client = self._attributes
+            if cookie_cfg.client_cookie_name:
+                return Identity(
+                    nuid,
+                    False,
+                    False,
+                    (f"{cookie_cfg.name}={nuid}; {main}", f"{cookie_cfg.client_cookie_name}={nuid}; {client}"),
+                )
+            return Identity(nuid, False, False, (f"{cookie_cfg.name}={nuid}; {main}",))
+        expires = self._expires(second)
         lines = [self._cookie_line(cookie_cfg.name, nuid, expires, origins, http_only=cookie_cfg.http_only)]
         if cookie_cfg.client_cookie_name:
             lines.append(self._cookie_line(cookie_cfg.client_cookie_name, nuid, expires, origins, http_only=False))
         return Identity(nuid, False, False, tuple(lines))
 
-    def _expires(self, now: float) -> str:
-        """The Expires attribute for cookies issued now (formatted once per second, not per request)."""
-        second = int(now)
+    def _expires(self, second: int) -> str:
+        """The Expires attribute for cookies issued in this second (formatted once per second, not per request)."""
         if second != self._expires_second:
             self._expires_second = second
             self._expires_text = formatdate(second + self._lifetime, usegmt=True)
@@ -117,9 +163,13 @@ class IdentityRules:
         return self._cookie.fallback_domain
 
     def _cookie_line(self, name: str, value: str, expires: str, origins: list[str], *, http_only: bool) -> str:
+        attributes = self._cookie_attributes(expires, self.cookie_domain(origins), http_only=http_only)
+        return f"{name}={value}; {attributes}"
+
+    def _cookie_attributes(self, expires: str, domain: str | None, *, http_only: bool) -> str:
+        """Everything after `name=value; ` in a Set-Cookie line."""
         cfg: CookieConfig = self._cookie
-        parts = [f"{name}={value}", f"Expires={expires}"]
-        domain = self.cookie_domain(origins)
+        parts = [f"Expires={expires}"]
         if domain:
             parts.append(f"Domain={domain}")
         parts.append("Path=/")

@@ -39,6 +39,12 @@ def parse_query(raw: bytes) -> tuple[tuple[str, str | None], ...]:
         return ()
     text = raw.decode("latin-1")
     out: list[tuple[str, str | None]] = []
+    if "%" not in text:  # nothing to unquote: unquote_plus would only turn "+" into " " (it returns such text as is)
+        for part in text.replace("+", " ").split("&"):
+            if part:
+                name, sep, value = part.partition("=")
+                out.append((name, value if sep else None))
+        return tuple(out)
     for part in text.split("&"):
         if not part:
             continue
@@ -101,6 +107,30 @@ def decode_body(body: bytes, content_type: str | None) -> str:
         return body.decode("utf-8", errors="replace")
 
 
+_HOST, _USER_AGENT, _REFERER, _CONTENT_TYPE, _COOKIE, _ORIGIN, _FORWARDED_FOR, _FORWARDED, _SP_ANONYMOUS = range(1, 10)
+_FACT_KINDS = {
+    b"host": _HOST,
+    b"user-agent": _USER_AGENT,
+    b"referer": _REFERER,
+    b"content-type": _CONTENT_TYPE,
+    b"cookie": _COOKIE,
+    b"origin": _ORIGIN,
+    b"x-forwarded-for": _FORWARDED_FOR,
+    b"forwarded": _FORWARDED,
+    b"sp-anonymous": _SP_ANONYMOUS,
+}
+# raw header name → (lower-cased name, canonical name, fact kind or 0): one lookup per header per request
+_HEADER_KINDS: dict[bytes, tuple[bytes, str, int]] = {}
+
+
+def _header_kind(raw_name: bytes) -> tuple[bytes, str, int]:
+    lname = raw_name.lower()
+    known = (lname, canonical_header_name(lname), _FACT_KINDS.get(lname, 0))
+    if len(_HEADER_KINDS) < 4096:  # bounded: header names are attacker-controlled
+        _HEADER_KINDS[raw_name] = known
+    return known
+
+
 class RequestFacts:
     """Header facts needed both for identity and for the record, extracted in one pass over the headers."""
 
@@ -128,28 +158,33 @@ class RequestFacts:
         self.referer: str | None = None
         self.sp_anonymous = False
         self.useragent: str | None = None
+        lines = self.header_lines
         for raw_name, raw_value in headers:
-            lname = raw_name.lower()
+            known = _HEADER_KINDS.get(raw_name)
+            if known is None:
+                known = _header_kind(raw_name)
+            lname, name, kind = known
             value = raw_value.decode("latin-1")
-            self.header_lines.append((lname, canonical_header_name(lname), value))
-            if lname == b"host":
-                self.host = value
-            elif lname == b"user-agent":
-                self.useragent = value
-            elif lname == b"referer":
-                self.referer = value
-            elif lname == b"content-type":
-                self.content_type = value.lower()
-            elif lname == b"cookie":
-                self.cookie_headers.append(value)
-            elif lname == b"origin":
-                self.origins.append(value)
-            elif lname == b"x-forwarded-for":
-                self.forwarded_for.append(value)
-            elif lname == b"forwarded":
-                self.forwarded.append(value)
-            elif lname == b"sp-anonymous":
-                self.sp_anonymous = True
+            lines.append((lname, name, value))
+            if kind:  # one of the few headers a fact is taken from (most headers are not)
+                if kind == _HOST:
+                    self.host = value
+                elif kind == _USER_AGENT:
+                    self.useragent = value
+                elif kind == _REFERER:
+                    self.referer = value
+                elif kind == _CONTENT_TYPE:
+                    self.content_type = value.lower()
+                elif kind == _COOKIE:
+                    self.cookie_headers.append(value)
+                elif kind == _ORIGIN:
+                    self.origins.append(value)
+                elif kind == _FORWARDED_FOR:
+                    self.forwarded_for.append(value)
+                elif kind == _FORWARDED:
+                    self.forwarded.append(value)
+                else:
+                    self.sp_anonymous = True
 
     def hostname(self) -> str | None:
         """The Host header without its port (`[::1]:80` → `::1`)."""

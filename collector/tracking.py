@@ -18,10 +18,10 @@ from collector.durability import Acknowledger
 from collector.forwarding import ClientAddress
 from collector.identity import IdentityRules, parse_cookies
 from collector.metrics import CollectorMetrics
-from collector.record import RecordInput, RequestFacts, build_record, encode_record
+from collector.record import RequestFacts, build_record, encode_record
 from collector.responses import CORS_ALLOW_HEADERS, NO_CACHE, PIXEL
 from collector.settings import CollectorConfig
-from collector.sizing import SizeOutcome, SizeViolationFact, fit_record
+from collector.sizing import SizeViolationFact, fit_record
 from core.errors import LakeUnavailable, ObjectExists
 from core.lake.port import Lake
 
@@ -42,6 +42,9 @@ _OK_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-lengt
 _CREDENTIALS = (b"access-control-allow-credentials", b"true")
 
 
+_ROUTES_KEPT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """What a method + path means: `pixel`, `post`, `redirect`, `preflight`, or None (not a tracking route)."""
@@ -55,6 +58,9 @@ def _text(status: int, text: str, extra: list[tuple[bytes, bytes]]) -> tuple[int
     body = text.encode()
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     return status, headers + extra, body
+
+
+_UNKNOWN = Route("not yet routed")  # a sentinel: the route cache has no entry
 
 
 class TrackingEndpoint:
@@ -83,6 +89,7 @@ class TrackingEndpoint:
         self._client = ClientAddress(config.trusted_proxies)
         self._paths = dict(config.custom_paths)
         self._redirect_domains = tuple(d.lower().lstrip(".") for d in config.redirect_domains)
+        self._routes: dict[tuple[str, str], Route | None] = {}
         self._preflight_tail = [
             _CREDENTIALS,
             (b"access-control-allow-headers", CORS_ALLOW_HEADERS.encode()),
@@ -92,6 +99,17 @@ class TrackingEndpoint:
         ]
 
     def route(self, method: str, path: str) -> Route | None:
+        """The route of a method + path (remembered: trackers send the same few, so most requests skip the rules)."""
+        key = (method, path)
+        known = self._routes.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
+        route = self._route(method, path)
+        if len(self._routes) < _ROUTES_KEPT:  # bounded: paths are attacker-controlled
+            self._routes[key] = route
+        return route
+
+    def _route(self, method: str, path: str) -> Route | None:
         if method == "OPTIONS":
             return Route("preflight")
         path = self._paths.get(path, path)
@@ -124,7 +142,6 @@ class TrackingEndpoint:
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         facts = RequestFacts(scope["headers"])
         origin = facts.origins[0].encode("latin-1") if facts.origins else b"*"
-        cors = [(b"access-control-allow-origin", origin), _CREDENTIALS]
         if route.kind == "preflight":
             return 200, [(b"access-control-allow-origin", origin), *self._preflight_tail], b""
 
@@ -134,29 +151,29 @@ class TrackingEndpoint:
             if read is None:
                 return None
             if isinstance(read, str):
-                return _text(413, read, cors)
+                return _text(413, read, _cors(origin))
             body = read
 
         query: bytes = scope.get("query_string", b"")
         location: str | None = None
         if route.kind == "redirect":
             if not self.config.redirect_enabled:
-                return _text(404, "redirects disabled", cors)
+                return _text(404, "redirects disabled", _cors(origin))
             location = self._redirect_target(query)
             if location is None:
-                return _text(400, "redirect target missing or not in the allowed domains", cors)
+                return _text(400, "redirect target missing or not in the allowed domains", _cors(origin))
 
         identity = self._identity.resolve(
             cookies=parse_cookies(facts.cookie_headers),
-            nuid_param=_nuid_param(query),
+            nuid_param=_nuid_param(query) if b"nuid=" in query else None,
             anonymous=facts.sp_anonymous,
             origins=facts.origins,
         )
         if not identity.do_not_track:
             client = scope.get("client")
-            peer = client[0] if client else None
             now = self._clock_ms()
-            request = RecordInput(
+            ip_address = self._client.resolve(client[0] if client else None, facts.forwarded_for, facts.forwarded)
+            encoded = encode_record(
                 facts=facts,
                 vendor=route.vendor,
                 version=route.version,
@@ -164,33 +181,56 @@ class TrackingEndpoint:
                 body=body,
                 collector=self.collector_name,
                 timestamp_ms=now,
-                ip_address=self._client.resolve(peer, facts.forwarded_for, facts.forwarded),
+                ip_address=ip_address,
                 network_user_id=identity.network_user_id,
                 anonymous=identity.anonymous,
             )
-            encoded = encode_record(**request)
             if len(encoded) <= self.config.max_record_size:
-                outcome = SizeOutcome(records=[encoded])
+                records = [encoded]
             else:  # rare: the size rules need the structured record (to split a POST, or to cut a violation)
                 outcome = fit_record(
-                    build_record(**request),
+                    build_record(
+                        facts=facts,
+                        vendor=route.vendor,
+                        version=route.version,
+                        query=query,
+                        body=body,
+                        collector=self.collector_name,
+                        timestamp_ms=now,
+                        ip_address=ip_address,
+                        network_user_id=identity.network_user_id,
+                        anonymous=identity.anonymous,
+                    ),
                     max_record_size=self.config.max_record_size,
                     max_payload_size=self.config.max_payload_size,
                 )
-            if outcome.violations:
-                refusal = await self._record_violations(outcome.violations, now)
-                if refusal is not None:
-                    return _text(refusal[0], refusal[1], cors)
-            if not await self.ack.store(outcome.records):
-                return _text(503, "the raw record could not be stored durably; retry later", [*cors])
-            self.metrics.stored(len(outcome.records))
+                if outcome.violations:
+                    refusal = await self._record_violations(outcome.violations, now)
+                    if refusal is not None:
+                        return _text(refusal[0], refusal[1], _cors(origin))
+                records = outcome.records
+            if not await self.ack.store(records):
+                return _text(503, "the raw record could not be stored durably; retry later", _cors(origin))
+            self.metrics.stored(len(records))
 
-        extra = cors + [(b"set-cookie", c.encode("latin-1")) for c in identity.set_cookies]
         if route.kind == "post":
-            return 200, _OK_HEADERS + extra, b"ok"
+            headers = [*_OK_HEADERS, (b"access-control-allow-origin", origin), _CREDENTIALS]
+        elif location is not None:
+            headers = [
+                (b"location", location.encode("ascii")),
+                (b"content-length", b"0"),
+                (b"access-control-allow-origin", origin),
+                _CREDENTIALS,
+            ]
+        else:
+            headers = [*_PIXEL_HEADERS, (b"access-control-allow-origin", origin), _CREDENTIALS]
+        for cookie in identity.set_cookies:
+            headers.append((b"set-cookie", cookie.encode("latin-1")))
+        if route.kind == "post":
+            return 200, headers, b"ok"
         if location is not None:
-            return 302, [(b"location", location.encode("ascii")), (b"content-length", b"0"), *extra], b""
-        return 200, _PIXEL_HEADERS + extra, PIXEL
+            return 302, headers, b""
+        return 200, headers, PIXEL
 
     async def _read_body(self, receive: Receive, facts: RequestFacts) -> bytes | str | None:
         """The whole body, a 413 reason once it exceeds the drop size (the rest is never read), or None if the
@@ -241,6 +281,10 @@ class TrackingEndpoint:
             return 503, "the size violation could not be recorded; retry later"
         self.metrics.violations(len(violations))
         return None
+
+
+def _cors(origin: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"access-control-allow-origin", origin), _CREDENTIALS]
 
 
 def _nuid_param(query: bytes) -> str | None:

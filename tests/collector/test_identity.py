@@ -160,3 +160,13 @@ def test_client_address_chain_rules() -> None:
     assert trusting.resolve("10.0.0.1", ["nonsense, 10.2.2.2"], []) == "10.2.2.2"
     assert trusting.resolve("10.0.0.1", [], []) == "10.0.0.1"
     assert ClientAddress([]).resolve("10.0.0.1", ["1.2.3.4"], []) == "10.0.0.1"
+
+
+def test_new_ids_are_distinct_canonical_uuid4_strings_across_random_reads() -> None:
+    """Ids drawn from the pooled random bytes are canonical RFC 4122 version-4 UUID strings, all different."""
+    rules = IdentityRules(CollectorConfig(cookie=CookieConfig(enabled=False)))
+    ids = [rules.resolve(cookies=[], nuid_param=None, anonymous=False, origins=[]).network_user_id for _ in range(1000)]
+    parsed = [uuid.UUID(i) for i in ids if i is not None]
+    assert [str(u) for u in parsed] == ids
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert len(set(ids)) == len(ids)
