@@ -16,6 +16,7 @@ from core.raw import CollectorPayload
 from tests.badrow_schemas import assert_valid_bad_row
 from tests.collector.conftest import Rig
 from tests.collector.driver import call, lifespan
+from tests.raw_records import raw_record
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
@@ -151,19 +152,14 @@ def test_failed_bad_row_write_answers_503(make_rig: Callable[..., Rig]) -> None:
 
 
 def payload_with(body: str | None) -> CollectorPayload:
-    return CollectorPayload(
-        vendor="com.snowplowanalytics.snowplow",
-        version="tp2",
+    return raw_record(
         querystring=(("q", "1"),),
         content_type="application/json",
         body=body,
         collector="c",
-        encoding="UTF-8",
         hostname="h",
-        timestamp=0,
         ip_address="1.2.3.4",
         useragent="ua",
-        referer_uri=None,
         headers=("Host: h",),
         network_user_id="n",
     )

@@ -22,6 +22,7 @@ from enrich.adapters import ADAPTERS, Params, Rejected, adapt, is_tracker_protoc
 from enrich.adapters.iglu_webhook import TRACKER_VERSION
 from enrich.adapters.tp2 import CONTENT_TYPES
 from tests.enrich.pipeline_env import shared_validator
+from tests.raw_records import raw_record
 
 SP = "com.snowplowanalytics.snowplow"
 PD = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
@@ -31,19 +32,8 @@ UE = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
 def payload(
     vendor: str = SP, version: str = "tp1", qs: Any = (), ct: str | None = None, body: str | None = None
 ) -> CollectorPayload:
-    return CollectorPayload(
-        vendor=vendor,
-        version=version,
-        querystring=tuple(qs),
-        content_type=ct,
-        body=body,
-        collector="c",
-        encoding="UTF-8",
-        hostname="h",
-        timestamp=0,
-        ip_address="203.0.113.9",
-        useragent=None,
-        referer_uri=None,
+    return raw_record(
+        vendor=vendor, version=version, querystring=tuple(qs), content_type=ct, body=body, collector="c", hostname="h"
     )
 
 

@@ -15,21 +15,17 @@ from enrich.event import EnrichedEvent
 from enrich.micro import ENDPOINTS, bad_record, good_record, micro_router
 from enrich.micro_store import MicroRecord, MicroStore
 from registry.resolver import Resolver
+from tests.raw_records import raw_record
 
 T0 = 1_795_690_794_412
-PAYLOAD = CollectorPayload(
-    vendor="com.snowplowanalytics.snowplow",
-    version="tp2",
-    querystring=(),
+PAYLOAD = raw_record(
     content_type="application/json",
     body='{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[]}',
     collector="eventkit-0.1.0-sqlite",
-    encoding="UTF-8",
     hostname="localhost",
     timestamp=T0,
     ip_address="10.0.0.1",
     useragent="pytest",
-    referer_uri=None,
     headers=("Host: localhost",),
     network_user_id="c6ef3124-b53a-4b13-a233-0088f79dcbcb",
 )

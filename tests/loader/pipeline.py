@@ -26,6 +26,7 @@ from enrich.outputs.partitions import PartNamer
 from enrich.pipeline import enrich_payload
 from registry.resolver import Resolver
 from registry.validation import Validator
+from tests.raw_records import raw_record
 
 __all__ = [
     "CASES",
@@ -90,19 +91,12 @@ def self_describing_event(
 
 def get_payload(params: Mapping[str, str | None], *, timestamp: int = T0) -> CollectorPayload:
     """A GET raw record (tp2 path) carrying one event in its query string."""
-    return CollectorPayload(
+    return raw_record(
         vendor=TP2,
-        version="tp2",
         querystring=tuple(params.items()),
-        content_type=None,
-        body=None,
-        collector="eventkit-test",
-        encoding="UTF-8",
-        hostname="collector.test",
         timestamp=timestamp,
         ip_address="203.0.113.7",
         useragent="pytest",
-        referer_uri=None,
         network_user_id=str(uuid.UUID(int=7)),
     )
 

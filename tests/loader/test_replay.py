@@ -20,6 +20,7 @@ from loader.load import Loader
 from loader.replay import UNRECOVERABLE, Replayer, ReplayError, raw_records, replayed_ids
 from loader.selection import Selection, read_bad_rows
 from tests.loader.pipeline import CASES, Pipeline, get_payload, self_describing_event
+from tests.raw_records import raw_record
 
 REGEN = os.environ.get("EVENTKIT_REGEN_GOLDEN") == "1"
 BADROWS = Path(__file__).resolve().parents[1] / "cases" / "badrows"
@@ -245,20 +246,14 @@ def test_every_bad_row_type_is_described_for_selection(case: str) -> None:
 
 def webhook_payload(body: Any, *, timestamp: int) -> CollectorPayload:
     """An Iglu-webhook POST (`?schema=` names the event) sent with the wrong content type: an adapter failure."""
-    return CollectorPayload(
+    return raw_record(
         vendor="com.snowplowanalytics.iglu",
         version="v1",
         querystring=(("schema", ORDER),),
         content_type="text/plain",
         body=json.dumps(body),
-        collector="eventkit-test",
-        encoding="UTF-8",
-        hostname="collector.test",
         timestamp=timestamp,
-        ip_address="203.0.113.9",
         useragent="acme-webhook/1.0",
-        referer_uri=None,
-        network_user_id=None,
     )
 
 

@@ -24,6 +24,7 @@ from registry.resolver import Resolver
 from registry.store import SchemaMeta, open_store
 from registry.validation import Validator
 from tests.enrich.pipeline_env import REPO_ROOT, make_env
+from tests.raw_records import raw_record
 
 COMPAT = REPO_ROOT / "tests" / "cases" / "compat"
 OLD = SchemaKey.parse("iglu:com.acme/checkout/jsonschema/1-0-0")
@@ -53,20 +54,12 @@ def _checkout_event(data: dict[str, Any]) -> CollectorPayload:
         "data": {"schema": OLD.uri, "data": data},
     }
     params = {"e": "ue", "p": "web", "tv": "js-4.10.1", "url": "https://shop.example/", "ue_pr": json.dumps(unstruct)}
-    return CollectorPayload(
-        vendor="com.snowplowanalytics.snowplow",
+    return raw_record(
         version="tp1",
         querystring=tuple(params.items()),
-        content_type=None,
-        body=None,
         collector="eventkit-test-collector",
-        encoding="UTF-8",
         hostname="collector.example.com",
         timestamp=1_795_690_796_000,
-        ip_address="203.0.113.9",
-        useragent=None,
-        referer_uri=None,
-        headers=(),
     )
 
 
