@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.services.pubsub import free_port
+from tests.services.processes import free_port, wait_until_answering
 
 PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 
@@ -50,17 +50,11 @@ class CollectorProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"collector exited {self.process.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.base}/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"collector did not start: {self.log.read_text()[-2000:]}")
+        url = f"{self.base}/health"
+        log = self.log
+        wait_until_answering(
+            self.process, url, name="collector", log=lambda: log.read_text()[-2000:], timeout=timeout, interval=0.1
+        )
 
     def status(self, path: str) -> int:
         try:

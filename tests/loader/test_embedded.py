@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from snowplow_tracker.events import PageView, SelfDescribing
 from core.lake import open_lake
 from loader.selection import Selection, read_bad_rows
 from tests.loader.pipeline import CASES
-from tests.services.pubsub import free_port
+from tests.services.processes import free_port, stop_process_group, wait_until_answering
 
 ORDER = "iglu:com.acme/order_placed/jsonschema/1-0-0"
 CLI = [sys.executable, "-c", "from core.cli import main; main()"]
@@ -41,27 +38,13 @@ class UpProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"eventkit up exited: {log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"eventkit up did not become healthy: {log.read_text()[-3000:]}")
+        url = f"http://127.0.0.1:{self.port}/health"
+        wait_until_answering(
+            self.process, url, name="eventkit up", log=lambda: log.read_text()[-3000:], timeout=60, interval=0.2
+        )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+        stop_process_group(self.process, grace=30)
 
 
 def eventkit(*args: str) -> dict[str, Any]:

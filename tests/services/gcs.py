@@ -21,21 +21,16 @@ emulator's stderr if it cannot start.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.services.processes import free_port, stop_process_group, wait_until_answering
 
 __all__ = ["FakeGcs", "fake_gcs_binary", "gcs_bucket", "gcs_emulator"]
 
@@ -48,18 +43,11 @@ def fake_gcs_binary() -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class FakeGcs:
     """A fake-gcs-server process on 127.0.0.1 at a free port, memory backend, plain HTTP."""
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
         # Lives as long as the server (read on failure), so no `with` block.
@@ -80,33 +68,15 @@ class FakeGcs:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"fake-gcs-server exited with {self._process.returncode}: {self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/storage/v1/b", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"fake-gcs-server did not answer within {timeout}s: {self.log()}")
+        url = f"{self.url}/storage/v1/b"
+        wait_until_answering(self._process, url, name="fake-gcs-server", log=self.log, timeout=timeout, interval=0.05)
+        return self
 
     def stop(self) -> None:
         """Kill the server's whole process group and wait for it."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        if process is not None:
+            stop_process_group(process)
 
     @property
     def running(self) -> bool:
@@ -138,15 +108,11 @@ class FakeGcs:
 def gcs_emulator() -> Iterator[FakeGcs]:
     """A running fake-gcs-server; STORAGE_EMULATOR_HOST points at it for the whole session."""
     server = FakeGcs().start()
-    previous = os.environ.get("STORAGE_EMULATOR_HOST")
-    os.environ["STORAGE_EMULATOR_HOST"] = server.url
     try:
-        yield server
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("STORAGE_EMULATOR_HOST", server.url)
+            yield server
     finally:
-        if previous is None:
-            os.environ.pop("STORAGE_EMULATOR_HOST", None)
-        else:
-            os.environ["STORAGE_EMULATOR_HOST"] = previous
         server.stop()
 
 

@@ -42,17 +42,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.services.processes import free_port
+
 __all__ = ["PubSubEmulator", "free_port", "pubsub_emulator", "pubsub_project"]
 
 START_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the kernel's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _session_members(sid: int) -> list[int]:
@@ -177,15 +172,11 @@ def pubsub_emulator() -> Iterator[PubSubEmulator]:
     """One Pub/Sub emulator for the test session, with PUBSUB_EMULATOR_HOST pointing at it."""
     emulator = PubSubEmulator()
     emulator.start()
-    previous = os.environ.get("PUBSUB_EMULATOR_HOST")
-    os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
     try:
-        yield emulator
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
+            yield emulator
     finally:
-        if previous is None:
-            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
-        else:
-            os.environ["PUBSUB_EMULATOR_HOST"] = previous
         emulator.close()
 
 
