@@ -23,6 +23,7 @@ from enrich.event import EnrichedEvent
 from enrich.tracker_protocol import first_ip_token, sanitise
 
 __all__ = [
+    "ATOMIC_SCHEMA",
     "EVENT_SCHEMAS",
     "LENGTH_KEYWORD",
     "UrlParts",
@@ -37,6 +38,8 @@ __all__ = [
 ]
 
 LENGTH_KEYWORD = "atomic_field_length_exceeded"
+# What atomic-field parse and length errors are reported against.
+ATOMIC_SCHEMA = SchemaKey.parse("iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0")
 
 _SNOWPLOW = "com.snowplowanalytics.snowplow"
 EVENT_SCHEMAS: dict[str, tuple[str, str, str, str]] = {

@@ -1,10 +1,16 @@
-"""What enriching one raw record yields: a Good enriched event or a bad row, one per event found in it."""
+"""What enriching one raw record yields: a Good enriched event or a bad row, one per event found in it.
+
+A good event whose fields the PII enrichment pseudonymised with `emitEvent` also carries the
+pii_transformation event derived from it (`Good.pii`, written to the lake's `pii/` stream). It rides
+on its parent rather than being an outcome of its own: Snowplow emits it only for good events, and
+"one outcome per tracked event" stays true for every consumer of the outcome list.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from core.badrows import BadRow, RawEvent
+from core.badrows import BadRow, RawEvent, SchemaViolations
 from core.raw import CollectorPayload
 from enrich.event import EnrichedEvent
 
@@ -15,13 +21,18 @@ class Good:
     """An event that passed every check; `raw` is its own tracker parameters (Micro's rawEvent, replay).
 
     The pipeline builds `raw` only when someone reads it (the lake writer never does), from the
-    payload and parameters it keeps; `Good(event, raw)` gives it directly.
+    payload and parameters it keeps; `Good(event, raw)` gives it directly. `pii` is the
+    pii_transformation event emitted for it (PII enrichment with emitEvent), or the schema_violations
+    bad row that event became if it failed validation; None when nothing was emitted.
     """
 
-    __slots__ = ("_params", "_payload", "_raw", "event")
+    __slots__ = ("_params", "_payload", "_raw", "event", "pii")
 
-    def __init__(self, event: EnrichedEvent, raw: RawEvent | None = None) -> None:
+    def __init__(
+        self, event: EnrichedEvent, raw: RawEvent | None = None, *, pii: EnrichedEvent | SchemaViolations | None = None
+    ) -> None:
         self.event = event
+        self.pii = pii
         self._raw = raw
         self._payload: CollectorPayload | None = None
         self._params: Mapping[str, str | None] = {}
@@ -44,12 +55,12 @@ class Good:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Good):
             return NotImplemented
-        return self.event == other.event and self.raw == other.raw
+        return self.event == other.event and self.pii == other.pii and self.raw == other.raw
 
     __hash__ = None  # type: ignore[assignment]  # mutable event inside
 
     def __repr__(self) -> str:
-        return f"Good({self.event!r})"
+        return f"Good({self.event!r})" if self.pii is None else f"Good({self.event!r}, pii={self.pii!r})"
 
 
 Outcome = Good | BadRow

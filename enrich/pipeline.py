@@ -6,6 +6,8 @@ contexts and atomic lengths. The bad row is chosen by the first phase that faile
 schema_violations (all its messages), phase 2 → enrichment_failures, phase 3 → schema_violations.
 Each event ends as exactly one outcome, and never takes its neighbours with it. Bad input never
 raises; registry outages (and other TransientErrors) do, so the worker retries the whole message.
+A good event the PII enrichment pseudonymised with emitEvent carries its validated pii_transformation
+event (`Good.pii`, built by enrich/pii_event.py) for the worker's `pii/` stream.
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ from core.badrows import (
     validation_error,
 )
 from core.errors import IgluParseError, TransientError
-from core.iglu import SchemaKey
 from core.raw import CollectorPayload, RawRecordError
 from enrich.adapters import Rejected, adapt, is_tracker_protocol
 from enrich.derive import (
+    ATOMIC_SCHEMA,
     client_ip,
     derive_tstamp,
     event_fingerprint,
@@ -61,11 +63,11 @@ from enrich.entities import (
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good, Outcome
+from enrich.pii_event import pii_event
 from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS, MSG_TS_RANGE, map_parameters, sanitise
 
 __all__ = ["ATOMIC_SCHEMA", "PARSE_KEYWORD", "RAW_RECORD_LOADER", "enrich_event", "enrich_payload", "enrich_record"]
 
-ATOMIC_SCHEMA = SchemaKey.parse("iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0")
 PARSE_KEYWORD = "atomic_field_parse_error"
 RAW_RECORD_LOADER = "ndjson"  # our raw records are JSON lines, not Thrift
 
@@ -150,6 +152,7 @@ def enrich_event(
     # Phase 2: derived values, then the configured enrichments in order.
     failures = _derive(event, params, payload, env, entities)
     plugin_contexts: list[dict[str, Any]] = []
+    ctx: EnrichmentContext | None = None
     if env.enrichments:
         ctx = EnrichmentContext(params, payload, event)
         for enrichment in env.enrichments:
@@ -191,7 +194,10 @@ def enrich_event(
         return SchemaViolations(
             env.processor, now, tuple(late), EnrichmentPayload(event.to_partial_json(), _raw(payload, params))
         )
-    return Good.of(event, payload, params)
+    good = Good.of(event, payload, params)
+    if ctx is not None and ctx.pii_transformation is not None:
+        good.pii = pii_event(event, ctx.pii_transformation, env, now, (payload, params))
+    return good
 
 
 def _raw(payload: CollectorPayload, params: Mapping[str, str | None]) -> RawEvent:

@@ -5,7 +5,8 @@
          └── ack messages whose outputs ◄────┴─ commit files (create-only, retried with backoff)
              are all committed (listeners see them first: Micro store, metrics)
 
-A message is acked only after every file holding one of its outputs is committed, so a crash at
+A message is acked only after every file holding one of its outputs (its pii_transformation events
+included) is committed, so a crash at
 any point loses nothing; after a crash the un-acked messages are redelivered and re-enriched
 (duplicates carry the same `event_id` and fingerprint). Infrastructure errors never become bad
 rows: `RegistryUnavailable` while enriching a message gives it back (nack) after a backoff; lake
@@ -25,6 +26,7 @@ import structlog
 from core.errors import QueueUnavailable, RegistryUnavailable
 from core.lake.port import Lake
 from core.queue.port import Delivery, Subscriber
+from enrich.event import EnrichedEvent
 from enrich.metrics import EnrichMetrics
 from enrich.outcome import Good, Outcome
 from enrich.outputs.commit import Backoff, commit_file
@@ -196,13 +198,18 @@ class EnrichWorker:
         for outcome in outcomes:
             if isinstance(outcome, Good):
                 outstanding += self.writer.add_good(outcome.event, token, size, now_ms)
+                pii = outcome.pii
+                if isinstance(pii, EnrichedEvent):
+                    outstanding += self.writer.add_pii(pii, token, size, now_ms)
+                elif pii is not None:  # the pii event failed validation: a bad row of its own
+                    outstanding += self.writer.add_bad(pii.type_name, pii.encode(), token, now_ms, collector_ms)
             else:
                 outstanding += self.writer.add_bad(outcome.type_name, outcome.encode(), token, now_ms, collector_ms)
         self._inflight[token] = _InFlight(delivery, outstanding, outcomes, collector_ms)
         if outstanding == 0:  # a record holding no event (e.g. an empty POST batch): nothing to write
             self._settle([token])
         # A full file is cut at once, whatever its age, to bound memory.
-        if self.writer.good.full:
+        if self.writer.good.full or (self.writer.pii is not None and self.writer.pii.full):
             self.commit(self.writer.cut_due(self.clock_ms()))
 
     def _outcome_metrics(self, outcomes: list[Outcome]) -> None:
@@ -210,6 +217,9 @@ class EnrichWorker:
             if isinstance(outcome, Good):
                 event, schema = _good_labels(outcome)
                 self.metrics.good(event, schema)
+                pii = outcome.pii
+                if pii is not None and not isinstance(pii, EnrichedEvent):  # a pii event that became a bad row
+                    self.metrics.bad(pii.type_name, pii.schema.uri)
             else:
                 self.metrics.bad(outcome.type_name, outcome.schema.uri)
 

@@ -6,7 +6,9 @@ contexts through the context; it reports problems by returning failure messages 
 the pipeline turns any exception into an enrichment failure naming the enrichment anyway), except
 that a core.errors.TransientError (a lookup service down) propagates so the worker retries the
 message. Derived contexts are validated against their schemas in phase 3, together with the atomic
-field lengths, so an enrichment may set any field and rely on the check.
+field lengths, so an enrichment may set any field and rely on the check. The PII enrichment may
+also ask for a pii_transformation event (`emit_pii_transformation`), which the pipeline builds,
+validates and attaches to the good event.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def information(enrichment: Enrichment) -> EnrichmentInformation:
 class EnrichmentContext:
     """Read access to what the event came from, and the one way to add derived contexts."""
 
-    __slots__ = ("_derived", "_event", "_headers", "_page_query", "params", "payload")
+    __slots__ = ("_derived", "_event", "_headers", "_page_query", "params", "payload", "pii_transformation")
 
     def __init__(self, params: Mapping[str, str | None], payload: CollectorPayload, event: EnrichedEvent) -> None:
         self.params = params  # the raw tracker parameters of this event (after the adapter)
@@ -69,6 +71,8 @@ class EnrichmentContext:
         self._derived: list[dict[str, Any]] = []
         self._headers: list[tuple[str, str]] | None = None
         self._page_query: list[tuple[str, str]] | None = None
+        # (pii_transformation unstruct SDJ, parent_event context SDJ), set by emit_pii_transformation.
+        self.pii_transformation: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     @property
     def headers(self) -> Sequence[tuple[str, str]]:
@@ -100,6 +104,10 @@ class EnrichmentContext:
     @property
     def derived_contexts(self) -> Sequence[dict[str, Any]]:
         return tuple(self._derived)
+
+    def emit_pii_transformation(self, event: dict[str, Any], parent: dict[str, Any]) -> None:
+        """Ask for a pii_transformation event (`event`, with the `parent` parent_event context) beside this one."""
+        self.pii_transformation = (event, parent)
 
     def replace_derived_contexts(self, contexts: Sequence[dict[str, Any]]) -> None:
         """Swap the derived contexts added so far for rewritten ones (PII pseudonymisation hashes inside them)."""

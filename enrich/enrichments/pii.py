@@ -5,8 +5,10 @@ fields and `{"json": {"field", "schemaCriterion", "jsonPath"}}` paths inside `un
 `contexts` or `derived_contexts` entities whose schema matches the criterion; `strategy.pseudonymize`
 names the hash and the salt (2-0-x). Each value becomes the lower-case hex hash of value + salt. It
 runs last, so it sees the output of every other enrichment. With `anonymousOnly` (2-0-1) it acts only
-on requests carrying `SP-Anonymous`. `emitEvent` asks for a pii_transformation event;
-`transformation()` builds it, but the pipeline has no PII stream yet, so it is not emitted.
+on requests carrying `SP-Anonymous`. With `emitEvent`, an event in which something was hashed asks
+(through the EnrichmentContext) for a pii_transformation event listing each original → hashed value
+and the hash function (never the salt), with a parent_event context naming the event; the pipeline
+builds and validates it (enrich/pii_event.py) and the worker writes it to the lake's `pii/` stream.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.json_path import JsonPath, compile_path
 from enrich.event import EnrichedEvent
 
-__all__ = ["PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
+__all__ = ["PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 
 PII_TRANSFORMATION = "iglu:com.snowplowanalytics.snowplow/pii_transformation/jsonschema/1-0-0"
+PARENT_EVENT = "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0"
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 
@@ -93,7 +96,9 @@ class PiiPseudonymiser:
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if self.anonymous_only and ctx.header("SP-Anonymous") is None:
             return None
-        self.pseudonymise(event, ctx, record=False)  # no PII stream to emit a transformation event to yet
+        pii = self.pseudonymise(event, ctx, record=self.emit_event)
+        if pii and event.event_id is not None:  # Snowplow emits only when something was hashed
+            ctx.emit_pii_transformation(*self.transformation(pii, event.event_id))
         return None
 
     def pseudonymise(self, event: EnrichedEvent, ctx: EnrichmentContext, *, record: bool = True) -> dict[str, Any]:
@@ -170,10 +175,7 @@ class PiiPseudonymiser:
         # The salt stays secret: the event names the hash function only (as its schema requires).
         strategy = {"pseudonymize": {"hashFunction": self.strategy["pseudonymize"]["hashFunction"]}}
         event = {"schema": PII_TRANSFORMATION, "data": {"pii": pii, "strategy": strategy}}
-        parent = {
-            "schema": "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0",
-            "data": {"parentEventId": parent_event_id},
-        }
+        parent = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_event_id}}
         return event, parent
 
 

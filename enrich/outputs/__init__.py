@@ -2,6 +2,7 @@
 
     good/date=YYYY-MM-DD/hour=HH/<opened ms>-<writer id>-<seq>.parquet
     good-tsv/date=YYYY-MM-DD/hour=HH/<...>.tsv                 (optional)
+    pii/date=YYYY-MM-DD/hour=HH/<...>.parquet                  (PII enrichment emitEvent)
     bad/<bad-row type>/date=YYYY-MM-DD/hour=HH/<...>.jsonl
 
 Modules: `partitions` (hive partitions by processing time, part names never reused), `rolling`
@@ -12,7 +13,7 @@ rolling files of one worker), `commit` (create-only writes retried with backoff)
 from __future__ import annotations
 
 from enrich.outputs.commit import Backoff, commit_file
-from enrich.outputs.lake_writer import BAD_ROOT, GOOD_ROOT, GOOD_TSV_ROOT, LakeWriter
+from enrich.outputs.lake_writer import BAD_ROOT, GOOD_ROOT, GOOD_TSV_ROOT, PII_ROOT, LakeWriter
 from enrich.outputs.parquet import GOOD_SCHEMA, decode_parquet, encode_parquet
 from enrich.outputs.partitions import PartNamer, hour_partition
 from enrich.outputs.rolling import CutPolicy, PendingFile, RollingFile
@@ -22,6 +23,7 @@ __all__ = [
     "GOOD_ROOT",
     "GOOD_SCHEMA",
     "GOOD_TSV_ROOT",
+    "PII_ROOT",
     "Backoff",
     "CutPolicy",
     "LakeWriter",

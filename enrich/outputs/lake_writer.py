@@ -1,4 +1,4 @@
-"""The set of rolling output files one worker feeds: good Parquet, optional good TSV, and one per bad-row type.
+"""The set of rolling output files one worker feeds: good Parquet, optional good TSV, pii Parquet, one per bad-row type.
 
 The worker appends each outcome of a message with that message's token; `cut_due()` returns the
 files whose count, bytes or age limit is reached, `cut_all()` everything (shutdown, tests).
@@ -6,6 +6,7 @@ Layout under the lake root:
 
     good/date=YYYY-MM-DD/hour=HH/<part>.parquet
     good-tsv/date=YYYY-MM-DD/hour=HH/<part>.tsv         (only with tsv=True)
+    pii/date=YYYY-MM-DD/hour=HH/<part>.parquet          (pii_transformation events, good's schema)
     bad/<bad-row type>/date=YYYY-MM-DD/hour=HH/<part>.jsonl
 """
 
@@ -21,11 +22,12 @@ from enrich.outputs.partitions import PartNamer
 from enrich.outputs.rolling import CutPolicy, PendingFile, RollingFile
 from enrich.outputs.tsv import encode_tsv
 
-__all__ = ["BAD_ROOT", "GOOD_ROOT", "GOOD_TSV_ROOT", "LakeWriter"]
+__all__ = ["BAD_ROOT", "GOOD_ROOT", "GOOD_TSV_ROOT", "PII_ROOT", "LakeWriter"]
 
 GOOD_ROOT = "good"
 GOOD_TSV_ROOT = "good-tsv"
 BAD_ROOT = "bad"
+PII_ROOT = "pii"
 
 
 class LakeWriter:
@@ -47,6 +49,7 @@ class LakeWriter:
             RollingFile(GOOD_TSV_ROOT, "tsv", encode_tsv, policy, self.namer) if tsv else None
         )
         self.bad: dict[str, RollingFile[bytes]] = {}
+        self.pii: RollingFile[EnrichedEvent] | None = None  # opened with the first pii_transformation event
 
     def _parquet(self, events: list[EnrichedEvent]) -> bytes:
         nulled: list[str] = []
@@ -60,6 +63,8 @@ class LakeWriter:
         files: list[RollingFile[Any]] = [self.good]
         if self.good_tsv is not None:
             files.append(self.good_tsv)
+        if self.pii is not None:
+            files.append(self.pii)
         files.extend(self.bad.values())
         return files
 
@@ -70,6 +75,13 @@ class LakeWriter:
         if self.good_tsv is not None:
             self.good_tsv.append(event.to_tsv(), token, size, now_ms, collector_ms)
             return 2
+        return 1
+
+    def add_pii(self, event: EnrichedEvent, token: int, size: int, now_ms: int) -> int:
+        """Append a pii_transformation event (PII enrichment emitEvent); returns the outputs it adds (always 1)."""
+        if self.pii is None:
+            self.pii = RollingFile(PII_ROOT, "parquet", self._parquet, self.policy, self.namer)
+        self.pii.append(event, token, size, now_ms, event.collector_tstamp or 0)
         return 1
 
     def add_bad(self, type_name: str, line: bytes, token: int, now_ms: int, collector_ms: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import socket
 import threading
 import time
@@ -176,7 +177,7 @@ def test_a_message_is_acked_only_after_all_its_outputs_are_committed(tmp_path: P
     )
     _drain(EnrichWorker(subscriber, lake, enrich, config))
     assert subscriber.ack_violations == []
-    acked = [i for kind, ids in log if kind == "ack" for i in ids]  # type: ignore[union-attr]
+    acked = [i for kind, ids in log if kind == "ack" for i in ids]  # type: ignore[attr-defined]
     assert sorted(acked) == sorted(subscriber.data)
     assert log[-1][0] == "ack" and log[0][0] == "create"
     assert mix.good_ids <= lake.committed_ids
@@ -423,3 +424,111 @@ def test_a_failing_listener_does_not_stop_acks(tmp_path: Path, registry: str) ->
     assert listener.calls >= 1
     assert sorted(read_lake(lake).good_ids) == sorted(mix.good_ids)
     assert _queue_is_empty(url)
+
+
+def _pii_config(folder: Path, *, emit: bool) -> str:
+    """An enrichments folder holding one PII config hashing user_ipaddress (SHA-256), emitEvent as given."""
+    folder.mkdir()
+    config = {
+        "schema": "iglu:com.snowplowanalytics.snowplow.enrichments/pii_enrichment_config/jsonschema/2-0-0",
+        "data": {
+            "vendor": "com.snowplowanalytics.snowplow.enrichments",
+            "name": "pii_enrichment_config",
+            "enabled": True,
+            "emitEvent": emit,
+            "parameters": {
+                "pii": [{"pojo": {"field": "user_ipaddress"}}],
+                "strategy": {"pseudonymize": {"hashFunction": "SHA-256", "salt": "pepper123"}},
+            },
+        },
+    }
+    (folder / "pii.json").write_bytes(orjson.dumps(config))
+    return str(folder)
+
+
+class FlakyPiiLake(LocalLake):
+    """A real local lake whose first `failures` pii/ writes fail (LakeUnavailable); it logs creates and
+    the parent event ids each committed pii file names."""
+
+    def __init__(self, root: Path, failures: int) -> None:
+        super().__init__(root)
+        self.failures = failures
+        self.pii_parents: set[str] = set()
+
+    def create(self, name: str, data: bytes) -> None:
+        if name.startswith("pii/") and self.failures > 0:
+            self.failures -= 1
+            raise LakeUnavailable("pii write refused (test)")
+        super().create(name, data)
+        if name.startswith("pii/"):
+            for row in decode_parquet(data).to_pylist():
+                (parent,) = orjson.loads(row["contexts"])["data"]
+                self.pii_parents.add(parent["data"]["parentEventId"])
+
+
+class PiiAckCheck:
+    """The real SQLite subscriber; an ack of a message whose good events lack a committed pii event is noted."""
+
+    def __init__(self, inner: Subscriber, lake: FlakyPiiLake, good_ids: set[str]) -> None:
+        self.inner = inner
+        self.lake = lake
+        self.good_ids = good_ids
+        self.data: dict[str, bytes] = {}
+        self.violations: list[str] = []
+
+    def pull(self, max_messages: int, timeout: float) -> list[Delivery]:
+        got = self.inner.pull(max_messages, timeout)
+        for d in got:
+            self.data[d.ack_id] = d.data
+        return got
+
+    def ack(self, ack_ids: Sequence[str]) -> None:
+        for ack_id in ack_ids:
+            missing = (_record_event_ids(self.data[ack_id]) & self.good_ids) - self.lake.pii_parents
+            if missing:
+                self.violations.append(f"{ack_id} acked before the pii events of {sorted(missing)} were committed")
+        self.inner.ack(ack_ids)
+
+    def nack(self, ack_ids: Sequence[str]) -> None:
+        self.inner.nack(ack_ids)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_pii_events_go_to_the_pii_stream_and_are_committed_before_the_ack(tmp_path: Path, registry: str) -> None:
+    """emitEvent: one pii/ Parquet row per good event (same schema as good), committed (after retries) before acks."""
+    mix = raw_mix()
+    url = _queue(tmp_path)
+    open_publisher(url).publish(mix.records)
+    enrich, _ = build_enrich(registry, _pii_config(tmp_path / "enrichments", emit=True))
+    lake = FlakyPiiLake(tmp_path / "lake", failures=3)
+    subscriber = PiiAckCheck(open_subscriber(url), lake, mix.good_ids)
+    _drain(EnrichWorker(subscriber, lake, enrich, FAST))
+    assert lake.failures == 0  # the pii writes were refused and retried
+    assert subscriber.violations == []
+    assert sorted(subscriber.data) and _queue_is_empty(url)
+    assert lake.pii_parents == mix.good_ids
+    pii_files = list(lake.list("pii/"))
+    assert pii_files and all(re.fullmatch(r"pii/date=\d{4}-\d\d-\d\d/hour=\d\d/[^/]+\.parquet", n) for n in pii_files)
+    good_table = decode_parquet(lake.read(next(iter(lake.list("good/")))))
+    rows = []
+    for name in pii_files:
+        table = decode_parquet(lake.read(name))
+        assert table.schema == good_table.schema
+        rows += table.to_pylist()
+    assert {r["event"] for r in rows} == {"pii_transformation"} and len(rows) == len(mix.good_ids)
+    assert not any("pepper123" in str(r) for r in rows)
+
+
+def test_without_emit_event_there_is_no_pii_stream(tmp_path: Path, registry: str) -> None:
+    """emitEvent false: the addresses are hashed in good/, and nothing is written under pii/."""
+    mix = raw_mix()
+    url = _queue(tmp_path)
+    open_publisher(url).publish(mix.records)
+    enrich, _ = build_enrich(registry, _pii_config(tmp_path / "enrichments", emit=False))
+    lake = LocalLake(tmp_path / "lake")
+    _drain(EnrichWorker(open_subscriber(url), lake, enrich, FAST))
+    assert list(lake.list("pii/")) == []
+    rows = [r for name in lake.list("good/") for r in decode_parquet(lake.read(name)).to_pylist()]
+    assert len(rows) == len(mix.good_ids) and all(len(r["user_ipaddress"]) == 64 for r in rows)
