@@ -58,6 +58,7 @@ from core.iglu import SchemaCriterion, SchemaKey, SchemaVer
 from core.locations import BUNDLED_SCHEMAS
 from core.raw import CollectorPayload, format_instant
 from tests.badrow_schemas import bad_row_validator, is_date_time, is_uuid
+from tests.raw_records import raw_record
 
 GOLDEN = Path(__file__).resolve().parent.parent / "cases" / "badrows"
 REGENERATE = os.environ.get("EVENTKIT_REGEN_GOLDEN") == "1"
@@ -588,30 +589,21 @@ def _golden_rows() -> dict[str, BadRowBase]:
     ue_px = (
         "eyJzY2hlbWEiOiJpZ2x1OmNvbS5zbm93cGxvd2FuYWx5dGljcy5zbm93cGxvdy91bnN0cnVjdF9ldmVudC9qc29uc2NoZW1hLzEtMC0wIn0"
     )
-    get = CollectorPayload(
-        vendor="com.snowplowanalytics.snowplow",
+    get = raw_record(
         version="tp1",
         querystring=(("e", "ue"), ("ue_px", ue_px), ("p", "srv"), ("tv", "py-1.1.0"), ("aid", "harness-py")),
-        content_type=None,
-        body=None,
         collector="eventkit-0.1.0",
-        encoding="UTF-8",
         hostname="127.0.0.1",
         timestamp=1795690794415,
         ip_address="127.0.0.1",
         useragent="python-requests/2.32.3",
-        referer_uri=None,
         headers=("Host: 127.0.0.1:9190", "User-Agent: python-requests/2.32.3", "Accept: */*"),
         network_user_id=nuid,
     )
-    post = CollectorPayload(
-        vendor="com.snowplowanalytics.snowplow",
-        version="tp2",
-        querystring=(),
+    post = raw_record(
         content_type="text/plain",
         body='{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv"}]}',
         collector="eventkit-0.1.0",
-        encoding="UTF-8",
         hostname="127.0.0.1",
         timestamp=1795690796281,
         ip_address="203.0.113.7",
@@ -620,19 +612,16 @@ def _golden_rows() -> dict[str, BadRowBase]:
         headers=("Host: 127.0.0.1:9190", "Cookie: _sp_ses.dc78=*", "text/plain"),
         network_user_id=nuid,
     )
-    webhook = CollectorPayload(
+    webhook = raw_record(
         vendor="com.mandrill",
         version="v1",
-        querystring=(),
         content_type="application/x-www-form-urlencoded",
         body="mandrill_events=%5B%7B%22event%22%3A%22spam_report%22%7D%5D",
         collector="eventkit-0.1.0",
-        encoding="UTF-8",
         hostname="collector.example",
         timestamp=1795690796281,
         ip_address="198.51.100.9",
         useragent="Mandrill-Webhook/1.0",
-        referer_uri=None,
     )
     raw = RawEvent.from_collector_payload(
         get, (("e", "ue"), ("ue_px", ue_px), ("p", "srv"), ("tv", "py-1.1.0"), ("aid", "harness-py"))
