@@ -6,8 +6,8 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.utils import formatdate
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from collector.settings import CollectorConfig, CookieConfig
@@ -58,9 +58,9 @@ class _RandomIds:
 _VARIANT = "89ab89ab89ab89ab"  # the variant nibble for each random high nibble of byte 8 (10xx)
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """The outcome for one request: the id to record, whether to record at all, the Set-Cookie values."""
+class Identity(NamedTuple):
+    """The outcome for one request: the id to record, whether to record at all, the Set-Cookie values
+    (immutable; a tuple rather than a frozen dataclass because one is built per request)."""
 
     network_user_id: str | None
     anonymous: bool

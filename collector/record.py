@@ -108,6 +108,7 @@ def decode_body(body: bytes, content_type: str | None) -> str:
 
 
 _HOST, _USER_AGENT, _REFERER, _CONTENT_TYPE, _COOKIE, _ORIGIN, _FORWARDED_FOR, _FORWARDED, _SP_ANONYMOUS = range(1, 10)
+_CONTENT_LENGTH = 10
 _FACT_KINDS = {
     b"host": _HOST,
     b"user-agent": _USER_AGENT,
@@ -118,6 +119,7 @@ _FACT_KINDS = {
     b"x-forwarded-for": _FORWARDED_FOR,
     b"forwarded": _FORWARDED,
     b"sp-anonymous": _SP_ANONYMOUS,
+    b"content-length": _CONTENT_LENGTH,
 }
 # raw header name → (lower-cased name, canonical name, fact kind or 0): one lookup per header per request
 _HEADER_KINDS: dict[bytes, tuple[bytes, str, int]] = {}
@@ -131,10 +133,23 @@ def _header_kind(raw_name: bytes) -> tuple[bytes, str, int]:
     return known
 
 
+_HOSTNAMES: dict[str, str | None] = {}  # Host header → hostname (a collector sees a few Host values)
+_NO_HOSTNAME = "\x00not cached"
+
+
+def _hostname(host: str) -> str | None:
+    if host.startswith("["):
+        return host[1:].partition("]")[0] or None
+    if host.count(":") == 1:
+        return host.partition(":")[0] or None
+    return host
+
+
 class RequestFacts:
     """Header facts needed both for identity and for the record, extracted in one pass over the headers."""
 
     __slots__ = (
+        "content_lengths",
         "content_type",
         "cookie_headers",
         "forwarded",
@@ -148,6 +163,7 @@ class RequestFacts:
     )
 
     def __init__(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        self.content_lengths: list[str] = []  # every Content-Length value (a body above the drop size is refused)
         self.content_type: str | None = None
         self.cookie_headers: list[str] = []
         self.forwarded: list[str] = []
@@ -183,6 +199,8 @@ class RequestFacts:
                     self.forwarded_for.append(value)
                 elif kind == _FORWARDED:
                     self.forwarded.append(value)
+                elif kind == _CONTENT_LENGTH:
+                    self.content_lengths.append(value)
                 else:
                     self.sp_anonymous = True
 
@@ -191,11 +209,12 @@ class RequestFacts:
         host = self.host
         if not host:
             return None
-        if host.startswith("["):
-            return host[1:].partition("]")[0] or None
-        if host.count(":") == 1:
-            return host.partition(":")[0] or None
-        return host
+        known = _HOSTNAMES.get(host, _NO_HOSTNAME)
+        if known is _NO_HOSTNAME:
+            known = _hostname(host)
+            if len(_HOSTNAMES) < 4096:  # bounded: the header is attacker-controlled
+                _HOSTNAMES[host] = known
+        return known
 
     def record_headers(self, *, anonymous: bool) -> tuple[str, ...]:
         """`Name: value` per header, one `Cookie: n=v` per cookie, then the bare lower-cased content type."""

@@ -236,13 +236,18 @@ class TrackingEndpoint:
         """The whole body, a 413 reason once it exceeds the drop size (the rest is never read), or None if the
         client disconnected first."""
         limit = self.config.drop_payload_size
-        for lname, _, value in facts.header_lines:
-            if lname == b"content-length" and value.strip().isdigit() and int(value) > limit:
+        for value in facts.content_lengths:
+            if value.strip().isdigit() and int(value) > limit:
                 return f"payload too large: {int(value)} bytes exceeds the drop size of {limit} bytes"
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):  # the usual: one message
+            whole: bytes = message.get("body", b"")
+            if len(whole) > limit:
+                return f"payload too large: body exceeds the drop size of {limit} bytes"
+            return whole
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
             if message["type"] == "http.disconnect":
                 return None
             chunk = message.get("body", b"")
@@ -253,6 +258,7 @@ class TrackingEndpoint:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+            message = await receive()
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _redirect_target(self, query: bytes) -> str | None:

@@ -184,13 +184,52 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _thread_cpu(pid: int) -> dict[str, tuple[float, float]]:
+    """(user, system) CPU seconds of a process's main thread (the event loop) and of its other threads (queue
+    writer, checkpointer, worker pool) together: a diagnostic of where the server's CPU goes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, tuple[float, float]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended
+        # Python threads all carry the process's name here: tell the event loop (the main thread) apart
+        name = "loop" if task.name == str(pid) else "other threads"
+        fields = text.rsplit(")", 1)[1].split()
+        user, system = out.get(name, (0.0, 0.0))
+        out[name] = (user + int(fields[11]) / tick, system + int(fields[12]) / tick)
+    return out
+
+
+_THREADS: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}  # (pid, events) → µs/req by thread, summed
+
+
 def _round(process: subprocess.Popen[bytes], port: int, events: int) -> dict[str, float]:
     before = _cpu_seconds(process.pid)
+    threads_before = _thread_cpu(process.pid)
     figures = _measure(port, events)
     spent = _cpu_seconds(process.pid) - before
+    threads_after = _thread_cpu(process.pid)
     served = figures["rps"] * (MEASURE_S + WARMUP_S)  # warm-up requests cost CPU too
     figures["cpu_us"] = spent / served * 1e6 if served else 0.0
+    if served:
+        totals = _THREADS.setdefault((process.pid, events), {})
+        for name, (user, system) in threads_after.items():
+            user0, system0 = threads_before.get(name, (0.0, 0.0))
+            sum_user, sum_system = totals.get(name, (0.0, 0.0))
+            totals[name] = (sum_user + (user - user0) / served * 1e6, sum_system + (system - system0) / served * 1e6)
     return figures
+
+
+def _thread_lines(pid: int, events: int, rounds: int) -> str:
+    totals = _THREADS.get((pid, events), {})
+    parts = [
+        f"{name} {user / rounds:.0f}+{system / rounds:.0f}"
+        for name, (user, system) in sorted(totals.items(), key=lambda item: -sum(item[1]))
+        if user + system > 0
+    ]
+    return ", ".join(parts)
 
 
 def _commit_floor(root: Path) -> tuple[float, float]:
@@ -259,11 +298,14 @@ def main() -> None:
         # imports), then alternate the two servers so drift in the machine's load hits both; report medians.
         _round(bare, bare_port, 1)
         _round(collector, collector_port, 1)
+        _THREADS.clear()  # the per-thread diagnostic covers the measured rounds only
         for _ in range(ROUNDS):
             baseline_rounds.append(_round(bare, bare_port, 1))
             single_rounds.append(_round(collector, collector_port, 1))
         batched_rounds.append(_round(collector, collector_port, 10))
         floor_p50, floor_p99 = _commit_floor(root)
+        threads_bare = _thread_lines(bare.pid, 1, ROUNDS)
+        threads_collector = _thread_lines(collector.pid, 1, ROUNDS)
     finally:
         _stop(bare)
         _stop(collector)
@@ -287,6 +329,8 @@ def main() -> None:
         f"   ratio collector / bare: {ratio:8.2f}x   per round (sorted): {', '.join(f'{r:.2f}' for r in ratios)}   "
         "(target >= 0.35x, p99 <= 10 ms)"
     )
+    print(f"   server CPU by thread  : us/req user+system, means; bare: {threads_bare}")
+    print(f"                           collector: {threads_collector}")
     print(
         f"   SQLite commit alone   : p50 {floor_p50:.2f} ms   p99 {floor_p99:.2f} ms   "
         "(24 records, fsync on this disk now: the floor under every durable answer)"
