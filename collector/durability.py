@@ -64,6 +64,7 @@ class Acknowledger:
         # A publisher with its own committer thread is awaited directly: no executor hop per batch.
         self._publish_async = publisher.publish_async if isinstance(publisher, AsyncPublisher) else None
         self._pending: list[tuple[Sequence[bytes], asyncio.Future[bool]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the serving loop, set by start()
         self._wakeup: asyncio.Event | None = None
         self._drain_wakeup: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -90,6 +91,8 @@ class Acknowledger:
 
     async def start(self) -> None:
         """Prove the queue reachable (or start in spool mode), then start the batcher and the drainer."""
+        # The loop, looked up once: asyncio.get_running_loop() costs a getpid() system call per call (3.11).
+        self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         self._drain_wakeup = asyncio.Event()
         try:
@@ -124,9 +127,10 @@ class Acknowledger:
         """True once every record is durable (queue or spool); False if neither could confirm (answer 503)."""
         if not records:
             return True
-        if self._wakeup is None:
+        loop = self._loop
+        if loop is None or self._wakeup is None:
             raise RuntimeError("Acknowledger.start() was not awaited (the app's lifespan did not run)")
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[bool] = loop.create_future()
         self._pending.append((records, future))
         self._wakeup.set()
         return await future
