@@ -57,10 +57,10 @@ def build_enrich(registry: str, enrichments: str | None, *, cache_ttl: float = 6
     from core.badrows.processor import eventkit_processor
     from enrich.environment import Environment
     from enrich.pipeline import enrich_record
-    from registry.resolver import Resolver
+    from registry.resolver import Resolver, with_bundled_schemas
     from registry.validation import Validator
 
-    resolver = Resolver.from_locations(registry, cache_size=500, cache_ttl=cache_ttl)
+    resolver = Resolver.from_locations(with_bundled_schemas(registry), cache_size=500, cache_ttl=cache_ttl)
     chain: tuple[Enrichment, ...] = ()
     if enrichments is not None:
         from enrich.enrichments import load_enrichments

@@ -33,7 +33,6 @@ from fastapi.responses import Response
 
 from core.badrows import BadRowBase
 from core.lake import open_lake
-from core.locations import BUNDLED_SCHEMAS
 from core.queue import open_publisher, open_subscriber
 from enrich.cli import build_enrich
 from enrich.metrics import EnrichMetrics
@@ -42,8 +41,9 @@ from enrich.micro_store import MicroRecord, MicroStore
 from enrich.outcome import Good
 from enrich.outputs.rolling import CutPolicy
 from enrich.worker import CommittedMessage, EnrichWorker, WorkerConfig
+from registry.resolver import with_bundled_schemas
 
-__all__ = ["MicroListener", "UpApp", "UpOptions", "UpStack", "build_up", "registry_chain"]
+__all__ = ["MicroListener", "UpApp", "UpOptions", "UpStack", "build_up"]
 
 LIVE_SCHEMA_TTL_S = 2.0
 log = structlog.get_logger("enrich.up")
@@ -78,15 +78,6 @@ class MicroListener:
                 elif isinstance(outcome, BadRowBase):
                     records.append(bad_record(outcome.to_json(), message.data))
         self.store.add(records)
-
-
-def registry_chain(registry: str) -> str:
-    """The registry locations with the bundled schemas (Snowplow's own, bad rows) consulted last."""
-    parts = [p.strip() for p in registry.split(",") if p.strip()]
-    bundled = BUNDLED_SCHEMAS.resolve()
-    if not any(Path(p).expanduser().resolve() == bundled for p in parts if "://" not in p):
-        parts.append(str(bundled))
-    return ",".join(parts)
 
 
 class UpApp:
@@ -167,7 +158,7 @@ def build_up(options: UpOptions) -> UpStack:
     data.mkdir(parents=True, exist_ok=True)
     queue_url = f"sqlite://{(data / 'queue.db').as_posix()}"
     lake_url = (data / "lake").as_posix()
-    enrich, resolver = build_enrich(registry_chain(options.registry), options.enrichments, cache_ttl=LIVE_SCHEMA_TTL_S)
+    enrich, resolver = build_enrich(options.registry, options.enrichments, cache_ttl=LIVE_SCHEMA_TTL_S)
     store = MicroStore(data / "micro.db", max_events=options.max_events)
     lake = open_lake(lake_url)
     config = load_config(
@@ -202,7 +193,7 @@ def build_up(options: UpOptions) -> UpStack:
     from loader.load import continuous_loader
 
     warehouse_url = f"duckdb://{(data / 'warehouse.duckdb').as_posix()}"
-    stack.background.append(continuous_loader(lake_url, warehouse_url, registry_chain(options.registry)))
+    stack.background.append(continuous_loader(lake_url, warehouse_url, with_bundled_schemas(options.registry)))
     return stack
 
 

@@ -53,19 +53,15 @@ def _where(
     data_dir: str | None, lake: str | None, warehouse: str | None, raw: str | None, registry: str | None
 ) -> _Where:
     """Locations from explicit options, else from settings (eventkit.toml, EVENTKIT_*, the data folder)."""
-    from core.locations import BUNDLED_SCHEMAS
     from core.settings import load_settings
+    from registry.resolver import with_bundled_schemas
 
     settings = load_settings(data_dir=Path(data_dir) if data_dir else None)
-    chain = [p.strip() for p in (registry or settings.enrich.registry).split(",") if p.strip()]
-    bundled = BUNDLED_SCHEMAS.resolve()
-    if not any("://" not in p and Path(p).expanduser().resolve() == bundled for p in chain):
-        chain.append(str(bundled))
     return _Where(
         lake=lake or settings.loader.lake,
         warehouse=warehouse or settings.loader.warehouse,
         raw=raw or settings.collector.raw,
-        registry=",".join(chain),
+        registry=with_bundled_schemas(registry or settings.enrich.registry),
     )
 
 

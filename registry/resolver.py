@@ -22,14 +22,29 @@ from typing import Any
 
 from core.errors import IgluParseError, RegistryUnavailable
 from core.iglu import SchemaKey, SchemaVer
+from core.locations import BUNDLED_SCHEMAS
 from core.raw import format_instant
 from registry.repositories import RepoFailure, Repository
 from registry.resolver_config import ResolverConfig, parse_locations, parse_resolver_config
 
-__all__ = ["Resolution", "Resolver", "SchemaNotFound"]
+__all__ = ["Resolution", "Resolver", "SchemaNotFound", "with_bundled_schemas"]
 
 MAX_ERRORS_PER_REPOSITORY = 32  # Iglu keeps a bounded set of errors per repository
 MAX_SUPERSEDING_HOPS = 16
+
+
+def with_bundled_schemas(locations: str) -> str:
+    """`locations` (comma-separated) with the bundled schemas (Snowplow's own: payload_data, contexts, bad
+    rows, enrichment configs) consulted last, unless a local location already is that folder.
+
+    Every composition root (`eventkit up`, `enrich`, `load`, `replay`) goes through this, so a team's
+    registry never has to copy Snowplow's schemas to validate tracker payloads.
+    """
+    parts = [p.strip() for p in locations.split(",") if p.strip()]
+    bundled = BUNDLED_SCHEMAS.resolve()
+    if not any("://" not in p and Path(p).expanduser().resolve() == bundled for p in parts):
+        parts.append(str(bundled))
+    return ",".join(parts)
 
 
 class SchemaNotFound(Exception):

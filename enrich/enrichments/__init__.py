@@ -27,7 +27,12 @@ def load_enrichments(folder: Path, registry: Resolver | SchemaValidator) -> list
     from registry.validation import Validator
 
     if isinstance(registry, Resolver):
+        # Snowplow's enrichment config schemas are bundled: consult them after the given chain
+        # (composition roots already include them via with_bundled_schemas; don't add them twice).
         bundled = Resolver.from_locations(str(BUNDLED_SCHEMAS), cache_ttl=None)
-        chain = Resolver([*registry.repositories, *bundled.repositories], cache_ttl=None)
-        return load(folder, Validator(chain))
+        roots = {getattr(r, "root", None) for r in registry.repositories}
+        extra = [r for r in bundled.repositories if getattr(r, "root", None) not in roots]
+        if extra:
+            registry = Resolver([*registry.repositories, *extra], cache_ttl=None)
+        return load(folder, Validator(registry))
     return load(folder, registry)

@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 
 from core.lake.port import Lake
-from core.locations import BUNDLED_SCHEMAS
 from core.raw import CollectorPayload
 from enrich.outputs.badrows import decode_jsonl
 from enrich.outputs.parquet import decode_parquet
+from registry.resolver import with_bundled_schemas
 from tests.badrow_schemas import assert_valid_bad_row
 
 SP = "com.snowplowanalytics.snowplow"
@@ -68,7 +68,7 @@ def write_acme_registry(root: Path, names: tuple[str, ...] = tuple(ACME_SCHEMAS)
 
 def registry_chain(root: Path) -> str:
     """The test registry followed by the bundled schemas (Snowplow's own)."""
-    return f"{root},{BUNDLED_SCHEMAS}"
+    return with_bundled_schemas(str(root))
 
 
 def b64(doc: Any) -> str:

@@ -399,3 +399,46 @@ def test_invalidate_reaches_compiled_validators(tmp_path: Path) -> None:
     assert validator.is_valid(ACME, {"id": "x" * 10})
     resolver.invalidate(ACME)
     assert not validator.is_valid(ACME, {"id": "x" * 10})
+
+
+def test_with_bundled_schemas_appends_the_bundled_folder_once(tmp_path: Path) -> None:
+    """Composition roots get Snowplow's bundled schemas after theirs, never twice, URLs left alone."""
+    from core.locations import BUNDLED_SCHEMAS
+    from registry.resolver import with_bundled_schemas
+
+    bundled = str(BUNDLED_SCHEMAS.resolve())
+    assert with_bundled_schemas(f"{tmp_path}, http://r.example/api") == f"{tmp_path},http://r.example/api,{bundled}"
+    assert (
+        with_bundled_schemas(f"{BUNDLED_SCHEMAS}/../schemas,{tmp_path}") == f"{BUNDLED_SCHEMAS}/../schemas,{tmp_path}"
+    )
+
+
+def test_enrich_over_a_team_registry_still_resolves_snowplow_schemas(tmp_path: Path) -> None:
+    """`eventkit enrich --registry DIR` validates payload_data and standard contexts without copying them."""
+    from core.raw import CollectorPayload
+    from enrich.cli import build_enrich
+    from enrich.outcome import Good
+
+    (tmp_path / "com.acme").mkdir()
+    enrich, resolver = build_enrich(str(tmp_path), None)
+    body = (
+        '{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",'
+        '"data":[{"e":"pv","p":"web","tv":"t","url":"https://a.example/"}]}'
+    )
+    payload = CollectorPayload(
+        vendor="com.snowplowanalytics.snowplow",
+        version="tp2",
+        querystring=(),
+        content_type="application/json",
+        body=body,
+        collector="test",
+        encoding="UTF-8",
+        hostname="a.example",
+        timestamp=1_700_000_000_000,
+        ip_address="127.0.0.1",
+        useragent="test",
+        referer_uri=None,
+    )
+    [outcome] = enrich(payload.encode(), 1_700_000_000_500)
+    assert isinstance(outcome, Good)
+    resolver.close()
