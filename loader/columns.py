@@ -37,6 +37,7 @@ import orjson
 
 from core.iglu import SchemaKey
 from enrich.sdk_json import entity_column
+from registry.data_reports import json_type
 
 __all__ = [
     "BIGINT",
@@ -156,20 +157,6 @@ def widen(a: ColumnType, b: ColumnType) -> ColumnType:
     return JSON
 
 
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "json"
-
-
 def schema_type(schema: Any, depth: int = 0) -> ColumnType:
     """The DuckDB type of values valid against `schema` (a JSON Schema object); JSON when it cannot be typed."""
     if not isinstance(schema, dict) or depth > _MAX_DEPTH:
@@ -178,7 +165,7 @@ def schema_type(schema: Any, depth: int = 0) -> ColumnType:
         return JSON
     declared = schema.get("type")
     if declared is None and isinstance(schema.get("enum"), list):
-        kinds = {_json_kind(v) for v in schema["enum"]} - {"null"}
+        kinds = {json_type(v) for v in schema["enum"]} - {"null"}
         declared = list(kinds)
     if declared is None:
         if isinstance(schema.get("properties"), dict):
