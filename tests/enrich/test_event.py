@@ -168,6 +168,19 @@ def test_limits_are_enrichs_defaults() -> None:
     assert all((f.max_length is not None) == (f.kind == "str") for f in ATOMIC_FIELDS)
 
 
+def test_enrich_and_bad_row_tables_describe_the_same_fields() -> None:
+    """enrich.atomic and core.badrows.atomic (typed from the bad-row schemas) list the same 131 fields in the
+    same order, and enrich's limits equal the loader bad-row schemas' maxLength except the three enrich widens
+    and se_label, which those schemas cap at 1000 while the atomic schema and enrich allow 4096."""
+    from core.badrows.atomic import ATOMIC_FIELD_NAMES
+    from core.badrows.atomic import ATOMIC_FIELDS as SCHEMA_FIELDS
+
+    assert FIELD_NAMES == ATOMIC_FIELD_NAMES
+    schema_limits = {row[0]: row[4] for row in SCHEMA_FIELDS if row[4] is not None}
+    differing = {name for name, limit in STRING_LIMITS.items() if schema_limits.get(name) != limit}
+    assert differing == {"page_url", "page_referrer", "mkt_clickid", "se_label"}
+
+
 def test_new_event_is_all_null_and_serialises_to_130_tabs() -> None:
     """A fresh event has every field None and its TSV line is 130 tabs."""
     event = EnrichedEvent()
