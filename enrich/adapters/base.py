@@ -11,11 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from core.badrows import AdapterMessage, TrackerProtocolMessage
+import orjson
+
+from core.badrows import AdapterMessage, NotIgluMessage, NotJsonMessage, TrackerProtocolMessage
+from core.errors import IgluParseError
+from core.iglu import SelfDescribing, parse_self_describing
 from core.raw import CollectorPayload
 from enrich.environment import SchemaValidator
 
-__all__ = ["Adapter", "Params", "Rejected", "query_params", "query_text", "rejected"]
+__all__ = ["Adapter", "Params", "Rejected", "query_params", "query_text", "read_sdj_body", "rejected"]
 
 Params = dict[str, str | None]  # one event's tracker-protocol parameters, in arrival order
 
@@ -36,6 +40,18 @@ Adapter = Callable[[CollectorPayload, SchemaValidator], list[Params | Rejected]]
 def rejected(payload: CollectorPayload, *messages: FailureMessage) -> list[Params | Rejected]:
     """The whole payload refused."""
     return [Rejected(messages, payload)]
+
+
+def read_sdj_body(payload: CollectorPayload, body: str) -> SelfDescribing | list[Params | Rejected]:
+    """A JSON body as a self-describing JSON, or the whole payload refused (not JSON / not Iglu)."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        return rejected(payload, NotJsonMessage("body", body, f"invalid json: {e}"))
+    try:
+        return parse_self_describing(doc)
+    except IgluParseError as e:
+        return rejected(payload, NotIgluMessage.from_parse_error(doc, e))
 
 
 def query_params(payload: CollectorPayload) -> Params:

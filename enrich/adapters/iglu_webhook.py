@@ -14,11 +14,11 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from core.badrows import InputDataMessage, NotIgluMessage, NotJsonMessage
+from core.badrows import InputDataMessage, NotJsonMessage
 from core.errors import IgluParseError
-from core.iglu import SchemaKey, parse_self_describing
+from core.iglu import SchemaKey
 from core.raw import CollectorPayload
-from enrich.adapters.base import Params, Rejected, query_params, rejected
+from enrich.adapters.base import Params, Rejected, query_params, read_sdj_body, rejected
 from enrich.environment import SchemaValidator
 
 __all__ = ["TRACKER_VERSION", "adapt"]
@@ -65,14 +65,9 @@ def adapt(payload: CollectorPayload, validator: SchemaValidator) -> list[Params 
     if media != _JSON:
         expectation = f"expected {_JSON} for a self-describing body"
         return rejected(payload, InputDataMessage("contentType", payload.content_type, expectation))
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        return rejected(payload, NotJsonMessage("body", body, f"invalid json: {e}"))
-    try:
-        sdj = parse_self_describing(doc)
-    except IgluParseError as e:
-        return rejected(payload, NotIgluMessage.from_parse_error(doc, e))
+    sdj = read_sdj_body(payload, body)
+    if isinstance(sdj, list):
+        return sdj
     return [_params(qs, sdj.schema.uri, sdj.data)]
 
 

@@ -18,13 +18,10 @@ from core.badrows import (
     CriterionMismatchMessage,
     IgluErrorMessage,
     InputDataMessage,
-    NotIgluMessage,
-    NotJsonMessage,
 )
-from core.errors import IgluParseError
-from core.iglu import SchemaCriterion, SelfDescribing, parse_self_describing
+from core.iglu import SchemaCriterion, SelfDescribing
 from core.raw import CollectorPayload
-from enrich.adapters.base import Params, Rejected, query_params, rejected
+from enrich.adapters.base import Params, Rejected, query_params, read_sdj_body, rejected
 from enrich.environment import SchemaValidator
 
 __all__ = ["CONTENT_TYPES", "PAYLOAD_DATA", "adapt"]
@@ -44,14 +41,9 @@ def adapt(payload: CollectorPayload, validator: SchemaValidator) -> list[Params 
         return [qs]
     if payload.content_type not in CONTENT_TYPES:
         return rejected(payload, InputDataMessage("contentType", payload.content_type, _CONTENT_TYPE_EXPECTATION))
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        return rejected(payload, NotJsonMessage("body", body, f"invalid json: {e}"))
-    try:
-        sdj = parse_self_describing(doc)
-    except IgluParseError as e:
-        return rejected(payload, NotIgluMessage.from_parse_error(doc, e))
+    sdj = read_sdj_body(payload, body)
+    if isinstance(sdj, list):
+        return sdj
     if not PAYLOAD_DATA.matches(sdj.schema):
         return rejected(payload, CriterionMismatchMessage(sdj.schema, PAYLOAD_DATA))
     result = validator.validate(sdj.schema, sdj.data)
