@@ -374,25 +374,8 @@ class PubSubSubscriber:
 
     def _create_subscription(self, client: Any, timeout: float) -> None:
         retry = _bounded_retry(timeout)
-        try:
-            client.create_subscription(
-                name=self.subscription_path,
-                topic=self.topic_path,
-                ack_deadline_seconds=self.ack_deadline_seconds,
-                timeout=timeout,
-                retry=retry,
-            )
-        except google_errors.AlreadyExists:
-            return
-        except google_errors.NotFound:
-            # The topic is missing too: create it, then the subscription (publishers may not have started yet).
-            publisher = _client(pubsub_v1.PublisherClient)
-            try:
-                publisher.create_topic(name=self.topic_path, timeout=timeout, retry=retry)
-            except google_errors.AlreadyExists:
-                pass
-            finally:
-                publisher.transport.close()
+
+        def create() -> None:
             try:
                 client.create_subscription(
                     name=self.subscription_path,
@@ -403,6 +386,19 @@ class PubSubSubscriber:
                 )
             except google_errors.AlreadyExists:
                 pass
+
+        try:
+            create()
+        except google_errors.NotFound:
+            # The topic is missing too: create it, then the subscription (publishers may not have started yet).
+            publisher = _client(pubsub_v1.PublisherClient)
+            try:
+                publisher.create_topic(name=self.topic_path, timeout=timeout, retry=retry)
+            except google_errors.AlreadyExists:
+                pass
+            finally:
+                publisher.transport.close()
+            create()
 
     def _discard(self, client: Any) -> None:
         with self._lock:
