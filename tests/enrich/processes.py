@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from tests.services.processes import free_port, stop_process_group, wait_until_answering
+
+__all__ = ["EVENTKIT", "REPO", "EventkitProcess", "free_port"]
 
 EVENTKIT = [str(Path(sys.executable).parent / "eventkit")]
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class EventkitProcess:
@@ -39,18 +33,8 @@ class EventkitProcess:
         )
 
     def wait_http(self, url: str, timeout: float = 30.0) -> None:
-        """Wait until `url` answers 200 (or fail with the process log)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"eventkit exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{url} did not answer within {timeout}s:\n{self.log()}")
+        """Wait until `url` answers 200 (or fail with the process log, leaving nothing running)."""
+        wait_until_answering(self.proc, url, name="eventkit", log=self.log, timeout=timeout, interval=0.1)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -58,11 +42,7 @@ class EventkitProcess:
     def terminate(self, timeout: float = 30.0) -> int:
         """SIGTERM the group (graceful: enrich commits and acks), SIGKILL it if it does not end in time."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+            stop_process_group(self.proc, grace=timeout)
         self._log.close()
         return self.proc.returncode
 
