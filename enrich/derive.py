@@ -7,7 +7,7 @@ and §3.6 exactly; the pipeline decides when each runs and turns their complaint
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
@@ -49,8 +49,14 @@ EVENT_SCHEMAS: dict[str, tuple[str, str, str, str]] = {
     "transaction": (_SNOWPLOW, "transaction", "jsonschema", "1-0-0"),
     "transaction_item": (_SNOWPLOW, "transaction_item", "jsonschema", "1-0-0"),
 }
-_HASHES = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512"}
-_SEPARATOR = "\x1f"
+# The constructors themselves: hashlib.new(name) costs a Python-level lookup per call.
+_HASH_CONSTRUCTORS: dict[str, Callable[[bytes], Any]] = {
+    "MD5": hashlib.md5,
+    "SHA1": hashlib.sha1,
+    "SHA256": hashlib.sha256,
+    "SHA384": hashlib.sha384,
+    "SHA512": hashlib.sha512,
+}
 _FORWARDING_INITIALS = frozenset("xXfF")
 
 
@@ -199,13 +205,10 @@ def _forwarded_for(value: str) -> str | None:
 def event_fingerprint(params: Mapping[str, str | None], config: FingerprintConfig) -> str:
     """Hash of the raw parameters sorted by name, excluded ones left out, each as key␟value␟."""
     excluded = config.exclude
-    parts: list[str] = []
-    for name in sorted(params):
-        value = params[name]
-        if value is not None and name not in excluded:
-            parts += (name, value)
-    text = _SEPARATOR.join(parts) + _SEPARATOR if parts else ""
-    return hashlib.new(_HASHES[config.algorithm], text.encode("utf-8")).hexdigest()
+    pairs = sorted(params.items())
+    text = "".join([f"{name}\x1f{value}\x1f" for name, value in pairs if value is not None and name not in excluded])
+    digest: str = _HASH_CONSTRUCTORS[config.algorithm](text.encode("utf-8")).hexdigest()
+    return digest
 
 
 def _utf16_length(text: str) -> int:
