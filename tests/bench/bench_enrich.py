@@ -4,8 +4,14 @@ Figures (all measured in this run, on the same raw records, all ending as commit
 in a temporary local lake through the same writer):
 
   ours        enrich_record (adapters, mapping, Iglu validation, derived values) + rolling files + commit
-  (a) floor   decode the raw record, parse parameters, base64/JSON-decode ue_px/cx, build the event — no checks
+  (a) floor   decode the raw record, parse parameters into their atomic fields (plain conversions), base64/JSON-
+              decode ue_px/cx, build the event — no checks, nothing derived
   (b) naive   the same with stdlib json and jsonschema Draft4Validator (built once per schema), no enrichment
+
+Both baselines put every tracker parameter into its atomic column, so they serialise the same events
+(the same populated columns, bar what enrich derives) rather than near-empty rows: Parquet cost grows
+with the populated columns, and a floor writing 6 of them (as before 2026-11-26) measured 10.6 us/event
+of serialisation against 19 us for the real events.
 
 Targets: ours >= 0.6x (a) and >= 6x (b); 2 worker processes >= 1.8x one; and the end-to-end freshness
 p99 (collector 200 -> event visible in a good Parquet file) of `eventkit up`.
@@ -22,6 +28,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +68,128 @@ def _params(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [params]
 
 
+# The tracker parameters (snowplow.md §1.3) → (atomic field, plain conversion): what "parsing the
+# parameters" means for a baseline that checks nothing (a value that does not convert is left out).
+def _text(v: str) -> Any:
+    return v
+
+
+def _number(v: str) -> Any:
+    return int(v)
+
+
+def _flag(v: str) -> Any:
+    return v == "1"
+
+
+FLOOR_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    **{
+        p: (f, _text)
+        for p, f in {
+            "e": "event",
+            "eid": "event_id",
+            "tv": "v_tracker",
+            "tna": "name_tracker",
+            "aid": "app_id",
+            "p": "platform",
+            "uid": "user_id",
+            "duid": "domain_userid",
+            "nuid": "network_userid",
+            "ua": "useragent",
+            "ip": "user_ipaddress",
+            "fp": "user_fingerprint",
+            "sid": "domain_sessionid",
+            "cv": "v_collector",
+            "lang": "br_lang",
+            "cd": "br_colordepth",
+            "tz": "os_timezone",
+            "refr": "page_referrer",
+            "url": "page_url",
+            "page": "page_title",
+            "cs": "doc_charset",
+            "se_ca": "se_category",
+            "se_ac": "se_action",
+            "se_la": "se_label",
+            "se_pr": "se_property",
+            "tr_id": "tr_orderid",
+            "tr_af": "tr_affiliation",
+            "tr_ci": "tr_city",
+            "tr_st": "tr_state",
+            "tr_co": "tr_country",
+            "tr_cu": "tr_currency",
+            "ti_id": "ti_orderid",
+            "ti_sk": "ti_sku",
+            "ti_nm": "ti_name",
+            "ti_ca": "ti_category",
+            "ti_cu": "ti_currency",
+        }.items()
+    },
+    **{
+        p: (f, _number)
+        for p, f in {
+            "tid": "txn_id",
+            "vid": "domain_sessionidx",
+            "dtm": "dvce_created_tstamp",
+            "stm": "dvce_sent_tstamp",
+            "ttm": "true_tstamp",
+            "ti_qu": "ti_quantity",
+            "pp_mix": "pp_xoffset_min",
+            "pp_max": "pp_xoffset_max",
+            "pp_miy": "pp_yoffset_min",
+            "pp_may": "pp_yoffset_max",
+        }.items()
+    },
+    **{
+        p: (f, Decimal)
+        for p, f in {
+            "se_va": "se_value",
+            "tr_tt": "tr_total",
+            "tr_tx": "tr_tax",
+            "tr_sh": "tr_shipping",
+            "ti_pr": "ti_price",
+        }.items()
+    },
+    **{
+        p: (f, _flag)
+        for p, f in {
+            "f_pdf": "br_features_pdf",
+            "f_fla": "br_features_flash",
+            "f_java": "br_features_java",
+            "f_dir": "br_features_director",
+            "f_qt": "br_features_quicktime",
+            "f_realp": "br_features_realplayer",
+            "f_wma": "br_features_windowsmedia",
+            "f_gears": "br_features_gears",
+            "f_ag": "br_features_silverlight",
+            "cookie": "br_cookies",
+        }.items()
+    },
+}
+FLOOR_DIMENSIONS = {
+    "res": ("dvce_screenwidth", "dvce_screenheight"),
+    "vp": ("br_viewwidth", "br_viewheight"),
+    "ds": ("doc_width", "doc_height"),
+}
+
+
+def parse_fields(event: EnrichedEvent, params: dict[str, Any]) -> None:
+    """Every known tracker parameter into its atomic field with a plain conversion, unchecked (the baselines')."""
+    for name, value in params.items():
+        target = FLOOR_FIELDS.get(name)
+        try:
+            if target is not None:
+                setattr(event, target[0], target[1](value))
+            elif name in FLOOR_DIMENSIONS:
+                width, _, height = value.partition("x")
+                dims = FLOOR_DIMENSIONS[name]
+                setattr(event, dims[0], int(width))
+                setattr(event, dims[1], int(height))
+        except (ValueError, TypeError, AttributeError, ArithmeticError):
+            continue
+    if event.event_id is None:
+        event.event_id = str(uuid.uuid4())
+
+
 def floor_loop(records: list[bytes], lake: LocalLake) -> int:
     """(a): decode, parse, decode entities, build events, write — the least any enrich must do."""
     writer = LakeWriter(CutPolicy(max_events=10**9, max_bytes=10**12, max_age_s=10**6))
@@ -75,7 +204,8 @@ def floor_loop(records: list[bytes], lake: LocalLake) -> int:
             n += 1
             continue
         for p in events:
-            e = EnrichedEvent(event=p.get("e"), event_id=p.get("eid") or str(uuid.uuid4()), app_id=p.get("aid"))
+            e = EnrichedEvent()
+            parse_fields(e, p)
             e.collector_tstamp = now
             try:
                 if "ue_px" in p:
@@ -136,7 +266,8 @@ class NaiveEnrich:
                 continue
             for p in events:
                 problems: list[str] = []
-                e = EnrichedEvent(event=p.get("e"), event_id=p.get("eid") or str(uuid.uuid4()), app_id=p.get("aid"))
+                e = EnrichedEvent()
+                parse_fields(e, p)
                 e.collector_tstamp = now
                 try:
                     ue = p.get("ue_pr") and json.loads(p["ue_pr"])
