@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
-from operator import gt
+from operator import and_, gt, truth
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -217,17 +217,20 @@ def _utf16_length(text: str) -> int:
 
 def length_reports(event: EnrichedEvent, limits: LengthLimits) -> list[dict[str, Any]]:
     """One data report per string field longer than its limit (in UTF-16 code units, as Java counts)."""
-    values = limits.values_of(event)
-    # One C-level pass: `filter` and `compress` keep the same (truthy) values, so lengths and half-limits
-    # stay aligned; only when some value is longer than half its limit are the fields checked one by one.
-    if not any(map(gt, map(len, filter(None, values)), compress(limits.halves, values))):
+    fields = event.set_fields()
+    half_of = limits.half_of
+    # C-level passes over the set fields only: the limited ones holding a non-empty value, then those
+    # longer than half their limit (a UUID in event_id, say), which alone are looked at one by one.
+    checked = list(map(and_, map(half_of.__contains__, fields), map(truth, fields.values())))
+    names = list(compress(fields, checked))
+    values = list(compress(fields.values(), checked))
+    over = list(map(gt, map(len, values), map(half_of.__getitem__, names)))
+    if not any(over):
         return []
     reports: list[dict[str, Any]] = []
-    # Only the set fields (the same truthy selection again): a short country code need not cost 84 steps.
-    for name, limit, value in zip(
-        compress(limits.names, values), compress(limits.bounds, values), filter(None, values), strict=True
-    ):
-        if len(value) * 2 > limit and (len(value) > limit or _utf16_length(value) > limit):
+    for name, value in zip(compress(names, over), compress(values, over), strict=True):
+        limit = limits.bound_of[name]
+        if len(value) > limit or (not value.isascii() and _utf16_length(value) > limit):
             reports.append(
                 {
                     "message": f"Field is longer than maximum allowed size {limit}",

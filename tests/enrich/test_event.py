@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import jsonschema
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -155,7 +156,18 @@ def test_fields_are_snowplows_131_in_order() -> None:
     """Names and order match the enriched TSV exactly; indexes are positions."""
     assert tuple(SNOWPLOW_ORDER) == FIELD_NAMES
     assert [f.index for f in ATOMIC_FIELDS] == list(range(131))
-    assert EnrichedEvent.__slots__ == FIELD_NAMES
+    assert EnrichedEvent().values() == (None,) * 131
+    assert list(EnrichedEvent(app_id="a", true_tstamp=1).to_dict()) == list(FIELD_NAMES)
+
+
+def test_an_event_holds_only_the_fields_set_and_refuses_unknown_ones() -> None:
+    """set_fields() is what was set (None included); a name that is not an atomic field is refused."""
+    event = EnrichedEvent(app_id="shop")
+    event.page_url = None
+    assert event.set_fields() == {"app_id": "shop", "page_url": None}
+    assert event.platform is None and event.copy() == event
+    with pytest.raises(AttributeError, match="not atomic fields: apid"):
+        EnrichedEvent(apid="shop")
 
 
 def test_limits_are_enrichs_defaults() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from core.raw import CollectorPayload
+from enrich.atomic import FIELD_NAMES
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good, Outcome
 from enrich.pipeline import enrich_payload
@@ -33,7 +34,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
     """
     if isinstance(outcome, Good):
         tsv = outcome.event.to_tsv()
-        fields = dict(zip(EnrichedEvent.__slots__, tsv.split("\t"), strict=True))
+        fields = dict(zip(FIELD_NAMES, tsv.split("\t"), strict=True))
         return {"good": {k: v for k, v in fields.items() if v}, "raw_parameters": len(outcome.raw.parameters)}
     text = outcome.encode().decode()
     text = text.replace(str(REPO_ROOT), "<repo>")
