@@ -14,13 +14,16 @@ validates and attaches to the good event.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 from core.badrows.messages import EnrichmentFailureMessage, EnrichmentInformation
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload, split_headers
 from enrich.event import EnrichedEvent
+
+if TYPE_CHECKING:
+    from enrich.pii_event import PiiTransformation
 
 __all__ = ["Enrichment", "EnrichmentContext", "information", "parse_query"]
 
@@ -71,8 +74,7 @@ class EnrichmentContext:
         self._derived: list[dict[str, Any]] = []
         self._headers: list[tuple[str, str]] | None = None
         self._page_query: list[tuple[str, str]] | None = None
-        # (pii_transformation unstruct SDJ, parent_event context SDJ), set by emit_pii_transformation.
-        self.pii_transformation: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self.pii_transformation: PiiTransformation | None = None  # set by emit_pii_transformation
 
     @property
     def headers(self) -> Sequence[tuple[str, str]]:
@@ -105,9 +107,9 @@ class EnrichmentContext:
     def derived_contexts(self) -> Sequence[dict[str, Any]]:
         return tuple(self._derived)
 
-    def emit_pii_transformation(self, event: dict[str, Any], parent: dict[str, Any]) -> None:
-        """Ask for a pii_transformation event (`event`, with the `parent` parent_event context) beside this one."""
-        self.pii_transformation = (event, parent)
+    def emit_pii_transformation(self, transformation: PiiTransformation) -> None:
+        """Ask for a pii_transformation event (its entity, parent_event context and shape) beside this one."""
+        self.pii_transformation = transformation
 
     def replace_derived_contexts(self, contexts: Sequence[dict[str, Any]]) -> None:
         """Swap the derived contexts added so far for rewritten ones (PII pseudonymisation hashes inside them)."""

@@ -1,16 +1,19 @@
 """The JSONPath subset PII configs use: `$`, `.name`, `['name']`, `[n]`, `[*]`, `.*` and `..name`.
 
 Compiled once at config load into steps; `replace_strings` rewrites every string the path reaches
-in place and reports (original, replacement) pairs. Paths outside the subset are a ConfigError at
-start-up rather than a silent no-op.
+in place and reports (original, replacement) pairs; `replaced` does the same on a copy, copying only
+the containers on the way to the one string a path of names and indexes reaches. Paths outside the
+subset are a ConfigError at start-up rather than a silent no-op.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from core.errors import ConfigError
 
@@ -33,6 +36,10 @@ Step = tuple[str, Any]  # ("key", name) | ("index", n) | ("all", None) | ("deep"
 class JsonPath:
     text: str
     steps: tuple[Step, ...]
+    single: bool = field(init=False, compare=False)  # names and indexes only: at most one value selected
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "single", all(kind in ("key", "index") for kind, _ in self.steps))
 
     def replace_strings(self, document: Any, change: Callable[[str], str]) -> list[tuple[str, str]]:
         """Replace every string value the path selects in `document` (mutated); returns the changes made."""
@@ -48,6 +55,42 @@ class JsonPath:
                 container[key] = new
                 changes.append((value, new))
         return changes
+
+    def replaced(self, document: Any, change: Callable[[str], str]) -> tuple[Any, list[tuple[str, str]]]:
+        """`replace_strings` on a copy: (the document with the selected strings replaced, the changes).
+
+        `document` is left as it was (it may be shared, e.g. a cached context); unchanged parts are
+        shared with it. The document must be JSON (what orjson serialises).
+        """
+        if not self.single:  # may select many: a private copy
+            copy = orjson.loads(orjson.dumps(document))
+            return copy, self.replace_strings(copy, change)
+        if not self.steps:
+            return document, []
+        containers: list[Any] = []
+        keys: list[Any] = []
+        node = document
+        for kind, arg in self.steps:
+            if kind == "key":
+                if not isinstance(node, dict) or arg not in node:
+                    return document, []
+                key = arg
+            else:  # index
+                if not isinstance(node, list) or not -len(node) <= arg < len(node):
+                    return document, []
+                key = arg % len(node)
+            containers.append(node)
+            keys.append(key)
+            node = node[key]
+        if not isinstance(node, str):
+            return document, []
+        new = change(node)
+        rebuilt: Any = new
+        for container, key in zip(reversed(containers), reversed(keys), strict=True):
+            copy = container.copy()
+            copy[key] = rebuilt
+            rebuilt = copy
+        return rebuilt, [(node, new)]
 
 
 def _walk(node: Any, steps: tuple[Step, ...], out: list[tuple[Any, Any]]) -> None:

@@ -9,12 +9,14 @@ on requests carrying `SP-Anonymous`. With `emitEvent`, an event in which somethi
 (through the EnrichmentContext) for a pii_transformation event listing each original → hashed value
 and the hash function (never the salt), with a parent_event context naming the event; the pipeline
 builds and validates it (enrich/pii_event.py) and the worker writes it to the lake's `pii/` stream.
+Each request names its shape (everything but the original values) so that its schema verdict is
+proven once per shape and configuration (`transformation`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
@@ -28,6 +30,7 @@ from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.json_path import JsonPath, compile_path
 from enrich.event import EnrichedEvent
+from enrich.pii_event import PiiTransformation, Proof
 
 __all__ = ["PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 
@@ -59,18 +62,17 @@ class JsonField:
     criterion: SchemaCriterion
     path: JsonPath
     verdicts: dict[str, bool] = dataclass_field(default_factory=dict, compare=False)  # schema URI -> criterion matches
+    prefix: str = dataclass_field(init=False, compare=False)  # `iglu:vendor/name/`: in every matching entity's URI
 
-    @property
-    def prefix(self) -> str:
-        """`iglu:vendor/name/`: text every matching entity's schema URI contains."""
-        return f"iglu:{self.criterion.vendor}/{self.criterion.name}/"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefix", f"iglu:{self.criterion.vendor}/{self.criterion.name}/")
 
 
 class PiiPseudonymiser:
     """Hashes the configured fields of one event in place."""
 
     __slots__ = ("anonymous_only", "config_schema", "emit_event", "hash", "identifier", "json_fields", "pojo_fields",
-                 "strategy")  # fmt: skip
+                 "proofs", "strategy")  # fmt: skip
 
     def __init__(
         self,
@@ -92,23 +94,25 @@ class PiiPseudonymiser:
         self.hash = hasher(pseudonymize["hashFunction"], pseudonymize.get("salt", ""))
         self.emit_event = emit_event
         self.anonymous_only = anonymous_only
+        self.proofs: dict[Hashable, Proof] = {}  # pii_transformation verdicts per shape (enrich/pii_event.py)
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if self.anonymous_only and ctx.header("SP-Anonymous") is None:
             return None
         pii = self.pseudonymise(event, ctx, record=self.emit_event)
         if pii and event.event_id is not None:  # Snowplow emits only when something was hashed
-            ctx.emit_pii_transformation(*self.transformation(pii, event.event_id))
+            ctx.emit_pii_transformation(self.transformation(pii, event.event_id))
         return None
 
     def pseudonymise(self, event: EnrichedEvent, ctx: EnrichmentContext, *, record: bool = True) -> dict[str, Any]:
         """Hash in place; with `record`, returns the pii block of a pii_transformation event
         (`{"pojo": [...], "json": [...]}`), else an empty dict."""
+        digest = self.hash
         pojo: list[dict[str, str]] = []
         for name in self.pojo_fields:
             value = getattr(event, name)
-            if isinstance(value, str) and value:
-                hashed = self.hash(value)
+            if value and isinstance(value, str):
+                hashed = digest(value)
                 setattr(event, name, hashed)
                 if record:
                     pojo.append({"fieldName": name, "originalValue": value, "modifiedValue": hashed})
@@ -116,8 +120,14 @@ class PiiPseudonymiser:
         for spec in self.json_fields:
             if spec.field == "derived_contexts":
                 derived = ctx.derived_contexts
-                if any(self._matches(sdj.get("schema"), spec) for sdj in derived):
-                    ctx.replace_derived_contexts([self._entity(sdj, spec, mappings) for sdj in derived])
+                rewritten: list[dict[str, Any]] | None = None
+                for i, sdj in enumerate(derived):
+                    if self._matches(sdj.get("schema"), spec):
+                        if rewritten is None:
+                            rewritten = list(derived)
+                        rewritten[i] = self._entity(sdj, spec, mappings)
+                if rewritten is not None:
+                    ctx.replace_derived_contexts(rewritten)
                 continue
             column = getattr(event, spec.field)
             if not column or spec.prefix not in column:
@@ -125,9 +135,16 @@ class PiiPseudonymiser:
             document = orjson.loads(column)
             data = document.get("data")
             if spec.field == "unstruct_event" and isinstance(data, dict):
-                document["data"] = self._entity(data, spec, mappings)
+                document["data"] = (
+                    self._entity(data, spec, mappings) if self._matches(data.get("schema"), spec) else data
+                )
             elif spec.field == "contexts" and isinstance(data, list):
-                document["data"] = [self._entity(e, spec, mappings) if isinstance(e, dict) else e for e in data]
+                document["data"] = [
+                    self._entity(e, spec, mappings)
+                    if isinstance(e, dict) and self._matches(e.get("schema"), spec)
+                    else e
+                    for e in data
+                ]
             setattr(event, spec.field, orjson.dumps(document).decode())
         pii: dict[str, Any] = {}
         if pojo:
@@ -152,31 +169,38 @@ class PiiPseudonymiser:
         return verdict
 
     def _entity(self, sdj: dict[str, Any], spec: JsonField, mappings: list[dict[str, Any]] | None) -> dict[str, Any]:
-        if not self._matches(sdj.get("schema"), spec):
-            return sdj
-        data = orjson.loads(orjson.dumps(sdj.get("data")))  # a private copy: cached contexts are shared
-        changes = spec.path.replace_strings(data, self.hash)
-        if mappings is None:
-            return {**sdj, "data": data}
-        for original, hashed in changes:
-            mappings.append(
-                {
-                    "fieldName": spec.field,
-                    "jsonPath": spec.path.text,
-                    "originalValue": original,
-                    "modifiedValue": hashed,
-                    "schema": sdj["schema"],
-                }
-            )
+        """A matching entity with the path's strings hashed (a new entity: the given one may be shared)."""
+        data, changes = spec.path.replaced(sdj.get("data"), self.hash)
+        if mappings is not None:
+            schema = sdj["schema"]
+            for original, hashed in changes:
+                mappings.append(
+                    {
+                        "fieldName": spec.field,
+                        "jsonPath": spec.path.text,
+                        "originalValue": original,
+                        "modifiedValue": hashed,
+                        "schema": schema,
+                    }
+                )
         return {**sdj, "data": data}
 
-    def transformation(self, pii: dict[str, Any], parent_event_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The pii_transformation event (unstruct SDJ) and its parent_event context, as emitEvent describes."""
+    def transformation(self, pii: dict[str, Any], parent_event_id: str) -> PiiTransformation:
+        """The pii_transformation event (unstruct SDJ) and its parent_event context, as emitEvent describes.
+
+        Its shape is the field names, JSON paths and entity schemas, in order: the rest is this
+        configuration's hash function and, per entry, the original string (which pii_transformation/1-0-0
+        constrains by type alone) and its hash (hex of this configuration's fixed length, under the
+        schema's maxLength), so two entities of one shape get one verdict.
+        """
         # The salt stays secret: the event names the hash function only (as its schema requires).
         strategy = {"pseudonymize": {"hashFunction": self.strategy["pseudonymize"]["hashFunction"]}}
         event = {"schema": PII_TRANSFORMATION, "data": {"pii": pii, "strategy": strategy}}
         parent = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_event_id}}
-        return event, parent
+        pojo = tuple(entry["fieldName"] for entry in pii.get("pojo", ()))
+        found = (entry["fieldMapping"] for entry in pii.get("json", ()))
+        mappings = tuple((m["fieldName"], m["jsonPath"], m["schema"]) for m in found)
+        return PiiTransformation(event, parent, (pojo, mappings), self.proofs)
 
 
 def build(config: EnrichmentConfig) -> PiiPseudonymiser:

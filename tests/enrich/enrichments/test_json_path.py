@@ -85,3 +85,18 @@ def test_deep_scan_rewrites_every_string_under_the_key(doc: Any) -> None:
     assert _strings_under(copy, "email") == expected
     if expected == 0:
         assert copy == doc
+
+
+_PATHS = ["$", "$.k", "$.email", "$.k.email", "$.k[0]", "$.x[-1].k", "$[1]", "$.k[*]", "$..email", "$.*", "$['x'][0]"]
+
+
+@given(_json, st.sampled_from(_PATHS))
+def test_replaced_is_replace_strings_on_a_copy_and_leaves_the_document_alone(doc: Any, path: str) -> None:
+    """`replaced` gives what `replace_strings` does to a private copy, and never changes (shared) input."""
+    before = json.dumps(doc)
+    copy = json.loads(before)
+    compiled = compile_path(path)
+    expected_changes = compiled.replace_strings(copy, lambda s: "#" + s)
+    result, changes = compiled.replaced(doc, lambda s: "#" + s)
+    assert (result, changes) == (copy, expected_changes)
+    assert json.dumps(doc) == before

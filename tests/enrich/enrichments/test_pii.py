@@ -126,7 +126,8 @@ def test_the_pii_transformation_event_validates_against_its_schema() -> None:
     event = EnrichedEvent(user_id="alice", user_ipaddress="1.2.3.4")
     ctx = EnrichmentContext({}, payload({}), event)
     pii = enrichment.pseudonymise(event, ctx)
-    body, parent = enrichment.transformation(pii, "2b1c2f54-5d3e-4bdb-9a7a-0d3f43f6a001")
+    request = enrichment.transformation(pii, "2b1c2f54-5d3e-4bdb-9a7a-0d3f43f6a001")
+    body, parent = request.event, request.parent
     assert pii["pojo"][0] == {"fieldName": "user_id", "originalValue": "alice", "modifiedValue": sha256("alice")}
     assert SALT not in json.dumps(body)  # the salt is never published
     validator = shared_validator()

@@ -1,0 +1,154 @@
+"""The pii_transformation event: its entity proven once per shape, and the same verdicts as validating each one."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.badrows import IgluErrorMessage, SchemaViolations
+from core.iglu import SchemaKey
+from enrich.atomic import STRING_LIMITS
+from enrich.derive import length_reports
+from enrich.enrichments.pii import PII_TRANSFORMATION
+from enrich.environment import Environment
+from enrich.event import EnrichedEvent
+from enrich.outcome import Good
+from enrich.pii_event import PiiTransformation, pii_event
+from enrich.pipeline import enrich_payload
+from registry.validation import ValidationResult, Validator
+from tests.enrich.enrichments.events import build, payload, snowplow_config
+from tests.enrich.pipeline_env import ETL_TSTAMP, REPO_ROOT, make_env, shared_validator
+
+PARENT_ID = "2b1c2f54-5d3e-4bdb-9a7a-0d3f43f6a001"
+
+
+class CountingValidator:
+    """The shared real validator, counting the instances it is asked about per schema (no verdict is faked)."""
+
+    def __init__(self, inner: Validator) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+
+    def validate(self, key: SchemaKey, data: Any) -> ValidationResult:
+        self.calls[key.name] += 1
+        return self.inner.validate(key, data)
+
+
+def _chain() -> list[Any]:
+    return [build(snowplow_config("pii_enrichment_config"))]
+
+
+def _pii(chain: list[Any], env: Environment, uid: str) -> EnrichedEvent | SchemaViolations | None:
+    (outcome,) = enrich_payload(payload({"uid": uid}, ip="81.2.69.160"), env, ETL_TSTAMP)
+    assert isinstance(outcome, Good), outcome
+    return outcome.pii
+
+
+def test_one_shape_is_validated_once_per_validator_and_parent_event_every_time() -> None:
+    """Events whose pii entities differ only in original values share one verdict; another validator proves anew."""
+    chain = _chain()
+    counting = CountingValidator(shared_validator())
+    env = make_env(enrichments=tuple(chain), validator=counting)
+    for uid in ("alice", "bob", "a much longer user id than the others"):
+        assert isinstance(_pii(chain, env, uid), EnrichedEvent)
+    assert (counting.calls["pii_transformation"], counting.calls["parent_event"]) == (1, 3)
+
+    other = CountingValidator(shared_validator())
+    assert isinstance(_pii(chain, make_env(enrichments=tuple(chain), validator=other), "carol"), EnrichedEvent)
+    assert other.calls["pii_transformation"] == 1
+
+
+def test_another_shape_is_validated_on_its_own() -> None:
+    """An event hashing another set of fields (here: no user_id) is a new shape, validated once."""
+    chain = _chain()
+    counting = CountingValidator(shared_validator())
+    env = make_env(enrichments=tuple(chain), validator=counting)
+    _pii(chain, env, "alice")
+    (outcome,) = enrich_payload(payload({}, ip="81.2.69.160"), env, ETL_TSTAMP)  # only user_ipaddress hashed
+    assert isinstance(outcome, Good) and isinstance(outcome.pii, EnrichedEvent)
+    _pii(chain, env, "bob")
+    assert counting.calls["pii_transformation"] == 2
+
+
+def _request(field_name: str, original: str, proofs: dict[Any, Any]) -> PiiTransformation:
+    pojo = [{"fieldName": field_name, "originalValue": original, "modifiedValue": "0" * 64}]
+    entity = {"schema": PII_TRANSFORMATION, "data": {"pii": {"pojo": pojo}, "strategy": {"pseudonymize": {
+        "hashFunction": "SHA-256"}}}}  # fmt: skip
+    parent = {"schema": "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0", "data": {
+        "parentEventId": PARENT_ID}}  # fmt: skip
+    return PiiTransformation(entity, parent, ((field_name,), ()), proofs)
+
+
+def _parent() -> EnrichedEvent:
+    return EnrichedEvent(app_id="shop", v_etl="eventkit-test", collector_tstamp=ETL_TSTAMP, etl_tstamp=ETL_TSTAMP,
+                         event_id=PARENT_ID)  # fmt: skip
+
+
+def test_a_rejected_shape_is_never_proven_and_reported_every_time() -> None:
+    """An entity its schema rejects (a field name outside the enum) is validated, and reported, each time."""
+    counting = CountingValidator(shared_validator())
+    env = make_env(validator=counting)
+    proofs: dict[Any, Any] = {}
+    for original in ("x", "y"):
+        outcome = pii_event(_parent(), _request("app_id", original, proofs), env, ETL_TSTAMP, (payload({}), {}))
+        assert isinstance(outcome, SchemaViolations), outcome
+        (message,) = outcome.messages
+        assert isinstance(message, IgluErrorMessage) and message.schema_key.uri == PII_TRANSFORMATION
+    assert counting.calls["pii_transformation"] == 2 and proofs == {}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=300).filter(lambda s: s.strip() and "\x00" not in s))
+def test_a_proven_shape_gives_what_validating_gives(original: str) -> None:
+    """For any original value, the event built under a proof equals the one built by validating its entity."""
+    proven: dict[Any, Any] = {}
+    env = make_env()
+    pii_event(_parent(), _request("user_id", "seed", proven), env, ETL_TSTAMP, (payload({}), {}))  # proves it
+    assert len(proven) == 1
+    with_proof = pii_event(_parent(), _request("user_id", original, proven), make_env(), ETL_TSTAMP, (payload({}), {}))
+    request = _request("user_id", original, {})
+    plain = PiiTransformation(request.event, request.parent)  # no shape: validated
+    validated = pii_event(_parent(), plain, make_env(), ETL_TSTAMP, (payload({}), {}))
+    assert isinstance(with_proof, EnrichedEvent) and isinstance(validated, EnrichedEvent)
+    assert with_proof.to_tsv() == validated.to_tsv()
+
+
+def _subschemas(node: Any, name: str) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = (
+            [node["properties"][name]]
+            if isinstance(node.get("properties"), dict) and name in node["properties"]
+            else []
+        )
+        return found + [s for v in node.values() for s in _subschemas(v, name)]
+    if isinstance(node, list):
+        return [s for v in node for s in _subschemas(v, name)]
+    return []
+
+
+def test_the_schema_constrains_the_values_a_shape_leaves_out_by_type_and_length_alone() -> None:
+    """What the shape omits (originals: any string; hashes: at most 128 hex digits) cannot change the verdict."""
+    path = REPO_ROOT / "schemas" / "com.snowplowanalytics.snowplow" / "pii_transformation" / "jsonschema" / "1-0-0"
+    schema = json.loads(path.read_text())
+    originals, hashes = _subschemas(schema, "originalValue"), _subschemas(schema, "modifiedValue")
+    assert len(originals) == len(hashes) == 2
+    assert all(set(s) - {"description"} == {"type"} and s["type"] == "string" for s in originals)
+    assert all(set(s) - {"description"} == {"type", "maxLength"} and s["type"] == "string" for s in hashes)
+    assert min(s["maxLength"] for s in hashes) >= 128  # SHA-512, the longest hash offered, has 128 hex digits
+
+
+def test_length_checks_of_the_set_fields_report_what_checking_every_field_reports() -> None:
+    """With every atomic field limited to one character, the pii event's reports are those of a full check."""
+    good = pii_event(_parent(), _request("user_id", "u", {}), make_env(), ETL_TSTAMP, (payload({}), {}))
+    assert isinstance(good, EnrichedEvent)
+    tiny = make_env(atomic_limits=dict.fromkeys(STRING_LIMITS, 1))
+    bad = pii_event(_parent(), _request("user_id", "u", {}), tiny, ETL_TSTAMP, (payload({}), {}))
+    assert isinstance(bad, SchemaViolations)
+    message = bad.messages[0]
+    assert isinstance(message, IgluErrorMessage)
+    expected = length_reports(good, tiny.length_limits)
+    assert len(expected) >= 8 and message.error["dataReports"] == expected
