@@ -10,9 +10,9 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress
+from itertools import chain, compress
 from operator import and_, gt, truth
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from core.badrows import InputDataMessage
@@ -204,9 +204,13 @@ def _forwarded_for(value: str) -> str | None:
 
 def event_fingerprint(params: Mapping[str, str | None], config: FingerprintConfig) -> str:
     """Hash of the raw parameters sorted by name, excluded ones left out, each as key␟value␟."""
-    excluded = config.exclude
-    pairs = sorted(params.items())
-    text = "".join([f"{name}\x1f{value}\x1f" for name, value in pairs if value is not None and name not in excluded])
+    kept = dict(params)
+    for name in config.exclude:
+        kept.pop(name, None)
+    if None in kept.values():  # a parameter without a value (`?a&b=1`) is left out too
+        kept = {name: value for name, value in kept.items() if value is not None}
+    pairs = cast("list[tuple[str, str]]", sorted(kept.items()))  # no None left
+    text = "\x1f".join(chain.from_iterable(pairs)) + "\x1f" if pairs else ""
     digest: str = _HASH_CONSTRUCTORS[config.algorithm](text.encode("utf-8")).hexdigest()
     return digest
 

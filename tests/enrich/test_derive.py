@@ -164,3 +164,14 @@ def test_length_reports_match_the_field_by_field_definition(
         if name in bounds and len((values.get(name) or "").encode("utf-16-le")) // 2 > bounds[name]
     ]
     assert [r["path"] for r in length_reports(event, LengthLimits.of(bounds))] == expected
+
+
+@given(
+    st.dictionaries(st.text(max_size=6), st.none() | st.text(max_size=12), max_size=12),
+    st.lists(st.text(max_size=6), max_size=4),
+)
+def test_fingerprint_matches_its_definition(params: dict[str, str | None], exclude: list[str]) -> None:
+    """For any parameters: MD5 over name␟value␟ for each valued, non-excluded parameter in name order."""
+    text = "".join(f"{k}\x1f{v}\x1f" for k, v in sorted(params.items()) if v is not None and k not in exclude)
+    expected = hashlib.md5(text.encode("utf-8")).hexdigest()
+    assert event_fingerprint(params, FingerprintConfig("MD5", tuple(exclude))) == expected
