@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from enrich.event import EnrichedEvent
 from enrich.tracker_protocol import (
+    MAPPING,
     MAX_TSTAMP_MS,
     MSG_BOOL,
     MSG_DEC,
@@ -20,7 +21,9 @@ from enrich.tracker_protocol import (
     MSG_TS,
     MSG_TS_RANGE,
     MSG_UUID,
+    STRING_TARGETS,
     ConversionError,
+    MappedParameters,
     map_parameters,
     sanitise,
     to_bool,
@@ -252,3 +255,48 @@ def test_mapping_never_raises(params: dict[str, str | None]) -> None:
     """Any parameter map maps without raising; errors name parameters that were given."""
     result = map_parameters(EnrichedEvent(), params)
     assert all(name in params for name, _ in result.errors)
+
+
+_KNOWN = sorted(MAPPING)
+_VALUES = st.sampled_from(["", "pv", "ue", "web", "1", "0", "12", "3x4", "1.5", "a\tb", "x\x00", "null"]) | st.text(
+    max_size=8
+)
+
+
+@example([("se_ca", "a"), ("ev_ca", "b"), ("ti_na", "c"), ("ti_nm", "d"), ("res", "1x1")])
+@example([("se_ca", "a"), ("ev_ca", "b\tc"), ("ti_na", ""), ("ti_nm", "d")])
+@given(st.lists(st.tuples(st.sampled_from(_KNOWN) | st.text(max_size=4), _VALUES | st.none()), max_size=25))
+def test_mapping_equals_applying_each_parameter_in_order(pairs: list[tuple[str, str | None]]) -> None:
+    """The bulk mapping gives the same fields and errors as applying each known parameter's setter in order."""
+    params = dict(pairs)
+    event = EnrichedEvent()
+    result = map_parameters(event, params)
+    expected, reference = EnrichedEvent(), MappedParameters()
+    for name, value in params.items():
+        if value and name in MAPPING:
+            try:
+                MAPPING[name](expected, value, reference)
+            except ConversionError as e:
+                reference.errors.append((name, str(e)))
+    if params.get("tnuid"):
+        expected.network_userid = sanitise(params["tnuid"] or "")
+    assert event == expected
+    assert (result.errors, result.unstruct, result.contexts) == (
+        reference.errors,
+        reference.unstruct,
+        reference.contexts,
+    )
+
+
+def test_string_parameters_and_converted_ones_never_share_a_field() -> None:
+    """No field is written by both a plain string parameter and a converting one, so their order cannot matter."""
+    samples = {"e": "pv", "p": "web", "eid": "6f1a3b4c-1d2e-4f50-8a9b-0c1d2e3f4a5b", "res": "1x2"}
+    samples |= {"sid": samples["eid"], "ds": "1x2", "vp": "1x2", "ip": "192.0.2.1"}
+    converted_fields: set[str] = set()
+    for name, setter in MAPPING.items():
+        if name not in STRING_TARGETS:
+            event = EnrichedEvent()
+            setter(event, samples.get(name, "1"), MappedParameters())
+            converted_fields |= event.set_fields().keys()
+    assert converted_fields, "the converting setters set fields"
+    assert converted_fields.isdisjoint(STRING_TARGETS.values())
