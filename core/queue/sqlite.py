@@ -100,37 +100,42 @@ def _parse_ack_ids(ack_ids: Sequence[str]) -> list[tuple[int, int]]:
     return leases
 
 
-class _Request:
-    """One caller's batch and how to tell it the outcome: a lock a thread waits on, or an asyncio future."""
+class _Group:
+    """The callers waiting for one commit: their messages in arrival order, how to wake each, and the outcome.
 
-    __slots__ = ("error", "future", "loop", "messages", "wake")
+    Built up under the publisher's lock as callers arrive, so the writer takes a whole group in one swap
+    and touches nothing per message except the rows themselves."""
 
-    def __init__(
-        self,
-        messages: list[bytes],
-        loop: asyncio.AbstractEventLoop | None = None,
-        future: asyncio.Future[None] | None = None,
-    ) -> None:
-        self.messages = messages
+    __slots__ = ("error", "futures", "messages", "threads")
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.threads: list[threading.Lock] = []  # each held by a publish() call blocked on it
+        self.futures: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         self.error: QueueUnavailable | None = None
-        self.loop = loop
-        self.future = future
-        self.wake: threading.Lock | None = None
-        if future is None:
-            self.wake = threading.Lock()
-            self.wake.acquire()
+
+    def settle(self, error: QueueUnavailable | None) -> None:
+        """Runs in the writer: wake the waiting threads, and each event loop once for all its futures."""
+        self.error = error
+        for wake in self.threads:
+            wake.release()
+        for loop, futures in self.futures.items():
+            try:
+                loop.call_soon_threadsafe(_settle_futures, futures, error)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
 
 
-def _settle_futures(requests: list[_Request]) -> None:
-    """Runs on an event loop: hand each waiting task its batch's outcome (one loop wake-up per commit)."""
-    for request in requests:
-        future = request.future
-        if future is None or future.done():
-            continue  # cancelled by its caller (e.g. a timeout): the rows are committed all the same
-        if request.error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(request.error)
+def _settle_futures(futures: list[asyncio.Future[None]], error: QueueUnavailable | None) -> None:
+    """Runs on an event loop: hand each waiting task its group's outcome (one loop wake-up per commit)."""
+    if error is None:
+        for future in futures:
+            if not future.done():  # cancelled by its caller (e.g. a timeout): the rows are committed all the same
+                future.set_result(None)
+    else:
+        for future in futures:
+            if not future.done():
+                future.set_exception(error)
 
 
 class SQLitePublisher:
@@ -156,10 +161,13 @@ class SQLitePublisher:
             self._conn.close()
             raise QueueUnavailable(f"sqlite queue {self.path}: cannot open: {exc}") from exc
         self._checkpointer = WalCheckpointer(self.path)
-        self._ready = threading.Condition(threading.Lock())  # guards _pending, _closed, _writer
-        self._pending: list[_Request] = []
+        self._lock = threading.Lock()  # guards _group, _closed, _writer, _writer_idle
+        self._group = _Group()  # the callers waiting for the next commit
         self._closed = False
         self._writer: threading.Thread | None = None
+        self._writer_idle = False  # the writer is blocked on _wake, waiting for a caller
+        self._wake = threading.Lock()  # held while the writer has nothing to do; released to wake it
+        self._wake.acquire()
         self._io = threading.Lock()  # the connection is used by one thread at a time
         self._inserts: dict[int, str] = {}
         self.transactions = 0  # committed publish transactions (group commit merges callers into one)
@@ -169,16 +177,21 @@ class SQLitePublisher:
         payloads = _payloads(messages)
         if not payloads:
             return
-        request = _Request(payloads)
         if not self.group_commit:
             self._check_open()
-            self._write([request])
+            self._write(payloads)
             return
-        self._enqueue(request)
-        assert request.wake is not None
-        request.wake.acquire()  # released by the writer once our rows are committed (or failed)
-        if request.error is not None:
-            raise request.error
+        wake = threading.Lock()
+        wake.acquire()
+        with self._lock:
+            self._check_open()
+            group = self._group
+            group.messages += payloads
+            group.threads.append(wake)
+            self._wake_writer()
+        wake.acquire()  # released by the writer once our rows are committed (or failed)
+        if group.error is not None:
+            raise group.error
 
     def publish_async(self, messages: Sequence[bytes]) -> asyncio.Future[None]:
         """From a running event loop: a future that completes once every message is committed and fsynced
@@ -189,55 +202,52 @@ class SQLitePublisher:
         if not payloads:
             future.set_result(None)
             return future
-        self._enqueue(_Request(payloads, loop, future))
+        with self._lock:
+            self._check_open()
+            group = self._group
+            group.messages += payloads
+            futures = group.futures.get(loop)
+            if futures is None:
+                group.futures[loop] = [future]
+            else:
+                futures.append(future)
+            self._wake_writer()
         return future
 
-    def _enqueue(self, request: _Request) -> None:
-        with self._ready:
-            self._check_open()
-            self._pending.append(request)
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._write_forever, name=f"sqlite-queue-{self.topic}")
-                self._writer.daemon = True  # publishers that are never closed must not keep a process alive
-                self._writer.start()
-            elif len(self._pending) == 1:
-                self._ready.notify()
+    def _wake_writer(self) -> None:
+        """Under _lock, after adding to the group: start the writer, or wake it if it is waiting."""
+        if self._writer_idle:
+            self._writer_idle = False
+            self._wake.release()
+        elif self._writer is None:
+            self._writer = threading.Thread(target=self._write_forever, name=f"sqlite-queue-{self.topic}")
+            self._writer.daemon = True  # publishers that are never closed must not keep a process alive
+            self._writer.start()
 
     def _write_forever(self) -> None:
         while True:
-            with self._ready:
-                while not self._pending and not self._closed:
-                    self._ready.wait()
-                if not self._pending:
+            with self._lock:
+                group = self._group
+                if group.messages:
+                    self._group = _Group()
+                elif self._closed:
                     return
-                batch, self._pending = self._pending, []
+                else:
+                    self._writer_idle = True
+            if not group.messages:
+                self._wake.acquire()  # until a caller (or close) releases it
+                continue
             error: QueueUnavailable | None = None
             try:
-                self._write(batch)
+                self._write(group.messages)
             except QueueUnavailable as exc:
                 error = exc
             except BaseException as exc:  # never let a waiting caller believe an unconfirmed batch was committed
                 error = QueueUnavailable(f"sqlite queue {self.path}: publish failed: {exc!r}")
-            self._settle(batch, error)
+            group.settle(error)
 
-    @staticmethod
-    def _settle(batch: list[_Request], error: QueueUnavailable | None) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
-        for request in batch:
-            request.error = error
-            if request.wake is not None:
-                request.wake.release()
-            elif request.loop is not None:
-                by_loop.setdefault(request.loop, []).append(request)
-        for loop, requests in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_settle_futures, requests)
-            except RuntimeError:  # that loop is closed: nobody is waiting any more
-                pass
-
-    def _write(self, batch: list[_Request]) -> None:
+    def _write(self, messages: list[bytes]) -> None:
         now = _now_ms()
-        messages = [data for request in batch for data in request.messages]
         with self._io:
             if len(messages) <= _ONE_STATEMENT_ROWS:
                 # One multi-row INSERT in autocommit mode is a whole transaction (write lock, rows, fsync)
@@ -283,10 +293,12 @@ class SQLitePublisher:
 
     def close(self) -> None:
         """Refuse new publishes, commit those already waiting, then close the file."""
-        with self._ready:
+        with self._lock:
             self._closed = True
             writer = self._writer
-            self._ready.notify()
+            if self._writer_idle:
+                self._writer_idle = False
+                self._wake.release()
         if writer is not None and writer is not threading.current_thread():
             writer.join()
         self._checkpointer.close()
