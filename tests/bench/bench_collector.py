@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 CONNECTIONS = 50
 WARMUP_S = 0.5
@@ -65,30 +65,75 @@ def _request(port: int, body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def _connection(port: int, payload: bytes, deadline_warm: float, deadline: float, lat: list[float]) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    done = 0
-    try:
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection sending the same request again as soon as each answer is complete.
+
+    A protocol, not streams: the load generator is Python too, and at the bare app's rate the
+    StreamReader machinery (a task wake-up, readuntil, readexactly per answer) cost more CPU per
+    request than the server under test. Latency is measured from write to the answer's last byte.
+    """
+
+    def __init__(self, payload: bytes, warm: float, deadline: float, lat: list[float], done: asyncio.Future[int]):
+        self.payload, self.warm, self.deadline, self.lat, self.done = payload, warm, deadline, lat, done
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.sent_at = 0.0
+        self.count = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.payload)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer + data if self.buffer else data
         while True:
-            now = time.perf_counter()
-            if now >= deadline:
-                return done
-            writer.write(payload)
-            head = await reader.readuntil(b"\r\n\r\n")
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = buffer[:end]
             length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            at = head.lower().find(b"content-length:")
+            if at >= 0:
+                stop = head.find(b"\r\n", at)
+                length = int(head[at + 15 : stop if stop >= 0 else len(head)])
+            total = end + 4 + length
+            if len(buffer) < total:
+                break
             if not head.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(f"unexpected answer: {head[:60]!r}")
-            end = time.perf_counter()
-            if now >= deadline_warm:
-                lat.append(end - now)
-                done += 1
-    finally:
-        writer.close()
+                self._finish(RuntimeError(f"unexpected answer: {head[:60]!r}"))
+                return
+            buffer = buffer[total:]
+            now = time.perf_counter()
+            if self.sent_at >= self.warm:
+                self.lat.append(now - self.sent_at)
+                self.count += 1
+            if now >= self.deadline:
+                self._finish(None)
+                return
+            self.sent_at = now
+            assert self.transport is not None
+            self.transport.write(self.payload)
+        self.buffer = buffer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish(exc or RuntimeError("the server closed the connection"))
+
+    def _finish(self, error: BaseException | None) -> None:
+        if not self.done.done():
+            if error is None:
+                self.done.set_result(self.count)
+            else:
+                self.done.set_exception(error)
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def _connection(port: int, payload: bytes, deadline_warm: float, deadline: float, lat: list[float]) -> int:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[int] = loop.create_future()
+    await loop.create_connection(lambda: _Connection(payload, deadline_warm, deadline, lat, done), "127.0.0.1", port)
+    return await done
 
 
 async def _load(port: int, events: int) -> dict[str, float]:
