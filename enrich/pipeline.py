@@ -28,7 +28,6 @@ from core.badrows import (
     EnrichmentPayload,
     IgluErrorMessage,
     InputDataMessage,
-    NotIgluMessage,
     RawEvent,
     SchemaViolationMessage,
     SchemaViolations,
@@ -36,7 +35,7 @@ from core.badrows import (
     TrackerProtocolViolations,
     validation_error,
 )
-from core.errors import IgluParseError, TransientError
+from core.errors import TransientError
 from core.raw import CollectorPayload, RawRecordError
 from enrich.adapters import Rejected, adapt, is_tracker_protocol
 from enrich.derive import (
@@ -54,11 +53,8 @@ from enrich.enrichments.cross_navigation import CrossNavigation, set_cross_navig
 from enrich.entities import (
     Entities,
     contexts_column,
-    declared_uri,
     extract_entities,
-    parse_entity,
     unstruct_column,
-    validate_entity,
 )
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
@@ -91,11 +87,14 @@ def enrich_payload(payload: CollectorPayload, env: Environment, etl_tstamp: int 
     """One outcome per event found in `payload` (at least one); `etl_tstamp` is shared by the batch."""
     now = env.clock() if etl_tstamp is None else etl_tstamp
     out: list[Outcome] = []
+    base: BaseFields | None = None  # what the payload says of all its events, worked out once
     for item in adapt(payload, env.validator):
         if isinstance(item, Rejected):
             out.append(_rejected(payload, item, env, now))
         else:
-            out.append(enrich_event(item, payload, env, now))
+            if base is None:
+                base = base_fields(payload, env, now)
+            out.append(enrich_event(item, payload, env, now, base))
     return out
 
 
@@ -108,28 +107,42 @@ def _rejected(payload: CollectorPayload, item: Rejected, env: Environment, now: 
     return AdapterFailures(env.processor, now, payload.vendor, payload.version, messages, item.payload)
 
 
-def _base_event(payload: CollectorPayload, env: Environment, now: int) -> tuple[EnrichedEvent, list[DataReport]]:
-    """Phase 1, before the parameters: what the collector and the environment say."""
-    event = EnrichedEvent()
-    event.v_collector = sanitise(payload.collector) if payload.collector else None
-    event.v_etl = env.v_etl
-    event.etl_tstamp = now
-    event.network_userid = sanitise(payload.network_user_id) if payload.network_user_id else None
-    event.user_ipaddress = client_ip(payload.headers, payload.ip_address)
-    event.useragent = sanitise(payload.useragent) if payload.useragent else None
-    errors: list[DataReport] = []
+BaseFields = tuple[dict[str, Any], tuple[DataReport, ...]]
+
+
+def base_fields(payload: CollectorPayload, env: Environment, now: int) -> BaseFields:
+    """Phase 1, before the parameters: the fields the collector and the environment give every event of a payload.
+
+    Returns (field name → value, for the fields set) and the data reports about them.
+    """
+    fields: dict[str, Any] = {"v_etl": env.v_etl, "etl_tstamp": now}
+    if payload.collector:
+        fields["v_collector"] = sanitise(payload.collector)
+    if payload.network_user_id:
+        fields["network_userid"] = sanitise(payload.network_user_id)
+    ip = client_ip(payload.headers, payload.ip_address)
+    if ip is not None:
+        fields["user_ipaddress"] = ip
+    if payload.useragent:
+        fields["useragent"] = sanitise(payload.useragent)
     if MIN_TSTAMP_MS <= payload.timestamp <= MAX_TSTAMP_MS:
-        event.collector_tstamp = payload.timestamp
-    else:
-        errors.append(DataReport(MSG_TS_RANGE, "collector_tstamp", PARSE_KEYWORD, ()))
-    return event, errors
+        fields["collector_tstamp"] = payload.timestamp
+        return fields, ()
+    return fields, (DataReport(MSG_TS_RANGE, "collector_tstamp", PARSE_KEYWORD, ()),)
 
 
 def enrich_event(
-    params: Mapping[str, str | None], payload: CollectorPayload, env: Environment, now: int
+    params: Mapping[str, str | None],
+    payload: CollectorPayload,
+    env: Environment,
+    now: int,
+    base: BaseFields | None = None,
 ) -> Good | SchemaViolations | EnrichmentFailures:
-    """Enrich one event (its tracker parameters, after the adapter)."""
-    event, atomic = _base_event(payload, env, now)
+    """Enrich one event (its tracker parameters, after the adapter); `base` is base_fields() of its payload."""
+    fields, base_reports = base_fields(payload, env, now) if base is None else base
+    event = EnrichedEvent()
+    event.set_fields().update(fields)
+    atomic = list(base_reports)
     mapped = map_parameters(event, params)
     if event.event_id is None:  # no (valid) eid: enrich makes one up
         event.event_id = env.new_event_id()
@@ -175,15 +188,8 @@ def enrich_event(
 
     # Phase 3: derived contexts and atomic lengths.
     checked = Entities()
-    for sdj in plugin_contexts:
-        try:
-            entity = parse_entity(sdj)
-        except IgluParseError as e:
-            checked.errors.append(NotIgluMessage.from_parse_error(sdj, e))
-            continue
-        validated = validate_entity(entity, env.validator, checked, declared_uri(sdj))
-        if validated is not None:
-            checked.contexts.append(validated[1])
+    if ctx is not None:  # each validated, or checked by the proof of the shape its enrichment gave it
+        checked.contexts = ctx.checked_derived_contexts(env.validator, checked)
     event.derived_contexts = contexts_column(checked.contexts + checked.derived + entities.derived)
     reports = length_reports(event, env.length_limits)
     if reports or checked.errors:
