@@ -184,11 +184,13 @@ class SQLitePublisher:
         wake = threading.Lock()
         wake.acquire()
         with self._lock:
-            self._check_open()
+            if self._closed:
+                self._check_open()
             group = self._group
             group.messages += payloads
             group.threads.append(wake)
-            self._wake_writer()
+            if self._writer_idle or self._writer is None:
+                self._wake_writer()
         wake.acquire()  # released by the writer once our rows are committed (or failed)
         if group.error is not None:
             raise group.error
@@ -203,7 +205,8 @@ class SQLitePublisher:
             future.set_result(None)
             return future
         with self._lock:
-            self._check_open()
+            if self._closed:
+                self._check_open()
             group = self._group
             group.messages += payloads
             futures = group.futures.get(loop)
@@ -211,11 +214,12 @@ class SQLitePublisher:
                 group.futures[loop] = [future]
             else:
                 futures.append(future)
-            self._wake_writer()
+            if self._writer_idle or self._writer is None:
+                self._wake_writer()
         return future
 
     def _wake_writer(self) -> None:
-        """Under _lock, after adding to the group: start the writer, or wake it if it is waiting."""
+        """Under _lock, when the writer is idle or not started: wake or start it for the group just joined."""
         if self._writer_idle:
             self._writer_idle = False
             self._wake.release()
@@ -311,6 +315,8 @@ _STATEMENTS_KEPT = 1000  # statement texts by row count; sqlite3 also caches the
 
 
 def _payloads(messages: Sequence[bytes]) -> list[bytes]:
+    if len(messages) == 1 and type(messages[0]) is bytes and messages[0]:
+        return [messages[0]]  # the collector's shape: one request, one record
     payloads = [m if type(m) is bytes else bytes(m) for m in messages]
     if not all(payloads):
         raise ValueError("empty messages cannot be published (refused here as Pub/Sub refuses them)")
