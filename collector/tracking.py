@@ -11,12 +11,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from collector.durability import Acknowledger
 from collector.forwarding import ClientAddress
-from collector.identity import IdentityRules, parse_cookies
+from collector.identity import Identity, IdentityRules, parse_cookies
 from collector.metrics import CollectorMetrics
 from collector.record import RequestFacts, build_record, encode_record
 from collector.responses import CORS_ALLOW_HEADERS, NO_CACHE, PIXEL
@@ -25,12 +25,13 @@ from collector.sizing import SizeViolationFact, fit_record
 from core.errors import LakeUnavailable, ObjectExists
 from core.lake.port import Lake
 
-__all__ = ["Route", "TrackingEndpoint"]
+__all__ = ["Answer", "Oversized", "Route", "TrackingEndpoint", "refused"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 WriteViolations = Callable[[Lake, list[SizeViolationFact], int], None]
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
 _TP1 = ("com.snowplowanalytics.snowplow", "tp1")
 _PIXEL_HEADERS = [
@@ -54,13 +55,27 @@ class Route:
     version: str = ""
 
 
-def _text(status: int, text: str, extra: list[tuple[bytes, bytes]]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def _text(status: int, text: str, extra: list[tuple[bytes, bytes]]) -> Answer:
     body = text.encode()
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     return status, headers + extra, body
 
 
 _UNKNOWN = Route("not yet routed")  # a sentinel: the route cache has no entry
+
+
+class Oversized(NamedTuple):
+    """A request whose record is over the queue's message size, as far as `TrackingEndpoint.prepare` got."""
+
+    route: Route
+    facts: RequestFacts
+    query: bytes
+    body: bytes | None
+    now: int
+    ip_address: str | None
+    identity: Identity
+    location: str | None
+    origin: bytes
 
 
 class TrackingEndpoint:
@@ -137,38 +152,46 @@ class TrackingEndpoint:
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
         self.metrics.observe(route.kind, status, time.perf_counter() - started)
 
-    async def _answer(
-        self, scope: Scope, receive: Receive, route: Route
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    async def _answer(self, scope: Scope, receive: Receive, route: Route) -> Answer | None:
         facts = RequestFacts(scope["headers"])
-        origin = facts.origins[0].encode("latin-1") if facts.origins else b"*"
-        if route.kind == "preflight":
-            return 200, [(b"access-control-allow-origin", origin), *self._preflight_tail], b""
-
         body: bytes | None = None
         if route.kind == "post":
             read = await self._read_body(receive, facts)
             if read is None:
                 return None
             if isinstance(read, str):
-                return _text(413, read, _cors(origin))
+                return _text(413, read, _cors(_origin(facts)))
             body = read
+        prepared = self.prepare(scope, route, facts, body)
+        if isinstance(prepared, Oversized):  # rare: the record is too big for one queue message
+            return await self.answer_oversized(prepared)
+        answer, records, origin = prepared
+        if records:
+            if not await self.ack.store(records):
+                return refused(origin)
+            self.metrics.stored(len(records))
+        return answer
 
+    def prepare(
+        self, scope: Scope, route: Route, facts: RequestFacts, body: bytes | None
+    ) -> tuple[Answer, list[bytes], bytes] | Oversized:
+        """Everything about a request up to its durable store, without waiting: (the answer once `records` are
+        stored, the records — none to store when the answer needs no record —, the CORS origin for a refusal);
+        or, when the record exceeds the queue's message size, what `_answer_oversized` needs to apply the size
+        rules (which may write to the lake, so they are awaited)."""
+        origin = _origin(facts)
+        if route.kind == "preflight":
+            return (200, [(b"access-control-allow-origin", origin), *self._preflight_tail], b""), [], origin
         query: bytes = scope.get("query_string", b"")
         location: str | None = None
         if route.kind == "redirect":
             if not self.config.redirect_enabled:
-                return _text(404, "redirects disabled", _cors(origin))
+                return _text(404, "redirects disabled", _cors(origin)), [], origin
             location = self._redirect_target(query)
             if location is None:
-                return _text(400, "redirect target missing or not in the allowed domains", _cors(origin))
-
-        identity = self._identity.resolve(
-            cookies=parse_cookies(facts.cookie_headers),
-            nuid_param=_nuid_param(query) if b"nuid=" in query else None,
-            anonymous=facts.sp_anonymous,
-            origins=facts.origins,
-        )
+                return _text(400, "redirect target missing or not in the allowed domains", _cors(origin)), [], origin
+        identity = self._resolve(facts, query)
+        records: list[bytes] = []
         if not identity.do_not_track:
             client = scope.get("client")
             now = self._clock_ms()
@@ -185,34 +208,20 @@ class TrackingEndpoint:
                 network_user_id=identity.network_user_id,
                 anonymous=identity.anonymous,
             )
-            if len(encoded) <= self.config.max_record_size:
-                records = [encoded]
-            else:  # rare: the size rules need the structured record (to split a POST, or to cut a violation)
-                outcome = fit_record(
-                    build_record(
-                        facts=facts,
-                        vendor=route.vendor,
-                        version=route.version,
-                        query=query,
-                        body=body,
-                        collector=self.collector_name,
-                        timestamp_ms=now,
-                        ip_address=ip_address,
-                        network_user_id=identity.network_user_id,
-                        anonymous=identity.anonymous,
-                    ),
-                    max_record_size=self.config.max_record_size,
-                    max_payload_size=self.config.max_payload_size,
-                )
-                if outcome.violations:
-                    refusal = await self._record_violations(outcome.violations, now)
-                    if refusal is not None:
-                        return _text(refusal[0], refusal[1], _cors(origin))
-                records = outcome.records
-            if not await self.ack.store(records):
-                return _text(503, "the raw record could not be stored durably; retry later", _cors(origin))
-            self.metrics.stored(len(records))
+            if len(encoded) > self.config.max_record_size:
+                return Oversized(route, facts, query, body, now, ip_address, identity, location, origin)
+            records.append(encoded)
+        return self._success(route, origin, location, identity), records, origin
 
+    def _resolve(self, facts: RequestFacts, query: bytes) -> Identity:
+        return self._identity.resolve(
+            cookies=parse_cookies(facts.cookie_headers),
+            nuid_param=_nuid_param(query) if b"nuid=" in query else None,
+            anonymous=facts.sp_anonymous,
+            origins=facts.origins,
+        )
+
+    def _success(self, route: Route, origin: bytes, location: str | None, identity: Identity) -> Answer:
         if route.kind == "post":
             headers = [*_OK_HEADERS, (b"access-control-allow-origin", origin), _CREDENTIALS]
         elif location is not None:
@@ -231,6 +240,34 @@ class TrackingEndpoint:
         if location is not None:
             return 302, headers, b""
         return 200, headers, PIXEL
+
+    async def answer_oversized(self, request: Oversized) -> Answer:
+        """A request whose record exceeds one queue message: split (POST) or cut into size_violation bad rows."""
+        identity, origin = request.identity, request.origin
+        outcome = fit_record(
+            build_record(
+                facts=request.facts,
+                vendor=request.route.vendor,
+                version=request.route.version,
+                query=request.query,
+                body=request.body,
+                collector=self.collector_name,
+                timestamp_ms=request.now,
+                ip_address=request.ip_address,
+                network_user_id=identity.network_user_id,
+                anonymous=identity.anonymous,
+            ),
+            max_record_size=self.config.max_record_size,
+            max_payload_size=self.config.max_payload_size,
+        )
+        if outcome.violations:
+            refusal = await self._record_violations(outcome.violations, request.now)
+            if refusal is not None:
+                return _text(refusal[0], refusal[1], _cors(origin))
+        if not await self.ack.store(outcome.records):
+            return refused(origin)
+        self.metrics.stored(len(outcome.records))
+        return self._success(request.route, origin, request.location, identity)
 
     async def _read_body(self, receive: Receive, facts: RequestFacts) -> bytes | str | None:
         """The whole body, a 413 reason once it exceeds the drop size (the rest is never read), or None if the
@@ -291,6 +328,15 @@ class TrackingEndpoint:
 
 def _cors(origin: bytes) -> list[tuple[bytes, bytes]]:
     return [(b"access-control-allow-origin", origin), _CREDENTIALS]
+
+
+def _origin(facts: RequestFacts) -> bytes:
+    return facts.origins[0].encode("latin-1") if facts.origins else b"*"
+
+
+def refused(origin: bytes) -> Answer:
+    """The answer when neither the queue nor the spool confirmed the records (the client should retry)."""
+    return _text(503, "the raw record could not be stored durably; retry later", _cors(origin))
 
 
 def _nuid_param(query: bytes) -> str | None:
