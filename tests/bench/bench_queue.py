@@ -8,12 +8,19 @@ requests are tasks, on uvloop), both committed by the publisher's one writer thr
 pull batches of 500 and ack them, against a plain SELECT of the same rows (the ceiling) and against
 the baseline publish rate. The fsync latency
 of the benchmark's folder is printed too: group commit saves fsyncs, so its ratio grows with it.
+
+Each round measures the baseline and both group-commit shapes back to back, and a ratio is taken
+within its round (the median of the rounds is printed, with the lowest and highest): other processes
+on a shared machine change the fsync latency and the CPU left over from one second to the next, and a
+ratio of medians taken from different rounds would mix those states. Process CPU per message is
+printed as well: it depends far less on the machine's load than the rates do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -26,7 +33,7 @@ from core.queue.sqlite import SQLitePublisher, SQLiteSubscriber
 THREADS = 32
 PER_THREAD = 150
 PAYLOAD = b"x" * 1024
-ROUNDS = 3
+ROUNDS = 5
 PULL_BATCH = 500
 
 
@@ -127,33 +134,56 @@ def consume_rate(path: Path) -> tuple[float, int]:
     return consumed / elapsed, consumed
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _ratios(rates: list[float], baseline: list[float]) -> str:
+    """The median of the per-round ratios to the same round's baseline, and their range."""
+    ratios = [rate / base for rate, base in zip(rates, baseline, strict=True)]
+    return f"{statistics.median(ratios):5.1f}x baseline ({min(ratios):.1f}-{max(ratios):.1f})"
+
+
 def main() -> None:
     folder = _disk_folder()
     try:
         fsync_us = fsync_latency_us(folder)
+        messages = THREADS * PER_THREAD
         baseline, grouped, per_txn, tasks, per_txn_tasks = [], [], [], [], []
+        cpu: dict[str, list[float]] = {"baseline": [], "threads": [], "tasks": []}
         for round_ in range(ROUNDS):
+            started = _cpu_seconds()
             rate, _ = publish_rate(folder / f"baseline-{round_}.db", group_commit=False)
             baseline.append(rate)
+            cpu["baseline"].append((_cpu_seconds() - started) / messages * 1e6)
+            started = _cpu_seconds()
             rate, transactions = publish_rate(folder / f"grouped-{round_}.db", group_commit=True)
             grouped.append(rate)
-            per_txn.append(THREADS * PER_THREAD / transactions)
+            cpu["threads"].append((_cpu_seconds() - started) / messages * 1e6)
+            per_txn.append(messages / transactions)
+            started = _cpu_seconds()
             rate, transactions = publish_rate_async(folder / f"tasks-{round_}.db")
             tasks.append(rate)
-            per_txn_tasks.append(THREADS * PER_THREAD / transactions)
+            cpu["tasks"].append((_cpu_seconds() - started) / messages * 1e6)
+            per_txn_tasks.append(messages / transactions)
         base, group, task = statistics.median(baseline), statistics.median(grouped), statistics.median(tasks)
-        messages = THREADS * PER_THREAD
+        us = {name: statistics.median(values) for name, values in cpu.items()}
         print(f"   folder {folder} (fsync of 1 KiB: {fsync_us:.0f} us)")
         print(f"   publish, {THREADS} publishers x {PER_THREAD} single 1 KiB messages, synchronous=FULL,", end="")
-        print(f" median of {ROUNDS}:")
-        print(f"     threads, one commit per message (baseline) {base:10,.0f} msg/s")
+        print(f" {ROUNDS} rounds (rates: median; ratios: median of each round's ratio, and range):")
         print(
-            f"     threads, group commit                      {group:10,.0f} msg/s   {group / base:5.1f}x baseline"
-            f"   ({statistics.median(per_txn):.1f} messages per fsync)"
+            f"     threads, one commit per message (baseline) {base:10,.0f} msg/s"
+            f"                               {us['baseline']:5.1f} us CPU/msg"
         )
         print(
-            f"     event-loop tasks, group commit             {task:10,.0f} msg/s   {task / base:5.1f}x baseline"
-            f"   ({statistics.median(per_txn_tasks):.1f} messages per fsync, target >= 10x; the collector's path)"
+            f"     threads, group commit                      {group:10,.0f} msg/s   {_ratios(grouped, baseline)}"
+            f"   {us['threads']:5.1f} us CPU/msg   ({statistics.median(per_txn):.1f} messages per fsync)"
+        )
+        print(
+            f"     event-loop tasks, group commit             {task:10,.0f} msg/s   {_ratios(tasks, baseline)}"
+            f"   {us['tasks']:5.1f} us CPU/msg   ({statistics.median(per_txn_tasks):.1f} messages per fsync,"
+            " target >= 10x; the collector's path)"
         )
 
         path = folder / f"grouped-{ROUNDS - 1}.db"
