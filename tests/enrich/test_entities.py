@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,6 +16,7 @@ from enrich.entities import (
     CONTEXTS_OUTPUT,
     VALIDATION_INFO,
     Entities,
+    JsonTextError,
     contexts_column,
     dumps_json,
     extract_entities,
@@ -174,3 +176,35 @@ def test_big_integers_survive_parsing_and_output() -> None:
         except ValueError:
             continue
         raise AssertionError(f"{bad} parsed")
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**25), max_value=10**25)
+    | st.floats(allow_nan=False)
+    | st.text(alphabet="ab{[0123456789", max_size=25),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=30,
+)
+
+
+@given(_JSON, st.integers(min_value=1, max_value=8))
+def test_loads_json_equals_a_depth_bounded_exact_parse(value: object, max_depth: int) -> None:
+    """Any JSON: too deep (nesting above max_depth) is refused; otherwise the value equals Python's exact parse."""
+    text = json.dumps(value)
+
+    def depth(v: object) -> int:
+        if isinstance(v, dict):
+            return 1 + max(map(depth, v.values()), default=0)
+        if isinstance(v, list):
+            return 1 + max(map(depth, v), default=0)
+        return 0
+
+    if depth(value) > max_depth:
+        with pytest.raises(JsonTextError, match="maximum allowed JSON depth"):
+            loads_json(text, max_depth)
+    else:
+        parsed = loads_json(text, max_depth)
+        assert parsed == json.loads(text)
+        assert json.dumps(parsed) == text  # every digit kept, and the same types (int stays int)
