@@ -106,19 +106,22 @@ class _Group:
     Built up under the publisher's lock as callers arrive, so the writer takes a whole group in one swap
     and touches nothing per message except the rows themselves."""
 
-    __slots__ = ("error", "futures", "messages", "threads")
+    __slots__ = ("done", "error", "futures", "messages")
 
     def __init__(self) -> None:
         self.messages: list[bytes] = []
-        self.threads: list[threading.Lock] = []  # each held by a publish() call blocked on it
+        # Held until the commit's outcome is known. Each publish() thread of the group takes it and at once
+        # gives it back, which wakes the next: the writer releases it once, not once per waiting thread.
+        self.done: threading.Lock | None = None
         self.futures: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         self.error: QueueUnavailable | None = None
 
     def settle(self, error: QueueUnavailable | None) -> None:
-        """Runs in the writer: wake the waiting threads, and each event loop once for all its futures."""
+        """Runs in the writer: wake the waiting threads (through `done`), and each event loop once for all its
+        futures."""
         self.error = error
-        for wake in self.threads:
-            wake.release()
+        if self.done is not None:
+            self.done.release()
         for loop, futures in self.futures.items():
             try:
                 loop.call_soon_threadsafe(_settle_futures, futures, error)
@@ -181,17 +184,19 @@ class SQLitePublisher:
             self._check_open()
             self._write(payloads)
             return
-        wake = threading.Lock()
-        wake.acquire()
         with self._lock:
             if self._closed:
                 self._check_open()
             group = self._group
             group.messages += payloads
-            group.threads.append(wake)
+            done = group.done
+            if done is None:
+                done = group.done = threading.Lock()
+                done.acquire()
             if self._writer_idle or self._writer is None:
                 self._wake_writer()
-        wake.acquire()  # released by the writer once our rows are committed (or failed)
+        with done:  # released by the writer once our rows are committed (or failed); handed on to the next
+            pass
         if group.error is not None:
             raise group.error
 

@@ -72,6 +72,53 @@ def test_concurrent_publishers_are_group_committed(tmp_path: Path) -> None:
     publisher.close()
 
 
+def test_threads_sharing_a_failed_commit_all_get_the_error_and_the_next_group_commits(tmp_path: Path) -> None:
+    """Threads blocked on one failing commit are all woken with QueueUnavailable (none hangs), and once the cause
+    is gone the next concurrent publishes share commits again."""
+    path = tmp_path / "queue.db"
+    publisher = SQLitePublisher(path)
+    publisher.publish([b"before"])
+    with sqlite3.connect(path) as conn:
+        conn.execute('DROP TABLE "queue_raw"')
+    threads = 12
+    outcomes: list[BaseException | None] = []
+    start = threading.Barrier(threads)
+
+    def publish_one(worker: int) -> None:
+        start.wait()
+        try:
+            publisher.publish([f"{worker}".encode()])
+            outcomes.append(None)
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    workers = [threading.Thread(target=publish_one, args=(w,), daemon=True) for w in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=10)
+    assert not any(worker.is_alive() for worker in workers)
+    assert len(outcomes) == threads and all(isinstance(o, QueueUnavailable) for o in outcomes), outcomes
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            'CREATE TABLE "queue_raw" (id INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL,'
+            " publish_time_ms INTEGER NOT NULL, attempt INTEGER NOT NULL DEFAULT 0,"
+            " lease_until INTEGER NOT NULL DEFAULT 0)"
+        )
+    before = publisher.transactions
+    start = threading.Barrier(threads)
+    outcomes.clear()
+    workers = [threading.Thread(target=publish_one, args=(w,), daemon=True) for w in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=10)
+    assert outcomes == [None] * threads
+    assert publisher.depth() == threads
+    assert publisher.transactions - before < threads
+    publisher.close()
+
+
 def test_baseline_mode_commits_each_call_alone(tmp_path: Path) -> None:
     """With group_commit=False every publish() call is its own transaction (the benchmark's baseline)."""
     publisher = SQLitePublisher(tmp_path / "queue.db", group_commit=False)
