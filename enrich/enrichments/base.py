@@ -6,7 +6,8 @@ contexts through the context; it reports problems by returning failure messages 
 the pipeline turns any exception into an enrichment failure naming the enrichment anyway), except
 that a core.errors.TransientError (a lookup service down) propagates so the worker retries the
 message. Derived contexts are validated against their schemas in phase 3, together with the atomic
-field lengths, so an enrichment may set any field and rely on the check. The PII enrichment may
+field lengths, so an enrichment may set any field and rely on the check (a context added with its
+shape is checked by the shape's proof once proven: enrich/enrichments/proofs.py). The PII enrichment may
 also ask for a pii_transformation event (`emit_pii_transformation`), which the pipeline builds,
 validates and attaches to the good event.
 """
@@ -20,6 +21,9 @@ from urllib.parse import unquote
 from core.badrows.messages import EnrichmentFailureMessage, EnrichmentInformation
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload, split_headers
+from enrich.enrichments.proofs import Shape, checked_entity
+from enrich.entities import Entities
+from enrich.environment import SchemaValidator
 from enrich.event import EnrichedEvent
 
 if TYPE_CHECKING:
@@ -65,13 +69,14 @@ def information(enrichment: Enrichment) -> EnrichmentInformation:
 class EnrichmentContext:
     """Read access to what the event came from, and the one way to add derived contexts."""
 
-    __slots__ = ("_derived", "_event", "_headers", "_page_query", "params", "payload", "pii_transformation")
+    __slots__ = ("_derived", "_event", "_headers", "_page_query", "_shapes", "params", "payload", "pii_transformation")
 
     def __init__(self, params: Mapping[str, str | None], payload: CollectorPayload, event: EnrichedEvent) -> None:
         self.params = params  # the raw tracker parameters of this event (after the adapter)
         self.payload = payload  # the collector payload it came in
         self._event = event
         self._derived: list[dict[str, Any]] = []
+        self._shapes: list[Shape | None] = []  # one per derived context
         self._headers: list[tuple[str, str]] | None = None
         self._page_query: list[tuple[str, str]] | None = None
         self.pii_transformation: PiiTransformation | None = None  # set by emit_pii_transformation
@@ -99,9 +104,11 @@ class EnrichmentContext:
             self._page_query = parse_query(query) if query else []
         return self._page_query
 
-    def add_derived_context(self, sdj: dict[str, Any]) -> None:
-        """Attach `{"schema": "iglu:...", "data": ...}` to derived_contexts (validated in phase 3)."""
+    def add_derived_context(self, sdj: dict[str, Any], shape: Shape | None = None) -> None:
+        """Attach `{"schema": "iglu:...", "data": ...}` to derived_contexts (checked in phase 3, by the proof of
+        its `shape` once proven)."""
         self._derived.append(sdj)
+        self._shapes.append(shape)
 
     @property
     def derived_contexts(self) -> Sequence[dict[str, Any]]:
@@ -111,6 +118,26 @@ class EnrichmentContext:
         """Ask for a pii_transformation event (its entity, parent_event context and shape) beside this one."""
         self.pii_transformation = transformation
 
-    def replace_derived_contexts(self, contexts: Sequence[dict[str, Any]]) -> None:
-        """Swap the derived contexts added so far for rewritten ones (PII pseudonymisation hashes inside them)."""
+    def replace_derived_contexts(self, contexts: Sequence[dict[str, Any]], *, strings_only: bool = False) -> None:
+        """Swap the derived contexts added so far for rewritten ones (PII pseudonymisation hashes inside them).
+
+        A context left as it was keeps its shape; a rewritten one keeps it only when `strings_only` says
+        just string values changed and its shape does not depend on strings.
+        """
+        shapes: list[Shape | None] = [None] * len(contexts)
+        if len(contexts) == len(self._derived):
+            for i, (new, old, shape) in enumerate(zip(contexts, self._derived, self._shapes, strict=True)):
+                if new is old or (strings_only and shape is not None and shape.strings_free):
+                    shapes[i] = shape
         self._derived = list(contexts)
+        self._shapes = shapes
+
+    def checked_derived_contexts(self, validator: SchemaValidator, checked: Entities) -> list[dict[str, Any]]:
+        """Phase 3: the derived contexts that pass their schemas, as output; what failed is in `checked.errors`
+        (and validation_info contexts of superseded schemas in `checked.derived`)."""
+        out: list[dict[str, Any]] = []
+        for sdj, shape in zip(self._derived, self._shapes, strict=True):
+            validated = checked_entity(sdj, shape, validator, checked)
+            if validated is not None:
+                out.append(validated[1])
+        return out

@@ -1,7 +1,8 @@
 """Cookie extractor: the request cookies named in the config, each as an `org.ietf/http_cookie` derived context.
 
 cookie_extractor_config 1-0-0: `parameters.cookies` lists cookie names; every matching cookie of
-every Cookie header becomes `{"name", "value"}` (a cookie sent twice gives two contexts).
+every Cookie header becomes `{"name", "value"}` (a cookie sent twice gives two contexts). Its schema
+constrains both by type alone (strings), so every such context has one shape.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from core.badrows import EnrichmentFailureMessage
 from core.iglu import SchemaKey
 from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
+from enrich.enrichments.proofs import Shape
 from enrich.event import EnrichedEvent
 
 __all__ = ["HTTP_COOKIE", "CookieExtractor", "build", "parse_cookie_header"]
@@ -37,12 +39,13 @@ def parse_cookie_header(value: str) -> list[tuple[str, str]]:
 class CookieExtractor:
     """Adds one http_cookie context per wanted cookie present."""
 
-    __slots__ = ("config_schema", "identifier", "names")
+    __slots__ = ("config_schema", "identifier", "names", "shape")
 
     def __init__(self, identifier: str, config_schema: SchemaKey, names: Iterable[str]) -> None:
         self.identifier = identifier
         self.config_schema = config_schema
         self.names = frozenset(names)
+        self.shape = Shape(HTTP_COOKIE, {}, strings_free=True)
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if not self.names:
@@ -51,7 +54,8 @@ class CookieExtractor:
             if header.lower() == "cookie":
                 for name, cookie in parse_cookie_header(value):
                     if name in self.names:
-                        ctx.add_derived_context({"schema": HTTP_COOKIE, "data": {"name": name, "value": cookie}})
+                        context = {"schema": HTTP_COOKIE, "data": {"name": name, "value": cookie}}
+                        ctx.add_derived_context(context, self.shape)
         return None
 
 

@@ -77,7 +77,7 @@ def parse_sp(value: str) -> CrossNavigationValue | InputDataMessage:
     stamp = parts[1] if len(parts) > 1 else ""
     timestamp: int | None = None
     if stamp:
-        if not stamp.isdigit() or not MIN_TSTAMP_MS <= int(stamp) <= MAX_TSTAMP_MS:
+        if not (stamp.isascii() and stamp.isdigit()) or not MIN_TSTAMP_MS <= int(stamp) <= MAX_TSTAMP_MS:
             return InputDataMessage("sp_dtm", stamp, _EXPECTATION)
         timestamp = int(stamp)
     return CrossNavigationValue(parts, timestamp)

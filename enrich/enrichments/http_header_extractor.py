@@ -2,7 +2,8 @@
 
 http_header_extractor_config 1-0-0: `parameters.headersPattern` is a regular expression that must
 match the whole header name (Java `String.matches`); `.*` takes every header. The collector's
-bare content-type entry has no name and is not a header here.
+bare content-type entry has no name and is not a header here. Its schema constrains name and value
+by type alone (strings), so every such context has one shape.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from core.errors import ConfigError
 from core.iglu import SchemaKey
 from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
+from enrich.enrichments.proofs import Shape
 from enrich.event import EnrichedEvent
 
 __all__ = ["HTTP_HEADER", "HttpHeaderExtractor", "build"]
@@ -24,13 +26,14 @@ HTTP_HEADER = "iglu:org.ietf/http_header/jsonschema/1-0-0"
 class HttpHeaderExtractor:
     """Adds one http_header context per matching header, in arrival order."""
 
-    __slots__ = ("_matches", "config_schema", "identifier", "pattern")
+    __slots__ = ("_matches", "config_schema", "identifier", "pattern", "shape")
 
     def __init__(self, identifier: str, config_schema: SchemaKey, pattern: re.Pattern[str]) -> None:
         self.identifier = identifier
         self.config_schema = config_schema
         self.pattern = pattern
         self._matches: dict[str, bool] = {}  # header names repeat across events: match each name once
+        self.shape = Shape(HTTP_HEADER, {}, strings_free=True)
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         matches = self._matches
@@ -41,7 +44,7 @@ class HttpHeaderExtractor:
                 if len(matches) < 4096:
                     matches[name] = hit
             if hit:
-                ctx.add_derived_context({"schema": HTTP_HEADER, "data": {"name": name, "value": value}})
+                ctx.add_derived_context({"schema": HTTP_HEADER, "data": {"name": name, "value": value}}, self.shape)
         return None
 
 

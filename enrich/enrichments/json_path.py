@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from core.errors import ConfigError
 
 __all__ = ["JsonPath", "compile_path"]
@@ -60,10 +58,10 @@ class JsonPath:
         """`replace_strings` on a copy: (the document with the selected strings replaced, the changes).
 
         `document` is left as it was (it may be shared, e.g. a cached context); unchanged parts are
-        shared with it. The document must be JSON (what orjson serialises).
+        shared with it.
         """
         if not self.single:  # may select many: a private copy
-            copy = orjson.loads(orjson.dumps(document))
+            copy = _copied(document)
             return copy, self.replace_strings(copy, change)
         if not self.steps:
             return document, []
@@ -91,6 +89,15 @@ class JsonPath:
             copy[key] = rebuilt
             rebuilt = copy
         return rebuilt, [(node, new)]
+
+
+def _copied(node: Any) -> Any:
+    """A copy of a JSON document's containers (strings and numbers are immutable: shared)."""
+    if isinstance(node, dict):
+        return {key: _copied(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_copied(value) for value in node]
+    return node
 
 
 def _walk(node: Any, steps: tuple[Step, ...], out: list[tuple[Any, Any]]) -> None:

@@ -16,7 +16,7 @@ proven once per shape and configuration (`transformation`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
@@ -29,8 +29,9 @@ from core.iglu import SchemaCriterion, SchemaKey
 from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.json_path import JsonPath, compile_path
+from enrich.enrichments.proofs import Proofs, Shape
 from enrich.event import EnrichedEvent
-from enrich.pii_event import PiiTransformation, Proof
+from enrich.pii_event import PiiTransformation
 
 __all__ = ["PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 
@@ -94,7 +95,7 @@ class PiiPseudonymiser:
         self.hash = hasher(pseudonymize["hashFunction"], pseudonymize.get("salt", ""))
         self.emit_event = emit_event
         self.anonymous_only = anonymous_only
-        self.proofs: dict[Hashable, Proof] = {}  # pii_transformation verdicts per shape (enrich/pii_event.py)
+        self.proofs: Proofs = {}  # pii_transformation verdicts per shape
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if self.anonymous_only and ctx.header("SP-Anonymous") is None:
@@ -127,7 +128,7 @@ class PiiPseudonymiser:
                             rewritten = list(derived)
                         rewritten[i] = self._entity(sdj, spec, mappings)
                 if rewritten is not None:
-                    ctx.replace_derived_contexts(rewritten)
+                    ctx.replace_derived_contexts(rewritten, strings_only=True)  # paths replace strings only
                 continue
             column = getattr(event, spec.field)
             if not column or spec.prefix not in column:
@@ -200,7 +201,7 @@ class PiiPseudonymiser:
         pojo = tuple(entry["fieldName"] for entry in pii.get("pojo", ()))
         found = (entry["fieldMapping"] for entry in pii.get("json", ()))
         mappings = tuple((m["fieldName"], m["jsonPath"], m["schema"]) for m in found)
-        return PiiTransformation(event, parent, (pojo, mappings), self.proofs)
+        return PiiTransformation(event, parent, Shape((pojo, mappings), self.proofs))
 
 
 def build(config: EnrichmentConfig) -> PiiPseudonymiser:

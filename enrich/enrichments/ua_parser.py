@@ -2,7 +2,9 @@
 
 Parsing a user agent costs milliseconds, and traffic repeats a few thousand agents, so each finished
 context is kept in an LRU cache keyed by the agent string: a repeated agent costs one dict look-up.
-An event without a user agent gets no context (nothing to parse is not a failure).
+An event without a user agent gets no context (nothing to parse is not a failure). The context's
+schema constrains each field by type alone (string, or string or null), so its shape is which fields
+are null.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from core.badrows import EnrichmentFailureMessage
 from core.iglu import SchemaKey
 from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
+from enrich.enrichments.proofs import Proofs, Shape
 from enrich.event import EnrichedEvent
 
-__all__ = ["CACHE_SIZE", "UA_PARSER_CONTEXT", "UaParser", "build", "ua_context"]
+__all__ = ["CACHE_SIZE", "UA_PARSER_CONTEXT", "UaParser", "build", "parsed_agent", "ua_context"]
 
 UA_PARSER_CONTEXT = "iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0"
 CACHE_SIZE = 16_384
@@ -35,9 +38,19 @@ def _version(family: str, parts: tuple[str | None, ...]) -> str:
     return f"{family} {'.'.join(numbers)}" if numbers else family
 
 
-@lru_cache(maxsize=CACHE_SIZE)
 def ua_context(useragent: str) -> dict[str, Any]:
     """The ua_parser_context SDJ for one agent (cached; callers must not mutate it)."""
+    return parsed_agent(useragent)[0]
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def parsed_agent(useragent: str) -> tuple[dict[str, Any], tuple[bool, ...]]:
+    """The context for one agent (cached: callers must not mutate it) and which of its fields are null."""
+    context = _context(useragent)
+    return context, tuple(value is None for value in context["data"].values())
+
+
+def _context(useragent: str) -> dict[str, Any]:
     result = uap.parse(useragent)
     ua, os, device = result.user_agent, result.os, result.device
     ua_family = ua.family if ua is not None else OTHER
@@ -72,15 +85,21 @@ def is_spider(useragent: str) -> bool:
 class UaParser:
     """Attaches ua_parser_context for the event's user agent."""
 
-    __slots__ = ("config_schema", "identifier")
+    __slots__ = ("_shapes", "config_schema", "identifier", "proofs")
 
     def __init__(self, identifier: str, config_schema: SchemaKey) -> None:
         self.identifier = identifier
         self.config_schema = config_schema
+        self.proofs: Proofs = {}
+        self._shapes: dict[tuple[bool, ...], Shape] = {}  # by null fields (at most 2**7 of them)
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if event.useragent:
-            ctx.add_derived_context(ua_context(event.useragent))
+            context, nulls = parsed_agent(event.useragent)
+            shape = self._shapes.get(nulls)
+            if shape is None:
+                shape = self._shapes[nulls] = Shape(nulls, self.proofs, strings_free=True)
+            ctx.add_derived_context(context, shape)
         return None
 
 

@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.badrows import IgluErrorMessage, SchemaViolations
-from core.iglu import SchemaKey
 from enrich.atomic import STRING_LIMITS
 from enrich.derive import length_reports
 from enrich.enrichments.pii import PII_TRANSFORMATION
+from enrich.enrichments.proofs import Shape
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
 from enrich.pii_event import PiiTransformation, pii_event
 from enrich.pipeline import enrich_payload
-from registry.validation import ValidationResult, Validator
-from tests.enrich.enrichments.events import build, payload, snowplow_config
-from tests.enrich.pipeline_env import ETL_TSTAMP, REPO_ROOT, make_env, shared_validator
+from tests.enrich.enrichments.events import CountingValidator, build, payload, snowplow_config
+from tests.enrich.pipeline_env import ETL_TSTAMP, REPO_ROOT, make_env
 
 PARENT_ID = "2b1c2f54-5d3e-4bdb-9a7a-0d3f43f6a001"
-
-
-class CountingValidator:
-    """The shared real validator, counting the instances it is asked about per schema (no verdict is faked)."""
-
-    def __init__(self, inner: Validator) -> None:
-        self.inner = inner
-        self.calls: Counter[str] = Counter()
-
-    def validate(self, key: SchemaKey, data: Any) -> ValidationResult:
-        self.calls[key.name] += 1
-        return self.inner.validate(key, data)
 
 
 def _chain() -> list[Any]:
@@ -51,13 +37,13 @@ def _pii(chain: list[Any], env: Environment, uid: str) -> EnrichedEvent | Schema
 def test_one_shape_is_validated_once_per_validator_and_parent_event_every_time() -> None:
     """Events whose pii entities differ only in original values share one verdict; another validator proves anew."""
     chain = _chain()
-    counting = CountingValidator(shared_validator())
+    counting = CountingValidator()
     env = make_env(enrichments=tuple(chain), validator=counting)
     for uid in ("alice", "bob", "a much longer user id than the others"):
         assert isinstance(_pii(chain, env, uid), EnrichedEvent)
     assert (counting.calls["pii_transformation"], counting.calls["parent_event"]) == (1, 3)
 
-    other = CountingValidator(shared_validator())
+    other = CountingValidator()
     assert isinstance(_pii(chain, make_env(enrichments=tuple(chain), validator=other), "carol"), EnrichedEvent)
     assert other.calls["pii_transformation"] == 1
 
@@ -65,7 +51,7 @@ def test_one_shape_is_validated_once_per_validator_and_parent_event_every_time()
 def test_another_shape_is_validated_on_its_own() -> None:
     """An event hashing another set of fields (here: no user_id) is a new shape, validated once."""
     chain = _chain()
-    counting = CountingValidator(shared_validator())
+    counting = CountingValidator()
     env = make_env(enrichments=tuple(chain), validator=counting)
     _pii(chain, env, "alice")
     (outcome,) = enrich_payload(payload({}, ip="81.2.69.160"), env, ETL_TSTAMP)  # only user_ipaddress hashed
@@ -80,7 +66,7 @@ def _request(field_name: str, original: str, proofs: dict[Any, Any]) -> PiiTrans
         "hashFunction": "SHA-256"}}}}  # fmt: skip
     parent = {"schema": "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0", "data": {
         "parentEventId": PARENT_ID}}  # fmt: skip
-    return PiiTransformation(entity, parent, ((field_name,), ()), proofs)
+    return PiiTransformation(entity, parent, Shape(((field_name,), ()), proofs))
 
 
 def _parent() -> EnrichedEvent:
@@ -90,7 +76,7 @@ def _parent() -> EnrichedEvent:
 
 def test_a_rejected_shape_is_never_proven_and_reported_every_time() -> None:
     """An entity its schema rejects (a field name outside the enum) is validated, and reported, each time."""
-    counting = CountingValidator(shared_validator())
+    counting = CountingValidator()
     env = make_env(validator=counting)
     proofs: dict[Any, Any] = {}
     for original in ("x", "y"):
@@ -141,8 +127,8 @@ def test_the_schema_constrains_the_values_a_shape_leaves_out_by_type_and_length_
     assert min(s["maxLength"] for s in hashes) >= 128  # SHA-512, the longest hash offered, has 128 hex digits
 
 
-def test_length_checks_of_the_set_fields_report_what_checking_every_field_reports() -> None:
-    """With every atomic field limited to one character, the pii event's reports are those of a full check."""
+def test_the_pii_event_lengths_are_checked_on_every_field_it_sets() -> None:
+    """With every atomic field limited to one character, the pii event is refused naming each field it sets."""
     good = pii_event(_parent(), _request("user_id", "u", {}), make_env(), ETL_TSTAMP, (payload({}), {}))
     assert isinstance(good, EnrichedEvent)
     tiny = make_env(atomic_limits=dict.fromkeys(STRING_LIMITS, 1))

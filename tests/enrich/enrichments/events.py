@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,19 @@ from enrich.enrichments.config import EnrichmentConfig, read_config
 from enrich.enrichments.registry import ENRICHMENTS
 from enrich.outcome import Outcome
 from enrich.pipeline import enrich_payload
+from registry.validation import ValidationResult, Validator
 from tests.enrich.pipeline_env import ETL_TSTAMP, REPO_ROOT, make_env, shared_validator
 
-__all__ = ["SNOWPLOW_CONFIGS", "build", "config", "enrich_one", "payload", "snowplow_config", "staged_configs"]
+__all__ = [
+    "SNOWPLOW_CONFIGS",
+    "CountingValidator",
+    "build",
+    "config",
+    "enrich_one",
+    "payload",
+    "snowplow_config",
+    "staged_configs",
+]
 
 SNOWPLOW_CONFIGS = REPO_ROOT / "tests" / "cases" / "enrichments" / "snowplow"
 COLLECTOR_TSTAMP = 1_795_690_796_000
@@ -88,3 +99,15 @@ def staged_configs(target: Path) -> Path:
 
 def b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+class CountingValidator:
+    """A real validator, counting the instances it is asked about per schema name (no verdict is faked)."""
+
+    def __init__(self, inner: Validator | None = None) -> None:
+        self.inner = inner or shared_validator()
+        self.calls: Counter[str] = Counter()
+
+    def validate(self, key: SchemaKey, data: Any) -> ValidationResult:
+        self.calls[key.name] += 1
+        return self.inner.validate(key, data)

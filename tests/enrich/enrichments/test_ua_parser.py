@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from core.iglu import SchemaKey
-from enrich.enrichments.ua_parser import UA_PARSER_CONTEXT, is_spider, ua_context
+from enrich.enrichments.ua_parser import UA_PARSER_CONTEXT, is_spider, parsed_agent, ua_context
 from enrich.outcome import Good
 from tests.enrich.enrichments.events import build, enrich_one, payload, snowplow_config
 from tests.enrich.pipeline_env import shared_validator
@@ -68,6 +68,6 @@ def test_repeated_agents_are_served_from_the_cache() -> None:
     """A second look-up of the same agent is a cache hit returning the very same context."""
     agent = CHROME_MAC + " cache-probe"
     first = ua_context(agent)
-    hits = ua_context.cache_info().hits
+    hits = parsed_agent.cache_info().hits
     assert ua_context(agent) is first
-    assert ua_context.cache_info().hits == hits + 1
+    assert parsed_agent.cache_info().hits == hits + 1

@@ -1,0 +1,88 @@
+"""Schema verdicts proven once per shape, for entities whose shape the enrichment that builds them knows.
+
+An enrichment builds its entities (derived contexts; the PII enrichment's pii_transformation event)
+from parts it controls and from strings their schemas constrain by type alone: a cookie's value, a
+user agent's family. It names the shape: what the verdict can depend on. The first entity of a
+shape is validated as any other; once a validator accepted it, later entities of that shape get the
+same verdict from that validator without validation. A rejected shape is never remembered: each of
+its entities is validated and reported with its own values. Published schemas do not change, so a
+verdict holds for as long as the validator lives.
+
+A shape is `Shape(name, proofs, strings_free)`: `strings_free` says the verdict depends on no string's
+content, so an entity whose strings were replaced by other strings (PII pseudonymisation) keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from core.badrows import NotIgluMessage
+from core.errors import IgluParseError
+from core.iglu import SchemaKey
+from enrich.entities import Entities, declared_uri, parse_entity, validate_entity
+from enrich.environment import SchemaValidator
+
+__all__ = ["MAX_PROOFS", "Proof", "Proofs", "Shape", "checked_entity"]
+
+MAX_PROOFS = 4096  # shapes remembered per enrichment; beyond that, entities are validated each time
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """A validator's acceptance of every entity of one shape: what validating one returns."""
+
+    validator: SchemaValidator  # whose verdict it is (another validator may resolve another schema)
+    declared: str  # the schema URI the entities declare
+    key: SchemaKey  # the key validated with (the superseding one, if any)
+    uri: str  # the output entity's schema URI
+    derived: tuple[dict[str, Any], ...]  # validation_info contexts validation left (a superseded schema)
+
+
+Proofs = dict[Hashable, Proof]  # one enrichment's proofs, by shape name
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What an entity's verdict depends on (`name`), where its proof is kept, and whether strings are free."""
+
+    name: Hashable
+    proofs: Proofs
+    strings_free: bool = False  # no string's content matters: replacing strings keeps the shape
+
+
+def checked_entity(
+    sdj: Any, shape: Shape | None, validator: SchemaValidator, checked: Entities
+) -> tuple[SchemaKey, dict[str, Any]] | None:
+    """One entity checked against its schema: (the key used, its output JSON), or None after reporting why.
+
+    By the proof of its shape when `validator` gave one, else validated (and proven for its shape when
+    accepted). The same result as validation either way.
+    """
+    if shape is not None:
+        proof = shape.proofs.get(shape.name)
+        if (
+            proof is not None
+            and proof.validator is validator
+            and type(sdj) is dict
+            and sdj.get("schema") == proof.declared
+            and "data" in sdj
+        ):
+            if proof.derived:
+                checked.derived.extend(proof.derived)
+            return proof.key, {"schema": proof.uri, "data": sdj["data"]}
+    try:
+        entity = parse_entity(sdj)
+    except IgluParseError as e:
+        checked.errors.append(NotIgluMessage.from_parse_error(sdj, e))
+        return None
+    before = len(checked.derived)
+    validated = validate_entity(entity, validator, checked, declared_uri(sdj))
+    if validated is not None and shape is not None:
+        proofs = shape.proofs
+        if shape.name in proofs or len(proofs) < MAX_PROOFS:
+            key, output = validated
+            derived = tuple(checked.derived[before:])
+            proofs[shape.name] = Proof(validator, sdj["schema"], key, output["schema"], derived)
+    return validated
