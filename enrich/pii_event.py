@@ -8,8 +8,10 @@ time, the pii_transformation/1-0-0 unstruct event and a parent_event/1-0-0 conte
 against their schemas, its atomic fields against the length limits; a failure makes it a
 schema_violations bad row (it never takes its parent with it).
 
-The pii_transformation entity is ours in all but its original values: the PII enrichment names its
-shape, and its verdict is proven once per shape (enrich/enrichments/proofs.py).
+The pii_transformation entity is ours in all but its original values, and the parent_event context
+in all but the id: the PII enrichment names their shapes, and their verdicts are proven once per
+shape (enrich/enrichments/proofs.py). The atomic fields' verdict depends only on the lengths of the
+few strings a pii event sets, so lengths that passed once are not checked again.
 """
 
 from __future__ import annotations
@@ -26,16 +28,23 @@ from core.badrows import (
     SchemaViolations,
 )
 from core.raw import CollectorPayload
+from enrich.atomic import LengthLimits
 from enrich.derive import ATOMIC_SCHEMA, length_reports
 from enrich.enrichments.proofs import Shape, checked_entity
 from enrich.entities import Entities, contexts_column, unstruct_column
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 
-__all__ = ["PII_EVENT_TYPE", "PII_PLATFORM", "PiiTransformation", "pii_event"]
+__all__ = ["LIMITED_FIELDS", "PII_EVENT_TYPE", "PII_PLATFORM", "PiiTransformation", "pii_event"]
 
 PII_EVENT_TYPE = "pii_transformation"
 PII_PLATFORM = "srv"
+# Every length-limited atomic field a pii event sets (the others stay unset; a test keeps this true).
+LIMITED_FIELDS = ("app_id", "platform", "event", "event_id", "v_etl", "event_vendor", "event_name", "event_format",
+                  "event_version")  # fmt: skip
+_MAX_PASSED = 4096
+# id(limits) -> (those limits, kept alive so the id stays theirs; the field lengths that passed them)
+_passed: dict[int, tuple[LengthLimits, set[tuple[Any, ...]]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,7 @@ class PiiTransformation:
     event: dict[str, Any]  # {"schema": pii_transformation, "data": {"pii": ..., "strategy": ...}}
     parent: dict[str, Any]  # {"schema": parent_event, "data": {"parentEventId": ...}}
     shape: Shape | None = None
+    parent_shape: Shape | None = None
 
 
 def pii_event(
@@ -64,7 +74,7 @@ def pii_event(
     unstruct_sdj, parent_sdj = transformation.event, transformation.parent
     checked = Entities()
     unstruct = checked_entity(unstruct_sdj, transformation.shape, env.validator, checked)
-    context = checked_entity(parent_sdj, None, env.validator, checked)
+    context = checked_entity(parent_sdj, transformation.parent_shape, env.validator, checked)
 
     event = EnrichedEvent()
     event.app_id = parent.app_id
@@ -86,7 +96,7 @@ def pii_event(
         event.derived_contexts = contexts_column(checked.derived)
 
     messages: list[SchemaViolationMessage] = list(checked.errors)
-    reports = length_reports(event, env.length_limits)
+    reports = _length_reports(event, env.length_limits)
     if reports:
         messages.insert(0, IgluErrorMessage(ATOMIC_SCHEMA, {"error": "ValidationError", "dataReports": reports}))
     if messages:
@@ -94,3 +104,22 @@ def pii_event(
         raw = RawEvent.from_collector_payload(payload, tuple(params.items()))
         return SchemaViolations(env.processor, now, tuple(messages), EnrichmentPayload(event.to_partial_json(), raw))
     return event
+
+
+def _length_reports(event: EnrichedEvent, limits: LengthLimits) -> list[dict[str, Any]]:
+    """enrich.derive.length_reports, skipped for lengths that passed these limits before (the verdict depends on
+    the UTF-16 length of each limited field: an ASCII string's is its length, other strings count as themselves)."""
+    values = [getattr(event, name) for name in LIMITED_FIELDS]
+    lengths = tuple(len(v) if type(v) is str and v.isascii() else v for v in values)
+    known = _passed.get(id(limits))
+    if known is not None and lengths in known[1]:
+        return []
+    reports = length_reports(event, limits)
+    if not reports:
+        if known is None:
+            if len(_passed) >= 16:  # environments are few; drop all rather than grow
+                _passed.clear()
+            known = _passed[id(limits)] = (limits, set())
+        if len(known[1]) < _MAX_PASSED:
+            known[1].add(lengths)
+    return reports

@@ -16,6 +16,7 @@ proven once per shape and configuration (`transformation`).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -37,6 +38,8 @@ __all__ = ["PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser"
 
 PII_TRANSFORMATION = "iglu:com.snowplowanalytics.snowplow/pii_transformation/jsonschema/1-0-0"
 PARENT_EVENT = "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0"
+# The `uuid` format of the schema validator (registry/json_formats.py), as parent_event asks of parentEventId.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 
@@ -72,8 +75,18 @@ class JsonField:
 class PiiPseudonymiser:
     """Hashes the configured fields of one event in place."""
 
-    __slots__ = ("anonymous_only", "config_schema", "emit_event", "hash", "identifier", "json_fields", "pojo_fields",
-                 "proofs", "strategy")  # fmt: skip
+    __slots__ = (
+        "_uuid_shape",
+        "anonymous_only",
+        "config_schema",
+        "emit_event",
+        "hash",
+        "identifier",
+        "json_fields",
+        "pojo_fields",
+        "proofs",
+        "strategy",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -96,6 +109,7 @@ class PiiPseudonymiser:
         self.emit_event = emit_event
         self.anonymous_only = anonymous_only
         self.proofs: Proofs = {}  # pii_transformation verdicts per shape
+        self._uuid_shape = Shape("uuid", {})  # a parent_event naming a UUID
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if self.anonymous_only and ctx.header("SP-Anonymous") is None:
@@ -198,10 +212,12 @@ class PiiPseudonymiser:
         strategy = {"pseudonymize": {"hashFunction": self.strategy["pseudonymize"]["hashFunction"]}}
         event = {"schema": PII_TRANSFORMATION, "data": {"pii": pii, "strategy": strategy}}
         parent = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_event_id}}
+        # parent_event/1-0-0 asks for a string of format uuid and nothing else: a UUID always passes.
+        parent_shape = self._uuid_shape if _UUID.fullmatch(parent_event_id) is not None else None
         pojo = tuple(entry["fieldName"] for entry in pii.get("pojo", ()))
         found = (entry["fieldMapping"] for entry in pii.get("json", ()))
         mappings = tuple((m["fieldName"], m["jsonPath"], m["schema"]) for m in found)
-        return PiiTransformation(event, parent, Shape((pojo, mappings), self.proofs))
+        return PiiTransformation(event, parent, Shape((pojo, mappings), self.proofs), parent_shape)
 
 
 def build(config: EnrichmentConfig) -> PiiPseudonymiser:

@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 from core.badrows import IgluErrorMessage, SchemaViolations
 from enrich.atomic import STRING_LIMITS
 from enrich.derive import length_reports
-from enrich.enrichments.pii import PII_TRANSFORMATION
+from enrich.enrichments.pii import PII_TRANSFORMATION, PiiPseudonymiser
 from enrich.enrichments.proofs import Shape
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
-from enrich.pii_event import PiiTransformation, pii_event
+from enrich.pii_event import LIMITED_FIELDS, PiiTransformation, pii_event
 from enrich.pipeline import enrich_payload
+from registry.json_formats import is_uuid
 from tests.enrich.enrichments.events import CountingValidator, build, payload, snowplow_config
 from tests.enrich.pipeline_env import ETL_TSTAMP, REPO_ROOT, make_env
 
@@ -34,14 +35,14 @@ def _pii(chain: list[Any], env: Environment, uid: str) -> EnrichedEvent | Schema
     return outcome.pii
 
 
-def test_one_shape_is_validated_once_per_validator_and_parent_event_every_time() -> None:
+def test_one_shape_is_validated_once_per_validator() -> None:
     """Events whose pii entities differ only in original values share one verdict; another validator proves anew."""
     chain = _chain()
     counting = CountingValidator()
     env = make_env(enrichments=tuple(chain), validator=counting)
     for uid in ("alice", "bob", "a much longer user id than the others"):
         assert isinstance(_pii(chain, env, uid), EnrichedEvent)
-    assert (counting.calls["pii_transformation"], counting.calls["parent_event"]) == (1, 3)
+    assert (counting.calls["pii_transformation"], counting.calls["parent_event"]) == (1, 1)
 
     other = CountingValidator()
     assert isinstance(_pii(chain, make_env(enrichments=tuple(chain), validator=other), "carol"), EnrichedEvent)
@@ -138,3 +139,60 @@ def test_the_pii_event_lengths_are_checked_on_every_field_it_sets() -> None:
     assert isinstance(message, IgluErrorMessage)
     expected = length_reports(good, tiny.length_limits)
     assert len(expected) >= 8 and message.error["dataReports"] == expected
+
+
+def test_every_limited_field_a_pii_event_sets_is_one_its_length_check_covers() -> None:
+    """The lengths that passed are remembered by LIMITED_FIELDS alone: a pii event sets no other limited field."""
+    chain = _chain()
+    (outcome,) = enrich_payload(
+        payload({"uid": "alice", "aid": "shop"}, ip="81.2.69.160"), make_env(enrichments=tuple(chain)), ETL_TSTAMP
+    )
+    assert isinstance(outcome, Good) and isinstance(outcome.pii, EnrichedEvent)
+    limited = {name for name, value in outcome.pii.to_dict().items() if value is not None and name in STRING_LIMITS}
+    assert limited <= set(LIMITED_FIELDS) and {"app_id", "event_id"} <= limited
+
+
+def test_lengths_that_passed_do_not_excuse_longer_ones() -> None:
+    """After a short app_id passed, a longer one under the same limits is still refused."""
+    env = make_env(atomic_limits={"app_id": 8})
+    short, long = _parent(), _parent()
+    long.app_id = "a-much-longer-app"
+    assert isinstance(pii_event(short, _request("user_id", "u", {}), env, ETL_TSTAMP, (payload({}), {})), EnrichedEvent)
+    refused = pii_event(long, _request("user_id", "u", {}), env, ETL_TSTAMP, (payload({}), {}))
+    assert isinstance(refused, SchemaViolations)
+    (message,) = refused.messages
+    assert isinstance(message, IgluErrorMessage) and [r["path"] for r in message.error["dataReports"]] == ["app_id"]
+
+
+def test_a_parent_id_that_is_not_a_uuid_is_validated_and_refused() -> None:
+    """Only a UUID parent id has the proven shape; any other id is validated (and parent_event refuses it)."""
+    enrichment = build(snowplow_config("pii_enrichment_config"))
+    assert isinstance(enrichment, PiiPseudonymiser)
+    pii = {"pojo": [{"fieldName": "user_id", "originalValue": "u", "modifiedValue": "0" * 64}]}
+    assert enrichment.transformation(pii, PARENT_ID).parent_shape is not None
+    request = enrichment.transformation(pii, "not-a-uuid")
+    assert request.parent_shape is None
+    refused = pii_event(_parent(), request, make_env(), ETL_TSTAMP, (payload({}), {}))
+    assert isinstance(refused, SchemaViolations)
+    (message,) = refused.messages
+    assert isinstance(message, IgluErrorMessage) and message.schema_key.name == "parent_event"
+
+
+_BUILT = build(snowplow_config("pii_enrichment_config"))
+assert isinstance(_BUILT, PiiPseudonymiser)
+_ENRICHMENT: PiiPseudonymiser = _BUILT
+
+
+@given(st.from_regex(r"[0-9a-fA-FgG]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4,5}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\n?"))
+def test_what_the_parent_shape_takes_for_a_uuid_the_schema_format_accepts(text: str) -> None:
+    """An id the PII enrichment proves as a UUID is one the validator's `uuid` format accepts (never more)."""
+    if _ENRICHMENT.transformation({}, text).parent_shape is not None:
+        assert is_uuid(text)
+
+
+def test_parent_event_asks_only_for_a_uuid() -> None:
+    """parent_event/1-0-0: one required property, a string of format uuid; nothing else can be refused."""
+    path = REPO_ROOT / "schemas" / "com.snowplowanalytics.snowplow" / "parent_event" / "jsonschema" / "1-0-0"
+    schema = json.loads(path.read_text())
+    assert schema["properties"] == {"parentEventId": {"type": "string", "format": "uuid"}}
+    assert schema["required"] == ["parentEventId"] and schema["additionalProperties"] is False
