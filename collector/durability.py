@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 from collector.spool import Spool, SpoolUnavailable
@@ -68,6 +69,9 @@ class Acknowledger:
         self._wakeup: asyncio.Event | None = None
         self._drain_wakeup: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._next: _DirectBatch | None = None  # requests joining the next direct publish
+        self._direct_batches: set[_DirectBatch] = set()  # published directly, not yet settled
+        self._spooling: set[asyncio.Task[None]] = set()  # direct batches that failed, on their way to the spool
         self._stopping = False
         self._queue_ok = False  # proven reachable and the latest outcome was a success
         self._direct = True  # False while the spool holds records this process must drain first
@@ -115,8 +119,12 @@ class Acknowledger:
             self._wakeup.set()
         if self._drain_wakeup is not None:
             self._drain_wakeup.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while (self._next is not None or self._direct_batches or self._spooling) and loop.time() < deadline:
+            await asyncio.sleep(0.005)  # direct publishes settle from callbacks: nothing to await but their outcome
         if self._tasks:
-            _, still = await asyncio.wait(self._tasks, timeout=grace)
+            _, still = await asyncio.wait(self._tasks, timeout=max(0.0, deadline - loop.time()))
             for task in still:
                 task.cancel()
         self._pool.shutdown(wait=False, cancel_futures=False)
@@ -127,13 +135,102 @@ class Acknowledger:
         """True once every record is durable (queue or spool); False if neither could confirm (answer 503)."""
         if not records:
             return True
+        return await self.submit(records)
+
+    def submit(self, records: Sequence[bytes]) -> asyncio.Future[bool]:
+        """`store` without a coroutine (for callers that continue in a done-callback): a future that becomes
+        True once every record is durable, False if neither the queue nor the spool confirmed them."""
         loop = self._loop
         if loop is None or self._wakeup is None:
             raise RuntimeError("Acknowledger.start() was not awaited (the app's lifespan did not run)")
         future: asyncio.Future[bool] = loop.create_future()
+        if not records:
+            future.set_result(True)
+            return future
+        if self._publish_async is not None and (self._direct or self.spool is None):
+            batch = self._next
+            if batch is None:  # the first request of this loop iteration: publish them all at its end
+                batch = self._next = _DirectBatch()
+                loop.call_soon(self._publish_direct, batch)
+            batch.requests.append((records, future))
+            return future
         self._pending.append((records, future))
         self._wakeup.set()
-        return await future
+        return future
+
+    # -- direct publishing (an AsyncPublisher while the queue is healthy) -------------------------
+    # Every request of one loop iteration joins one publish_async call, made from a plain callback
+    # and settled from the publish future's done-callback: no task, semaphore or wait_for per batch,
+    # and no hop through the event loop between two commits (the queue's writer merges every call
+    # waiting when it finishes a commit into the next one, so its disk never waits for this loop).
+
+    def _publish_direct(self, batch: _DirectBatch) -> None:
+        assert self._publish_async is not None and self._loop is not None
+        if self._next is batch:
+            self._next = None
+        messages = [r for records, _ in batch.requests for r in records]
+        batch.count = len(messages)
+        batch.started = time.perf_counter()
+        self._direct_batches.add(batch)
+        try:
+            publish = asyncio.ensure_future(self._publish_async(messages))  # the same future when it is one
+        except (QueueUnavailable, OSError) as e:
+            self._direct_failed(batch, messages, e)
+            return
+        except Exception:  # a bug must not leave requests waiting forever: they get 503
+            self._direct_settle(batch, ok=False)
+            return
+        batch.timer = self._loop.call_later(self.publish_timeout, self._direct_timeout, batch, messages)
+        publish.add_done_callback(partial(self._direct_done, batch, messages))
+
+    def _direct_done(self, batch: _DirectBatch, messages: list[bytes], publish: asyncio.Future[None]) -> None:
+        if batch.settled:
+            return  # it timed out and went to the spool: this late commit makes duplicates, never a loss
+        if batch.timer is not None:
+            batch.timer.cancel()
+        error = publish.exception() if not publish.cancelled() else QueueUnavailable("publish cancelled")
+        if error is None:
+            self._queue_ok = True
+            self._on_outcome("queue", batch.count)
+            self._on_publish(time.perf_counter() - batch.started, batch.count)
+            self._direct_settle(batch, ok=True)
+        elif isinstance(error, QueueUnavailable | OSError):
+            self._direct_failed(batch, messages, error)
+        else:  # a bug must not leave requests waiting forever: they get 503
+            self._direct_settle(batch, ok=False)
+
+    def _direct_timeout(self, batch: _DirectBatch, messages: list[bytes]) -> None:
+        if not batch.settled:
+            self._direct_failed(batch, messages, TimeoutError())
+
+    def _direct_failed(self, batch: _DirectBatch, messages: list[bytes], error: BaseException) -> None:
+        """As `_commit` does when a publish fails: spool mode, and this batch to the spool (503 without one)."""
+        batch.settled = True  # from now on only the spool write below settles the requests
+        if self._direct:
+            log.warning("queue_unavailable", records=len(messages), error=repr(error), spool=self.spool is not None)
+        self._queue_ok = False
+        self._direct = False
+        self._on_outcome("queue_failed", len(messages))
+        if self.spool is None:
+            self._direct_settle(batch, ok=False)
+            return
+        task = asyncio.ensure_future(self._spool_direct(batch, messages))
+        self._spooling.add(task)
+        task.add_done_callback(self._spooling.discard)
+
+    async def _spool_direct(self, batch: _DirectBatch, messages: list[bytes]) -> None:
+        try:
+            ok = await self._to_spool(messages)
+        except Exception:  # a bug must not leave requests waiting forever: they get 503
+            ok = False
+        self._direct_settle(batch, ok=ok)
+
+    def _direct_settle(self, batch: _DirectBatch, *, ok: bool) -> None:
+        batch.settled = True
+        self._direct_batches.discard(batch)
+        for _, future in batch.requests:
+            if not future.done():
+                future.set_result(ok)
 
     async def _batcher(self) -> None:
         assert self._wakeup is not None
@@ -192,6 +289,10 @@ class Acknowledger:
                 return True
         if self.spool is None:
             return False
+        return await self._to_spool(messages)
+
+    async def _to_spool(self, messages: list[bytes]) -> bool:
+        assert self.spool is not None
         self._spool_writes += 1
         self._spool_writes_in_flight += 1
         try:
@@ -268,3 +369,16 @@ class Acknowledger:
             await asyncio.wait_for(self._drain_wakeup.wait(), self.drain_interval)
         except TimeoutError:
             pass
+
+
+class _DirectBatch:
+    """The requests of one direct publish, and whether they have had their answer."""
+
+    __slots__ = ("count", "requests", "settled", "started", "timer")
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[Sequence[bytes], asyncio.Future[bool]]] = []
+        self.count = 0
+        self.started = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.settled = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +18,7 @@ from collector.spool import Spool
 from core.errors import QueueUnavailable
 from core.lake import open_lake
 from core.queue import Publisher, open_publisher, open_subscriber
+from core.queue.port import AsyncPublisher
 from core.raw import CollectorPayload
 
 
@@ -52,6 +54,25 @@ class SwitchablePublisher:
         self.inner.close()
 
 
+class SwitchableAsyncPublisher(SwitchablePublisher):
+    """The same switch around the real SQLite queue, awaitable from the event loop (`publish_async`) as the
+    SQLite publisher is: an app given one publishes directly from callbacks instead of through its batcher."""
+
+    def publish_async(self, messages: Sequence[bytes]) -> asyncio.Future[None]:
+        with self._lock:
+            self.calls += 1
+        return asyncio.ensure_future(self._publish(list(messages)))
+
+    async def _publish(self, messages: list[bytes]) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not self.up:
+            raise QueueUnavailable("switched off by the test")
+        inner = self.inner
+        assert isinstance(inner, AsyncPublisher)
+        await inner.publish_async(messages)
+
+
 def read_queue(url: str) -> list[CollectorPayload]:
     """Every message in a queue (pulled and acked), decoded as raw records."""
     subscriber = open_subscriber(url, lease_seconds=60)
@@ -70,11 +91,21 @@ def read_queue(url: str) -> list[CollectorPayload]:
 class Rig:
     """One collector app with its real queue, spool and lake under a temporary folder."""
 
-    def __init__(self, root: Path, config: CollectorConfig, *, spool: bool, lake: bool, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        root: Path,
+        config: CollectorConfig,
+        *,
+        spool: bool,
+        lake: bool,
+        publish_async: bool = False,
+        **kwargs: Any,
+    ) -> None:
         self.root = root
         self.queue_url = f"sqlite:///{root}/queue.db"
         self.config = replace(config, raw_url=self.queue_url)
-        self.publisher = SwitchablePublisher(open_publisher(self.queue_url))
+        switch = SwitchableAsyncPublisher if publish_async else SwitchablePublisher
+        self.publisher = switch(open_publisher(self.queue_url))
         self.spool = Spool(root / "spool.db") if spool else None
         self.lake = open_lake(str(root / "lake")) if lake else None
         self.app: CollectorApp = create_app(self.config, self.publisher, spool=self.spool, lake=self.lake, **kwargs)
@@ -85,13 +116,29 @@ class Rig:
 
 @pytest.fixture
 def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
-    """Build rigs: `make_rig(spool=True, lake=True, clock_ms=..., **config_fields)`."""
+    """Build rigs: `make_rig(spool=True, lake=True, publish_async=False, clock_ms=..., **config_fields)`."""
     rigs: list[Rig] = []
 
-    def make(*, spool: bool = True, lake: bool = True, clock_ms: Any = None, new_id: Any = None, **fields: Any) -> Rig:
+    def make(
+        *,
+        spool: bool = True,
+        lake: bool = True,
+        publish_async: bool = False,
+        clock_ms: Any = None,
+        new_id: Any = None,
+        **fields: Any,
+    ) -> Rig:
         root = tmp_path / f"rig{len(rigs)}"
         root.mkdir()
-        rig = Rig(root, CollectorConfig(**fields), spool=spool, lake=lake, clock_ms=clock_ms, new_id=new_id)
+        rig = Rig(
+            root,
+            CollectorConfig(**fields),
+            spool=spool,
+            lake=lake,
+            publish_async=publish_async,
+            clock_ms=clock_ms,
+            new_id=new_id,
+        )
         rigs.append(rig)
         return rig
 

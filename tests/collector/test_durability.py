@@ -39,9 +39,10 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None
         await asyncio.sleep(0.05)
 
 
-def test_queue_down_spools_then_drains_in_order(make_rig: Callable[..., Rig]) -> None:
+@pytest.mark.parametrize("publish_async", [False, True], ids=["via-batcher", "direct-async"])
+def test_queue_down_spools_then_drains_in_order(make_rig: Callable[..., Rig], publish_async: bool) -> None:
     """While the queue fails, requests are spooled and answered 200, /sink-health is 503; once back, all drain."""
-    rig = make_rig(drain_interval=0.05)
+    rig = make_rig(drain_interval=0.05, publish_async=publish_async)
     assert rig.spool is not None
 
     async def go() -> None:
@@ -65,9 +66,10 @@ def test_queue_down_spools_then_drains_in_order(make_rig: Callable[..., Rig]) ->
     assert got[0] == "a" and got[-2:] == ["c", "d"]  # spooled rows drained in spool order, before new ones
 
 
-def test_slow_queue_is_bounded_by_the_spool(make_rig: Callable[..., Rig]) -> None:
+@pytest.mark.parametrize("publish_async", [False, True], ids=["via-batcher", "direct-async"])
+def test_slow_queue_is_bounded_by_the_spool(make_rig: Callable[..., Rig], publish_async: bool) -> None:
     """A publish slower than the bound is answered from the spool within about the bound, not the queue's delay."""
-    rig = make_rig(publish_timeout=0.2, drain_interval=0.05)
+    rig = make_rig(publish_timeout=0.2, drain_interval=0.05, publish_async=publish_async)
 
     async def go() -> float:
         async with lifespan(rig.app):
@@ -84,9 +86,10 @@ def test_slow_queue_is_bounded_by_the_spool(make_rig: Callable[..., Rig]) -> Non
     assert set(got) == {"slow"}  # the late publish may also land: a duplicate is allowed, a loss is not
 
 
-def test_no_queue_and_no_spool_means_503(make_rig: Callable[..., Rig]) -> None:
+@pytest.mark.parametrize("publish_async", [False, True], ids=["via-batcher", "direct-async"])
+def test_no_queue_and_no_spool_means_503(make_rig: Callable[..., Rig], publish_async: bool) -> None:
     """Without a spool a failing queue answers 503, so the tracker retries; nothing is acknowledged."""
-    rig = make_rig(spool=False)
+    rig = make_rig(spool=False, publish_async=publish_async)
 
     async def go() -> None:
         async with lifespan(rig.app):
@@ -98,9 +101,10 @@ def test_no_queue_and_no_spool_means_503(make_rig: Callable[..., Rig]) -> None:
     assert rig.records() == []
 
 
-def test_queue_and_spool_both_failing_means_503(make_rig: Callable[..., Rig]) -> None:
+@pytest.mark.parametrize("publish_async", [False, True], ids=["via-batcher", "direct-async"])
+def test_queue_and_spool_both_failing_means_503(make_rig: Callable[..., Rig], publish_async: bool) -> None:
     """When the spool cannot commit either (its database is closed under it), the answer is 503."""
-    rig = make_rig()
+    rig = make_rig(publish_async=publish_async)
 
     async def go() -> None:
         async with lifespan(rig.app):
@@ -113,9 +117,10 @@ def test_queue_and_spool_both_failing_means_503(make_rig: Callable[..., Rig]) ->
     assert rig.records() == []
 
 
-def test_sink_health_is_503_until_the_queue_is_proven(make_rig: Callable[..., Rig]) -> None:
+@pytest.mark.parametrize("publish_async", [False, True], ids=["via-batcher", "direct-async"])
+def test_sink_health_is_503_until_the_queue_is_proven(make_rig: Callable[..., Rig], publish_async: bool) -> None:
     """A collector that starts while the queue is down reports 503 on /sink-health until it comes back."""
-    rig = make_rig(drain_interval=0.05)
+    rig = make_rig(drain_interval=0.05, publish_async=publish_async)
     rig.publisher.up = False
 
     async def go() -> None:
