@@ -17,7 +17,6 @@ few strings a pii event sets, so lengths that passed once are not checked again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from core.badrows import (
@@ -47,17 +46,25 @@ _MAX_PASSED = 4096
 _passed: dict[int, tuple[LengthLimits, set[tuple[Any, ...]]]] = {}
 
 
-@dataclass(frozen=True, slots=True)
 class PiiTransformation:
-    """What emitEvent asks for: the pii_transformation entity, its parent_event context, and the entity's shape.
+    """What emitEvent asks for: the pii_transformation entity, its parent_event context, and their shapes.
 
-    Without a shape the entity is validated every time.
+    An entity without a shape is validated every time.
     """
 
-    event: dict[str, Any]  # {"schema": pii_transformation, "data": {"pii": ..., "strategy": ...}}
-    parent: dict[str, Any]  # {"schema": parent_event, "data": {"parentEventId": ...}}
-    shape: Shape | None = None
-    parent_shape: Shape | None = None
+    __slots__ = ("event", "parent", "parent_shape", "shape")
+
+    def __init__(
+        self,
+        event: dict[str, Any],
+        parent: dict[str, Any],
+        shape: Shape | None = None,
+        parent_shape: Shape | None = None,
+    ) -> None:
+        self.event = event  # {"schema": pii_transformation, "data": {"pii": ..., "strategy": ...}}
+        self.parent = parent  # {"schema": parent_event, "data": {"parentEventId": ...}}
+        self.shape = shape
+        self.parent_shape = parent_shape
 
 
 def pii_event(
@@ -109,8 +116,10 @@ def pii_event(
 def _length_reports(event: EnrichedEvent, limits: LengthLimits) -> list[dict[str, Any]]:
     """enrich.derive.length_reports, skipped for lengths that passed these limits before (the verdict depends on
     the UTF-16 length of each limited field: an ASCII string's is its length, other strings count as themselves)."""
-    values = [getattr(event, name) for name in LIMITED_FIELDS]
-    lengths = tuple(len(v) if type(v) is str and v.isascii() else v for v in values)
+    e, eid = event, event.event_id
+    # LIMITED_FIELDS, in order; all but the new event id repeat from event to event, and only its length matters.
+    lengths = (e.app_id, e.platform, e.event, len(eid) if eid is not None and eid.isascii() else eid, e.v_etl,
+               e.event_vendor, e.event_name, e.event_format, e.event_version)  # fmt: skip
     known = _passed.get(id(limits))
     if known is not None and lengths in known[1]:
         return []

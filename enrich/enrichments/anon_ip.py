@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 from core.badrows import EnrichmentFailureMessage
 from core.iglu import SchemaKey
@@ -32,6 +33,7 @@ def _anonymise_v4(ip: str, octets: int) -> str | None:
     return _MASKS[octets].format(*m.groups()) if m is not None else None
 
 
+@lru_cache(maxsize=8_192)  # client addresses repeat from event to event
 def anonymise_ip(ip: str, octets: int, segments: int) -> str:
     """`ip` with its last octets (IPv4) or segments (IPv6) replaced by `x`; other strings unchanged."""
     v4 = _anonymise_v4(ip, octets)

@@ -117,8 +117,7 @@ class IpLookups:
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         ip = event.user_ipaddress
         if ip:
-            for name, value in self._lookup(ip).items():
-                setattr(event, name, value)
+            event.set_fields().update(self._lookup(ip))  # atomic field names only (see _fields)
         return None
 
 

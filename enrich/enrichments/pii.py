@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
@@ -30,7 +30,7 @@ from core.iglu import SchemaCriterion, SchemaKey
 from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.json_path import JsonPath, compile_path
-from enrich.enrichments.proofs import Proofs, Shape
+from enrich.enrichments.proofs import MAX_PROOFS, Proofs, Shape
 from enrich.event import EnrichedEvent
 from enrich.pii_event import PiiTransformation
 
@@ -76,6 +76,7 @@ class PiiPseudonymiser:
     """Hashes the configured fields of one event in place."""
 
     __slots__ = (
+        "_shapes",
         "_uuid_shape",
         "anonymous_only",
         "config_schema",
@@ -110,6 +111,7 @@ class PiiPseudonymiser:
         self.anonymous_only = anonymous_only
         self.proofs: Proofs = {}  # pii_transformation verdicts per shape
         self._uuid_shape = Shape("uuid", {})  # a parent_event naming a UUID
+        self._shapes: dict[Hashable, Shape] = {}  # pii_transformation shapes by name, made once
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if self.anonymous_only and ctx.header("SP-Anonymous") is None:
@@ -214,10 +216,19 @@ class PiiPseudonymiser:
         parent = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_event_id}}
         # parent_event/1-0-0 asks for a string of format uuid and nothing else: a UUID always passes.
         parent_shape = self._uuid_shape if _UUID.fullmatch(parent_event_id) is not None else None
-        pojo = tuple(entry["fieldName"] for entry in pii.get("pojo", ()))
-        found = (entry["fieldMapping"] for entry in pii.get("json", ()))
-        mappings = tuple((m["fieldName"], m["jsonPath"], m["schema"]) for m in found)
-        return PiiTransformation(event, parent, Shape((pojo, mappings), self.proofs), parent_shape)
+        pojo, found = pii.get("pojo"), pii.get("json")
+        name = (
+            tuple([entry["fieldName"] for entry in pojo]) if pojo else (),
+            tuple([(m["fieldName"], m["jsonPath"], m["schema"]) for m in [e["fieldMapping"] for e in found]])
+            if found
+            else (),
+        )
+        shape = self._shapes.get(name)
+        if shape is None:
+            shape = Shape(name, self.proofs)
+            if len(self._shapes) < MAX_PROOFS:
+                self._shapes[name] = shape
+        return PiiTransformation(event, parent, shape, parent_shape)
 
 
 def build(config: EnrichmentConfig) -> PiiPseudonymiser:

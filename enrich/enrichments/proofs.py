@@ -43,13 +43,21 @@ class Proof:
 Proofs = dict[Hashable, Proof]  # one enrichment's proofs, by shape name
 
 
-@dataclass(frozen=True, slots=True)
 class Shape:
-    """What an entity's verdict depends on (`name`), where its proof is kept, and whether strings are free."""
+    """What an entity's verdict depends on (`name`), where its proof is kept, and whether strings are free.
 
-    name: Hashable
-    proofs: Proofs
-    strings_free: bool = False  # no string's content matters: replacing strings keeps the shape
+    (A plain class, not a frozen dataclass: some are made per event, and this one is cheap to make.)
+    """
+
+    __slots__ = ("name", "proofs", "strings_free")
+
+    def __init__(self, name: Hashable, proofs: Proofs, *, strings_free: bool = False) -> None:
+        self.name = name
+        self.proofs = proofs
+        self.strings_free = strings_free  # no string's content matters: replacing strings keeps the shape
+
+    def __repr__(self) -> str:
+        return f"Shape({self.name!r}, strings_free={self.strings_free})"
 
 
 def checked_entity(
