@@ -132,6 +132,14 @@ class EnrichmentContext:
         self._derived = list(contexts)
         self._shapes = shapes
 
+    def rewrite_derived_context(self, index: int, sdj: dict[str, Any], *, strings_only: bool = False) -> None:
+        """Swap one derived context for a rewritten one (as replace_derived_contexts does for all)."""
+        if sdj is not self._derived[index]:
+            self._derived[index] = sdj
+            shape = self._shapes[index]
+            if shape is not None and not (strings_only and shape.strings_free):
+                self._shapes[index] = None
+
     def checked_derived_contexts(self, validator: SchemaValidator, checked: Entities) -> list[dict[str, Any]]:
         """Phase 3: the derived contexts that pass their schemas, as output; what failed is in `checked.errors`
         (and validation_info contexts of superseded schemas in `checked.derived`)."""

@@ -136,15 +136,14 @@ class PiiPseudonymiser:
         mappings: list[dict[str, Any]] | None = [] if record else None
         for spec in self.json_fields:
             if spec.field == "derived_contexts":
-                derived = ctx.derived_contexts
-                rewritten: list[dict[str, Any]] | None = None
-                for i, sdj in enumerate(derived):
-                    if self._matches(sdj.get("schema"), spec):
-                        if rewritten is None:
-                            rewritten = list(derived)
-                        rewritten[i] = self._entity(sdj, spec, mappings)
-                if rewritten is not None:
-                    ctx.replace_derived_contexts(rewritten, strings_only=True)  # paths replace strings only
+                verdicts = spec.verdicts
+                for i, sdj in enumerate(ctx.derived_contexts):
+                    schema = sdj.get("schema")
+                    verdict = verdicts.get(schema) if type(schema) is str else None
+                    if verdict is None:
+                        verdict = self._matches(schema, spec)
+                    if verdict:  # paths replace strings by strings only
+                        ctx.rewrite_derived_context(i, self._entity(sdj, spec, mappings), strings_only=True)
                 continue
             column = getattr(event, spec.field)
             if not column or spec.prefix not in column:
@@ -167,7 +166,7 @@ class PiiPseudonymiser:
         if pojo:
             pii["pojo"] = pojo
         if mappings:
-            pii["json"] = [{"fieldMapping": m} for m in mappings]
+            pii["json"] = mappings
         return pii
 
     def _matches(self, schema: Any, spec: JsonField) -> bool:
@@ -191,15 +190,14 @@ class PiiPseudonymiser:
         if mappings is not None:
             schema = sdj["schema"]
             for original, hashed in changes:
-                mappings.append(
-                    {
-                        "fieldName": spec.field,
-                        "jsonPath": spec.path.text,
-                        "originalValue": original,
-                        "modifiedValue": hashed,
-                        "schema": schema,
-                    }
-                )
+                mapping = {
+                    "fieldName": spec.field,
+                    "jsonPath": spec.path.text,
+                    "originalValue": original,
+                    "modifiedValue": hashed,
+                    "schema": schema,
+                }
+                mappings.append({"fieldMapping": mapping})
         return {**sdj, "data": data}
 
     def transformation(self, pii: dict[str, Any], parent_event_id: str) -> PiiTransformation:

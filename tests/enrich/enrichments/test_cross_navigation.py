@@ -8,8 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.badrows import EnrichmentFailures, InputDataMessage
-from enrich.enrichments.cross_navigation import CrossNavigationValue, parse_sp, read_sp
+from core.raw import format_instant
+from enrich.enrichments.cross_navigation import CrossNavigationValue, _instant, parse_sp, read_sp
 from enrich.outcome import Good, Outcome
+from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS
 from tests.enrich.enrichments.events import b64, build, enrich_one, payload, snowplow_config
 
 DUID = "a94c1e3a-bbc7-455f-9290-a5cabafb5f22"
@@ -97,3 +99,12 @@ def test_read_sp_takes_the_first_sp_pair() -> None:
 def test_parse_sp_never_raises(text: str) -> None:
     """Any `_sp` text parses to parts or to an input-data message; nothing raises."""
     assert isinstance(parse_sp(text), CrossNavigationValue | InputDataMessage)
+
+
+@given(st.integers(min_value=MIN_TSTAMP_MS, max_value=MAX_TSTAMP_MS))
+def test_the_context_timestamp_is_format_instant(ms: int) -> None:
+    """The context's timestamp, formatted once per second, is exactly core.raw.format_instant (any year 1..9999)."""
+    value = parse_sp(f"abc.{ms}") if ms >= 0 else None
+    if isinstance(value, CrossNavigationValue):
+        assert value.context()["data"]["timestamp"] == format_instant(ms)
+    assert _instant(ms) == format_instant(ms)

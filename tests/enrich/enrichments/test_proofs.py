@@ -85,6 +85,12 @@ def test_replacing_contexts_keeps_shapes_only_where_sound() -> None:
     current = ctx.derived_contexts
     ctx.replace_derived_contexts([{**current[0]}, current[1], current[2]])  # the last two as they were
     assert ctx._shapes == [None, None, free]
+    ctx.rewrite_derived_context(2, ctx.derived_contexts[2])  # the same context: nothing changes
+    assert ctx._shapes == [None, None, free]
+    ctx.rewrite_derived_context(2, {**third}, strings_only=True)
+    assert ctx._shapes == [None, None, free]
+    ctx.rewrite_derived_context(2, {**third})
+    assert ctx._shapes == [None, None, None] and ctx.derived_contexts[2] == third
 
 
 class _Invalid:
