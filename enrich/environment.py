@@ -7,8 +7,8 @@ event fingerprint). Tests inject a fixed clock and a fixed event-id source for g
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -61,8 +61,14 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# The hex digit of the variant nibble (10xx, RFC 4122) for each random hex digit.
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
+
+
 def _uuid4() -> str:
-    return str(uuid.uuid4())
+    """A random version-4 UUID string, as `str(uuid.uuid4())` gives, without building a UUID object."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True, slots=True)

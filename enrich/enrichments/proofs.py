@@ -79,6 +79,8 @@ def checked_entity(
         ):
             if proof.derived:
                 checked.derived.extend(proof.derived)
+            if proof.uri is proof.declared and len(sdj) == 2:  # already the output entity: {schema, data}
+                return proof.key, sdj
             return proof.key, {"schema": proof.uri, "data": sdj["data"]}
     try:
         entity = parse_entity(sdj)
@@ -92,5 +94,7 @@ def checked_entity(
         if shape.name in proofs or len(proofs) < MAX_PROOFS:
             key, output = validated
             derived = tuple(checked.derived[before:])
-            proofs[shape.name] = Proof(validator, sdj["schema"], key, output["schema"], derived)
+            declared = sdj["schema"]
+            uri = declared if output["schema"] == declared else output["schema"]
+            proofs[shape.name] = Proof(validator, declared, key, uri, derived)
     return validated
