@@ -237,13 +237,14 @@ class SQLitePublisher:
         while True:
             with self._lock:
                 group = self._group
-                if group.messages:
+                taken = bool(group.messages)  # decided here: callers may join an untaken group once we let go
+                if taken:
                     self._group = _Group()
                 elif self._closed:
                     return
                 else:
                     self._writer_idle = True
-            if not group.messages:
+            if not taken:
                 self._wake.acquire()  # until a caller (or close) releases it
                 continue
             error: QueueUnavailable | None = None

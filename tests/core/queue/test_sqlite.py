@@ -119,6 +119,49 @@ def test_threads_sharing_a_failed_commit_all_get_the_error_and_the_next_group_co
     publisher.close()
 
 
+class _WriterLingersAfterUnlock:
+    """The publisher's lock, except that the writer thread pauses just after releasing it: this widens the window
+    in which callers join the group the writer has just looked at (instrumentation, not a mock of SQLite)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        if threading.current_thread().name.startswith("sqlite-queue"):
+            time.sleep(0.0005)
+
+
+def test_every_confirmed_publish_is_committed_while_the_writer_goes_idle_and_wakes(tmp_path: Path) -> None:
+    """Callers arriving just as the writer finds nothing to do and goes idle are all committed before they are
+    confirmed: no confirmed message is missing from the file, none is written twice."""
+    path = tmp_path / "queue.db"
+    publisher = SQLitePublisher(path)
+    publisher._lock = _WriterLingersAfterUnlock()  # type: ignore[assignment]
+    confirmed: list[bytes] = []
+
+    def publish_with_pauses(worker: int) -> None:
+        for i in range(200):
+            message = f"{worker}-{i}".encode()
+            publisher.publish([message])
+            confirmed.append(message)
+            time.sleep(0.0002 * (i % 3))  # pauses let the writer run dry and go idle between groups
+
+    workers = [threading.Thread(target=publish_with_pauses, args=(w,), daemon=True) for w in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=10)
+    assert not any(worker.is_alive() for worker in workers), "a publisher was never confirmed"
+    publisher.close()
+    with sqlite3.connect(path) as conn:
+        rows = [bytes(row[0]) for row in conn.execute('SELECT data FROM "queue_raw"')]
+    assert sorted(rows) == sorted(confirmed)
+
+
 def test_baseline_mode_commits_each_call_alone(tmp_path: Path) -> None:
     """With group_commit=False every publish() call is its own transaction (the benchmark's baseline)."""
     publisher = SQLitePublisher(tmp_path / "queue.db", group_commit=False)
