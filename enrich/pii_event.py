@@ -84,21 +84,25 @@ def pii_event(
     context = checked_entity(parent_sdj, transformation.parent_shape, env.validator, checked)
 
     event = EnrichedEvent()
-    event.app_id = parent.app_id
-    event.platform = PII_PLATFORM
-    event.etl_tstamp = parent.etl_tstamp
-    event.collector_tstamp = parent.collector_tstamp
-    event.derived_tstamp = now
-    event.true_tstamp = now
-    event.event = PII_EVENT_TYPE
-    event.event_id = env.new_event_id()
-    event.v_etl = parent.v_etl
-    event.unstruct_event = unstruct_column(unstruct_sdj if unstruct is None else unstruct[1])
-    event.contexts = contexts_column([parent_sdj if context is None else context[1]])
+    fields = event.set_fields()
+    fields.update(
+        app_id=parent.app_id,
+        platform=PII_PLATFORM,
+        etl_tstamp=parent.etl_tstamp,
+        collector_tstamp=parent.collector_tstamp,
+        derived_tstamp=now,
+        true_tstamp=now,
+        event=PII_EVENT_TYPE,
+        event_id=env.new_event_id(),
+        v_etl=parent.v_etl,
+        unstruct_event=unstruct_column(unstruct_sdj if unstruct is None else unstruct[1]),
+        contexts=contexts_column([parent_sdj if context is None else context[1]]),
+    )
     if unstruct is not None:
-        key = unstruct[0]
-        event.event_vendor, event.event_name = key.vendor, key.name
-        event.event_format, event.event_version = key.format, str(key.version)
+        key, entity = unstruct
+        # The entity's schema is the canonical URI of `key`: its last segment is the version text.
+        fields.update(event_vendor=key.vendor, event_name=key.name, event_format=key.format,
+                      event_version=entity["schema"].rpartition("/")[2])  # fmt: skip
     if checked.derived:  # validated with a superseding schema
         event.derived_contexts = contexts_column(checked.derived)
 

@@ -65,6 +65,15 @@ class JsonPath:
             return copy, self.replace_strings(copy, change)
         if not self.steps:
             return document, []
+        if len(self.steps) == 1 and self.steps[0][0] == "key":  # `$.name`, the usual PII path
+            name = self.steps[0][1]
+            value = document.get(name) if isinstance(document, dict) else None
+            if not isinstance(value, str):
+                return document, []
+            new = change(value)
+            copy = document.copy()
+            copy[name] = new
+            return copy, [(value, new)]
         containers: list[Any] = []
         keys: list[Any] = []
         node = document
