@@ -1,6 +1,7 @@
 """User-agent parsing: the `ua_parser_context/1-0-0` derived context, from the maintained ua-parser package.
 
-Parsing a user agent costs milliseconds, and traffic repeats a few thousand agents, so each finished
+Parsing a user agent costs ~30 us with ua-parser's native resolver (ua-parser-rs, a dependency; ~1 ms
+with its pure-Python one), and traffic repeats a few thousand agents, so each finished
 context is kept in an LRU cache keyed by the agent string: a repeated agent costs one dict look-up.
 An event without a user agent gets no context (nothing to parse is not a failure). The context's
 schema constrains each field by type alone (string, or string or null), so its shape is which fields
