@@ -6,12 +6,14 @@
 built-in step (the pipeline runs it for every event) and sets refr_domain_userid and refr_dvce_tstamp;
 the enrichment, when enabled, only attaches `cross_navigation/1-0-0` from the same parse. Empty parts
 are null; a timestamp that is not epoch milliseconds is an enrichment failure (the event goes to
-enrichment_failures), naming this enrichment when it is enabled.
+enrichment_failures), naming this enrichment when it is enabled. The context's shape (`shape_name`)
+is what its schema can refuse in it: lengths against maxLength, the session id's UUID form, the platform.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Hashable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +23,7 @@ from core.raw import format_instant
 from enrich.base64url import decode_base64_text
 from enrich.enrichments.base import EnrichmentContext, information, parse_query
 from enrich.enrichments.config import EnrichmentConfig
+from enrich.enrichments.proofs import MAX_PROOFS, Proofs, Shape
 from enrich.event import EnrichedEvent
 from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS
 
@@ -35,6 +38,8 @@ __all__ = [
 ]
 
 CROSS_NAVIGATION = "iglu:com.snowplowanalytics.snowplow/cross_navigation/jsonschema/1-0-0"
+# The schema validator's `uuid` format (registry/json_formats.py), which cross_navigation asks of session_id.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
 _EXPECTATION = "not in the expected format: ms since epoch"
 
 
@@ -58,6 +63,25 @@ class CrossNavigationValue:
         self.source_id = decoded(4)
         self.source_platform = part(5)
         self.reason = decoded(6)
+
+    def shape_name(self) -> Hashable:
+        """What cross_navigation/1-0-0 can refuse in this value's context (its timestamp, formatted from epoch
+        milliseconds in range, is always a date-time): domain_user_id within 128 characters, session_id null or a
+        UUID, user_id/source_id/reason null or within 4096, and source_platform itself (an enum)."""
+
+        def within(value: str | None, limit: int) -> int:
+            return 0 if value is None else 1 if len(value) <= limit else 2
+
+        session = self.session_id
+        return (
+            self.timestamp is None,
+            within(self.domain_user_id, 128),
+            0 if session is None else 1 if _UUID.fullmatch(session) is not None else 2,
+            within(self.user_id, 4096),
+            within(self.source_id, 4096),
+            within(self.reason, 4096),
+            self.source_platform,
+        )
 
     def context(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -125,18 +149,26 @@ class CrossNavigation:
     which names this enrichment in the failure when it is configured.
     """
 
-    __slots__ = ("config_schema", "identifier")
+    __slots__ = ("_shapes", "config_schema", "identifier", "proofs")
 
     def __init__(self, identifier: str, config_schema: SchemaKey) -> None:
         self.identifier = identifier
         self.config_schema = config_schema
+        self.proofs: Proofs = {}
+        self._shapes: dict[Hashable, Shape] = {}
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if event.page_urlquery is None or "_sp=" not in event.page_urlquery:
             return None
         parsed = read_sp(ctx.page_query)
         if isinstance(parsed, CrossNavigationValue) and None not in (parsed.domain_user_id, parsed.timestamp):
-            ctx.add_derived_context(parsed.context())
+            name = parsed.shape_name()
+            shape = self._shapes.get(name)
+            if shape is None:
+                shape = Shape(name, self.proofs)
+                if len(self._shapes) < MAX_PROOFS:
+                    self._shapes[name] = shape
+            ctx.add_derived_context(parsed.context(), shape)
         return None
 
     def failure(self, problem: InputDataMessage) -> EnrichmentFailureMessage:

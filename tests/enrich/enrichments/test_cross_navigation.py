@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.badrows import EnrichmentFailures, InputDataMessage
@@ -12,7 +12,9 @@ from core.raw import format_instant
 from enrich.enrichments.cross_navigation import CrossNavigationValue, _instant, parse_sp, read_sp
 from enrich.outcome import Good, Outcome
 from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS
+from registry.json_formats import is_date_time
 from tests.enrich.enrichments.events import b64, build, enrich_one, payload, snowplow_config
+from tests.enrich.pipeline_env import REPO_ROOT
 
 DUID = "a94c1e3a-bbc7-455f-9290-a5cabafb5f22"
 SID = "ade74568-9c0a-4fb4-a387-28296b893f55"
@@ -108,3 +110,48 @@ def test_the_context_timestamp_is_format_instant(ms: int) -> None:
     if isinstance(value, CrossNavigationValue):
         assert value.context()["data"]["timestamp"] == format_instant(ms)
     assert _instant(ms) == format_instant(ms)
+
+
+@given(st.integers(min_value=MIN_TSTAMP_MS, max_value=MAX_TSTAMP_MS))
+def test_every_context_timestamp_is_a_date_time(ms: int) -> None:
+    """The timestamp the shape leaves out always passes the schema's date-time format."""
+    assert is_date_time(_instant(ms))
+
+
+_WARM = build(snowplow_config("cross_navigation_config"))
+_PART = st.one_of(
+    st.just(""),
+    st.just(SID),
+    st.text(st.sampled_from("abcdef0123456789-"), min_size=1, max_size=40),
+    st.text(st.sampled_from("ab"), min_size=120, max_size=140),
+)
+_PLATFORMS = st.sampled_from(["", "web", "mob", "srv", "tv", "nope"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(_PART, _PART, st.sampled_from(["", b64("u"), b64("x" * 4097)]), _PLATFORMS)
+def test_proven_shapes_give_what_validation_gives(duid: str, session: str, user: str, platform: str) -> None:
+    """Any `_sp`: the outcome checked by the proofs of a warm enrichment equals the one a fresh enrichment validates."""
+    sp = f"{duid}.1795690000123.{session}.{user}..{platform}."
+    request = payload({"url": f"https://b.com/landing?_sp={sp}"})
+    proven = enrich_one([_WARM], request)
+    validated = enrich_one([build(snowplow_config("cross_navigation_config"))], request)
+    assert type(proven) is type(validated)
+    if isinstance(proven, Good) and isinstance(validated, Good):
+        assert proven.event.to_tsv() == validated.event.to_tsv()
+    else:
+        assert proven.to_json() == validated.to_json()  # type: ignore[union-attr]
+
+
+def test_the_schema_refuses_only_what_the_shape_names() -> None:
+    """cross_navigation/1-0-0: the limits and formats shape_name classifies by, and nothing else."""
+    schema = json.loads((REPO_ROOT / "schemas" / "com.snowplowanalytics.snowplow" / "cross_navigation" / "jsonschema"
+                         / "1-0-0").read_text())  # fmt: skip
+    props = {name: {k: v for k, v in p.items() if k != "description"} for name, p in schema["properties"].items()}
+    assert props["domain_user_id"] == {"type": "string", "maxLength": 128}
+    assert props["timestamp"] == {"type": "string", "format": "date-time"}
+    assert props["session_id"] == {"type": ["null", "string"], "format": "uuid"}
+    for name in ("user_id", "source_id", "reason"):
+        assert props[name] == {"type": ["null", "string"], "maxLength": 4096}
+    assert set(props["source_platform"]) == {"type", "enum"}
+    assert schema["additionalProperties"] is False and set(schema["required"]) <= {"domain_user_id", "timestamp"}
