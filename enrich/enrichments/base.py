@@ -45,7 +45,10 @@ def parse_query(query: str) -> list[tuple[str, str]]:
     for part in query.split("&"):
         if part:
             name, _, value = part.partition("=")
-            pairs.append((_decode(name), _decode(value)))
+            if "%" in part or "+" in part:
+                pairs.append((_decode(name), _decode(value)))
+            else:  # nothing to decode (the usual case)
+                pairs.append((name, value))
     return pairs
 
 
