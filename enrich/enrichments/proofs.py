@@ -6,7 +6,8 @@ user agent's family. It names the shape: what the verdict can depend on. The fir
 shape is validated as any other; once a validator accepted it, later entities of that shape get the
 same verdict from that validator without validation. A rejected shape is never remembered: each of
 its entities is validated and reported with its own values. Published schemas do not change, so a
-verdict holds for as long as the validator lives.
+verdict holds for as long as the validator lives, or until its resolver is invalidated (which bumps
+its `generation`: someone said schemas may have changed).
 
 A shape is `Shape(name, proofs, strings_free)`: `strings_free` says the verdict depends on no string's
 content, so an entity whose strings were replaced by other strings (PII pseudonymisation) keeps it.
@@ -38,6 +39,7 @@ class Proof:
     key: SchemaKey  # the key validated with (the superseding one, if any)
     uri: str  # the output entity's schema URI
     derived: tuple[dict[str, Any], ...]  # validation_info contexts validation left (a superseded schema)
+    generation: object  # the validator's resolver generation when proven (None without one)
 
 
 Proofs = dict[Hashable, Proof]  # one enrichment's proofs, by shape name
@@ -73,6 +75,7 @@ def checked_entity(
         if (
             proof is not None
             and proof.validator is validator
+            and proof.generation == _generation(validator)
             and type(sdj) is dict
             and sdj.get("schema") == proof.declared
             and "data" in sdj
@@ -87,6 +90,7 @@ def checked_entity(
     except IgluParseError as e:
         checked.errors.append(NotIgluMessage.from_parse_error(sdj, e))
         return None
+    generation = _generation(validator)  # before validating: an invalidation meanwhile leaves it stale
     before = len(checked.derived)
     validated = validate_entity(entity, validator, checked, declared_uri(sdj))
     if validated is not None and shape is not None:
@@ -96,5 +100,10 @@ def checked_entity(
             derived = tuple(checked.derived[before:])
             declared = sdj["schema"]
             uri = declared if output["schema"] == declared else output["schema"]
-            proofs[shape.name] = Proof(validator, declared, key, uri, derived)
+            proofs[shape.name] = Proof(validator, declared, key, uri, derived, generation)
     return validated
+
+
+def _generation(validator: SchemaValidator) -> object:
+    """The generation of the validator's resolver (registry.validation.Validator has one), else None."""
+    return getattr(getattr(validator, "resolver", None), "generation", None)

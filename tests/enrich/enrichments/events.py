@@ -17,6 +17,7 @@ from enrich.enrichments.config import EnrichmentConfig, read_config
 from enrich.enrichments.registry import ENRICHMENTS
 from enrich.outcome import Outcome
 from enrich.pipeline import enrich_payload
+from registry.resolver import Resolver
 from registry.validation import ValidationResult, Validator
 from tests.enrich.pipeline_env import ETL_TSTAMP, REPO_ROOT, make_env, shared_validator
 
@@ -107,6 +108,10 @@ class CountingValidator:
     def __init__(self, inner: Validator | None = None) -> None:
         self.inner = inner or shared_validator()
         self.calls: Counter[str] = Counter()
+
+    @property
+    def resolver(self) -> Resolver:
+        return self.inner.resolver
 
     def validate(self, key: SchemaKey, data: Any) -> ValidationResult:
         self.calls[key.name] += 1

@@ -156,3 +156,21 @@ def test_the_shapes_leave_out_only_strings_their_schemas_constrain_by_type() -> 
         for prop in _properties(name).values():
             assert set(prop) - {"description"} == {"type"}, (name, prop)
             assert prop["type"] in ("string", ["string", "null"], ["null", "string"]), (name, prop)
+
+
+def test_an_invalidated_resolver_makes_every_shape_proven_anew() -> None:
+    """After resolver.invalidate() (schemas may have changed), each shape is validated once more."""
+    from registry.resolver import Resolver
+    from registry.validation import Validator
+
+    resolver = Resolver.from_locations([str(REPO_ROOT / "schemas")])
+    counting = CountingValidator(Validator(resolver))
+    chain = _chain()
+    env = make_env(enrichments=tuple(chain), validator=counting)
+    _good(chain, env, "a", "b", CHROME.format(100))
+    _good(chain, env, "c", "d", CHROME.format(100))
+    assert counting.calls["http_cookie"] == 1
+    resolver.invalidate()
+    _good(chain, env, "e", "f", CHROME.format(100))
+    _good(chain, env, "g", "h", CHROME.format(100))
+    assert counting.calls["http_cookie"] == 2 and counting.calls["spiders_and_robots"] == 2
