@@ -65,6 +65,8 @@ def collector(
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
+    from collector.http_protocol import TrackingHttpProtocol
+
     common = {
         "host": settings.host,
         "port": settings.port,
@@ -75,6 +77,8 @@ def collector(
         # The collector resolves client addresses itself, from forwarding headers of configured trusted
         # proxies only (collector.forwarding); uvicorn's own rewrite would trust any local peer.
         "proxy_headers": False,
+        # httptools, with tracking requests answered without an ASGI task each (collector.http_protocol)
+        "http": TrackingHttpProtocol,
     }
     if workers > 1:
         export_config(settings)

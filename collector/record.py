@@ -108,7 +108,7 @@ def decode_body(body: bytes, content_type: str | None) -> str:
 
 
 _HOST, _USER_AGENT, _REFERER, _CONTENT_TYPE, _COOKIE, _ORIGIN, _FORWARDED_FOR, _FORWARDED, _SP_ANONYMOUS = range(1, 10)
-_CONTENT_LENGTH = 10
+_CONTENT_LENGTH, _TRANSFER_ENCODING = 10, 11
 _FACT_KINDS = {
     b"host": _HOST,
     b"user-agent": _USER_AGENT,
@@ -120,6 +120,7 @@ _FACT_KINDS = {
     b"forwarded": _FORWARDED,
     b"sp-anonymous": _SP_ANONYMOUS,
     b"content-length": _CONTENT_LENGTH,
+    b"transfer-encoding": _TRANSFER_ENCODING,
 }
 # raw header name → (lower-cased name, canonical name, fact kind or 0): one lookup per header per request
 _HEADER_KINDS: dict[bytes, tuple[bytes, str, int]] = {}
@@ -159,6 +160,7 @@ class RequestFacts:
         "origins",
         "referer",
         "sp_anonymous",
+        "transfer_encoded",
         "useragent",
     )
 
@@ -173,6 +175,7 @@ class RequestFacts:
         self.origins: list[str] = []
         self.referer: str | None = None
         self.sp_anonymous = False
+        self.transfer_encoded = False  # a Transfer-Encoding header is present (the body length is not known up front)
         self.useragent: str | None = None
         lines = self.header_lines
         for raw_name, raw_value in headers:
@@ -201,6 +204,8 @@ class RequestFacts:
                     self.forwarded.append(value)
                 elif kind == _CONTENT_LENGTH:
                     self.content_lengths.append(value)
+                elif kind == _TRANSFER_ENCODING:
+                    self.transfer_encoded = True
                 else:
                     self.sp_anonymous = True
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
@@ -173,7 +173,7 @@ class TrackingEndpoint:
         return answer
 
     def prepare(
-        self, scope: Scope, route: Route, facts: RequestFacts, body: bytes | None
+        self, scope: Mapping[str, Any], route: Route, facts: RequestFacts, body: bytes | None
     ) -> tuple[Answer, list[bytes], bytes] | Oversized:
         """Everything about a request up to its durable store, without waiting: (the answer once `records` are
         stored, the records — none to store when the answer needs no record —, the CORS origin for a refusal);
