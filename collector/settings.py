@@ -72,8 +72,9 @@ class CollectorConfig:
     crossdomain_domains: tuple[str, ...] = ("*",)
     crossdomain_secure: bool = True
     publish_timeout: float = 1.0  # a publish slower than this goes to the spool instead
-    max_batch: int = 500  # records per group publish
-    max_in_flight: int = 1  # concurrent group publishes (1 measured best: SQLite serialises commits anyway)
+    max_batch: int = 500  # records per group publish (batcher path: thread publishers such as Pub/Sub, spool mode)
+    max_in_flight: int = 1  # concurrent group publishes on the batcher path (an awaitable publisher such as the
+    # SQLite queue is published to directly while healthy: its writer groups and serialises the commits itself)
     drain_batch: int = 500
     drain_interval: float = 0.5  # seconds between drain attempts while the queue is down
 
