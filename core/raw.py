@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -46,19 +45,10 @@ def format_instant(ms: int) -> str:
 
 def parse_instant(text: str) -> int:
     """ISO-8601 instant (`...Z` or with offset) → epoch milliseconds."""
-    # The form format_instant writes (`2026-11-26T10:59:54.415Z`): the second is parsed once per second seen.
-    if len(text) == 24 and text[19] == "." and text[23] == "Z" and text[20:23].isdigit() and text[20:23].isascii():
-        return _second_ms(text[:19]) + int(text[20:23])
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return round(dt.timestamp() * 1000)
-
-
-@lru_cache(maxsize=1024)
-def _second_ms(text: str) -> int:
-    """`YYYY-MM-DDTHH:MM:SS` (UTC) → epoch milliseconds of that second; raises ValueError like fromisoformat."""
-    return round(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()) * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,25 +113,21 @@ class CollectorPayload:
                 raise RawRecordError("headers: expected a list of strings")
             if not _STRINGS.issuperset(map(type, headers)):
                 headers = [_str(h, "headers") for h in headers]
-            optional = list(map(data.get, _OPTIONAL_KEYS))
-            if not _OPTIONAL_STRINGS.issuperset(map(type, optional)):  # one C-level check; else name the field
-                optional = [_opt(value, key) for value, key in zip(optional, _OPTIONAL_KEYS, strict=True)]
-            content_type, body, hostname, ip_address, useragent, referer_uri, network_user_id = optional
             return cls(
                 vendor=_str(data["vendor"], "vendor"),
                 version=_str(data["version"], "version"),
                 querystring=qs,
-                content_type=content_type,
-                body=body,
+                content_type=_opt(data.get("contentType"), "contentType"),
+                body=_opt(data.get("body"), "body"),
                 collector=_str(data.get("collector", ""), "collector"),
                 encoding=_str(data.get("encoding", "UTF-8"), "encoding"),
-                hostname=hostname,
+                hostname=_opt(data.get("hostname"), "hostname"),
                 timestamp=parse_instant(ts) if isinstance(ts, str) else 0,
-                ip_address=ip_address,
-                useragent=useragent,
-                referer_uri=referer_uri,
+                ip_address=_opt(data.get("ipAddress"), "ipAddress"),
+                useragent=_opt(data.get("useragent"), "useragent"),
+                referer_uri=_opt(data.get("refererUri"), "refererUri"),
                 headers=tuple(headers),
-                network_user_id=network_user_id,
+                network_user_id=_opt(data.get("networkUserId"), "networkUserId"),
             )
         except KeyError as e:
             raise RawRecordError(f"collector payload misses field {e.args[0]}") from None
@@ -170,7 +156,6 @@ class CollectorPayload:
         return f"/{self.vendor}/{self.version}"
 
 
-_OPTIONAL_KEYS = ("contentType", "body", "hostname", "ipAddress", "useragent", "refererUri", "networkUserId")
 _DICTS = frozenset((dict,))
 _STRINGS = frozenset((str,))
 _OPTIONAL_STRINGS = frozenset((str, type(None)))

@@ -7,9 +7,10 @@ and `mkt_clickid` (1000). Only string fields have a limit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from operator import attrgetter
+from typing import Any, Literal
 
 __all__ = [
     "ATOMIC_FIELDS",
@@ -178,22 +179,28 @@ STRING_LIMITS: dict[str, int] = {f.name: f.max_length for f in ATOMIC_FIELDS if 
 assert len(ATOMIC_FIELDS) == 131, "the enriched event has exactly 131 columns"
 
 
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if not names:
+        return lambda _: ()
+    getter = attrgetter(*names)
+    return getter if len(names) > 1 else (lambda e: (getter(e),))
+
+
 @dataclass(frozen=True, slots=True)
 class LengthLimits:
-    """The string fields to check and their limits, laid out so a typical event is cleared in C-level passes.
+    """The string fields to check and their limits, laid out so a typical event is cleared in one C-level pass.
 
-    `half_of[name]` is the limit // 2: a string of n code points has at most 2n UTF-16 units, so only
-    a value longer than half its limit needs a closer look.
+    `values_of` reads every limited field at once; `halves[i]` is `bounds[i] // 2`: a string of n code
+    points has at most 2n UTF-16 units, so only a value longer than half its limit needs a closer look.
     """
 
     names: tuple[str, ...]
     bounds: tuple[int, ...]
-    bound_of: dict[str, int] = field(repr=False, compare=False)
-    half_of: dict[str, int] = field(repr=False, compare=False)
+    halves: tuple[int, ...] = field(repr=False, compare=False)
+    values_of: Callable[[Any], tuple[Any, ...]] = field(repr=False, compare=False)
 
     @classmethod
     def of(cls, limits: Mapping[str, int]) -> LengthLimits:
         names = tuple(limits)
         bounds = tuple(limits[n] for n in names)
-        bound_of = dict(zip(names, bounds, strict=True))
-        return cls(names, bounds, bound_of, {n: b // 2 for n, b in bound_of.items()})
+        return cls(names, bounds, tuple(b // 2 for b in bounds), _getter(names))

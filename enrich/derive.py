@@ -10,9 +10,9 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain, compress
-from operator import and_, gt, truth
-from typing import Any, cast
+from itertools import compress
+from operator import gt
+from typing import Any
 from urllib.parse import urlsplit
 
 from core.badrows import InputDataMessage
@@ -204,13 +204,13 @@ def _forwarded_for(value: str) -> str | None:
 
 def event_fingerprint(params: Mapping[str, str | None], config: FingerprintConfig) -> str:
     """Hash of the raw parameters sorted by name, excluded ones left out, each as key␟value␟."""
-    kept = dict(params)
-    for name in config.exclude:
-        kept.pop(name, None)
-    if None in kept.values():  # a parameter without a value (`?a&b=1`) is left out too
-        kept = {name: value for name, value in kept.items() if value is not None}
-    pairs = cast("list[tuple[str, str]]", sorted(kept.items()))  # no None left
-    text = "\x1f".join(chain.from_iterable(pairs)) + "\x1f" if pairs else ""
+    excluded = config.exclude
+    parts: list[str] = []
+    for name in sorted(params):
+        value = params[name]
+        if value is not None and name not in excluded:
+            parts += (name, value)
+    text = "\x1f".join(parts) + "\x1f" if parts else ""
     digest: str = _HASH_CONSTRUCTORS[config.algorithm](text.encode("utf-8")).hexdigest()
     return digest
 
@@ -221,20 +221,14 @@ def _utf16_length(text: str) -> int:
 
 def length_reports(event: EnrichedEvent, limits: LengthLimits) -> list[dict[str, Any]]:
     """One data report per string field longer than its limit (in UTF-16 code units, as Java counts)."""
-    fields = event.set_fields()
-    half_of = limits.half_of
-    # C-level passes over the set fields only: the limited ones holding a non-empty value, then those
-    # longer than half their limit (a UUID in event_id, say), which alone are looked at one by one.
-    checked = list(map(and_, map(half_of.__contains__, fields), map(truth, fields.values())))
-    names = list(compress(fields, checked))
-    values = list(compress(fields.values(), checked))
-    over = list(map(gt, map(len, values), map(half_of.__getitem__, names)))
-    if not any(over):
+    values = limits.values_of(event)
+    if not any(map(gt, map(len, filter(None, values)), compress(limits.halves, values))):
         return []
     reports: list[dict[str, Any]] = []
-    for name, value in zip(compress(names, over), compress(values, over), strict=True):
-        limit = limits.bound_of[name]
-        if len(value) > limit or (not value.isascii() and _utf16_length(value) > limit):
+    for name, limit, value in zip(
+        compress(limits.names, values), compress(limits.bounds, values), filter(None, values), strict=True
+    ):
+        if len(value) * 2 > limit and (len(value) > limit or _utf16_length(value) > limit):
             reports.append(
                 {
                     "message": f"Field is longer than maximum allowed size {limit}",

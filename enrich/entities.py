@@ -96,26 +96,13 @@ def _scan(value: Any, max_depth: int) -> tuple[bool, bool]:
     return False, huge
 
 
-_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
-_LONGEST_64_BIT = "0" * 19  # 2**63 has 19 digits: an integer orjson turned into a float has at least as many
-
-
-def _may_be_deep_or_huge(text: str, max_depth: int) -> bool:
-    """A conservative test on the text, in C: False proves _scan would find neither too much nesting nor a huge number.
-
-    Nesting needs an opening bracket per level; an integer beyond 64 bits needs a run of 19 digits.
-    Brackets or digits inside strings only ever make the answer True (then _scan decides).
-    """
-    return text.count("{") + text.count("[") >= max_depth or _LONGEST_64_BIT in text.translate(_DIGITS_AS_ZERO)
-
-
 def loads_json(text: str, max_depth: int) -> Any:
     """Parse JSON with orjson, bounded in depth; integers beyond 64 bits keep every digit (stdlib re-parse)."""
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as e:
         raise JsonTextError(f"invalid json: {e}") from None
-    if isinstance(value, (dict, list)) and _may_be_deep_or_huge(text, max_depth):
+    if isinstance(value, (dict, list)):
         too_deep, huge = _scan(value, max_depth)
         if too_deep:
             raise JsonTextError(f"invalid json: maximum allowed JSON depth of {max_depth} exceeded")

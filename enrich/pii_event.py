@@ -83,9 +83,7 @@ def pii_event(
     unstruct = checked_entity(unstruct_sdj, transformation.shape, env.validator, checked)
     context = checked_entity(parent_sdj, transformation.parent_shape, env.validator, checked)
 
-    event = EnrichedEvent()
-    fields = event.set_fields()
-    fields.update(
+    event = EnrichedEvent(
         app_id=parent.app_id,
         platform=PII_PLATFORM,
         etl_tstamp=parent.etl_tstamp,
@@ -101,8 +99,8 @@ def pii_event(
     if unstruct is not None:
         key, entity = unstruct
         # The entity's schema is the canonical URI of `key`: its last segment is the version text.
-        fields.update(event_vendor=key.vendor, event_name=key.name, event_format=key.format,
-                      event_version=entity["schema"].rpartition("/")[2])  # fmt: skip
+        event.event_vendor, event.event_name, event.event_format = key.vendor, key.name, key.format
+        event.event_version = entity["schema"].rpartition("/")[2]
     if checked.derived:  # validated with a superseding schema
         event.derived_contexts = contexts_column(checked.derived)
 

@@ -141,7 +141,7 @@ def enrich_event(
     """Enrich one event (its tracker parameters, after the adapter); `base` is base_fields() of its payload."""
     fields, base_reports = base_fields(payload, env, now) if base is None else base
     event = EnrichedEvent()
-    event.set_fields().update(fields)
+    event.update(fields)
     atomic = list(base_reports)
     mapped = map_parameters(event, params)
     if event.event_id is None:  # no (valid) eid: enrich makes one up

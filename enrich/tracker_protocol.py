@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import cast
 
 from enrich.event import EnrichedEvent
 
@@ -317,34 +316,29 @@ MAPPING: dict[str, Setter] = {
 }
 
 
-# MAPPING split in two: the plain string parameters (stored as their text, in bulk) and the rest
-# (converted or kept for later, one by one). No field is the target of both (tested).
-STRING_TARGETS: dict[str, str] = {p: s.field_name for p, s in MAPPING.items() if isinstance(s, _StrSetter)}
-_CONVERTERS: dict[str, Setter] = {p: s for p, s in MAPPING.items() if not isinstance(s, _StrSetter)}
+# MAPPING with the plain string setters replaced by their field names, which map_parameters stores inline.
+# (Measured with callgrind: this one loop costs fewer instructions than splitting the parameters by kind
+# with C-level filters and a bulk update.)
+_DISPATCH: dict[str, str | Setter] = {
+    param: setter.field_name if isinstance(setter, _StrSetter) else setter for param, setter in MAPPING.items()
+}
 
 
 def map_parameters(event: EnrichedEvent, params: Mapping[str, str | None]) -> MappedParameters:
-    """Apply every known parameter to `event`; returns the accumulated errors and the entity texts.
-
-    Parameters apply in their order (a later one wins a shared field, as `ev_ca` after `se_ca`).
-    """
+    """Apply every known parameter to `event`, in order; returns the accumulated errors and the entity texts."""
     mapped = MappedParameters()
-    names = list(filter(STRING_TARGETS.__contains__, params))
-    if names:
-        values = list(map(params.__getitem__, names))
-        fields = event.set_fields()
-        if all(values) and all(map(str.isprintable, cast("list[str]", values))):  # usually: stored as they came, in C
-            fields.update(zip(map(STRING_TARGETS.__getitem__, names), values, strict=True))
-        else:
-            for name, value in zip(names, values, strict=True):
-                if value:
-                    fields[STRING_TARGETS[name]] = value if value.isprintable() else sanitise(value)
-    for name in filter(_CONVERTERS.__contains__, params):
-        value = params[name]
+    get = _DISPATCH.get
+    for name, value in params.items():
         if not value:
             continue
+        target = get(name)
+        if target is None:
+            continue
+        if type(target) is str:  # most parameters: the string itself, already TSV-safe
+            setattr(event, target, value if value.isprintable() else sanitise(value))
+            continue
         try:
-            _CONVERTERS[name](event, value, mapped)
+            target(event, value, mapped)  # type: ignore[operator]  # not a str: a Setter
         except ConversionError as e:
             mapped.errors.append((name, str(e)))
     tnuid = params.get("tnuid")

@@ -117,7 +117,7 @@ class IpLookups:
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         ip = event.user_ipaddress
         if ip:
-            event.set_fields().update(self._lookup(ip))  # atomic field names only (see _fields)
+            event.update(self._lookup(ip))  # atomic field names only (see _fields)
         return None
 
 

@@ -182,7 +182,7 @@ _JSON = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(min_value=-(10**25), max_value=10**25)
-    | st.floats(allow_nan=False)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(alphabet="ab{[0123456789", max_size=25),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
     max_leaves=30,

@@ -21,7 +21,6 @@ from enrich.tracker_protocol import (
     MSG_TS,
     MSG_TS_RANGE,
     MSG_UUID,
-    STRING_TARGETS,
     ConversionError,
     MappedParameters,
     map_parameters,
@@ -286,17 +285,3 @@ def test_mapping_equals_applying_each_parameter_in_order(pairs: list[tuple[str, 
         reference.unstruct,
         reference.contexts,
     )
-
-
-def test_string_parameters_and_converted_ones_never_share_a_field() -> None:
-    """No field is written by both a plain string parameter and a converting one, so their order cannot matter."""
-    samples = {"e": "pv", "p": "web", "eid": "6f1a3b4c-1d2e-4f50-8a9b-0c1d2e3f4a5b", "res": "1x2"}
-    samples |= {"sid": samples["eid"], "ds": "1x2", "vp": "1x2", "ip": "192.0.2.1"}
-    converted_fields: set[str] = set()
-    for name, setter in MAPPING.items():
-        if name not in STRING_TARGETS:
-            event = EnrichedEvent()
-            setter(event, samples.get(name, "1"), MappedParameters())
-            converted_fields |= event.set_fields().keys()
-    assert converted_fields, "the converting setters set fields"
-    assert converted_fields.isdisjoint(STRING_TARGETS.values())
