@@ -273,6 +273,8 @@ class SQLitePublisher:
                         chunk = messages[start : start + _ONE_STATEMENT_ROWS]
                         conn.execute(self._insert(len(chunk)), (now, *chunk))
             self.transactions += 1
+            if self._checkpointer.wal_over_limit:  # rare: publishing outran the background checkpoints
+                self._checkpointer.truncate(self._conn, _BUSY_TIMEOUT_MS)
         self._checkpointer.committed(sum(map(len, messages)))
 
     def _insert(self, rows: int) -> str:
