@@ -294,7 +294,7 @@ class NaiveEnrich:
 
 
 def ours_loop(records: list[bytes], lake: LocalLake, enrich: Callable[[bytes, int], list[Any]]) -> int:
-    """Ours: the real pipeline and the worker's writers and commit path."""
+    """Ours: the real pipeline and the worker's writers and commit path (pii events included)."""
     writer = LakeWriter(CutPolicy(max_events=10**9, max_bytes=10**12, max_age_s=10**6))
     now = time.time_ns() // 1_000_000
     n = 0
@@ -303,6 +303,11 @@ def ours_loop(records: list[bytes], lake: LocalLake, enrich: Callable[[bytes, in
             event = getattr(outcome, "event", None)
             if event is not None:
                 writer.add_good(event, token, len(raw), now)
+                pii = outcome.pii  # the PII enrichment's pii_transformation event, written as the worker does
+                if isinstance(pii, EnrichedEvent):
+                    writer.add_pii(pii, token, len(raw), now)
+                elif pii is not None:
+                    writer.add_bad(pii.type_name, pii.encode(), token, now, now)
             else:
                 writer.add_bad(outcome.type_name, outcome.encode(), token, now, now)
             n += 1

@@ -15,6 +15,7 @@ and the worker's Parquet writer; both runs use the same records in the same proc
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -136,13 +137,21 @@ def main() -> None:
     chain = load_enrichments(folder, resolver)
     env_none = Environment(validator)
     env_all = Environment(validator, enrichments=tuple(chain))
+    # The same ten with the PII enrichment's emitEvent off: what the separate pii stream costs.
+    quiet = tmp / "enrichments-no-pii-event"
+    shutil.copytree(folder, quiet)
+    pii_config = quiet / "pii_enrichment_config.json"
+    pii_config.write_text(pii_config.read_text().replace('"emitEvent": true', '"emitEvent": false'))
+    env_quiet = Environment(validator, enrichments=tuple(load_enrichments(quiet, resolver)))
 
     def run_with(env: Environment, records: list[bytes]) -> Callable[[LocalLake], int]:
         return lambda lake: ours_loop(records, lake, lambda raw, now: enrich_record(raw, env, now))
 
     records = traffic() + fixture_records(rounds=20)
-    rates = interleaved_rates({"none": run_with(env_none, records), "all": run_with(env_all, records)}, SECONDS)
-    base, full = rates["none"], rates["all"]
+    runs = {"none": run_with(env_none, records), "all": run_with(env_all, records)}
+    runs["quiet"] = run_with(env_quiet, records)
+    rates = interleaved_rates(runs, SECONDS)
+    base, full, no_pii_event = rates["none"], rates["all"], rates["quiet"]
 
     # Cold agents: fresh batches generated before timing, each run on one never parsed before.
     batches = [traffic(cold_share=0.02, seed=time.time_ns() + i) for i in range(8)]
@@ -178,6 +187,10 @@ def main() -> None:
     print(f"   enrich, no enrichments         {base:10,.0f} events/s per core (baseline)")
     print(
         f"   enrich, all ten enrichments    {full:10,.0f} events/s per core   {full / base:.2f}x baseline (target 0.6x)"
+    )
+    print(
+        f"   all ten, PII emitEvent off     {no_pii_event:10,.0f} events/s per core"
+        f"   {no_pii_event / base:.2f}x baseline  (no pii_transformation event per event)"
     )
     print(f"   all ten, 2% unseen agents      {cold:10,.0f} events/s per core   {cold / cold_base:.2f}x its baseline")
     print(
