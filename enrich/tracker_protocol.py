@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from enrich.event import EnrichedEvent
 
 __all__ = [
+    "BOOLEAN_PARAMETERS",
     "EVENT_TYPES",
     "MAX_TSTAMP_MS",
     "MIN_TSTAMP_MS",
@@ -232,7 +233,8 @@ def _ignore(_: EnrichedEvent, __: str, ___: MappedParameters) -> None:
     """tnuid: applied after every other parameter (see map_parameters)."""
 
 
-_BOOLS = {
+# Browser-feature flags and the cookie flag: parameter → boolean atomic field.
+BOOLEAN_PARAMETERS: dict[str, str] = {
     "f_pdf": "br_features_pdf",
     "f_fla": "br_features_flash",
     "f_java": "br_features_java",
@@ -268,7 +270,7 @@ MAPPING: dict[str, Setter] = {
     "ttm": _converted("true_tstamp", to_tstamp),
     "cv": _str_setter("v_collector"),
     "lang": _str_setter("br_lang"),
-    **{param: _converted(name, to_bool) for param, name in _BOOLS.items()},
+    **{param: _converted(name, to_bool) for param, name in BOOLEAN_PARAMETERS.items()},
     "res": _dims_setter("dvce_screenwidth", "dvce_screenheight"),
     "cd": _str_setter("br_colordepth"),
     "tz": _str_setter("os_timezone"),

@@ -43,6 +43,7 @@ from enrich.event import EnrichedEvent
 from enrich.outputs.commit import commit_file
 from enrich.outputs.lake_writer import LakeWriter
 from enrich.outputs.rolling import CutPolicy
+from enrich.tracker_protocol import BOOLEAN_PARAMETERS
 from tests.enrich.event_mix import raw_mix, registry_chain, write_acme_registry
 
 ROUNDS = 60  # x (16 captured tracker requests = 33 events, + 1 invalid-mix round of 10 records = 14 events every 4th)
@@ -149,21 +150,7 @@ FLOOR_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
             "ti_pr": "ti_price",
         }.items()
     },
-    **{
-        p: (f, _flag)
-        for p, f in {
-            "f_pdf": "br_features_pdf",
-            "f_fla": "br_features_flash",
-            "f_java": "br_features_java",
-            "f_dir": "br_features_director",
-            "f_qt": "br_features_quicktime",
-            "f_realp": "br_features_realplayer",
-            "f_wma": "br_features_windowsmedia",
-            "f_gears": "br_features_gears",
-            "f_ag": "br_features_silverlight",
-            "cookie": "br_cookies",
-        }.items()
-    },
+    **{p: (f, _flag) for p, f in BOOLEAN_PARAMETERS.items()},
 }
 FLOOR_DIMENSIONS = {
     "res": ("dvce_screenwidth", "dvce_screenheight"),
