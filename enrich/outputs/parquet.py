@@ -101,7 +101,6 @@ def events_to_table(events: Sequence[EnrichedEvent], nulled: list[str] | None = 
     sink: list[str] = [] if nulled is None else nulled
     if not events:
         return GOOD_SCHEMA.empty_table()
-    # A value the fast conversion refused (out of range, too precise): column by column, nulling just those.
     arrays = [_column(list(map(get, events)), f, sink) for get, f in zip(_GETTERS, ATOMIC_FIELDS, strict=True)]
     return pa.Table.from_arrays(arrays, schema=GOOD_SCHEMA)
 
