@@ -288,22 +288,6 @@ def build_record(
     )
 
 
-class _SecondPrefix:
-    """`format_instant` for one second, cached: requests within a second share everything but the millis."""
-
-    second = -(2**63)
-    prefix = ""
-
-
-def _instant(ms: int) -> str:
-    """Exactly `core.raw.format_instant(ms)`, formatting the date and time only once per second."""
-    second, millis = divmod(ms, 1000)
-    if second != _SecondPrefix.second:
-        _SecondPrefix.prefix = format_instant(second * 1000)[:-5]  # without ".000Z"
-        _SecondPrefix.second = second
-    return f"{_SecondPrefix.prefix}.{millis:03d}Z"
-
-
 def encode_record(
     *,
     facts: RequestFacts,
@@ -331,7 +315,7 @@ def encode_record(
                 "collector": collector,
                 "encoding": "UTF-8",
                 "hostname": facts.hostname(),
-                "timestamp": _instant(timestamp_ms),
+                "timestamp": format_instant(timestamp_ms),
                 "ipAddress": "unknown" if anonymous else (ip_address or "unknown"),
                 "useragent": facts.useragent,
                 "refererUri": facts.referer,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -38,9 +39,16 @@ class RawRecordError(ValueError):
 
 def format_instant(ms: int) -> str:
     """Epoch milliseconds → ISO-8601 with milliseconds and `Z`, as bad rows and raw records carry."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    second, millis = divmod(ms, 1000)
+    return f"{_second_text(second)}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=1024)
+def _second_text(second: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SS` of an epoch second; cached, as requests and events arrive many to a second."""
+    dt = datetime.fromtimestamp(second, tz=UTC)
     # Not strftime("%Y"): glibc does not zero-pad years below 1000, which would break RFC 3339.
-    return f"{dt.year:04d}-{dt:%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    return f"{dt.year:04d}-{dt:%m-%dT%H:%M:%S}"
 
 
 def parse_instant(text: str) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Sequence
-from functools import lru_cache
 from typing import Any
 
 from core.badrows import EnrichmentFailureMessage, InputDataMessage
@@ -86,7 +85,7 @@ class CrossNavigationValue:
     def context(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "domain_user_id": self.domain_user_id,
-            "timestamp": _instant(self.timestamp) if self.timestamp is not None else None,
+            "timestamp": format_instant(self.timestamp) if self.timestamp is not None else None,
             "session_id": self.session_id,
             "user_id": self.user_id,
             "source_id": self.source_id,
@@ -94,17 +93,6 @@ class CrossNavigationValue:
             "reason": self.reason,
         }
         return {"schema": CROSS_NAVIGATION, "data": data}
-
-
-@lru_cache(maxsize=1024)
-def _second(seconds: int) -> str:
-    """`YYYY-MM-DDTHH:MM:SS` of an epoch second (links are followed in bursts: the same seconds repeat)."""
-    return format_instant(seconds * 1000)[:-5]
-
-
-def _instant(ms: int) -> str:
-    """core.raw.format_instant(ms), its costly date formatting done once per second."""
-    return f"{_second(ms // 1000)}.{ms % 1000:03d}Z"
 
 
 def parse_sp(value: str) -> CrossNavigationValue | InputDataMessage:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.record import RecordInput, RequestFacts, _instant, build_record, encode_record
-from core.raw import format_instant
+from collector.record import RecordInput, RequestFacts, build_record, encode_record
 
 _NAMES = st.sampled_from(
     [
@@ -54,13 +53,3 @@ def _requests(draw: st.DrawFn) -> RecordInput:
 def test_encode_record_is_byte_identical_to_the_structured_record(request: RecordInput) -> None:
     """encode_record(...) equals build_record(...).encode() byte for byte, whatever the headers, query and body."""
     assert encode_record(**request) == build_record(**request).encode()
-
-
-@given(st.lists(_INSTANTS, min_size=1, max_size=20), st.lists(st.integers(0, 2_500), min_size=1, max_size=20))
-def test_cached_instant_formatting_matches_format_instant(starts: list[int], steps: list[int]) -> None:
-    """The per-second cached timestamp text equals format_instant for any sequence of instants, near or far apart."""
-    for start in starts:
-        instant = start
-        for step in steps:
-            instant += step
-            assert _instant(instant) == format_instant(instant)

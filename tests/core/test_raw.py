@@ -6,7 +6,7 @@ import json
 import os
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -330,3 +330,13 @@ def test_querystring_and_headers_read_exactly_as_item_by_item(items: list[Any], 
         assert _item_by_item(doc) == ("error", str(e))
     else:
         assert _item_by_item(doc) == (payload.querystring, payload.headers)
+
+
+@given(st.lists(st.integers(-62135596800000, MAX_INSTANT_MS), min_size=1, max_size=10), st.lists(st.integers(0, 2_500)))
+def test_instants_formatted_once_per_second_match_a_fresh_datetime_format(starts: list[int], steps: list[int]) -> None:
+    """format_instant (its second text cached) equals formatting a datetime afresh, for instants near or far apart."""
+    for instant in starts:
+        for step in [0, *steps]:
+            instant = min(instant + step, MAX_INSTANT_MS)
+            dt = datetime.fromtimestamp(instant // 1000, tz=UTC)
+            assert format_instant(instant) == f"{dt.year:04d}-{dt:%m-%dT%H:%M:%S}.{instant % 1000:03d}Z"
