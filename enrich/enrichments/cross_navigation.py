@@ -12,7 +12,6 @@ is what its schema can refuse in it: lengths against maxLength, the session id's
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -22,9 +21,10 @@ from core.raw import format_instant
 from enrich.base64url import decode_base64_text
 from enrich.enrichments.base import EnrichmentContext, information, parse_query
 from enrich.enrichments.config import EnrichmentConfig
-from enrich.enrichments.proofs import MAX_PROOFS, Proofs, Shape
+from enrich.enrichments.proofs import Shapes
 from enrich.event import EnrichedEvent
 from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS
+from registry.json_formats import is_uuid
 
 __all__ = [
     "CROSS_NAVIGATION",
@@ -37,8 +37,6 @@ __all__ = [
 ]
 
 CROSS_NAVIGATION = "iglu:com.snowplowanalytics.snowplow/cross_navigation/jsonschema/1-0-0"
-# The schema validator's `uuid` format (registry/json_formats.py), which cross_navigation asks of session_id.
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
 _EXPECTATION = "not in the expected format: ms since epoch"
 
 
@@ -75,7 +73,7 @@ class CrossNavigationValue:
         return (
             self.timestamp is None,
             within(self.domain_user_id, 128),
-            0 if session is None else 1 if _UUID.fullmatch(session) is not None else 2,
+            0 if session is None else 1 if is_uuid(session) else 2,  # the validator's own `uuid` format
             within(self.user_id, 4096),
             within(self.source_id, 4096),
             within(self.reason, 4096),
@@ -137,26 +135,19 @@ class CrossNavigation:
     which names this enrichment in the failure when it is configured.
     """
 
-    __slots__ = ("_shapes", "config_schema", "identifier", "proofs")
+    __slots__ = ("config_schema", "identifier", "shapes")
 
     def __init__(self, identifier: str, config_schema: SchemaKey) -> None:
         self.identifier = identifier
         self.config_schema = config_schema
-        self.proofs: Proofs = {}
-        self._shapes: dict[Hashable, Shape] = {}
+        self.shapes = Shapes()
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if event.page_urlquery is None or "_sp=" not in event.page_urlquery:
             return None
         parsed = read_sp(ctx.page_query)
         if isinstance(parsed, CrossNavigationValue) and None not in (parsed.domain_user_id, parsed.timestamp):
-            name = parsed.shape_name()
-            shape = self._shapes.get(name)
-            if shape is None:
-                shape = Shape(name, self.proofs)
-                if len(self._shapes) < MAX_PROOFS:
-                    self._shapes[name] = shape
-            ctx.add_derived_context(parsed.context(), shape)
+            ctx.add_derived_context(parsed.context(), self.shapes.of(parsed.shape_name()))
         return None
 
     def failure(self, problem: InputDataMessage) -> EnrichmentFailureMessage:

@@ -16,8 +16,7 @@ proven once per shape and configuration (`transformation`).
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
@@ -30,16 +29,15 @@ from core.iglu import SchemaCriterion, SchemaKey
 from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.json_path import JsonPath, compile_path
-from enrich.enrichments.proofs import MAX_PROOFS, Proofs, Shape
+from enrich.enrichments.proofs import Shape, Shapes
 from enrich.event import EnrichedEvent
 from enrich.pii_event import PiiTransformation
+from registry.json_formats import is_uuid
 
 __all__ = ["PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 
 PII_TRANSFORMATION = "iglu:com.snowplowanalytics.snowplow/pii_transformation/jsonschema/1-0-0"
 PARENT_EVENT = "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0"
-# The `uuid` format of the schema validator (registry/json_formats.py), as parent_event asks of parentEventId.
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 
@@ -76,7 +74,6 @@ class PiiPseudonymiser:
     """Hashes the configured fields of one event in place."""
 
     __slots__ = (
-        "_shapes",
         "_uuid_shape",
         "anonymous_only",
         "config_schema",
@@ -85,7 +82,7 @@ class PiiPseudonymiser:
         "identifier",
         "json_fields",
         "pojo_fields",
-        "proofs",
+        "shapes",
         "strategy",
     )  # fmt: skip
 
@@ -109,9 +106,8 @@ class PiiPseudonymiser:
         self.hash = hasher(pseudonymize["hashFunction"], pseudonymize.get("salt", ""))
         self.emit_event = emit_event
         self.anonymous_only = anonymous_only
-        self.proofs: Proofs = {}  # pii_transformation verdicts per shape
+        self.shapes = Shapes()  # of pii_transformation entities
         self._uuid_shape = Shape("uuid", {})  # a parent_event naming a UUID
-        self._shapes: dict[Hashable, Shape] = {}  # pii_transformation shapes by name, made once
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if self.anonymous_only and ctx.header("SP-Anonymous") is None:
@@ -213,7 +209,7 @@ class PiiPseudonymiser:
         event = {"schema": PII_TRANSFORMATION, "data": {"pii": pii, "strategy": strategy}}
         parent = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_event_id}}
         # parent_event/1-0-0 asks for a string of format uuid and nothing else: a UUID always passes.
-        parent_shape = self._uuid_shape if _UUID.fullmatch(parent_event_id) is not None else None
+        parent_shape = self._uuid_shape if is_uuid(parent_event_id) else None  # the validator's own `uuid` format
         pojo, found = pii.get("pojo"), pii.get("json")
         name = (
             tuple([entry["fieldName"] for entry in pojo]) if pojo else (),
@@ -221,12 +217,7 @@ class PiiPseudonymiser:
             if found
             else (),
         )
-        shape = self._shapes.get(name)
-        if shape is None:
-            shape = Shape(name, self.proofs)
-            if len(self._shapes) < MAX_PROOFS:
-                self._shapes[name] = shape
-        return PiiTransformation(event, parent, shape, parent_shape)
+        return PiiTransformation(event, parent, self.shapes.of(name), parent_shape)
 
 
 def build(config: EnrichmentConfig) -> PiiPseudonymiser:

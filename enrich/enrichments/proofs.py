@@ -25,7 +25,7 @@ from core.iglu import SchemaKey
 from enrich.entities import Entities, declared_uri, parse_entity, validate_entity
 from enrich.environment import SchemaValidator
 
-__all__ = ["MAX_PROOFS", "Proof", "Proofs", "Shape", "checked_entity"]
+__all__ = ["MAX_PROOFS", "Proof", "Proofs", "Shape", "Shapes", "checked_entity"]
 
 MAX_PROOFS = 4096  # shapes remembered per enrichment; beyond that, entities are validated each time
 
@@ -60,6 +60,26 @@ class Shape:
 
     def __repr__(self) -> str:
         return f"Shape({self.name!r}, strings_free={self.strings_free})"
+
+
+class Shapes:
+    """One enrichment's shapes by name, sharing one book of proofs; at most MAX_PROOFS names are remembered
+    (past that a name's shape is made afresh each time, so its entities are validated)."""
+
+    __slots__ = ("_by_name", "proofs", "strings_free")
+
+    def __init__(self, *, strings_free: bool = False) -> None:
+        self.proofs: Proofs = {}
+        self.strings_free = strings_free
+        self._by_name: dict[Hashable, Shape] = {}
+
+    def of(self, name: Hashable) -> Shape:
+        shape = self._by_name.get(name)
+        if shape is None:
+            shape = Shape(name, self.proofs, strings_free=self.strings_free)
+            if len(self._by_name) < MAX_PROOFS:
+                self._by_name[name] = shape
+        return shape
 
 
 def checked_entity(

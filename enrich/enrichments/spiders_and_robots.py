@@ -20,7 +20,7 @@ from core.errors import ConfigError
 from core.iglu import SchemaKey
 from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
-from enrich.enrichments.proofs import Proofs, Shape
+from enrich.enrichments.proofs import Shapes
 from enrich.enrichments.ua_parser import is_spider
 from enrich.event import EnrichedEvent
 
@@ -60,15 +60,17 @@ def read_ip_ranges(path: Path) -> tuple[Network, ...]:
 class SpidersAndRobots:
     """Attaches one spiders_and_robots context per event (IP list first, then the user agent)."""
 
-    __slots__ = ("_ip_verdict", "_shapes", "config_schema", "identifier", "ranges")
+    __slots__ = ("_bad_ip", "_bad_ua", "_browser", "_ip_verdict", "config_schema", "identifier", "ranges")
 
     def __init__(self, identifier: str, config_schema: SchemaKey, ranges: tuple[Network, ...]) -> None:
         self.identifier = identifier
         self.config_schema = config_schema
         self.ranges = ranges
         self._ip_verdict = lru_cache(maxsize=8_192)(self._listed)
-        proofs: Proofs = {}  # each of the three contexts is a constant: its own shape
-        self._shapes = {id(c): Shape(id(c), proofs) for c in (_BROWSER, _BAD_IP, _BAD_UA)}
+        shapes = Shapes()  # each of the three contexts is a constant: its own shape
+        self._browser, self._bad_ip, self._bad_ua = (
+            (context, shapes.of(name)) for name, context in (("browser", _BROWSER), ("ip", _BAD_IP), ("ua", _BAD_UA))
+        )
 
     def _listed(self, ip: str) -> bool:
         try:
@@ -79,12 +81,12 @@ class SpidersAndRobots:
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if self.ranges and event.user_ipaddress and self._ip_verdict(event.user_ipaddress):
-            context = _BAD_IP
+            verdict = self._bad_ip
         elif event.useragent and is_spider(event.useragent):
-            context = _BAD_UA
+            verdict = self._bad_ua
         else:
-            context = _BROWSER
-        ctx.add_derived_context(context, self._shapes[id(context)])
+            verdict = self._browser
+        ctx.add_derived_context(*verdict)
         return None
 
 

@@ -19,7 +19,7 @@ from core.badrows import EnrichmentFailureMessage
 from core.iglu import SchemaKey
 from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
-from enrich.enrichments.proofs import Proofs, Shape
+from enrich.enrichments.proofs import Shapes
 from enrich.event import EnrichedEvent
 
 __all__ = ["CACHE_SIZE", "UA_PARSER_CONTEXT", "UaParser", "build", "parsed_agent", "ua_context"]
@@ -86,21 +86,17 @@ def is_spider(useragent: str) -> bool:
 class UaParser:
     """Attaches ua_parser_context for the event's user agent."""
 
-    __slots__ = ("_shapes", "config_schema", "identifier", "proofs")
+    __slots__ = ("config_schema", "identifier", "shapes")
 
     def __init__(self, identifier: str, config_schema: SchemaKey) -> None:
         self.identifier = identifier
         self.config_schema = config_schema
-        self.proofs: Proofs = {}
-        self._shapes: dict[tuple[bool, ...], Shape] = {}  # by null fields (at most 2**7 of them)
+        self.shapes = Shapes(strings_free=True)  # by null fields (at most 2**7 of them)
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if event.useragent:
             context, nulls = parsed_agent(event.useragent)
-            shape = self._shapes.get(nulls)
-            if shape is None:
-                shape = self._shapes[nulls] = Shape(nulls, self.proofs, strings_free=True)
-            ctx.add_derived_context(context, shape)
+            ctx.add_derived_context(context, self.shapes.of(nulls))
         return None
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.badrows import EnrichmentFailureMessage, IgluErrorMessage, SchemaViolations
 from core.iglu import SchemaKey
+from enrich.enrichments import proofs
 from enrich.enrichments.base import EnrichmentContext
-from enrich.enrichments.proofs import Shape
+from enrich.enrichments.proofs import Shape, Shapes
 from enrich.enrichments.registry import build_chain
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
@@ -174,3 +176,16 @@ def test_an_invalidated_resolver_makes_every_shape_proven_anew() -> None:
     _good(chain, env, "e", "f", CHROME.format(100))
     _good(chain, env, "g", "h", CHROME.format(100))
     assert counting.calls["http_cookie"] == 2 and counting.calls["spiders_and_robots"] == 2
+
+
+def test_a_shape_book_gives_one_shape_per_name_sharing_its_proofs_up_to_its_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Shapes.of: the same name gives the same shape, every shape shares the book's proofs and strings_free,
+    and past MAX_PROOFS names a new name gets a shape that is not remembered."""
+    monkeypatch.setattr(proofs, "MAX_PROOFS", 2)
+    book = Shapes(strings_free=True)
+    a, b = book.of("a"), book.of(("b", 1))
+    assert book.of("a") is a and book.of(("b", 1)) is b
+    assert a.proofs is b.proofs is book.proofs and a.strings_free and b.strings_free
+    assert book.of("c") is not book.of("c")
