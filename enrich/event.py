@@ -274,8 +274,7 @@ class EnrichedEvent:
 
     def __init__(self, **fields: Any) -> None:
         _clear(self)
-        for name, value in fields.items():
-            setattr(self, name, value)
+        self.update(fields)
 
     def update(self, fields: dict[str, Any]) -> None:
         """Set several fields at once (atomic field names only)."""
