@@ -190,9 +190,7 @@ class Acknowledger:
             batch.timer.cancel()
         error = publish.exception() if not publish.cancelled() else QueueUnavailable("publish cancelled")
         if error is None:
-            self._queue_ok = True
-            self._on_outcome("queue", batch.count)
-            self._on_publish(time.perf_counter() - batch.started, batch.count)
+            self._published(batch.count, batch.started)
             self._direct_settle(batch, ok=True)
         elif isinstance(error, QueueUnavailable | OSError):
             self._direct_failed(batch, messages, error)
@@ -206,11 +204,7 @@ class Acknowledger:
     def _direct_failed(self, batch: _DirectBatch, messages: list[bytes], error: BaseException) -> None:
         """As `_commit` does when a publish fails: spool mode, and this batch to the spool (503 without one)."""
         batch.settled = True  # from now on only the spool write below settles the requests
-        if self._direct:
-            log.warning("queue_unavailable", records=len(messages), error=repr(error), spool=self.spool is not None)
-        self._queue_ok = False
-        self._direct = False
-        self._on_outcome("queue_failed", len(messages))
+        self._publish_failed(len(messages), error)
         if self.spool is None:
             self._direct_settle(batch, ok=False)
             return
@@ -277,19 +271,27 @@ class Acknowledger:
             try:
                 await asyncio.wait_for(asyncio.shield(self._publish(messages)), self.publish_timeout)
             except (QueueUnavailable, TimeoutError, OSError) as e:
-                if self._direct:
-                    log.warning("queue_unavailable", records=len(messages), error=repr(e), spool=self.spool is not None)
-                self._queue_ok = False
-                self._direct = False
-                self._on_outcome("queue_failed", len(messages))
+                self._publish_failed(len(messages), e)
             else:
-                self._queue_ok = True
-                self._on_outcome("queue", len(messages))
-                self._on_publish(time.perf_counter() - started, len(messages))
+                self._published(len(messages), started)
                 return True
         if self.spool is None:
             return False
         return await self._to_spool(messages)
+
+    def _published(self, count: int, started: float) -> None:
+        """A publish of `count` records the queue confirmed (started at perf_counter `started`)."""
+        self._queue_ok = True
+        self._on_outcome("queue", count)
+        self._on_publish(time.perf_counter() - started, count)
+
+    def _publish_failed(self, count: int, error: BaseException) -> None:
+        """A publish the queue did not confirm: spool mode from now on (the drainer switches back)."""
+        if self._direct:
+            log.warning("queue_unavailable", records=count, error=repr(error), spool=self.spool is not None)
+        self._queue_ok = False
+        self._direct = False
+        self._on_outcome("queue_failed", count)
 
     async def _to_spool(self, messages: list[bytes]) -> bool:
         assert self.spool is not None

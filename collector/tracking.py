@@ -190,11 +190,11 @@ class TrackingEndpoint:
             location = self._redirect_target(query)
             if location is None:
                 return _text(400, "redirect target missing or not in the allowed domains", _cors(origin)), [], origin
-        identity = self._resolve(facts, query)
+        now = self._clock_ms()  # one instant per request: the record's timestamp and the cookie's expiry
+        identity = self._resolve(facts, query, now)
         records: list[bytes] = []
         if not identity.do_not_track:
             client = scope.get("client")
-            now = self._clock_ms()
             ip_address = self._client.resolve(client[0] if client else None, facts.forwarded_for, facts.forwarded)
             encoded = encode_record(
                 facts=facts,
@@ -213,12 +213,13 @@ class TrackingEndpoint:
             records.append(encoded)
         return self._success(route, origin, location, identity), records, origin
 
-    def _resolve(self, facts: RequestFacts, query: bytes) -> Identity:
+    def _resolve(self, facts: RequestFacts, query: bytes, now_ms: int) -> Identity:
         return self._identity.resolve(
             cookies=parse_cookies(facts.cookie_headers),
             nuid_param=_nuid_param(query) if b"nuid=" in query else None,
             anonymous=facts.sp_anonymous,
             origins=facts.origins,
+            now=now_ms / 1000,
         )
 
     def _success(self, route: Route, origin: bytes, location: str | None, identity: Identity) -> Answer:
