@@ -24,9 +24,8 @@ __all__ = ["CHECKPOINT_EVERY_BYTES", "MAX_WAL_BYTES", "WalCheckpointer"]
 
 # 8x SQLite's own default (1000 pages of 4 KiB): a checkpoint copies each page once however often commits
 # rewrote it (the table's last leaf, its interior pages, the header), so rarer checkpoints copy fewer pages
-# per message. bench_queue, event-loop publishers, 4 runs each: 17 -> 15.6 us CPU/msg, 9.0x -> 10.4x the
-# one-commit-per-message baseline (same class, same setting). The price: a WAL of up to ~32 MiB between
-# checkpoints, which readers and crash recovery scan.
+# per message (measured in bench_queue; figures in the commit that set this). The price: a WAL of up to
+# ~32 MiB between checkpoints, which readers and crash recovery scan.
 CHECKPOINT_EVERY_BYTES = 32 * 1024 * 1024
 MAX_WAL_BYTES = 256 * 1024 * 1024  # past this the writer truncates the WAL (one pause) rather than let it grow
 TRUNCATE_WAIT_MS = 50  # how long that truncation waits for readers of older snapshots before trying later
@@ -43,7 +42,7 @@ class WalCheckpointer:
         self.path = path
         self.every_bytes = every_bytes
         self.max_wal_bytes = max_wal_bytes
-        self.wal_over_limit = False  # set by the checkpoint thread, cleared by the writer once it truncated
+        self.wal_over_limit = False  # set by the checkpoint thread, cleared by the writer when it tries to truncate
         self.checkpoints = 0  # completed checkpoint calls, for tests
         self._written = 0
         self._due = threading.Event()
@@ -95,12 +94,12 @@ class WalCheckpointer:
         except OSError:
             return 0
 
-    def truncate(self, conn: sqlite3.Connection, restore_busy_timeout_ms: int) -> bool:
+    def truncate(self, conn: sqlite3.Connection, restore_busy_timeout_ms: int) -> None:
         """On the writer's connection, between commits: checkpoint everything and cut the WAL to zero bytes.
 
         Waits at most TRUNCATE_WAIT_MS for readers of older snapshots; if they are still there it gives
-        up (False) until the checkpoint thread finds the WAL over its limit again, so a reader that
-        lingers costs one short wait per background checkpoint, never one per commit.
+        up until the checkpoint thread finds the WAL over its limit again, so a reader that lingers
+        costs one short wait per background checkpoint, never one per commit.
         """
         self.wal_over_limit = False
         try:
@@ -111,11 +110,9 @@ class WalCheckpointer:
                 conn.execute(f"PRAGMA busy_timeout={restore_busy_timeout_ms}")
         except sqlite3.Error as exc:
             log.warning("wal_truncate_failed", path=str(self.path), error=str(exc))
-            return False
-        if busy:
-            return False
-        log.info("wal_truncated", path=str(self.path), limit_bytes=self.max_wal_bytes)
-        return True
+            return
+        if not busy:
+            log.info("wal_truncated", path=str(self.path), limit_bytes=self.max_wal_bytes)
 
     def close(self) -> None:
         """Stop the thread (a checkpoint in progress finishes first)."""
