@@ -136,10 +136,10 @@ def enrich_event(
     payload: CollectorPayload,
     env: Environment,
     now: int,
-    base: BaseFields | None = None,
+    base: BaseFields,
 ) -> Good | SchemaViolations | EnrichmentFailures:
     """Enrich one event (its tracker parameters, after the adapter); `base` is base_fields() of its payload."""
-    fields, base_reports = base_fields(payload, env, now) if base is None else base
+    fields, base_reports = base
     event = EnrichedEvent()
     event.update(fields)
     atomic = list(base_reports)
