@@ -1,15 +1,22 @@
 """How much group commit buys the SQLite queue, and how fast consume+ack drains it, against baselines from the same run.
 
-Publish: 32 concurrent publishers each publish single 1 KiB messages (the collector's shape: one
-request, one record) with synchronous=FULL: the baseline is 32 threads with one commit per publish()
-call (the same class with group_commit=False); group commit is measured with 32 threads calling
-publish() and with 32 event-loop tasks awaiting publish_async() (how the collector publishes: its
+Publish: N concurrent publishers each publish single 1 KiB messages (the collector's shape: one
+request, one record) with synchronous=FULL: the baseline is N threads with one commit per publish()
+call (the same class with group_commit=False); group commit is measured with N threads calling
+publish() and with N event-loop tasks awaiting publish_async() (how the collector publishes: its
 requests are tasks, on uvloop), both committed by the publisher's one writer thread. Consume+ack:
 pull batches of 500 and ack them, against a plain SELECT of the same rows (the ceiling) and against
-the baseline publish rate. The fsync latency
-of the benchmark's folder is printed too: group commit saves fsyncs, so its ratio grows with it.
+the baseline publish rate. The fsync latency of the benchmark's folder is printed too: group commit
+saves fsyncs, so its ratio grows with it.
 
-Each round measures the baseline and both group-commit shapes back to back, and a ratio is taken
+What group commit buys depends on how many publishers wait at once: while one group commits, the
+next gathers, so N publishers share an fsync about N/2 at a time, while the baseline pays one fsync
+per message however many wait. The headline N is the collector benchmark's load (its 50 keep-alive
+connections: one request in flight on each), the concurrency the queue serves behind the collector;
+the sweep over other N (event-loop tasks) shows the dependence, 32 included (this benchmark's
+headline until 2026-11-26).
+
+Each round measures the baseline and the group-commit shapes back to back, and a ratio is taken
 within its round (the median of the rounds is printed, with the lowest and highest): other processes
 on a shared machine change the fsync latency and the CPU left over from one second to the next, and a
 ratio of medians taken from different rounds would mix those states. Process CPU per message is
@@ -29,9 +36,11 @@ import time
 from pathlib import Path
 
 from core.queue.sqlite import SQLitePublisher, SQLiteSubscriber
+from tests.bench.bench_collector import CONNECTIONS
 
-THREADS = 32
-PER_THREAD = 150
+PUBLISHERS = CONNECTIONS  # the headline: the collector benchmark's concurrency (see the module docstring)
+SWEEP = (16, 32, 128)  # other concurrencies, event-loop tasks only
+MESSAGES = 4800  # per measured run, split evenly over the publishers
 PAYLOAD = b"x" * 1024
 ROUNDS = 5
 PULL_BATCH = 500
@@ -59,17 +68,18 @@ def fsync_latency_us(folder: Path, samples: int = 200) -> float:
         probe.unlink()
 
 
-def publish_rate(path: Path, *, group_commit: bool) -> tuple[float, int]:
-    """Messages per second with THREADS concurrent single-message publishers, and the transactions used."""
+def publish_rate(path: Path, *, group_commit: bool, publishers: int = PUBLISHERS) -> tuple[float, int]:
+    """Messages per second with `publishers` concurrent single-message publishing threads, and the transactions used."""
     publisher = SQLitePublisher(path, group_commit=group_commit)
-    start = threading.Barrier(THREADS + 1)
+    start = threading.Barrier(publishers + 1)
+    each = MESSAGES // publishers
 
     def publish_many() -> None:
         start.wait()
-        for _ in range(PER_THREAD):
+        for _ in range(each):
             publisher.publish([PAYLOAD])
 
-    workers = [threading.Thread(target=publish_many) for _ in range(THREADS)]
+    workers = [threading.Thread(target=publish_many) for _ in range(publishers)]
     for worker in workers:
         worker.start()
     start.wait()
@@ -78,22 +88,23 @@ def publish_rate(path: Path, *, group_commit: bool) -> tuple[float, int]:
         worker.join()
     elapsed = time.perf_counter() - started
     transactions = publisher.transactions
-    assert publisher.depth() >= THREADS * PER_THREAD
+    assert publisher.depth() == each * publishers
     publisher.close()
-    return THREADS * PER_THREAD / elapsed, transactions
+    return each * publishers / elapsed, transactions
 
 
-def publish_rate_async(path: Path) -> tuple[float, int]:
-    """Messages per second with THREADS concurrent event-loop tasks each awaiting single-message publishes."""
+def publish_rate_async(path: Path, publishers: int = PUBLISHERS) -> tuple[float, int]:
+    """Messages per second with `publishers` concurrent event-loop tasks each awaiting single-message publishes."""
     publisher = SQLitePublisher(path)
+    each = MESSAGES // publishers
 
     async def publish_many() -> None:
-        for _ in range(PER_THREAD):
+        for _ in range(each):
             await publisher.publish_async([PAYLOAD])
 
     async def run_all() -> float:
         started = time.perf_counter()
-        await asyncio.gather(*(publish_many() for _ in range(THREADS)))
+        await asyncio.gather(*(publish_many() for _ in range(publishers)))
         return time.perf_counter() - started
 
     try:  # the collector's event loop (uvicorn picks uvloop when it is installed)
@@ -103,9 +114,9 @@ def publish_rate_async(path: Path) -> tuple[float, int]:
     except ImportError:
         elapsed = asyncio.run(run_all())
     transactions = publisher.transactions
-    assert publisher.depth() >= THREADS * PER_THREAD
+    assert publisher.depth() == each * publishers
     publisher.close()
-    return THREADS * PER_THREAD / elapsed, transactions
+    return each * publishers / elapsed, transactions
 
 
 def raw_read_rate(path: Path) -> float:
@@ -149,29 +160,40 @@ def main() -> None:
     folder = _disk_folder()
     try:
         fsync_us = fsync_latency_us(folder)
-        messages = THREADS * PER_THREAD
         baseline, grouped, per_txn, tasks, per_txn_tasks = [], [], [], [], []
         cpu: dict[str, list[float]] = {"baseline": [], "threads": [], "tasks": []}
+        sweep: dict[int, tuple[list[float], list[float], list[float]]] = {n: ([], [], []) for n in SWEEP}
         for round_ in range(ROUNDS):
             started = _cpu_seconds()
             rate, _ = publish_rate(folder / f"baseline-{round_}.db", group_commit=False)
             baseline.append(rate)
-            cpu["baseline"].append((_cpu_seconds() - started) / messages * 1e6)
+            cpu["baseline"].append((_cpu_seconds() - started) / MESSAGES * 1e6)
             started = _cpu_seconds()
             rate, transactions = publish_rate(folder / f"grouped-{round_}.db", group_commit=True)
             grouped.append(rate)
-            cpu["threads"].append((_cpu_seconds() - started) / messages * 1e6)
-            per_txn.append(messages / transactions)
+            cpu["threads"].append((_cpu_seconds() - started) / MESSAGES * 1e6)
+            per_txn.append(MESSAGES / transactions)
             started = _cpu_seconds()
             rate, transactions = publish_rate_async(folder / f"tasks-{round_}.db")
             tasks.append(rate)
-            cpu["tasks"].append((_cpu_seconds() - started) / messages * 1e6)
-            per_txn_tasks.append(messages / transactions)
+            cpu["tasks"].append((_cpu_seconds() - started) / MESSAGES * 1e6)
+            per_txn_tasks.append(MESSAGES / transactions)
+            for n, (sweep_base, sweep_tasks, sweep_txn) in sweep.items():
+                sweep_base.append(
+                    publish_rate(folder / f"baseline-{n}-{round_}.db", group_commit=False, publishers=n)[0]
+                )
+                rate, transactions = publish_rate_async(folder / f"tasks-{n}-{round_}.db", publishers=n)
+                sweep_tasks.append(rate)
+                sweep_txn.append(MESSAGES / transactions)
         base, group, task = statistics.median(baseline), statistics.median(grouped), statistics.median(tasks)
         us = {name: statistics.median(values) for name, values in cpu.items()}
         print(f"   folder {folder} (fsync of 1 KiB: {fsync_us:.0f} us)")
-        print(f"   publish, {THREADS} publishers x {PER_THREAD} single 1 KiB messages, synchronous=FULL,", end="")
-        print(f" {ROUNDS} rounds (rates: median; ratios: median of each round's ratio, and range):")
+        print(
+            f"   publish, {PUBLISHERS} publishers (the collector benchmark's connections) x {MESSAGES // PUBLISHERS}",
+            end="",
+        )
+        print(f" single 1 KiB messages, synchronous=FULL, {ROUNDS} rounds", end="")
+        print(" (rates: median; ratios: median of each round's ratio, and range):")
         print(
             f"     threads, one commit per message (baseline) {base:10,.0f} msg/s"
             f"                               {us['baseline']:5.1f} us CPU/msg"
@@ -185,6 +207,15 @@ def main() -> None:
             f"   {us['tasks']:5.1f} us CPU/msg   ({statistics.median(per_txn_tasks):.1f} messages per fsync,"
             " target >= 10x; the collector's path)"
         )
+        print("   the same, event-loop tasks against the baseline, by number of concurrent publishers:")
+        for n, (sweep_base, sweep_tasks, sweep_txn) in sorted(
+            [*sweep.items(), (PUBLISHERS, (baseline, tasks, per_txn_tasks))]
+        ):
+            print(
+                f"     {n:4d} publishers   baseline {statistics.median(sweep_base):8,.0f} msg/s   group commit"
+                f" {statistics.median(sweep_tasks):8,.0f} msg/s   {_ratios(sweep_tasks, sweep_base)}"
+                f"   ({statistics.median(sweep_txn):.1f} messages per fsync)"
+            )
 
         path = folder / f"grouped-{ROUNDS - 1}.db"
         read = raw_read_rate(path)
@@ -195,7 +226,7 @@ def main() -> None:
             f"     lease + ack (durable)             {consumed:10,.0f} msg/s   {consumed / read:5.2f}x plain read"
             f"   {consumed / base:5.1f}x baseline publish"
         )
-        assert count == messages
+        assert count == MESSAGES
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
