@@ -190,17 +190,15 @@ def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
 class LengthLimits:
     """The string fields to check and their limits, laid out so a typical event is cleared in one C-level pass.
 
-    `values_of` reads every limited field at once; `halves[i]` is `bounds[i] // 2`: a string of n code
-    points has at most 2n UTF-16 units, so only a value longer than half its limit needs a closer look.
+    `values_of` reads every limited field at once (`bounds[i]` is the limit of `names[i]`, in UTF-16 units).
     """
 
     names: tuple[str, ...]
     bounds: tuple[int, ...]
-    halves: tuple[int, ...] = field(repr=False, compare=False)
     values_of: Callable[[Any], tuple[Any, ...]] = field(repr=False, compare=False)
 
     @classmethod
     def of(cls, limits: Mapping[str, int]) -> LengthLimits:
         names = tuple(limits)
         bounds = tuple(limits[n] for n in names)
-        return cls(names, bounds, tuple(b // 2 for b in bounds), _getter(names))
+        return cls(names, bounds, _getter(names))

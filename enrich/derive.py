@@ -222,16 +222,18 @@ def _utf16_length(text: str) -> int:
 def length_reports(event: EnrichedEvent, limits: LengthLimits) -> list[dict[str, Any]]:
     """One data report per string field longer than its limit (in UTF-16 code units, as Java counts)."""
     values = limits.values_of(event)
-    # One C-level pass: `filter` and `compress` keep the same (truthy) values, so lengths and half-limits
-    # stay aligned; only when some value is longer than half its limit are the fields checked one by one.
-    if not any(map(gt, map(len, filter(None, values)), compress(limits.halves, values))):
+    present = tuple(filter(None, values))
+    # C-level passes: `filter` and `compress` keep the same (truthy) values, so lengths and limits stay
+    # aligned. An ASCII string's UTF-16 length is its length (str knows it is ASCII in O(1)); only an event
+    # with a value over its limit in code points, or with a non-ASCII value, is checked field by field.
+    if not any(map(gt, map(len, present), compress(limits.bounds, values))) and all(map(str.isascii, present)):
         return []
     reports: list[dict[str, Any]] = []
     # Only the set fields (the same truthy selection again): a short country code need not cost 84 steps.
     for name, limit, value in zip(
-        compress(limits.names, values), compress(limits.bounds, values), filter(None, values), strict=True
+        compress(limits.names, values), compress(limits.bounds, values), present, strict=True
     ):
-        if len(value) * 2 > limit and (len(value) > limit or _utf16_length(value) > limit):
+        if len(value) > limit or (len(value) * 2 > limit and not value.isascii() and _utf16_length(value) > limit):
             reports.append(
                 {
                     "message": f"Field is longer than maximum allowed size {limit}",
