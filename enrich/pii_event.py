@@ -34,13 +34,17 @@ from enrich.entities import Entities, contexts_column, unstruct_column
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 
-__all__ = ["LIMITED_FIELDS", "PII_EVENT_TYPE", "PII_PLATFORM", "PiiTransformation", "pii_event"]
+__all__ = ["LIMITED_FIELDS", "PII_EVENT_TYPE", "PII_FIELDS", "PII_PLATFORM", "PiiTransformation", "pii_event"]
 
 PII_EVENT_TYPE = "pii_transformation"
 PII_PLATFORM = "srv"
 # Every length-limited atomic field a pii event sets (the others stay unset; a test keeps this true).
 LIMITED_FIELDS = ("app_id", "platform", "event", "event_id", "v_etl", "event_vendor", "event_name", "event_format",
                   "event_version")  # fmt: skip
+# Every field a pii event can set (a test keeps this true): the pii stream's Parquet files write the other
+# columns as nulls without reading them from each event.
+PII_FIELDS = frozenset((*LIMITED_FIELDS, "etl_tstamp", "collector_tstamp", "derived_tstamp", "true_tstamp",
+                        "unstruct_event", "contexts", "derived_contexts"))  # fmt: skip
 _MAX_PASSED = 4096
 # id(limits) -> (those limits, kept alive so the id stays theirs; the field lengths that passed them)
 _passed: dict[int, tuple[LengthLimits, set[tuple[Any, ...]]]] = {}
@@ -83,19 +87,17 @@ def pii_event(
     unstruct = checked_entity(unstruct_sdj, transformation.shape, env.validator, checked)
     context = checked_entity(parent_sdj, transformation.parent_shape, env.validator, checked)
 
-    event = EnrichedEvent(
-        app_id=parent.app_id,
-        platform=PII_PLATFORM,
-        etl_tstamp=parent.etl_tstamp,
-        collector_tstamp=parent.collector_tstamp,
-        derived_tstamp=now,
-        true_tstamp=now,
-        event=PII_EVENT_TYPE,
-        event_id=env.new_event_id(),
-        v_etl=parent.v_etl,
-        unstruct_event=unstruct_column(unstruct_sdj if unstruct is None else unstruct[1]),
-        contexts=contexts_column([parent_sdj if context is None else context[1]]),
-    )
+    event = EnrichedEvent()  # PII_FIELDS lists every field set here
+    event.app_id = parent.app_id
+    event.platform = PII_PLATFORM
+    event.etl_tstamp = parent.etl_tstamp
+    event.collector_tstamp = parent.collector_tstamp
+    event.derived_tstamp = event.true_tstamp = now
+    event.event = PII_EVENT_TYPE
+    event.event_id = env.new_event_id()
+    event.v_etl = parent.v_etl
+    event.unstruct_event = unstruct_column(unstruct_sdj if unstruct is None else unstruct[1])
+    event.contexts = contexts_column([parent_sdj if context is None else context[1]])
     if unstruct is not None:
         key, entity = unstruct
         # The entity's schema is the canonical URI of `key`: its last segment is the version text.

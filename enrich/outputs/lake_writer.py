@@ -12,7 +12,7 @@ Layout under the lake root:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from typing import Any
 
 from enrich.event import EnrichedEvent
@@ -21,6 +21,7 @@ from enrich.outputs.parquet import encode_parquet
 from enrich.outputs.partitions import PartNamer
 from enrich.outputs.rolling import CutPolicy, PendingFile, RollingFile
 from enrich.outputs.tsv import encode_tsv
+from enrich.pii_event import PII_FIELDS
 
 __all__ = ["BAD_ROOT", "GOOD_ROOT", "GOOD_TSV_ROOT", "PII_ROOT", "LakeWriter"]
 
@@ -51,13 +52,16 @@ class LakeWriter:
         self.bad: dict[str, RollingFile[bytes]] = {}
         self.pii: RollingFile[EnrichedEvent] | None = None  # opened with the first pii_transformation event
 
-    def _parquet(self, events: list[EnrichedEvent]) -> bytes:
+    def _parquet(self, events: list[EnrichedEvent], fields: Set[str] | None = None) -> bytes:
         nulled: list[str] = []
-        data = encode_parquet(events, nulled)
+        data = encode_parquet(events, nulled, fields)
         if self._on_nulled is not None:
             for column in nulled:
                 self._on_nulled(column)
         return data
+
+    def _pii_parquet(self, events: list[EnrichedEvent]) -> bytes:
+        return self._parquet(events, PII_FIELDS)  # the other columns of a pii event are never set
 
     def _files(self) -> list[RollingFile[Any]]:
         files: list[RollingFile[Any]] = [self.good]
@@ -80,7 +84,7 @@ class LakeWriter:
     def add_pii(self, event: EnrichedEvent, token: int, size: int, now_ms: int) -> int:
         """Append a pii_transformation event (PII enrichment emitEvent); returns the outputs it adds (always 1)."""
         if self.pii is None:
-            self.pii = RollingFile(PII_ROOT, "parquet", self._parquet, self.policy, self.namer)
+            self.pii = RollingFile(PII_ROOT, "parquet", self._pii_parquet, self.policy, self.namer)
         self.pii.append(event, token, size, now_ms, event.collector_tstamp or 0)
         return 1
 

@@ -21,7 +21,7 @@ verbatim. Compression is Snappy: cheap to write, read everywhere.
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -96,18 +96,31 @@ def _column(values: Sequence[Any], field: AtomicField, nulled: list[str]) -> pa.
     return pa.array([None if v is None else str(v) for v in values], type=arrow_type)
 
 
-def events_to_table(events: Sequence[EnrichedEvent], nulled: list[str] | None = None) -> pa.Table:
-    """The events as an Arrow table with `GOOD_SCHEMA`; names of columns whose values were nulled go to `nulled`."""
+def events_to_table(
+    events: Sequence[EnrichedEvent], nulled: list[str] | None = None, fields: Set[str] | None = None
+) -> pa.Table:
+    """The events as an Arrow table with `GOOD_SCHEMA`; names of columns whose values were nulled go to `nulled`.
+
+    `fields`, when given, names every field any of the events may have set (a stream whose events are all
+    built alike, as pii_transformation events are): the other columns are written as nulls unread.
+    """
     sink: list[str] = [] if nulled is None else nulled
     if not events:
         return GOOD_SCHEMA.empty_table()
-    arrays = [_column(list(map(get, events)), f, sink) for get, f in zip(_GETTERS, ATOMIC_FIELDS, strict=True)]
+    arrays = [
+        _column(list(map(get, events)), f, sink)
+        if fields is None or f.name in fields
+        else pa.nulls(len(events), _ARROW_TYPES[f.kind])
+        for get, f in zip(_GETTERS, ATOMIC_FIELDS, strict=True)
+    ]
     return pa.Table.from_arrays(arrays, schema=GOOD_SCHEMA)
 
 
-def encode_parquet(events: Sequence[EnrichedEvent], nulled: list[str] | None = None) -> bytes:
-    """One complete Parquet file (bytes) holding `events` in column order."""
-    table = events_to_table(events, nulled)
+def encode_parquet(
+    events: Sequence[EnrichedEvent], nulled: list[str] | None = None, fields: Set[str] | None = None
+) -> bytes:
+    """One complete Parquet file (bytes) holding `events` in column order (`fields` as for events_to_table)."""
+    table = events_to_table(events, nulled, fields)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="snappy", write_statistics=True)
     return bytes(sink.getvalue().to_pybytes())

@@ -272,3 +272,16 @@ def test_lake_writer_reports_nulled_columns() -> None:
     (pending,) = writer.cut_all()
     assert seen == ["tr_total"]
     assert decode_parquet(pending.data).column("tr_total").to_pylist() == [None]
+
+
+def test_columns_outside_the_named_fields_are_written_as_nulls_and_the_rest_as_in_full() -> None:
+    """encode_parquet(fields=...) (the pii stream): the same file as a full encode when events set only those fields."""
+    fields = {"app_id", "event_id", "collector_tstamp", "se_value", "br_cookies", "geo_latitude"}
+    events = [
+        EnrichedEvent(app_id="a", event_id="e1", collector_tstamp=1_700_000_000_000, se_value=Decimal("1.5")),
+        EnrichedEvent(app_id="b", br_cookies=True, geo_latitude=51.5),
+    ]
+    sparse = decode_parquet(encode_parquet(events, fields=fields))
+    assert sparse.schema == GOOD_SCHEMA
+    assert sparse.equals(decode_parquet(encode_parquet(events)))
+    assert sparse.column("page_url").null_count == 2 and sparse.column("app_id").to_pylist() == ["a", "b"]

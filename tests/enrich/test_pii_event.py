@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.badrows import IgluErrorMessage, SchemaViolations
-from enrich.atomic import STRING_LIMITS
+from enrich.atomic import ATOMIC_FIELDS, STRING_LIMITS
 from enrich.derive import length_reports
 from enrich.enrichments.pii import PII_TRANSFORMATION, PiiPseudonymiser
 from enrich.enrichments.proofs import Shape
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
-from enrich.pii_event import LIMITED_FIELDS, PiiTransformation, pii_event
+from enrich.pii_event import LIMITED_FIELDS, PII_FIELDS, PiiTransformation, pii_event
 from enrich.pipeline import enrich_payload
 from registry.json_formats import is_uuid
 from tests.enrich.enrichments.events import CountingValidator, build, payload, snowplow_config
@@ -196,3 +197,22 @@ def test_parent_event_asks_only_for_a_uuid() -> None:
     schema = json.loads(path.read_text())
     assert schema["properties"] == {"parentEventId": {"type": "string", "format": "uuid"}}
     assert schema["required"] == ["parentEventId"] and schema["additionalProperties"] is False
+
+
+_ANY_VALUE = {"str": "x", "json": "{}", "int": 1, "dec": Decimal(1), "float": 1.0, "bool": True, "ts": ETL_TSTAMP}
+
+
+def test_a_pii_event_sets_only_the_fields_its_stream_writes() -> None:
+    """Whatever its parent holds, and with a superseded schema (derived_contexts), a pii event sets only PII_FIELDS:
+    the pii stream's Parquet files write every other column as nulls without reading it."""
+    parent = EnrichedEvent(**{f.name: _ANY_VALUE[f.kind] for f in ATOMIC_FIELDS})
+    parent.event_id = PARENT_ID
+    superseded = PiiTransformation(  # com.acme/search 1-0-0 is superseded by 1-0-1 in the test registry
+        {"schema": "iglu:com.acme/search/jsonschema/1-0-0", "data": {"terms": ["a"], "filters": {}}},
+        _request("user_id", "u", {}).parent,
+    )
+    for request in (_request("user_id", "u", {}), superseded):
+        event = pii_event(parent, request, make_env(), ETL_TSTAMP, (payload({}), {}))
+        assert isinstance(event, EnrichedEvent)
+        assert {name for name, value in event.to_dict().items() if value is not None} <= PII_FIELDS
+    assert event.derived_contexts is not None  # the superseded case reached the last field a pii event sets
