@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import total_ordering
 from typing import Any
 
@@ -68,12 +68,27 @@ class SchemaVer:
 @total_ordering
 @dataclass(frozen=True, slots=True)
 class SchemaKey:
-    """`iglu:vendor/name/format/M-R-A` — the identity of one published schema."""
+    """`iglu:vendor/name/format/M-R-A` — the identity of one published schema.
+
+    Its hash is worked out once: keys are looked up in caches several times per event, and the generated
+    dataclass hash re-hashed all four parts (the version's through another Python call) every time.
+    """
 
     vendor: str
     name: str
     format: str
     version: SchemaVer
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.vendor, self.name, self.format, self.version)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[SchemaKey], tuple[str, str, str, SchemaVer]]:
+        # Rebuilt from its parts: string hashes differ between processes, so the cached one must not travel.
+        return SchemaKey, (self.vendor, self.name, self.format, self.version)
 
     @classmethod
     def parse(cls, uri: str) -> SchemaKey:
