@@ -8,7 +8,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -132,15 +132,24 @@ class RecordingLake(LocalLake):
         self.log.append(("create", name))
 
 
-class RecordingSubscriber:
-    """The real SQLite subscriber, with each pull and ack noted in the effect log."""
+class AckCheckingSubscriber:
+    """The real SQLite subscriber; an ack of a message with an output not yet committed is noted in `violations`.
 
-    def __init__(self, inner: Subscriber, log: list[tuple[str, object]], lake: RecordingLake) -> None:
+    `uncommitted(event_ids)` names which of a message's event ids still lack a committed output; each ack is
+    also appended to `log` when one is given (the effect log a RecordingLake shares).
+    """
+
+    def __init__(
+        self,
+        inner: Subscriber,
+        uncommitted: Callable[[set[str]], set[str]],
+        log: list[tuple[str, object]] | None = None,
+    ) -> None:
         self.inner = inner
+        self.uncommitted = uncommitted
         self.log = log
-        self.lake = lake
         self.data: dict[str, bytes] = {}
-        self.ack_violations: list[str] = []
+        self.violations: list[str] = []
 
     def pull(self, max_messages: int, timeout: float) -> list[Delivery]:
         got = self.inner.pull(max_messages, timeout)
@@ -150,10 +159,11 @@ class RecordingSubscriber:
 
     def ack(self, ack_ids: Sequence[str]) -> None:
         for ack_id in ack_ids:
-            missing = _record_event_ids(self.data[ack_id]) - self.lake.committed_ids
+            missing = self.uncommitted(_record_event_ids(self.data[ack_id]))
             if missing:
-                self.ack_violations.append(f"{ack_id} acked before {sorted(missing)} were committed")
-        self.log.append(("ack", tuple(ack_ids)))
+                self.violations.append(f"{ack_id} acked before the outputs of {sorted(missing)} were committed")
+        if self.log is not None:
+            self.log.append(("ack", tuple(ack_ids)))
         self.inner.ack(ack_ids)
 
     def nack(self, ack_ids: Sequence[str]) -> None:
@@ -170,13 +180,13 @@ def test_a_message_is_acked_only_after_all_its_outputs_are_committed(tmp_path: P
     open_publisher(url).publish(mix.records)
     log: list[tuple[str, object]] = []
     lake = RecordingLake(tmp_path / "lake", log)
-    subscriber = RecordingSubscriber(open_subscriber(url), log, lake)
+    subscriber = AckCheckingSubscriber(open_subscriber(url), lambda ids: ids - lake.committed_ids, log)
     enrich, _ = build_enrich(registry, None)
     config = WorkerConfig(
         batch_size=4, pull_timeout_s=0.05, policy=CutPolicy(max_events=3, max_bytes=10**8, max_age_s=0.1), tsv=True
     )
     _drain(EnrichWorker(subscriber, lake, enrich, config))
-    assert subscriber.ack_violations == []
+    assert subscriber.violations == []
     acked = [i for kind, ids in log if kind == "ack" for i in ids]  # type: ignore[attr-defined]
     assert sorted(acked) == sorted(subscriber.data)
     assert log[-1][0] == "ack" and log[0][0] == "create"
@@ -466,36 +476,6 @@ class FlakyPiiLake(LocalLake):
                 self.pii_parents.add(parent["data"]["parentEventId"])
 
 
-class PiiAckCheck:
-    """The real SQLite subscriber; an ack of a message whose good events lack a committed pii event is noted."""
-
-    def __init__(self, inner: Subscriber, lake: FlakyPiiLake, good_ids: set[str]) -> None:
-        self.inner = inner
-        self.lake = lake
-        self.good_ids = good_ids
-        self.data: dict[str, bytes] = {}
-        self.violations: list[str] = []
-
-    def pull(self, max_messages: int, timeout: float) -> list[Delivery]:
-        got = self.inner.pull(max_messages, timeout)
-        for d in got:
-            self.data[d.ack_id] = d.data
-        return got
-
-    def ack(self, ack_ids: Sequence[str]) -> None:
-        for ack_id in ack_ids:
-            missing = (_record_event_ids(self.data[ack_id]) & self.good_ids) - self.lake.pii_parents
-            if missing:
-                self.violations.append(f"{ack_id} acked before the pii events of {sorted(missing)} were committed")
-        self.inner.ack(ack_ids)
-
-    def nack(self, ack_ids: Sequence[str]) -> None:
-        self.inner.nack(ack_ids)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def test_pii_events_go_to_the_pii_stream_and_are_committed_before_the_ack(tmp_path: Path, registry: str) -> None:
     """emitEvent: one pii/ Parquet row per good event (same schema as good), committed (after retries) before acks."""
     mix = raw_mix()
@@ -503,7 +483,7 @@ def test_pii_events_go_to_the_pii_stream_and_are_committed_before_the_ack(tmp_pa
     open_publisher(url).publish(mix.records)
     enrich, _ = build_enrich(registry, _pii_config(tmp_path / "enrichments", emit=True))
     lake = FlakyPiiLake(tmp_path / "lake", failures=3)
-    subscriber = PiiAckCheck(open_subscriber(url), lake, mix.good_ids)
+    subscriber = AckCheckingSubscriber(open_subscriber(url), lambda ids: (ids & mix.good_ids) - lake.pii_parents)
     _drain(EnrichWorker(subscriber, lake, enrich, FAST))
     assert lake.failures == 0  # the pii writes were refused and retried
     assert subscriber.violations == []
