@@ -415,9 +415,9 @@ def test_with_bundled_schemas_appends_the_bundled_folder_once(tmp_path: Path) ->
 
 def test_enrich_over_a_team_registry_still_resolves_snowplow_schemas(tmp_path: Path) -> None:
     """`eventkit enrich --registry DIR` validates payload_data and standard contexts without copying them."""
-    from core.raw import CollectorPayload
     from enrich.cli import build_enrich
     from enrich.outcome import Good
+    from tests.raw_records import raw_record
 
     (tmp_path / "com.acme").mkdir()
     enrich, resolver = build_enrich(str(tmp_path), None)
@@ -425,20 +425,7 @@ def test_enrich_over_a_team_registry_still_resolves_snowplow_schemas(tmp_path: P
         '{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",'
         '"data":[{"e":"pv","p":"web","tv":"t","url":"https://a.example/"}]}'
     )
-    payload = CollectorPayload(
-        vendor="com.snowplowanalytics.snowplow",
-        version="tp2",
-        querystring=(),
-        content_type="application/json",
-        body=body,
-        collector="test",
-        encoding="UTF-8",
-        hostname="a.example",
-        timestamp=1_700_000_000_000,
-        ip_address="127.0.0.1",
-        useragent="test",
-        referer_uri=None,
-    )
+    payload = raw_record(content_type="application/json", body=body, timestamp=1_700_000_000_000)
     [outcome] = enrich(payload.encode(), 1_700_000_000_500)
     assert isinstance(outcome, Good)
     resolver.close()
