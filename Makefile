@@ -7,7 +7,9 @@ DEVSTAMP := $(VENV)/.installed-dev
 DATA_DIR ?= ./data
 PORT ?= 9090
 
-.PHONY: run test bench lint typecheck clean
+NATIVESTAMP := $(VENV)/.installed-native
+
+.PHONY: run test bench lint typecheck native clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,7 +23,17 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(STAMP)
 
-run: $(STAMP)
+$(NATIVESTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[native]'
+	touch $@ $(STAMP)
+
+# The enrich hot path compiled with mypyc into build/native/ (skipped when it already matches the sources;
+# core/native.py uses it only while it does, else the same Python source runs).
+native: $(NATIVESTAMP)
+	$(BIN)/python tools/build_native.py
+
+run: $(NATIVESTAMP)
+	$(BIN)/python tools/build_native.py || echo "native build failed: eventkit runs its Python source instead"
 	$(BIN)/eventkit up --port $(PORT) --data-dir $(DATA_DIR)
 
 lint: $(DEVSTAMP)
@@ -33,11 +45,11 @@ typecheck: $(DEVSTAMP)
 
 # Services the tests need (Pub/Sub emulator, fake-gcs-server, uvicorn) are started and stopped
 # by pytest session fixtures in tests/conftest.py, each in its own process group.
-test: lint typecheck
+test: lint typecheck native
 	$(BIN)/pytest -q
 
-bench: $(DEVSTAMP)
+bench: $(DEVSTAMP) native
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis data
+	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis data build

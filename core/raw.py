@@ -139,10 +139,10 @@ class CollectorPayload:
             )
         except KeyError as e:
             raise RawRecordError(f"collector payload misses field {e.args[0]}") from None
-        except (TypeError, ValueError) as e:
-            if isinstance(e, RawRecordError):
+        except (TypeError, ValueError) as malformed:
+            if isinstance(malformed, RawRecordError):
                 raise
-            raise RawRecordError(f"collector payload is malformed: {e}") from None
+            raise RawRecordError(f"collector payload is malformed: {malformed}") from None
 
     @classmethod
     def decode(cls, raw: bytes) -> CollectorPayload:

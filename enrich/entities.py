@@ -231,8 +231,8 @@ def _wrapper(
     text = decode_base64_text(raw) if param in ("ue_px", "cx") else raw
     try:
         doc = loads_json(text, max_depth)
-    except JsonTextError as e:
-        entities.errors.append(NotJsonMessage(param, text, str(e)))
+    except JsonTextError as bad_json:
+        entities.errors.append(NotJsonMessage(param, text, str(bad_json)))
         return None
     try:
         wrapper = parse_entity(doc)

@@ -46,8 +46,8 @@ def read_sdj_body(payload: CollectorPayload, body: str) -> SelfDescribing | list
     """A JSON body as a self-describing JSON, or the whole payload refused (not JSON / not Iglu)."""
     try:
         doc = orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        return rejected(payload, NotJsonMessage("body", body, f"invalid json: {e}"))
+    except orjson.JSONDecodeError as bad_json:
+        return rejected(payload, NotJsonMessage("body", body, f"invalid json: {bad_json}"))
     try:
         return parse_self_describing(doc)
     except IgluParseError as e:

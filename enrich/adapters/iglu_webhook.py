@@ -46,8 +46,8 @@ def adapt(payload: CollectorPayload, validator: SchemaValidator) -> list[Params 
         elif media == _JSON:
             try:
                 doc = orjson.loads(body)
-            except orjson.JSONDecodeError as e:
-                return rejected(payload, NotJsonMessage("body", body, f"invalid json: {e}"))
+            except orjson.JSONDecodeError as bad_json:
+                return rejected(payload, NotJsonMessage("body", body, f"invalid json: {bad_json}"))
             events = doc if isinstance(doc, list) else [doc]
             if not events:
                 return rejected(payload, InputDataMessage("body", body, "empty list of events"))

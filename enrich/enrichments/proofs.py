@@ -39,7 +39,7 @@ class Proof:
     key: SchemaKey  # the key validated with (the superseding one, if any)
     uri: str  # the output entity's schema URI
     derived: tuple[dict[str, Any], ...]  # validation_info contexts validation left (a superseded schema)
-    generation: object  # the validator's resolver generation when proven (None without one)
+    generation: int | None  # the validator's resolver generation when proven (None without one)
 
 
 Proofs = dict[Hashable, Proof]  # one enrichment's proofs, by shape name
@@ -124,6 +124,6 @@ def checked_entity(
     return validated
 
 
-def _generation(validator: SchemaValidator) -> object:
+def _generation(validator: SchemaValidator) -> int | None:
     """The generation of the validator's resolver (registry.validation.Validator has one), else None."""
     return getattr(getattr(validator, "resolver", None), "generation", None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from enrich.event import EnrichedEvent
 
 __all__ = ["BUNDLED_REFERERS", "Referer", "RefererDataset", "RefererParser", "build", "load_dataset"]
 
-BUNDLED_REFERERS = Path(__file__).resolve().parent / "data" / "referers.json"
+# Found through the package, not __file__: the compiled build of this module lives outside the source tree.
+BUNDLED_REFERERS = Path(str(files("enrich.enrichments"))) / "data" / "referers.json"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from core.badrows import AdapterFailures, InputDataMessage, Processor, RawEvent
-from core.raw import CollectorPayload
 from enrich.event import EnrichedEvent
 from enrich.micro import ENDPOINTS, bad_record, good_record, micro_router
 from enrich.micro_store import MicroRecord, MicroStore
@@ -59,7 +59,7 @@ def good(i: int, event: str = "unstruct", contexts: str | None = CONTEXTS) -> Mi
 
 
 def bad(vendor: str = "com.snowplowanalytics.snowplow", version: str = "tp2") -> MicroRecord:
-    payload = CollectorPayload(**{**_fields(PAYLOAD), "vendor": vendor, "version": version})
+    payload = dataclasses.replace(PAYLOAD, vendor=vendor, version=version)
     row = AdapterFailures(
         Processor("eventkit-enrich", "0.1.0"),
         T0,
@@ -69,10 +69,6 @@ def bad(vendor: str = "com.snowplowanalytics.snowplow", version: str = "tp2") ->
         payload,
     )
     return bad_record(row.to_json(), payload.encode())
-
-
-def _fields(p: CollectorPayload) -> dict[str, object]:
-    return {name: getattr(p, name) for name in p.__slots__}
 
 
 def test_good_event_has_micros_shape() -> None:

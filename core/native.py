@@ -1,0 +1,130 @@
+"""Runs the mypyc-compiled build of the hot modules when it matches the source exactly, else the source itself.
+
+`make native` (tools/build_native.py) compiles the modules on the enrich path with mypyc into
+`build/native/` and writes `manifest.json` there: each module's source file, its SHA-256, and its
+compiled file. `install()` (called by the `core`, `enrich` and `registry` packages on import) adds an
+import finder that hands out those compiled files, but only when every listed source still has its
+recorded hash: the compiled modules call each other directly, so one edited source makes the whole
+build stale, and then nothing of it is used (a warning says so). The source tree never holds compiled
+files, so an edit is never shadowed by an old binary.
+
+`EVENTKIT_PURE=1` runs the source even when the build is fresh; `EVENTKIT_NATIVE_DIR` points at
+another build folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+__all__ = ["MANIFEST", "NativeBuild", "NativeFinder", "active", "default_dir", "install", "source_hash"]
+
+MANIFEST = "manifest.json"
+ROOT = Path(__file__).resolve().parent.parent  # the folder holding core/, enrich/, registry/
+
+
+def default_dir() -> Path:
+    """Where `make native` puts the build (`EVENTKIT_NATIVE_DIR` overrides)."""
+    return Path(os.environ.get("EVENTKIT_NATIVE_DIR") or ROOT / "build" / "native")
+
+
+def source_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NativeBuild:
+    """A compiled build as its manifest describes it: module name → compiled file, and what it was built from."""
+
+    folder: Path
+    binaries: dict[str, Path]  # module name (and the shared group library's) → compiled file
+    sources: dict[str, tuple[Path, str]]  # module name → (source file, its SHA-256 when compiled)
+    suffix: str  # the extension suffix it was built for (e.g. .cpython-311-x86_64-linux-gnu.so)
+
+    @classmethod
+    def read(cls, folder: Path, root: Path = ROOT) -> NativeBuild | None:
+        try:
+            doc = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return None
+        binaries = {name: folder / entry["binary"] for name, entry in doc["modules"].items()}
+        binaries[doc["group"]] = folder / doc["group_binary"]
+        sources = {name: (root / entry["source"], entry["sha256"]) for name, entry in doc["modules"].items()}
+        return cls(folder, binaries, sources, doc["suffix"])
+
+    def stale(self) -> list[str]:
+        """The sources that differ from what was compiled (all of them if built for another interpreter)."""
+        if self.suffix != importlib.machinery.EXTENSION_SUFFIXES[0]:
+            return [str(path) for path, _ in self.sources.values()]
+        out = []
+        for path, digest in self.sources.values():
+            try:
+                if source_hash(path) != digest:
+                    out.append(str(path))
+            except OSError:
+                out.append(str(path))
+        missing = [str(b) for b in self.binaries.values() if not b.is_file()]
+        return out + missing
+
+
+class NativeFinder(MetaPathFinder):
+    """Finds the compiled file of each module of a fresh build (and nothing else)."""
+
+    def __init__(self, build: NativeBuild) -> None:
+        self.build = build
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        binary = self.build.binaries.get(fullname)
+        if binary is None:
+            return None
+        return importlib.util.spec_from_file_location(fullname, binary)
+
+
+_finder: NativeFinder | None = None
+_checked = False
+
+
+def install(folder: Path | None = None) -> NativeFinder | None:
+    """Put the finder of a fresh build first on `sys.meta_path` (once per process); None if there is none."""
+    global _finder, _checked
+    if _checked:
+        return _finder
+    _checked = True
+    if os.environ.get("EVENTKIT_PURE"):
+        return None
+    build = NativeBuild.read(folder or default_dir())
+    if build is None:
+        return None
+    stale = build.stale()
+    if stale:
+        shown = ", ".join(stale[:3]) + (" …" if len(stale) > 3 else "")
+        warnings.warn(
+            f"eventkit: the compiled build in {build.folder} is stale ({shown} changed since): running the Python "
+            "source; `make native` rebuilds it",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    _finder = NativeFinder(build)
+    sys.meta_path.insert(0, _finder)
+    return _finder
+
+
+def active(module: ModuleType) -> bool:
+    """Whether `module` was loaded from a compiled file of the native build."""
+    return _finder is not None and getattr(module, "__file__", None) in {
+        str(p) for p in _finder.build.binaries.values()
+    }
