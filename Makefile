@@ -38,10 +38,11 @@ run: $(NATIVESTAMP)
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check core registry collector enrich loader
+	$(BIN)/ruff format --check core registry collector enrich loader tools
 
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy tools/build_native.py
 
 # Services the tests need (Pub/Sub emulator, fake-gcs-server, uvicorn) are started and stopped
 # by pytest session fixtures in tests/conftest.py, each in its own process group.

@@ -82,8 +82,8 @@ def build(folder: Path) -> None:
         dist = Distribution({"name": "eventkit-native", "ext_modules": extensions})
         command = dist.get_command_obj("build_ext")
         staging = Path(tmp) / "lib"
-        command.build_lib = str(staging)  # type: ignore[attr-defined]
-        command.build_temp = str(Path(tmp) / "obj")  # type: ignore[attr-defined]
+        command.build_lib = str(staging)
+        command.build_temp = str(Path(tmp) / "obj")
         dist.run_command("build_ext")
         modules = {
             module_name(source): {
