@@ -316,27 +316,42 @@ def _rate(run: Callable[[LocalLake], int], seconds: float = SECONDS) -> float:
     return events / cpu
 
 
-def interleaved_rates(runs: dict[str, Callable[[LocalLake], int]], seconds: float) -> dict[str, float]:
+class Interleaved(dict[str, float]):
+    """Best-round events per CPU-second of each run, plus every round's rates (`rounds[name]`, in order)."""
+
+    def __init__(self, rounds: dict[str, list[float]]) -> None:
+        super().__init__({name: max(rates) for name, rates in rounds.items()})
+        self.rounds = rounds
+
+    def paired(self, name: str, base: str) -> tuple[float, float, float]:
+        """Median, lowest and highest of the per-round ratios name/base (rounds measured back to back)."""
+        ratios = sorted(r / b for r, b in zip(self.rounds[name], self.rounds[base], strict=True))
+        return statistics.median(ratios), ratios[0], ratios[-1]
+
+
+def interleaved_rates(runs: dict[str, Callable[[LocalLake], int]], seconds: float) -> Interleaved:
     """Events per CPU-second of each run, measured in alternating rounds; each run's best round counts.
 
     Ratios between runs are what the targets are about: on a shared machine, measuring one run after
     the other lets a change of load between them move the ratio either way, and alternating rounds
     exposes every run to the same conditions. The best round of each (as timeit does) drops rounds
-    slowed by other processes, which only ever make a round slower.
+    slowed by other processes, which only ever make a round slower. Every round is kept too: the
+    ratio of two runs' rounds measured back to back (`Interleaved.paired`) shares their conditions, so
+    its median is the steadier figure when the machine's speed drifts for seconds at a time.
     """
-    best = dict.fromkeys(runs, 0.0)
+    rounds: dict[str, list[float]] = {name: [] for name in runs}
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         for name, run in runs.items():
             run(LocalLake(Path(tmp) / f"warm-{name}"))  # warm caches (schemas, validators)
         i = 0
-        while time.monotonic() - started < seconds * len(runs) or i < 3:
+        while time.monotonic() - started < seconds * len(runs) or i < 5:
             for name, run in runs.items():
                 c0 = time.process_time()
                 events = run(LocalLake(Path(tmp) / f"{name}-{i}"))
-                best[name] = max(best[name], events / max(time.process_time() - c0, 1e-9))
+                rounds[name].append(events / max(time.process_time() - c0, 1e-9))
             i += 1
-    return best
+    return Interleaved(rounds)
 
 
 def fixture_records(rounds: int = ROUNDS) -> list[bytes]:
@@ -458,6 +473,10 @@ def main() -> None:
     print(f"   ours  {ours:9.0f} events/s per core (raw records in memory -> committed Parquet, best round)")
     print(f"   (a)   {a:9.0f} events/s decode-only floor    ours/(a) = {ours / a:.2f}x  (target >= 0.6x)")
     print(f"   (b)   {b:9.0f} events/s stdlib + jsonschema  ours/(b) = {ours / b:.2f}x  (target >= 6x)")
+    for base in ("a", "b"):
+        median, low, high = rates.paired("ours", base)
+        rounds = len(rates.rounds[base])
+        print(f"         ours/({base}) round by round: median {median:.2f}x ({low:.2f}-{high:.2f}), {rounds} rounds")
     # 1, 2, 1, 2 workers: each figure is the better of its two runs, so a change of load hits both.
     runs = [_parallel_rate(registry, n) for n in (1, 2, 1, 2)]
     one, two = max(runs[0][0], runs[2][0]), max(runs[1][0], runs[3][0])

@@ -193,6 +193,12 @@ def main() -> None:
         f"   all ten, PII emitEvent off     {no_pii_event:10,.0f} events/s per core"
         f"   {no_pii_event / base:.2f}x baseline  (no pii_transformation event per event)"
     )
+    for name, label in (("all", "all ten"), ("quiet", "emitEvent off")):
+        median, low, high = rates.paired(name, "none")
+        print(
+            f"   {label} / none round by round: median {median:.2f}x ({low:.2f}-{high:.2f}),"
+            f" {len(rates.rounds[name])} rounds back to back"
+        )
     print(f"   all ten, 2% unseen agents      {cold:10,.0f} events/s per core   {cold / cold_base:.2f}x its baseline")
     print(
         f"   extra CPU per event {extra_us - timing_us:6.1f} us: {inside_us:.1f} us inside the enrichments, "
