@@ -1,15 +1,19 @@
 """Runs the mypyc-compiled build of the hot modules when it matches the source exactly, else the source itself.
 
-`make native` (tools/build_native.py) compiles the modules on the enrich path with mypyc into
-`build/native/` and writes `manifest.json` there: each module's source file, its SHA-256, and its
-compiled file. `install()` (called by the `core`, `enrich` and `registry` packages on import) adds an
-import finder that hands out those compiled files, but only when every listed source still has its
-recorded hash: the compiled modules call each other directly, so one edited source makes the whole
-build stale, and then nothing of it is used (a warning says so). The source tree never holds compiled
-files, so an edit is never shadowed by an old binary.
+`make native` (tools/build_native.py) compiles the modules on the enrich path with mypyc into a
+folder of its own under `build/native/` (named by what it was built from; `build/native/current`
+names the newest) and writes `manifest.json` there: each module's source file, its SHA-256, and its
+compiled file. A rebuild from changed sources leaves the build before it in place, so a running process
+can still import from it.
+
+`install()` (called by the `core`, `enrich` and `registry` packages on import) adds an import finder
+that hands out those compiled files, but only when every listed source still has its recorded hash:
+the compiled modules call each other directly, so one edited source makes the whole build stale, and
+then nothing of it is used (a warning says so). The source tree never holds compiled files, so an
+edit is never shadowed by an old binary.
 
 `EVENTKIT_PURE=1` runs the source even when the build is fresh; `EVENTKIT_NATIVE_DIR` points at
-another build folder.
+another build folder (one build, or a folder with a `current` pointer).
 """
 
 from __future__ import annotations
@@ -25,15 +29,28 @@ from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, ModuleS
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["MANIFEST", "NativeBuild", "NativeFinder", "active", "default_dir", "install", "source_hash"]
+__all__ = ["CURRENT", "MANIFEST", "NativeBuild", "NativeFinder", "active", "build_dir", "default_dir", "install",
+           "source_hash"]  # fmt: skip
 
 MANIFEST = "manifest.json"
+CURRENT = "current"  # in the builds folder: the name of the newest build's folder
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding core/, enrich/, registry/
 
 
 def default_dir() -> Path:
     """Where `make native` puts the build (`EVENTKIT_NATIVE_DIR` overrides)."""
     return Path(os.environ.get("EVENTKIT_NATIVE_DIR") or ROOT / "build" / "native")
+
+
+def build_dir(folder: Path) -> Path | None:
+    """The build `folder` holds: itself if it is one build, else the one its `current` pointer names."""
+    if (folder / MANIFEST).is_file():
+        return folder
+    try:
+        name = (folder / CURRENT).read_text().strip()
+    except OSError:
+        return None
+    return folder / name if name and "/" not in name else None
 
 
 def source_hash(path: Path) -> str:
@@ -106,7 +123,8 @@ def install(folder: Path | None = None) -> NativeFinder | None:
     _checked = True
     if os.environ.get("EVENTKIT_PURE"):
         return None
-    build = NativeBuild.read(folder or default_dir())
+    found = build_dir(folder or default_dir())
+    build = None if found is None else NativeBuild.read(found)
     if build is None:
         return None
     stale = build.stale()

@@ -4,6 +4,11 @@ The modules stay ordinary, type-checked Python: mypyc compiles the same source t
 core/native.py loads only while every source still matches its recorded hash. Nothing is written to
 the source tree. A build whose manifest already matches the sources is left as it is.
 
+Each build gets a folder of its own, `build/native/<id>` (the id digests the sources it was built from),
+and `build/native/current` names the newest. A process already running keeps importing from its own
+build while a new one is made; the pointer is replaced in one rename, and only builds older than the
+previous one are removed.
+
     python tools/build_native.py            # build if stale
     python tools/build_native.py --force    # rebuild
 """
@@ -11,6 +16,7 @@ the source tree. A build whose manifest already matches the sources is left as i
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.machinery
 import json
 import os
@@ -20,10 +26,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ["EVENTKIT_PURE"] = "1"  # this process reads the sources, never an old build
-
-from core.native import MANIFEST, NativeBuild, default_dir, source_hash  # noqa: E402
 
 GROUP = "eventkit_native"  # the shared library every compiled module links to
 # The per-event path of enrich (adapters, mapping, validation, derived values, enrichments, the pii event).
@@ -67,13 +69,41 @@ def module_name(source: str) -> str:
 
 
 def fresh(folder: Path) -> bool:
-    build = NativeBuild.read(folder)
+    from core.native import NativeBuild, build_dir
+
+    found = build_dir(folder)
+    build = None if found is None else NativeBuild.read(found)
     return build is not None and sorted(build.sources) == sorted(map(module_name, MODULES)) and not build.stale()
 
 
-def build(folder: Path) -> None:
+def publish(staging: Path, folder: Path, build_id: str) -> Path:
+    """Move a finished build into `folder/<build_id>`, point `current` at it, drop all but it and the previous one."""
+    from core.native import CURRENT, build_dir
+
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = build_dir(folder)
+    target = folder / build_id
+    incoming = folder / f"{build_id}.incoming"
+    shutil.rmtree(incoming, ignore_errors=True)
+    shutil.copytree(staging, incoming)
+    if target.exists():  # the same sources built again (--force): swapped by renames, the old copy pruned below
+        target.rename(folder / f"{build_id}.{os.getpid()}.old")
+    incoming.rename(target)
+    pointer = folder / f"{CURRENT}.incoming"
+    pointer.write_text(build_id + "\n")
+    pointer.replace(folder / CURRENT)
+    keep = {target.name} | ({previous.name} if previous is not None and previous.parent == folder else set())
+    for entry in folder.iterdir():
+        if entry.is_dir() and entry.name not in keep:
+            shutil.rmtree(entry, ignore_errors=True)
+    return target
+
+
+def build(folder: Path) -> Path:
     from mypyc.build import mypycify
     from setuptools import Distribution
+
+    from core.native import MANIFEST, source_hash
 
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     with tempfile.TemporaryDirectory(prefix="eventkit-native-") as tmp:
@@ -102,24 +132,26 @@ def build(folder: Path) -> None:
         for name in [*(m["binary"] for m in modules.values()), manifest["group_binary"]]:
             if not (staging / str(name)).is_file():
                 raise SystemExit(f"build_native: mypyc did not produce {name}")
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(staging, folder)
+        text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+        (staging / MANIFEST).write_text(text)
+        return publish(staging, folder, hashlib.sha256(text.encode()).hexdigest()[:16])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="rebuild even if the build matches the sources")
     args = parser.parse_args()
+    os.environ["EVENTKIT_PURE"] = "1"  # this process reads the sources, never an old build
+    sys.path.insert(0, str(ROOT))
+    from core.native import default_dir
+
     folder = default_dir()
     if not args.force and fresh(folder):
         print(f"native build in {folder} matches the sources")
         return
     os.chdir(ROOT)
-    build(folder)
-    print(f"native build: {len(MODULES)} modules compiled with mypyc into {folder}")
+    made = build(folder)
+    print(f"native build: {len(MODULES)} modules compiled with mypyc into {made}")
 
 
 if __name__ == "__main__":

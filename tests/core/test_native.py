@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core.native import MANIFEST, NativeBuild, NativeFinder, default_dir, source_hash
+from core.native import CURRENT, MANIFEST, NativeBuild, NativeFinder, build_dir, default_dir, source_hash
+from tools.build_native import publish
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = (
@@ -83,13 +84,37 @@ def test_no_manifest_no_build(tmp_path: Path) -> None:
     assert NativeBuild.read(tmp_path) is None
 
 
+def test_a_new_build_gets_its_own_folder_and_the_one_before_it_stays(tmp_path: Path) -> None:
+    """A process started on the previous build can still import from it while the next one is published."""
+    builds = tmp_path / "native"
+    for build_id in ("first", "second", "third"):
+        staging = tmp_path / f"staging-{build_id}"
+        staging.mkdir()
+        (staging / MANIFEST).write_text(build_id)
+        assert publish(staging, builds, build_id) == builds / build_id
+        assert build_dir(builds) == builds / build_id
+    assert (builds / CURRENT).read_text().strip() == "third"
+    assert sorted(p.name for p in builds.iterdir() if p.is_dir()) == ["second", "third"]  # "first" is gone
+    staging = tmp_path / "staging-again"
+    staging.mkdir()
+    (staging / MANIFEST).write_text("third, rebuilt")
+    publish(staging, builds, "third")  # the same sources again (--force)
+    assert (builds / "third" / MANIFEST).read_text() == "third, rebuilt"
+
+
+def test_a_folder_with_a_manifest_is_one_build(tmp_path: Path) -> None:
+    (tmp_path / MANIFEST).write_text("{}")
+    assert build_dir(tmp_path) == tmp_path
+    assert build_dir(tmp_path / "missing") is None
+
+
 def _real_build() -> Path:
-    folder = default_dir()
-    build = NativeBuild.read(folder)
-    if build is None:
+    found = build_dir(default_dir())
+    build = None if found is None else NativeBuild.read(found)
+    if found is None or build is None:
         pytest.skip("no compiled build: `make native` makes one (`make test` does)")
     assert build.stale() == [], "the compiled build is stale: `make test` rebuilds it before running the tests"
-    return folder
+    return found
 
 
 def test_the_fresh_build_is_what_runs() -> None:
