@@ -68,14 +68,22 @@ class NativeBuild:
 
     @classmethod
     def read(cls, folder: Path, root: Path = ROOT) -> NativeBuild | None:
+        """The build whose manifest is in `folder`; None if there is none or it cannot be read (never raises:
+        every eventkit process reads it on import)."""
         try:
             doc = json.loads((folder / MANIFEST).read_text())
-        except (OSError, ValueError):
+            binaries = {name: folder / entry["binary"] for name, entry in doc["modules"].items()}
+            binaries[doc["group"]] = folder / doc["group_binary"]
+            sources = {name: (root / entry["source"], entry["sha256"]) for name, entry in doc["modules"].items()}
+            return cls(folder, binaries, sources, doc["suffix"])
+        except (OSError, ValueError, LookupError, TypeError, AttributeError):
             return None
-        binaries = {name: folder / entry["binary"] for name, entry in doc["modules"].items()}
-        binaries[doc["group"]] = folder / doc["group_binary"]
-        sources = {name: (root / entry["source"], entry["sha256"]) for name, entry in doc["modules"].items()}
-        return cls(folder, binaries, sources, doc["suffix"])
+
+    @classmethod
+    def find(cls, folder: Path) -> NativeBuild | None:
+        """The build in `folder` (one build, or the one its `current` pointer names)."""
+        found = build_dir(folder)
+        return None if found is None else cls.read(found)
 
     def stale(self) -> list[str]:
         """The sources that differ from what was compiled (all of them if built for another interpreter)."""
@@ -123,8 +131,7 @@ def install(folder: Path | None = None) -> NativeFinder | None:
     _checked = True
     if os.environ.get("EVENTKIT_PURE"):
         return None
-    found = build_dir(folder or default_dir())
-    build = None if found is None else NativeBuild.read(found)
+    build = NativeBuild.find(folder or default_dir())
     if build is None:
         return None
     stale = build.stale()

@@ -69,10 +69,9 @@ def module_name(source: str) -> str:
 
 
 def fresh(folder: Path) -> bool:
-    from core.native import NativeBuild, build_dir
+    from core.native import NativeBuild
 
-    found = build_dir(folder)
-    build = None if found is None else NativeBuild.read(found)
+    build = NativeBuild.find(folder)
     return build is not None and sorted(build.sources) == sorted(map(module_name, MODULES)) and not build.stale()
 
 

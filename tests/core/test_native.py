@@ -108,13 +108,20 @@ def test_a_folder_with_a_manifest_is_one_build(tmp_path: Path) -> None:
     assert build_dir(tmp_path / "missing") is None
 
 
+def test_an_unreadable_manifest_is_no_build(tmp_path: Path) -> None:
+    """Every eventkit process reads the manifest on import: a broken one must mean "no build", not a crash."""
+    folder = _fake_build(tmp_path)
+    for broken in ("not json", "[]", '{"modules": {}}', '{"group": "g", "group_binary": "b", "suffix": ".so"}'):
+        (folder / MANIFEST).write_text(broken)
+        assert NativeBuild.read(folder, root=tmp_path) is None, broken
+
+
 def _real_build() -> Path:
-    found = build_dir(default_dir())
-    build = None if found is None else NativeBuild.read(found)
-    if found is None or build is None:
+    build = NativeBuild.find(default_dir())
+    if build is None:
         pytest.skip("no compiled build: `make native` makes one (`make test` does)")
     assert build.stale() == [], "the compiled build is stale: `make test` rebuilds it before running the tests"
-    return found
+    return build.folder
 
 
 def test_the_fresh_build_is_what_runs() -> None:
