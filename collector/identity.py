@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from collector.settings import CollectorConfig, CookieConfig
+from core.ids import new_uuid4
 
 __all__ = ["ANONYMOUS_NUID", "Identity", "IdentityRules", "parse_cookies"]
 
@@ -31,33 +31,6 @@ def parse_cookies(header_values: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-class _RandomIds:
-    """UUID v4 strings (what `str(uuid.uuid4())` gives) from one os.urandom read per 256 ids: a new visitor's
-    id costs a slice and a format, not a system call and a UUID object."""
-
-    __slots__ = ("_buffer", "_offset")
-
-    _IDS_PER_READ = 256
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._offset = 0
-
-    def next(self) -> str:
-        offset = self._offset
-        if offset >= len(self._buffer):
-            self._buffer = os.urandom(16 * self._IDS_PER_READ)
-            offset = 0
-        self._offset = offset + 16
-        raw = self._buffer[offset : offset + 16]
-        h = raw.hex()
-        # version 4 in the high nibble of byte 6, the RFC 4122 variant (10xx) in byte 8
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[raw[8] >> 4]}{h[17:20]}-{h[20:]}"
-
-
-_VARIANT = "89ab89ab89ab89ab"  # the variant nibble for each random high nibble of byte 8 (10xx)
-
-
 class Identity(NamedTuple):
     """The outcome for one request: the id to record, whether to record at all, the Set-Cookie values
     (immutable; a tuple rather than a frozen dataclass because one is built per request)."""
@@ -75,7 +48,7 @@ class IdentityRules:
         self._cookie = config.cookie
         self._dnt = config.do_not_track
         self._dnt_value = re.compile(config.do_not_track.value) if config.do_not_track.enabled else None
-        self._new_id = new_id or _RandomIds().next
+        self._new_id = new_id or new_uuid4
         self._lifetime = config.cookie.expiration_days * 86400
         self._domains = tuple(d.lower().lstrip(".") for d in config.cookie.domains)
         self._expires_second = -1

@@ -7,7 +7,6 @@ event fingerprint). Tests inject a fixed clock and a fixed event-id source for g
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from core.badrows.processor import EVENTKIT_PROCESSOR_VERSION, Processor, eventkit_processor
 from core.errors import ConfigError
+from core.ids import new_uuid4
 from core.iglu import SchemaKey
 from enrich.atomic import STRING_LIMITS, LengthLimits
 
@@ -61,16 +61,6 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-# The hex digit of the variant nibble (10xx, RFC 4122) for each random hex digit.
-_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
-
-
-def _uuid4() -> str:
-    """A random version-4 UUID string, as `str(uuid.uuid4())` gives, without building a UUID object."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
-
-
 @dataclass(frozen=True, slots=True)
 class FingerprintConfig:
     """event_fingerprint_config: which hash, and which raw parameters are left out of it."""
@@ -94,7 +84,7 @@ class Environment:
     max_json_depth: int = 50
     atomic_limits: Mapping[str, int] = field(default_factory=dict)
     fingerprint: FingerprintConfig | None = field(default_factory=FingerprintConfig)
-    new_event_id: Callable[[], str] = _uuid4
+    new_event_id: Callable[[], str] = new_uuid4
     v_etl: str = f"eventkit-{EVENTKIT_PROCESSOR_VERSION}"
     limits: dict[str, int] = field(init=False)
     length_limits: LengthLimits = field(init=False)

@@ -32,6 +32,7 @@ GROUP = "eventkit_native"  # the shared library every compiled module links to
 # Not here: enrich/event.py (EnrichedEvent is read column-wise by pyarrow through attrgetter, which a native
 # class makes slower), the outputs (their work is in pyarrow), and anything run once per process.
 MODULES = [
+    "core/ids.py",
     "core/iglu.py",
     "core/raw.py",
     "enrich/adapters/base.py",
