@@ -34,24 +34,37 @@ from enrich.event import EnrichedEvent
 from enrich.pii_event import PiiTransformation
 from registry.json_formats import is_uuid
 
-__all__ = ["PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
+__all__ = ["MEMO_SIZE", "PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 
 PII_TRANSFORMATION = "iglu:com.snowplowanalytics.snowplow/pii_transformation/jsonschema/1-0-0"
 PARENT_EVENT = "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0"
+MEMO_SIZE = 8192  # hashed values remembered per configuration (see hasher)
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 
-def hasher(function: str, salt: str) -> Callable[[str], str]:
-    """value → hex(hash(value + salt)); MD2 is accepted by the schema but not offered by Python's hashlib."""
+def hasher(function: str, salt: str, memo_size: int = MEMO_SIZE) -> Callable[[str], str]:
+    """value → hex(hash(value + salt)); MD2 is accepted by the schema but not offered by Python's hashlib.
+
+    The same values come back event after event (a user's id and address over a session), so the last
+    `memo_size` hashed values are remembered: a repeated one costs a dict look-up instead of a digest
+    through OpenSSL (about 0.8 us). The memo starts over when full. It holds nothing an event in memory
+    does not hold already, and never the salt on its own.
+    """
     name = _HASHES.get(function)
     if name is None:
         raise ConfigError(f"pii hashFunction {function!r}: supported are {', '.join(_HASHES)}")
     salt_bytes = salt.encode("utf-8")
     constructor = getattr(hashlib, name)
+    memo: dict[str, str] = {}
 
     def digest(value: str) -> str:
-        result: str = constructor(value.encode("utf-8") + salt_bytes).hexdigest()
-        return result
+        hashed = memo.get(value)
+        if hashed is None:
+            hashed = constructor(value.encode("utf-8") + salt_bytes).hexdigest()
+            if len(memo) >= memo_size:
+                memo.clear()
+            memo[value] = hashed
+        return hashed
 
     return digest
 

@@ -98,6 +98,15 @@ def test_each_hash_function_is_the_lower_hex_of_value_plus_salt(function: str) -
     assert hasher(function, "s")("v") == hashlib.new(name, b"vs").hexdigest()
 
 
+def test_remembered_hashes_equal_fresh_ones_across_the_memo_starting_over() -> None:
+    """Repeated values (answered from the memo) and values after it filled and started over hash as fresh."""
+    digest = hasher("SHA-256", "pepper", memo_size=3)
+    values = ["a", "b", "a", "c", "d", "a", "é", "b", "d", "e", "a", "a"]
+    assert [digest(v) for v in values] == [hashlib.sha256(f"{v}pepper".encode()).hexdigest() for v in values]
+    other = hasher("SHA-256", "salt2", memo_size=3)  # each configuration has its own memo
+    assert other("a") == hashlib.sha256(b"asalt2").hexdigest() != digest("a")
+
+
 def test_md2_is_refused_at_start_up() -> None:
     """MD2 is in Snowplow's enum but not available here: a ConfigError, not a silent other hash."""
     with pytest.raises(ConfigError, match="MD2"):
