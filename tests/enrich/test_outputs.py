@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -57,6 +58,21 @@ def test_parquet_has_one_typed_schema_of_131_columns() -> None:
     assert table.schema.field("tr_total").type == pa.decimal128(38, 9)
     assert table.schema.field("br_cookies").type == pa.bool_()
     assert table.schema.field("contexts").type == pa.string()
+
+
+def test_parquet_writes_per_event_unique_columns_plain_and_json_without_min_max() -> None:
+    """Ids and JSON columns are not dictionary-encoded; JSON columns carry no min/max; the rest keep both."""
+    data = encode_parquet([full_event(i) for i in range(50)])
+    chunks = {c.path_in_schema: c for c in (pq.ParquetFile(pa.BufferReader(data)).metadata.row_group(0).column(i)
+                                            for i in range(len(FIELD_NAMES)))}  # fmt: skip
+    for name in ("event_id", "event_fingerprint", "contexts", "unstruct_event", "derived_contexts"):
+        assert not chunks[name].has_dictionary_page, name
+    for name in ("app_id", "platform", "useragent", "geo_country"):
+        assert chunks[name].has_dictionary_page, name
+    for name in ("contexts", "unstruct_event", "derived_contexts"):
+        assert not chunks[name].is_stats_set or not chunks[name].statistics.has_min_max, name
+    for name in ("event_id", "app_id", "collector_tstamp", "tr_total"):
+        assert chunks[name].statistics.has_min_max, name
 
 
 def test_parquet_round_trips_every_kind() -> None:
