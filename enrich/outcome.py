@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from core.badrows import BadRow, RawEvent, SchemaViolations
 from core.raw import CollectorPayload
 from enrich.event import EnrichedEvent
+from enrich.pii_event import PiiEvent
 
 __all__ = ["Good", "Outcome"]
 
@@ -29,7 +30,7 @@ class Good:
     __slots__ = ("_params", "_payload", "_raw", "event", "pii")
 
     def __init__(
-        self, event: EnrichedEvent, raw: RawEvent | None = None, *, pii: EnrichedEvent | SchemaViolations | None = None
+        self, event: EnrichedEvent, raw: RawEvent | None = None, *, pii: PiiEvent | SchemaViolations | None = None
     ) -> None:
         self.event = event
         self.pii = pii

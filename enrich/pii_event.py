@@ -27,14 +27,23 @@ from core.badrows import (
     SchemaViolations,
 )
 from core.raw import CollectorPayload
-from enrich.atomic import LengthLimits
+from enrich.atomic import FIELD_NAMES, LengthLimits
 from enrich.derive import ATOMIC_SCHEMA, length_reports
 from enrich.enrichments.proofs import Shape, checked_entity
 from enrich.entities import Entities, contexts_column, unstruct_column
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 
-__all__ = ["LIMITED_FIELDS", "PII_EVENT_TYPE", "PII_FIELDS", "PII_PLATFORM", "PiiTransformation", "pii_event"]
+__all__ = [
+    "LIMITED_FIELDS",
+    "PII_COLUMNS",
+    "PII_EVENT_TYPE",
+    "PII_FIELDS",
+    "PII_PLATFORM",
+    "PiiEvent",
+    "PiiTransformation",
+    "pii_event",
+]
 
 PII_EVENT_TYPE = "pii_transformation"
 PII_PLATFORM = "srv"
@@ -45,6 +54,7 @@ LIMITED_FIELDS = ("app_id", "platform", "event", "event_id", "v_etl", "event_ven
 # columns as nulls without reading them from each event.
 PII_FIELDS = frozenset((*LIMITED_FIELDS, "etl_tstamp", "collector_tstamp", "derived_tstamp", "true_tstamp",
                         "unstruct_event", "contexts", "derived_contexts"))  # fmt: skip
+PII_COLUMNS = tuple(name for name in FIELD_NAMES if name in PII_FIELDS)  # in Snowplow's column order
 _MAX_PASSED = 4096
 # id(limits) -> (those limits, kept alive so the id stays theirs; the field lengths that passed them)
 _passed: dict[int, tuple[LengthLimits, set[tuple[Any, ...]]]] = {}
@@ -71,13 +81,103 @@ class PiiTransformation:
         self.parent_shape = parent_shape
 
 
+class PiiEvent:
+    """A pii_transformation event: the sixteen atomic fields it can set (PII_FIELDS, same names), nothing else.
+
+    One is made per pseudonymised event, so it is not a 131-slot EnrichedEvent: the lake writer reads
+    its columns by name exactly as it reads an EnrichedEvent's, and `enriched()` gives the full event
+    (every other field None) for the TSV form, a bad row's payload and comparisons.
+    """
+
+    # PII_COLUMNS (a test holds the two equal)
+    __slots__ = (
+        "app_id",
+        "collector_tstamp",
+        "contexts",
+        "derived_contexts",
+        "derived_tstamp",
+        "etl_tstamp",
+        "event",
+        "event_format",
+        "event_id",
+        "event_name",
+        "event_vendor",
+        "event_version",
+        "platform",
+        "true_tstamp",
+        "unstruct_event",
+        "v_etl",
+    )  # fmt: skip
+
+    app_id: str | None
+    platform: str
+    etl_tstamp: int | None
+    collector_tstamp: int | None
+    event: str
+    event_id: str
+    v_etl: str | None
+    contexts: str | None
+    unstruct_event: str | None
+    derived_contexts: str | None
+    derived_tstamp: int
+    event_vendor: str | None
+    event_name: str | None
+    event_format: str | None
+    event_version: str | None
+    true_tstamp: int
+
+    def __init__(
+        self,
+        parent: EnrichedEvent,
+        event_id: str,
+        now: int,
+        *,
+        unstruct_event: str | None,
+        contexts: str | None,
+        schema: tuple[str, str, str, str] | None,
+        derived_contexts: str | None = None,
+    ) -> None:
+        """The pii event of `parent` (whose app_id, v_etl, etl and collector times it repeats), made at `now`;
+        `schema` is its unstruct event's (vendor, name, format, version)."""
+        self.app_id = parent.app_id
+        self.platform = PII_PLATFORM
+        self.etl_tstamp = parent.etl_tstamp
+        self.collector_tstamp = parent.collector_tstamp
+        self.event = PII_EVENT_TYPE
+        self.event_id = event_id
+        self.v_etl = parent.v_etl
+        self.contexts = contexts
+        self.unstruct_event = unstruct_event
+        self.derived_tstamp = now
+        if schema is None:
+            self.event_vendor = self.event_name = self.event_format = self.event_version = None
+        else:
+            self.event_vendor, self.event_name, self.event_format, self.event_version = schema
+        self.derived_contexts = derived_contexts
+        self.true_tstamp = now
+
+    def enriched(self) -> EnrichedEvent:
+        """The same event as a full EnrichedEvent."""
+        return EnrichedEvent(**{name: getattr(self, name) for name in PII_COLUMNS})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PiiEvent):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in PII_COLUMNS)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, like EnrichedEvent
+
+    def __repr__(self) -> str:
+        return f"PiiEvent(event_id={self.event_id!r}, app_id={self.app_id!r})"
+
+
 def pii_event(
     parent: EnrichedEvent,
     transformation: PiiTransformation,
     env: Environment,
     now: int,
     source: tuple[CollectorPayload, Mapping[str, str | None]],
-) -> EnrichedEvent | SchemaViolations:
+) -> PiiEvent | SchemaViolations:
     """The pii event for `parent` from the enrichment's request; a bad row if invalid.
 
     `source` (the parent's collector payload and parameters) is only read for a bad row's raw event.
@@ -86,25 +186,21 @@ def pii_event(
     checked = Entities()
     unstruct = checked_entity(unstruct_sdj, transformation.shape, env.validator, checked)
     context = checked_entity(parent_sdj, transformation.parent_shape, env.validator, checked)
-
-    event = EnrichedEvent()  # PII_FIELDS lists every field set here
-    event.app_id = parent.app_id
-    event.platform = PII_PLATFORM
-    event.etl_tstamp = parent.etl_tstamp
-    event.collector_tstamp = parent.collector_tstamp
-    event.derived_tstamp = event.true_tstamp = now
-    event.event = PII_EVENT_TYPE
-    event.event_id = env.new_event_id()
-    event.v_etl = parent.v_etl
-    event.unstruct_event = unstruct_column(unstruct_sdj if unstruct is None else unstruct[1])
-    event.contexts = contexts_column([parent_sdj if context is None else context[1]])
+    schema: tuple[str, str, str, str] | None = None
     if unstruct is not None:
         key, entity = unstruct
         # The entity's schema is the canonical URI of `key`: its last segment is the version text.
-        event.event_vendor, event.event_name, event.event_format = key.vendor, key.name, key.format
-        event.event_version = entity["schema"].rpartition("/")[2]
-    if checked.derived:  # validated with a superseding schema
-        event.derived_contexts = contexts_column(checked.derived)
+        schema = (key.vendor, key.name, key.format, entity["schema"].rpartition("/")[2])
+    event = PiiEvent(
+        parent,
+        env.new_event_id(),
+        now,
+        unstruct_event=unstruct_column(unstruct_sdj if unstruct is None else unstruct[1]),
+        contexts=contexts_column([parent_sdj if context is None else context[1]]),
+        schema=schema,
+        # validated with a superseding schema
+        derived_contexts=contexts_column(checked.derived) if checked.derived else None,
+    )
 
     messages: list[SchemaViolationMessage] = list(checked.errors)
     reports = _length_reports(event, env.length_limits)
@@ -113,21 +209,22 @@ def pii_event(
     if messages:
         payload, params = source
         raw = RawEvent.from_collector_payload(payload, tuple(params.items()))
-        return SchemaViolations(env.processor, now, tuple(messages), EnrichmentPayload(event.to_partial_json(), raw))
+        enriched = event.enriched().to_partial_json()
+        return SchemaViolations(env.processor, now, tuple(messages), EnrichmentPayload(enriched, raw))
     return event
 
 
-def _length_reports(event: EnrichedEvent, limits: LengthLimits) -> list[dict[str, Any]]:
+def _length_reports(event: PiiEvent, limits: LengthLimits) -> list[dict[str, Any]]:
     """enrich.derive.length_reports, skipped for lengths that passed these limits before (the verdict depends on
     the UTF-16 length of each limited field: an ASCII string's is its length, other strings count as themselves)."""
     e, eid = event, event.event_id
     # LIMITED_FIELDS, in order; all but the new event id repeat from event to event, and only its length matters.
-    lengths = (e.app_id, e.platform, e.event, len(eid) if eid is not None and eid.isascii() else eid, e.v_etl,
+    lengths = (e.app_id, e.platform, e.event, len(eid) if eid.isascii() else eid, e.v_etl,
                e.event_vendor, e.event_name, e.event_format, e.event_version)  # fmt: skip
     known = _passed.get(id(limits))
     if known is not None and lengths in known[1]:
         return []
-    reports = length_reports(event, limits)
+    reports = length_reports(event.enriched(), limits)
     if not reports:
         if known is None:
             if len(_passed) >= 16:  # environments are few; drop all rather than grow

@@ -26,12 +26,12 @@ import structlog
 from core.errors import QueueUnavailable, RegistryUnavailable
 from core.lake.port import Lake
 from core.queue.port import Delivery, Subscriber
-from enrich.event import EnrichedEvent
 from enrich.metrics import EnrichMetrics
 from enrich.outcome import Good, Outcome
 from enrich.outputs.commit import Backoff, commit_file
 from enrich.outputs.lake_writer import LakeWriter
 from enrich.outputs.rolling import CutPolicy, PendingFile
+from enrich.pii_event import PiiEvent
 
 __all__ = ["CommitListener", "CommittedMessage", "EnrichFn", "EnrichWorker", "WorkerConfig"]
 
@@ -199,7 +199,7 @@ class EnrichWorker:
             if isinstance(outcome, Good):
                 outstanding += self.writer.add_good(outcome.event, token, size, now_ms)
                 pii = outcome.pii
-                if isinstance(pii, EnrichedEvent):
+                if isinstance(pii, PiiEvent):
                     outstanding += self.writer.add_pii(pii, token, size, now_ms)
                 elif pii is not None:  # the pii event failed validation: a bad row of its own
                     outstanding += self.writer.add_bad(pii.type_name, pii.encode(), token, now_ms, collector_ms)
@@ -218,7 +218,7 @@ class EnrichWorker:
                 event, schema = _good_labels(outcome)
                 self.metrics.good(event, schema)
                 pii = outcome.pii
-                if pii is not None and not isinstance(pii, EnrichedEvent):  # a pii event that became a bad row
+                if pii is not None and not isinstance(pii, PiiEvent):  # a pii event that became a bad row
                     self.metrics.bad(pii.type_name, pii.schema.uri)
             else:
                 self.metrics.bad(outcome.type_name, outcome.schema.uri)

@@ -12,7 +12,7 @@ Layout under the lake root:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Set
+from collections.abc import Callable, Sequence, Set
 from typing import Any
 
 from enrich.event import EnrichedEvent
@@ -21,7 +21,7 @@ from enrich.outputs.parquet import encode_parquet
 from enrich.outputs.partitions import PartNamer
 from enrich.outputs.rolling import CutPolicy, PendingFile, RollingFile
 from enrich.outputs.tsv import encode_tsv
-from enrich.pii_event import PII_FIELDS
+from enrich.pii_event import PII_FIELDS, PiiEvent
 
 __all__ = ["BAD_ROOT", "GOOD_ROOT", "GOOD_TSV_ROOT", "PII_ROOT", "LakeWriter"]
 
@@ -50,9 +50,9 @@ class LakeWriter:
             RollingFile(GOOD_TSV_ROOT, "tsv", encode_tsv, policy, self.namer) if tsv else None
         )
         self.bad: dict[str, RollingFile[bytes]] = {}
-        self.pii: RollingFile[EnrichedEvent] | None = None  # opened with the first pii_transformation event
+        self.pii: RollingFile[PiiEvent] | None = None  # opened with the first pii_transformation event
 
-    def _parquet(self, events: list[EnrichedEvent], fields: Set[str] | None = None) -> bytes:
+    def _parquet(self, events: Sequence[EnrichedEvent | PiiEvent], fields: Set[str] | None = None) -> bytes:
         nulled: list[str] = []
         data = encode_parquet(events, nulled, fields)
         if self._on_nulled is not None:
@@ -60,7 +60,7 @@ class LakeWriter:
                 self._on_nulled(column)
         return data
 
-    def _pii_parquet(self, events: list[EnrichedEvent]) -> bytes:
+    def _pii_parquet(self, events: list[PiiEvent]) -> bytes:
         return self._parquet(events, PII_FIELDS)  # the other columns of a pii event are never set
 
     def _files(self) -> list[RollingFile[Any]]:
@@ -81,7 +81,7 @@ class LakeWriter:
             return 2
         return 1
 
-    def add_pii(self, event: EnrichedEvent, token: int, size: int, now_ms: int) -> int:
+    def add_pii(self, event: PiiEvent, token: int, size: int, now_ms: int) -> int:
         """Append a pii_transformation event (PII enrichment emitEvent); returns the outputs it adds (always 1)."""
         if self.pii is None:
             self.pii = RollingFile(PII_ROOT, "parquet", self._pii_parquet, self.policy, self.namer)

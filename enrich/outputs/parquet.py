@@ -34,7 +34,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from enrich.atomic import ATOMIC_FIELDS, AtomicField
-from enrich.event import EnrichedEvent
 
 __all__ = ["DECIMAL_TYPE", "GOOD_SCHEMA", "decode_parquet", "encode_parquet", "events_to_table"]
 
@@ -104,13 +103,12 @@ def _column(values: Sequence[Any], field: AtomicField, nulled: list[str]) -> pa.
     return pa.array([None if v is None else str(v) for v in values], type=arrow_type)
 
 
-def events_to_table(
-    events: Sequence[EnrichedEvent], nulled: list[str] | None = None, fields: Set[str] | None = None
-) -> pa.Table:
+def events_to_table(events: Sequence[Any], nulled: list[str] | None = None, fields: Set[str] | None = None) -> pa.Table:
     """The events as an Arrow table with `GOOD_SCHEMA`; names of columns whose values were nulled go to `nulled`.
 
     `fields`, when given, names every field any of the events may have set (a stream whose events are all
-    built alike, as pii_transformation events are): the other columns are written as nulls unread.
+    built alike, as pii_transformation events are): the other columns are written as nulls unread, and the
+    events need only have those attributes (enrich.pii_event.PiiEvent).
     """
     sink: list[str] = [] if nulled is None else nulled
     if not events:
@@ -124,9 +122,7 @@ def events_to_table(
     return pa.Table.from_arrays(arrays, schema=GOOD_SCHEMA)
 
 
-def encode_parquet(
-    events: Sequence[EnrichedEvent], nulled: list[str] | None = None, fields: Set[str] | None = None
-) -> bytes:
+def encode_parquet(events: Sequence[Any], nulled: list[str] | None = None, fields: Set[str] | None = None) -> bytes:
     """One complete Parquet file (bytes) holding `events` in column order (`fields` as for events_to_table)."""
     table = events_to_table(events, nulled, fields)
     sink = pa.BufferOutputStream()

@@ -43,6 +43,7 @@ from enrich.event import EnrichedEvent
 from enrich.outputs.commit import commit_file
 from enrich.outputs.lake_writer import LakeWriter
 from enrich.outputs.rolling import CutPolicy
+from enrich.pii_event import PiiEvent
 from enrich.tracker_protocol import BOOLEAN_PARAMETERS
 from tests.enrich.event_mix import raw_mix, registry_chain, write_acme_registry
 
@@ -291,7 +292,7 @@ def ours_loop(records: list[bytes], lake: LocalLake, enrich: Callable[[bytes, in
             if event is not None:
                 writer.add_good(event, token, len(raw), now)
                 pii = outcome.pii  # the PII enrichment's pii_transformation event, written as the worker does
-                if isinstance(pii, EnrichedEvent):
+                if isinstance(pii, PiiEvent):
                     writer.add_pii(pii, token, len(raw), now)
                 elif pii is not None:
                     writer.add_bad(pii.type_name, pii.encode(), token, now, now)

@@ -6,18 +6,20 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.badrows import IgluErrorMessage, SchemaViolations
-from enrich.atomic import ATOMIC_FIELDS, STRING_LIMITS
+from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES, STRING_LIMITS
 from enrich.derive import length_reports
 from enrich.enrichments.pii import PII_TRANSFORMATION, PiiPseudonymiser
 from enrich.enrichments.proofs import Shape
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
-from enrich.pii_event import LIMITED_FIELDS, PII_FIELDS, PiiTransformation, pii_event
+from enrich.outputs.parquet import decode_parquet, encode_parquet
+from enrich.pii_event import LIMITED_FIELDS, PII_COLUMNS, PII_FIELDS, PiiEvent, PiiTransformation, pii_event
 from enrich.pipeline import enrich_payload
 from registry.json_formats import is_uuid
 from tests.enrich.enrichments.events import CountingValidator, build, payload, snowplow_config
@@ -30,7 +32,7 @@ def _chain() -> list[Any]:
     return [build(snowplow_config("pii_enrichment_config"))]
 
 
-def _pii(chain: list[Any], env: Environment, uid: str) -> EnrichedEvent | SchemaViolations | None:
+def _pii(chain: list[Any], env: Environment, uid: str) -> PiiEvent | SchemaViolations | None:
     (outcome,) = enrich_payload(payload({"uid": uid}, ip="81.2.69.160"), env, ETL_TSTAMP)
     assert isinstance(outcome, Good), outcome
     return outcome.pii
@@ -42,11 +44,11 @@ def test_one_shape_is_validated_once_per_validator() -> None:
     counting = CountingValidator()
     env = make_env(enrichments=tuple(chain), validator=counting)
     for uid in ("alice", "bob", "a much longer user id than the others"):
-        assert isinstance(_pii(chain, env, uid), EnrichedEvent)
+        assert isinstance(_pii(chain, env, uid), PiiEvent)
     assert (counting.calls["pii_transformation"], counting.calls["parent_event"]) == (1, 1)
 
     other = CountingValidator()
-    assert isinstance(_pii(chain, make_env(enrichments=tuple(chain), validator=other), "carol"), EnrichedEvent)
+    assert isinstance(_pii(chain, make_env(enrichments=tuple(chain), validator=other), "carol"), PiiEvent)
     assert other.calls["pii_transformation"] == 1
 
 
@@ -57,7 +59,7 @@ def test_another_shape_is_validated_on_its_own() -> None:
     env = make_env(enrichments=tuple(chain), validator=counting)
     _pii(chain, env, "alice")
     (outcome,) = enrich_payload(payload({}, ip="81.2.69.160"), env, ETL_TSTAMP)  # only user_ipaddress hashed
-    assert isinstance(outcome, Good) and isinstance(outcome.pii, EnrichedEvent)
+    assert isinstance(outcome, Good) and isinstance(outcome.pii, PiiEvent)
     _pii(chain, env, "bob")
     assert counting.calls["pii_transformation"] == 2
 
@@ -101,8 +103,8 @@ def test_a_proven_shape_gives_what_validating_gives(original: str) -> None:
     request = _request("user_id", original, {})
     plain = PiiTransformation(request.event, request.parent)  # no shape: validated
     validated = pii_event(_parent(), plain, make_env(), ETL_TSTAMP, (payload({}), {}))
-    assert isinstance(with_proof, EnrichedEvent) and isinstance(validated, EnrichedEvent)
-    assert with_proof.to_tsv() == validated.to_tsv()
+    assert isinstance(with_proof, PiiEvent) and isinstance(validated, PiiEvent)
+    assert with_proof.enriched().to_tsv() == validated.enriched().to_tsv()
 
 
 def _subschemas(node: Any, name: str) -> list[dict[str, Any]]:
@@ -132,13 +134,13 @@ def test_the_schema_constrains_the_values_a_shape_leaves_out_by_type_and_length_
 def test_the_pii_event_lengths_are_checked_on_every_field_it_sets() -> None:
     """With every atomic field limited to one character, the pii event is refused naming each field it sets."""
     good = pii_event(_parent(), _request("user_id", "u", {}), make_env(), ETL_TSTAMP, (payload({}), {}))
-    assert isinstance(good, EnrichedEvent)
+    assert isinstance(good, PiiEvent)
     tiny = make_env(atomic_limits=dict.fromkeys(STRING_LIMITS, 1))
     bad = pii_event(_parent(), _request("user_id", "u", {}), tiny, ETL_TSTAMP, (payload({}), {}))
     assert isinstance(bad, SchemaViolations)
     message = bad.messages[0]
     assert isinstance(message, IgluErrorMessage)
-    expected = length_reports(good, tiny.length_limits)
+    expected = length_reports(good.enriched(), tiny.length_limits)
     assert len(expected) >= 8 and message.error["dataReports"] == expected
 
 
@@ -148,8 +150,10 @@ def test_every_limited_field_a_pii_event_sets_is_one_its_length_check_covers() -
     (outcome,) = enrich_payload(
         payload({"uid": "alice", "aid": "shop"}, ip="81.2.69.160"), make_env(enrichments=tuple(chain)), ETL_TSTAMP
     )
-    assert isinstance(outcome, Good) and isinstance(outcome.pii, EnrichedEvent)
-    limited = {name for name, value in outcome.pii.to_dict().items() if value is not None and name in STRING_LIMITS}
+    assert isinstance(outcome, Good) and isinstance(outcome.pii, PiiEvent)
+    limited = {
+        name for name, value in outcome.pii.enriched().to_dict().items() if value is not None and name in STRING_LIMITS
+    }
     assert limited <= set(LIMITED_FIELDS) and {"app_id", "event_id"} <= limited
 
 
@@ -158,7 +162,7 @@ def test_lengths_that_passed_do_not_excuse_longer_ones() -> None:
     env = make_env(atomic_limits={"app_id": 8})
     short, long = _parent(), _parent()
     long.app_id = "a-much-longer-app"
-    assert isinstance(pii_event(short, _request("user_id", "u", {}), env, ETL_TSTAMP, (payload({}), {})), EnrichedEvent)
+    assert isinstance(pii_event(short, _request("user_id", "u", {}), env, ETL_TSTAMP, (payload({}), {})), PiiEvent)
     refused = pii_event(long, _request("user_id", "u", {}), env, ETL_TSTAMP, (payload({}), {}))
     assert isinstance(refused, SchemaViolations)
     (message,) = refused.messages
@@ -213,6 +217,31 @@ def test_a_pii_event_sets_only_the_fields_its_stream_writes() -> None:
     )
     for request in (_request("user_id", "u", {}), superseded):
         event = pii_event(parent, request, make_env(), ETL_TSTAMP, (payload({}), {}))
-        assert isinstance(event, EnrichedEvent)
-        assert {name for name, value in event.to_dict().items() if value is not None} <= PII_FIELDS
-    assert event.derived_contexts is not None  # the superseded case reached the last field a pii event sets
+        assert isinstance(event, PiiEvent)
+        assert {name for name, value in event.enriched().to_dict().items() if value is not None} <= PII_FIELDS
+    assert (
+        isinstance(event, PiiEvent) and event.derived_contexts is not None
+    )  # the superseded case reached the last field a pii event sets
+
+
+def test_a_pii_event_has_exactly_the_pii_columns_and_reads_as_the_full_event() -> None:
+    """PiiEvent's attributes are PII_COLUMNS (every field a pii event can set, in column order); enriched() is the
+    same event with all other fields None, and the lake writer reads the same values from either."""
+    assert set(PII_COLUMNS) == PII_FIELDS
+    assert list(PII_COLUMNS) == [name for name in FIELD_NAMES if name in PII_FIELDS]
+    event = pii_event(_parent(), _request("user_id", "u", {}), make_env(), ETL_TSTAMP, (payload({}), {}))
+    assert isinstance(event, PiiEvent)
+    full = event.enriched()
+    assert {name: getattr(event, name) for name in PII_COLUMNS} == {
+        name: value for name, value in full.to_dict().items() if name in PII_FIELDS
+    }
+    assert all(value is None for name, value in full.to_dict().items() if name not in PII_FIELDS)
+    for name in set(FIELD_NAMES) - PII_FIELDS:
+        with pytest.raises(AttributeError):
+            getattr(event, name)
+    again = pii_event(_parent(), _request("user_id", "u", {}), make_env(), ETL_TSTAMP, (payload({}), {}))
+    other = pii_event(_parent(), _request("user_id", "v", {}), make_env(), ETL_TSTAMP, (payload({}), {}))
+    assert event == again and event != other  # compared by value (make_env's ids are fixed)
+    table = decode_parquet(encode_parquet([event], fields=PII_FIELDS))
+    assert table.to_pylist()[0]["unstruct_event"] == full.unstruct_event
+    assert table.to_pylist()[0]["event_id"] == full.event_id

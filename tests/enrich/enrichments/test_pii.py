@@ -16,6 +16,7 @@ from enrich.enrichments.pii import PARENT_EVENT, PII_TRANSFORMATION, PiiPseudony
 from enrich.enrichments.registry import build_chain
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good, Outcome
+from enrich.pii_event import PiiEvent
 from enrich.pipeline import enrich_payload
 from tests.enrich.enrichments.events import b64, build, config, enrich_one, payload, snowplow_config
 from tests.enrich.pipeline_env import ETL_TSTAMP, make_env, shared_validator
@@ -130,7 +131,6 @@ def test_the_pii_transformation_event_validates_against_its_schema() -> None:
     enrichment = build(snowplow_config("pii_enrichment_config"))
     assert isinstance(enrichment, PiiPseudonymiser)
     from enrich.enrichments.base import EnrichmentContext
-    from enrich.event import EnrichedEvent
 
     event = EnrichedEvent(user_id="alice", user_ipaddress="1.2.3.4")
     ctx = EnrichmentContext({}, payload({}), event)
@@ -163,7 +163,7 @@ def test_emit_event_yields_one_pii_transformation_event_per_pseudonymised_event(
     (outcome,) = _emitted(chain)
     assert isinstance(outcome, Good), outcome
     parent, pii = outcome.event, outcome.pii
-    assert isinstance(pii, EnrichedEvent), pii
+    assert isinstance(pii, PiiEvent), pii
     assert (pii.event, pii.platform, pii.app_id) == ("pii_transformation", "srv", parent.app_id)
     assert (pii.event_vendor, pii.event_name, pii.event_format, pii.event_version) == (
         "com.snowplowanalytics.snowplow",
@@ -215,7 +215,7 @@ def test_emit_event_yields_one_pii_transformation_event_per_pseudonymised_event(
     assert json.loads(pii.contexts or "")["data"] == [
         {"schema": PARENT_EVENT, "data": {"parentEventId": parent.event_id}}
     ]
-    assert SALT not in pii.to_tsv() and SALT not in parent.to_tsv()
+    assert SALT not in pii.enriched().to_tsv() and SALT not in parent.to_tsv()
     assert parent.user_id == sha256("alice")  # the parent itself is still pseudonymised as before
 
 
@@ -271,13 +271,13 @@ def test_each_event_of_a_batch_gets_its_own_pii_event_and_untouched_events_none(
         if good.pii is None:
             assert good.event.user_id is None
             continue
-        assert isinstance(good.pii, EnrichedEvent)
+        assert isinstance(good.pii, PiiEvent)
         (parent,) = json.loads(good.pii.contexts or "")["data"]
         parents.append(parent["data"]["parentEventId"])
         (pojo,) = json.loads(good.pii.unstruct_event or "")["data"]["data"]["pii"]["pojo"]
         assert pojo["modifiedValue"] == good.event.user_id
     assert parents == [events[0]["eid"], events[2]["eid"]]
-    assert len({g.pii.event_id for g in goods if isinstance(g.pii, EnrichedEvent)}) == 2
+    assert len({g.pii.event_id for g in goods if isinstance(g.pii, PiiEvent)}) == 2
 
 
 def test_emit_event_false_emits_nothing() -> None:
