@@ -29,10 +29,11 @@ from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, ModuleS
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["CURRENT", "MANIFEST", "NativeBuild", "NativeFinder", "active", "build_dir", "default_dir", "install",
-           "source_hash"]  # fmt: skip
+__all__ = ["CURRENT", "ENVIRONMENT", "MANIFEST", "NativeBuild", "NativeFinder", "active", "build_dir", "default_dir",
+           "install", "source_hash"]  # fmt: skip
 
 MANIFEST = "manifest.json"
+ENVIRONMENT = ("EVENTKIT_PURE", "EVENTKIT_NATIVE_DIR")  # the variables read here (settings accept them too)
 CURRENT = "current"  # in the builds folder: the name of the newest build's folder
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding core/, enrich/, registry/
 

@@ -36,6 +36,7 @@ from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSett
 
 from core.errors import ConfigError
 from core.locations import BUNDLED_SCHEMAS, parse_lake_url, parse_queue_url, parse_warehouse_url
+from core.native import ENVIRONMENT as NATIVE_ENVIRONMENT
 
 __all__ = [
     "CollectorSettings",
@@ -371,7 +372,9 @@ def _refuse_unknown_environment() -> None:
     unknown = sorted(
         name
         for name in os.environ
-        if name.upper().startswith("EVENTKIT_") and name.upper()[9:].split("__")[0] not in known
+        if name.upper().startswith("EVENTKIT_")
+        and name.upper()[9:].split("__")[0] not in known
+        and name.upper() not in NATIVE_ENVIRONMENT  # read by core.native, not settings
     )
     if unknown:
         raise ConfigError(

@@ -148,6 +148,16 @@ def test_unknown_section_and_top_level_environment_variables_are_errors(monkeypa
         load_settings()
 
 
+def test_the_native_build_switches_are_not_mistaken_for_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EVENTKIT_PURE and EVENTKIT_NATIVE_DIR belong to core.native: settings load with them set."""
+    monkeypatch.setenv("EVENTKIT_PURE", "1")
+    monkeypatch.setenv("EVENTKIT_NATIVE_DIR", "/nowhere")
+    load_settings()
+    monkeypatch.setenv("EVENTKIT_PURES", "1")
+    with pytest.raises(ConfigError, match="EVENTKIT_PURES"):
+        load_settings()
+
+
 def test_every_problem_is_reported_at_once_without_secrets() -> None:
     """Several bad keys give one message with one line each; a secret's value is never echoed."""
     with pytest.raises(ConfigError) as caught:
