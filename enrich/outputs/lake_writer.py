@@ -6,13 +6,13 @@ Layout under the lake root:
 
     good/date=YYYY-MM-DD/hour=HH/<part>.parquet
     good-tsv/date=YYYY-MM-DD/hour=HH/<part>.tsv         (only with tsv=True)
-    pii/date=YYYY-MM-DD/hour=HH/<part>.parquet          (pii_transformation events, good's schema)
+    pii/date=YYYY-MM-DD/hour=HH/<part>.parquet          (pii_transformation events: their 16 columns of good's)
     bad/<bad-row type>/date=YYYY-MM-DD/hour=HH/<part>.jsonl
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from enrich.event import EnrichedEvent
@@ -21,7 +21,7 @@ from enrich.outputs.parquet import encode_parquet
 from enrich.outputs.partitions import PartNamer
 from enrich.outputs.rolling import CutPolicy, PendingFile, RollingFile
 from enrich.outputs.tsv import encode_tsv
-from enrich.pii_event import PII_FIELDS, PiiEvent
+from enrich.pii_event import PII_COLUMNS, PiiEvent
 
 __all__ = ["BAD_ROOT", "GOOD_ROOT", "GOOD_TSV_ROOT", "PII_ROOT", "LakeWriter"]
 
@@ -52,16 +52,16 @@ class LakeWriter:
         self.bad: dict[str, RollingFile[bytes]] = {}
         self.pii: RollingFile[PiiEvent] | None = None  # opened with the first pii_transformation event
 
-    def _parquet(self, events: Sequence[EnrichedEvent | PiiEvent], fields: Set[str] | None = None) -> bytes:
+    def _parquet(self, events: Sequence[EnrichedEvent | PiiEvent], columns: Sequence[str] | None = None) -> bytes:
         nulled: list[str] = []
-        data = encode_parquet(events, nulled, fields)
+        data = encode_parquet(events, nulled, columns)
         if self._on_nulled is not None:
             for column in nulled:
                 self._on_nulled(column)
         return data
 
     def _pii_parquet(self, events: list[PiiEvent]) -> bytes:
-        return self._parquet(events, PII_FIELDS)  # the other columns of a pii event are never set
+        return self._parquet(events, PII_COLUMNS)  # the columns a pii event can set; the others would be null
 
     def _files(self) -> list[RollingFile[Any]]:
         files: list[RollingFile[Any]] = [self.good]

@@ -26,8 +26,9 @@ min/max statistics: nothing prunes on the order of JSON texts.
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence, Set
+from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -103,31 +104,49 @@ def _column(values: Sequence[Any], field: AtomicField, nulled: list[str]) -> pa.
     return pa.array([None if v is None else str(v) for v in values], type=arrow_type)
 
 
-def events_to_table(events: Sequence[Any], nulled: list[str] | None = None, fields: Set[str] | None = None) -> pa.Table:
+@lru_cache(maxsize=8)
+def _columns_layout(columns: tuple[str, ...] | None) -> tuple[pa.Schema, tuple[tuple[Any, AtomicField], ...]]:
+    """The schema of a file of these columns (GOOD_SCHEMA's fields, in its order) and each column's getter."""
+    if columns is None:
+        return GOOD_SCHEMA, tuple(zip(_GETTERS, ATOMIC_FIELDS, strict=True))
+    unknown = set(columns) - set(GOOD_SCHEMA.names)
+    if unknown:
+        raise ValueError(f"not atomic fields: {sorted(unknown)}")
+    picked = [(get, f) for get, f in zip(_GETTERS, ATOMIC_FIELDS, strict=True) if f.name in columns]
+    schema = pa.schema([GOOD_SCHEMA.field(f.name) for _, f in picked], metadata=GOOD_SCHEMA.metadata)
+    return schema, tuple(picked)
+
+
+def events_to_table(
+    events: Sequence[Any], nulled: list[str] | None = None, columns: Sequence[str] | None = None
+) -> pa.Table:
     """The events as an Arrow table with `GOOD_SCHEMA`; names of columns whose values were nulled go to `nulled`.
 
-    `fields`, when given, names every field any of the events may have set (a stream whose events are all
-    built alike, as pii_transformation events are): the other columns are written as nulls unread, and the
-    events need only have those attributes (enrich.pii_event.PiiEvent).
+    `columns`, when given, narrows the table to those columns (typed and ordered as in GOOD_SCHEMA), and
+    the events need only have those attributes: the pii stream's files hold the sixteen fields a
+    pii_transformation event can set (enrich.pii_event.PiiEvent).
     """
     sink: list[str] = [] if nulled is None else nulled
+    schema, layout = _columns_layout(None if columns is None else tuple(columns))
     if not events:
-        return GOOD_SCHEMA.empty_table()
-    arrays = [
-        _column(list(map(get, events)), f, sink)
-        if fields is None or f.name in fields
-        else pa.nulls(len(events), _ARROW_TYPES[f.kind])
-        for get, f in zip(_GETTERS, ATOMIC_FIELDS, strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, schema=GOOD_SCHEMA)
+        return schema.empty_table()
+    arrays = [_column(list(map(get, events)), f, sink) for get, f in layout]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def encode_parquet(events: Sequence[Any], nulled: list[str] | None = None, fields: Set[str] | None = None) -> bytes:
-    """One complete Parquet file (bytes) holding `events` in column order (`fields` as for events_to_table)."""
-    table = events_to_table(events, nulled, fields)
+def encode_parquet(
+    events: Sequence[Any], nulled: list[str] | None = None, columns: Sequence[str] | None = None
+) -> bytes:
+    """One complete Parquet file (bytes) holding `events` in column order (`columns` as for events_to_table)."""
+    table = events_to_table(events, nulled, columns)
     sink = pa.BufferOutputStream()
+    names = set(table.column_names)
     pq.write_table(
-        table, sink, compression="snappy", use_dictionary=_DICTIONARY_COLUMNS, write_statistics=_STATISTICS_COLUMNS
+        table,
+        sink,
+        compression="snappy",
+        use_dictionary=[n for n in _DICTIONARY_COLUMNS if n in names],
+        write_statistics=[n for n in _STATISTICS_COLUMNS if n in names],
     )
     return bytes(sink.getvalue().to_pybytes())
 

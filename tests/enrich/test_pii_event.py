@@ -242,6 +242,7 @@ def test_a_pii_event_has_exactly_the_pii_columns_and_reads_as_the_full_event() -
     again = pii_event(_parent(), _request("user_id", "u", {}), make_env(), ETL_TSTAMP, (payload({}), {}))
     other = pii_event(_parent(), _request("user_id", "v", {}), make_env(), ETL_TSTAMP, (payload({}), {}))
     assert event == again and event != other  # compared by value (make_env's ids are fixed)
-    table = decode_parquet(encode_parquet([event], fields=PII_FIELDS))
+    table = decode_parquet(encode_parquet([event], columns=PII_COLUMNS))
+    assert table.schema.names == list(PII_COLUMNS)
     assert table.to_pylist()[0]["unstruct_event"] == full.unstruct_event
     assert table.to_pylist()[0]["event_id"] == full.event_id
