@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -177,15 +176,23 @@ _WRAPPER_CHECKS: dict[SchemaKey, Callable[[Any], bool]] = {
 }
 
 
-@dataclass(slots=True)
 class Entities:
-    """What the event's entity parameters yielded."""
+    """What the event's entity parameters yielded (two or three are made per event: a plain class is the cheapest)."""
 
-    unstruct: dict[str, Any] | None = None  # the inner SDJ, schema possibly rewritten to the superseding key
-    unstruct_key: SchemaKey | None = None
-    contexts: list[dict[str, Any]] = field(default_factory=list)
-    derived: list[dict[str, Any]] = field(default_factory=list)  # validation_info entries
-    errors: list[SchemaViolationMessage] = field(default_factory=list)
+    __slots__ = ("contexts", "derived", "errors", "unstruct", "unstruct_key")
+
+    def __init__(self) -> None:
+        self.unstruct: dict[str, Any] | None = None  # the inner SDJ, schema possibly rewritten to the superseding key
+        self.unstruct_key: SchemaKey | None = None
+        self.contexts: list[dict[str, Any]] = []
+        self.derived: list[dict[str, Any]] = []  # validation_info entries
+        self.errors: list[SchemaViolationMessage] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"Entities(unstruct={self.unstruct!r}, contexts={self.contexts!r}, derived={self.derived!r},"
+            f" errors={self.errors!r})"
+        )
 
 
 def validate_entity(

@@ -26,26 +26,30 @@ from core.badrows import (
     SchemaViolationMessage,
     SchemaViolations,
 )
+from core.iglu import SchemaKey
 from core.raw import CollectorPayload
 from enrich.atomic import FIELD_NAMES, LengthLimits
 from enrich.derive import ATOMIC_SCHEMA, length_reports
 from enrich.enrichments.proofs import Shape, checked_entity
-from enrich.entities import Entities, contexts_column, unstruct_column
+from enrich.entities import CONTEXTS_OUTPUT, Entities, contexts_column, unstruct_column
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 
 __all__ = [
     "LIMITED_FIELDS",
+    "PARENT_EVENT",
     "PII_COLUMNS",
     "PII_EVENT_TYPE",
     "PII_FIELDS",
     "PII_PLATFORM",
     "PiiEvent",
     "PiiTransformation",
+    "is_canonical_uuid",
     "pii_event",
 ]
 
 PII_EVENT_TYPE = "pii_transformation"
+PARENT_EVENT = "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0"
 PII_PLATFORM = "srv"
 # Every length-limited atomic field a pii event sets (the others stay unset; a test keeps this true).
 LIMITED_FIELDS = ("app_id", "platform", "event", "event_id", "v_etl", "event_vendor", "event_name", "event_format",
@@ -56,6 +60,25 @@ PII_FIELDS = frozenset((*LIMITED_FIELDS, "etl_tstamp", "collector_tstamp", "deri
                         "unstruct_event", "contexts", "derived_contexts"))  # fmt: skip
 PII_COLUMNS = tuple(name for name in FIELD_NAMES if name in PII_FIELDS)  # in Snowplow's column order
 _MAX_PASSED = 4096
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# The contexts column of a pii event whose parent_event names a UUID, around the id (which needs no JSON escaping).
+_PARENT_CONTEXTS_HEAD = (
+    '{"schema":"' + CONTEXTS_OUTPUT + '","data":[{"schema":"' + PARENT_EVENT + '","data":{"parentEventId":"'
+)
+_PARENT_CONTEXTS_TAIL = '"}}]}'
+
+
+def is_canonical_uuid(text: str) -> bool:
+    """8-4-4-4-12 hex digits: exactly what the validator's `uuid` format (registry.json_formats.is_uuid) accepts,
+    checked without a regular expression."""
+    return (
+        len(text) == 36
+        and text.count("-") == 4
+        and text[8] == text[13] == text[18] == text[23] == "-"
+        and _HEX_DIGITS.issuperset(text.replace("-", ""))
+    )
+
+
 # id(limits) -> (those limits, kept alive so the id stays theirs; the field lengths that passed them)
 _passed: dict[int, tuple[LengthLimits, set[tuple[Any, ...]]]] = {}
 
@@ -196,7 +219,7 @@ def pii_event(
         env.new_event_id(),
         now,
         unstruct_event=unstruct_column(unstruct_sdj if unstruct is None else unstruct[1]),
-        contexts=contexts_column([parent_sdj if context is None else context[1]]),
+        contexts=_parent_contexts(parent_sdj, context),
         schema=schema,
         # validated with a superseding schema
         derived_contexts=contexts_column(checked.derived) if checked.derived else None,
@@ -212,6 +235,17 @@ def pii_event(
         enriched = event.enriched().to_partial_json()
         return SchemaViolations(env.processor, now, tuple(messages), EnrichmentPayload(enriched, raw))
     return event
+
+
+def _parent_contexts(parent_sdj: dict[str, Any], checked: tuple[SchemaKey, dict[str, Any]] | None) -> str | None:
+    """The contexts column holding the parent_event context (as checked, if it passed)."""
+    if checked is not None and checked[1] is parent_sdj and len(parent_sdj) == 2:
+        data = parent_sdj["data"]
+        if type(data) is dict and len(data) == 1:
+            parent_id = data.get("parentEventId")
+            if type(parent_id) is str and is_canonical_uuid(parent_id):  # the JSON text contexts_column would give
+                return _PARENT_CONTEXTS_HEAD + parent_id + _PARENT_CONTEXTS_TAIL
+    return contexts_column([parent_sdj if checked is None else checked[1]])
 
 
 def _length_reports(event: PiiEvent, limits: LengthLimits) -> list[dict[str, Any]]:

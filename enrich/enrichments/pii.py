@@ -31,13 +31,11 @@ from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.json_path import JsonPath, compile_path
 from enrich.enrichments.proofs import Shape, Shapes
 from enrich.event import EnrichedEvent
-from enrich.pii_event import PiiTransformation
-from registry.json_formats import is_uuid
+from enrich.pii_event import PARENT_EVENT, PiiTransformation, is_canonical_uuid
 
 __all__ = ["MEMO_SIZE", "PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 
 PII_TRANSFORMATION = "iglu:com.snowplowanalytics.snowplow/pii_transformation/jsonschema/1-0-0"
-PARENT_EVENT = "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0"
 MEMO_SIZE = 8192  # hashed values remembered per configuration (see hasher)
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
@@ -87,6 +85,7 @@ class PiiPseudonymiser:
     """Hashes the configured fields of one event in place."""
 
     __slots__ = (
+        "_public_strategy",
         "_uuid_shape",
         "anonymous_only",
         "config_schema",
@@ -121,6 +120,9 @@ class PiiPseudonymiser:
         self.anonymous_only = anonymous_only
         self.shapes = Shapes()  # of pii_transformation entities
         self._uuid_shape = Shape("uuid", {})  # a parent_event naming a UUID
+        # The salt stays secret: the event names the hash function only (as its schema requires). One dict is
+        # shared by every event's entity, which is only validated and serialised, never changed.
+        self._public_strategy = {"pseudonymize": {"hashFunction": pseudonymize["hashFunction"]}}
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if self.anonymous_only and ctx.header("SP-Anonymous") is None:
@@ -217,12 +219,10 @@ class PiiPseudonymiser:
         constrains by type alone) and its hash (hex of this configuration's fixed length, under the
         schema's maxLength), so two entities of one shape get one verdict.
         """
-        # The salt stays secret: the event names the hash function only (as its schema requires).
-        strategy = {"pseudonymize": {"hashFunction": self.strategy["pseudonymize"]["hashFunction"]}}
-        event = {"schema": PII_TRANSFORMATION, "data": {"pii": pii, "strategy": strategy}}
+        event = {"schema": PII_TRANSFORMATION, "data": {"pii": pii, "strategy": self._public_strategy}}
         parent = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_event_id}}
         # parent_event/1-0-0 asks for a string of format uuid and nothing else: a UUID always passes.
-        parent_shape = self._uuid_shape if is_uuid(parent_event_id) else None  # the validator's own `uuid` format
+        parent_shape = self._uuid_shape if is_canonical_uuid(parent_event_id) else None
         pojo, found = pii.get("pojo"), pii.get("json")
         name = (
             tuple([entry["fieldName"] for entry in pojo]) if pojo else (),

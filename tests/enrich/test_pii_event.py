@@ -15,11 +15,21 @@ from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES, STRING_LIMITS
 from enrich.derive import length_reports
 from enrich.enrichments.pii import PII_TRANSFORMATION, PiiPseudonymiser
 from enrich.enrichments.proofs import Shape
+from enrich.entities import contexts_column
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
 from enrich.outputs.parquet import decode_parquet, encode_parquet
-from enrich.pii_event import LIMITED_FIELDS, PII_COLUMNS, PII_FIELDS, PiiEvent, PiiTransformation, pii_event
+from enrich.pii_event import (
+    LIMITED_FIELDS,
+    PARENT_EVENT,
+    PII_COLUMNS,
+    PII_FIELDS,
+    PiiEvent,
+    PiiTransformation,
+    is_canonical_uuid,
+    pii_event,
+)
 from enrich.pipeline import enrich_payload
 from registry.json_formats import is_uuid
 from tests.enrich.enrichments.events import CountingValidator, build, payload, snowplow_config
@@ -193,6 +203,25 @@ def test_what_the_parent_shape_takes_for_a_uuid_the_schema_format_accepts(text: 
     """An id the PII enrichment proves as a UUID is one the validator's `uuid` format accepts (never more)."""
     if _ENRICHMENT.transformation({}, text).parent_shape is not None:
         assert is_uuid(text)
+
+
+@given(
+    st.from_regex(
+        r"[0-9a-fA-FgG\-]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F\-]{4,5}-[0-9a-fA-F]{4}-[0-9a-fA-F٣]{12}\n?", fullmatch=True
+    )
+    | st.text(alphabet="0123456789abcdefABCDEF-g ", min_size=34, max_size=38)
+)
+def test_the_fast_uuid_check_accepts_exactly_what_the_uuid_format_accepts(text: str) -> None:
+    assert is_canonical_uuid(text) == is_uuid(text)
+
+
+@given(st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper()) | st.text(max_size=40))
+def test_the_parent_contexts_column_is_the_json_contexts_column_gives(parent_id: str) -> None:
+    """The text put around a UUID parent id is what serialising the context gives; other ids are serialised."""
+    event = pii_event(_parent(), _ENRICHMENT.transformation({}, parent_id), make_env(), ETL_TSTAMP, (payload({}), {}))
+    if isinstance(event, PiiEvent):
+        context = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_id}}
+        assert event.contexts == contexts_column([context])
 
 
 def test_parent_event_asks_only_for_a_uuid() -> None:
