@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from core.badrows.messages import EnrichmentFailureMessage, EnrichmentInformation
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload, split_headers
-from enrich.enrichments.proofs import Shape, checked_entity
+from enrich.enrichments.proofs import Shape, checked_entity, validator_generation
 from enrich.entities import Entities
 from enrich.environment import SchemaValidator
 from enrich.event import EnrichedEvent
@@ -147,8 +147,9 @@ class EnrichmentContext:
         """Phase 3: the derived contexts that pass their schemas, as output; what failed is in `checked.errors`
         (and validation_info contexts of superseded schemas in `checked.derived`)."""
         out: list[dict[str, Any]] = []
+        generation = validator_generation(validator)
         for sdj, shape in zip(self._derived, self._shapes, strict=True):
-            validated = checked_entity(sdj, shape, validator, checked)
+            validated = checked_entity(sdj, shape, validator, checked, generation)
             if validated is not None:
                 out.append(validated[1])
         return out

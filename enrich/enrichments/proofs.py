@@ -25,8 +25,9 @@ from core.iglu import SchemaKey
 from enrich.entities import Entities, declared_uri, parse_entity, validate_entity
 from enrich.environment import SchemaValidator
 
-__all__ = ["MAX_PROOFS", "Proof", "Proofs", "Shape", "Shapes", "checked_entity"]
+__all__ = ["MAX_PROOFS", "Proof", "Proofs", "Shape", "Shapes", "checked_entity", "validator_generation"]
 
+_UNREAD = -1  # checked_entity's `generation` when not given (resolver generations count up from 0)
 MAX_PROOFS = 4096  # shapes remembered per enrichment; beyond that, entities are validated each time
 
 
@@ -83,19 +84,20 @@ class Shapes:
 
 
 def checked_entity(
-    sdj: Any, shape: Shape | None, validator: SchemaValidator, checked: Entities
+    sdj: Any, shape: Shape | None, validator: SchemaValidator, checked: Entities, generation: int | None = _UNREAD
 ) -> tuple[SchemaKey, dict[str, Any]] | None:
     """One entity checked against its schema: (the key used, its output JSON), or None after reporting why.
 
     By the proof of its shape when `validator` gave one, else validated (and proven for its shape when
-    accepted). The same result as validation either way.
+    accepted). The same result as validation either way. `generation`, when given, is `validator_generation`
+    of `validator`, read once for several entities.
     """
     if shape is not None:
         proof = shape.proofs.get(shape.name)
         if (
             proof is not None
             and proof.validator is validator
-            and proof.generation == _generation(validator)
+            and proof.generation == (validator_generation(validator) if generation == _UNREAD else generation)
             and type(sdj) is dict
             and sdj.get("schema") == proof.declared
             and "data" in sdj
@@ -110,7 +112,7 @@ def checked_entity(
     except IgluParseError as e:
         checked.errors.append(NotIgluMessage.from_parse_error(sdj, e))
         return None
-    generation = _generation(validator)  # before validating: an invalidation meanwhile leaves it stale
+    generation = validator_generation(validator)  # before validating: an invalidation meanwhile leaves it stale
     before = len(checked.derived)
     validated = validate_entity(entity, validator, checked, declared_uri(sdj))
     if validated is not None and shape is not None:
@@ -124,6 +126,6 @@ def checked_entity(
     return validated
 
 
-def _generation(validator: SchemaValidator) -> int | None:
+def validator_generation(validator: SchemaValidator) -> int | None:
     """The generation of the validator's resolver (registry.validation.Validator has one), else None."""
     return getattr(getattr(validator, "resolver", None), "generation", None)
