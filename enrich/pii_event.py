@@ -11,7 +11,8 @@ schema_violations bad row (it never takes its parent with it).
 The pii_transformation entity is ours in all but its original values, and the parent_event context
 in all but the id: the PII enrichment names their shapes, and their verdicts are proven once per
 shape (enrich/enrichments/proofs.py). The atomic fields' verdict depends only on the lengths of the
-few strings a pii event sets, so lengths that passed once are not checked again.
+few strings a pii event sets, so lengths that passed once are not checked again. A pii event is a
+`PiiEvent` holding just the sixteen fields it can set; `enriched()` makes the full EnrichedEvent.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ PII_PLATFORM = "srv"
 # Every length-limited atomic field a pii event sets (the others stay unset; a test keeps this true).
 LIMITED_FIELDS = ("app_id", "platform", "event", "event_id", "v_etl", "event_vendor", "event_name", "event_format",
                   "event_version")  # fmt: skip
-# Every field a pii event can set (a test keeps this true): the pii stream's Parquet files write the other
-# columns as nulls without reading them from each event.
+# Every field a pii event can set (a test keeps this true): the attributes of a PiiEvent, and the columns of
+# the pii stream's Parquet files.
 PII_FIELDS = frozenset((*LIMITED_FIELDS, "etl_tstamp", "collector_tstamp", "derived_tstamp", "true_tstamp",
                         "unstruct_event", "contexts", "derived_contexts"))  # fmt: skip
 PII_COLUMNS = tuple(name for name in FIELD_NAMES if name in PII_FIELDS)  # in Snowplow's column order
@@ -112,7 +113,7 @@ class PiiEvent:
     (every other field None) for the TSV form, a bad row's payload and comparisons.
     """
 
-    # PII_COLUMNS (a test holds the two equal)
+    # the names of PII_COLUMNS (test_a_pii_event_has_exactly_the_pii_columns_and_reads_as_the_full_event holds it)
     __slots__ = (
         "app_id",
         "collector_tstamp",
