@@ -8,7 +8,6 @@ a lake name, the encoded bytes and the token counts it settles once committed.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -45,7 +44,7 @@ class PendingFile:
     name: str
     data: bytes
     count: int
-    tokens: Counter[int]
+    tokens: dict[int, int]  # message token -> outputs of that message in this file
     collector_ms: list[int] = field(default_factory=list)  # per output, for the latency histogram
     root: str = ""
     opened_ms: int = 0
@@ -69,7 +68,7 @@ class RollingFile(Generic[R]):
         self.policy = policy
         self._namer = namer
         self._records: list[R] = []
-        self._tokens: Counter[int] = Counter()
+        self._tokens: dict[int, int] = {}  # a plain dict: Counter's missing-key hook costs twice the update
         self._collector_ms: list[int] = []
         self._bytes = 0
         self._opened_ms: int | None = None
@@ -82,7 +81,8 @@ class RollingFile(Generic[R]):
         if self._opened_ms is None:
             self._opened_ms = now_ms
         self._records.append(record)
-        self._tokens[token] += 1
+        tokens = self._tokens
+        tokens[token] = tokens.get(token, 0) + 1
         self._collector_ms.append(collector_ms)
         self._bytes += size
 
@@ -117,7 +117,7 @@ class RollingFile(Generic[R]):
             self.ext,
         )
         self._records = []
-        self._tokens = Counter()
+        self._tokens = {}
         self._collector_ms = []
         self._bytes = 0
         self._opened_ms = None
