@@ -164,7 +164,6 @@ def enrich_event(
 
     # Phase 2: derived values, then the configured enrichments in order.
     failures = _derive(event, params, payload, env, entities)
-    plugin_contexts: list[dict[str, Any]] = []
     ctx: EnrichmentContext | None = None
     if env.enrichments:
         ctx = EnrichmentContext(params, payload, event)
@@ -179,8 +178,8 @@ def enrich_event(
             else:
                 if result:
                     failures.extend(result)
-        plugin_contexts = list(ctx.derived_contexts)
     if failures:
+        plugin_contexts = list(ctx.derived_contexts) if ctx is not None else []
         event.derived_contexts = contexts_column(plugin_contexts + entities.derived)
         return EnrichmentFailures(
             env.processor, now, tuple(failures), EnrichmentPayload(event.to_partial_json(), _raw(payload, params))

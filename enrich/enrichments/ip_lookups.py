@@ -91,7 +91,8 @@ class IpLookups:
             return None
         return record if isinstance(record, dict) else None
 
-    def _fields(self, ip: str) -> dict[str, Any]:
+    def _fields(self, ip: str) -> tuple[tuple[str, Any], ...]:
+        """(atomic field, value) for each value the databases hold for `ip` (cached per address)."""
         fields: dict[str, Any] = {}
         geo = self._get("geo", ip)
         if geo is not None:
@@ -112,12 +113,13 @@ class IpLookups:
         connection = self._get("connectionType", ip)
         if connection is not None and connection.get("connection_type"):
             fields["ip_netspeed"] = str(connection["connection_type"])
-        return fields
+        return tuple(fields.items())
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         ip = event.user_ipaddress
         if ip:
-            event.update(self._lookup(ip))  # atomic field names only (see _fields)
+            for name, value in self._lookup(ip):  # atomic field names only (see _fields)
+                setattr(event, name, value)
         return None
 
 
