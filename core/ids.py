@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Final
 
 __all__ = ["IDS_PER_READ", "new_uuid4"]
 
-IDS_PER_READ = 256
+IDS_PER_READ: Final = 256
 # The variant digit (RFC 4122: 10xx) for each value of the random high nibble of byte 8.
-_VARIANT = "89ab89ab89ab89ab"
+_VARIANT: Final = "89ab89ab89ab89ab"
 _slices: Iterator[bytes] = iter(())
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -164,9 +164,9 @@ class CollectorPayload:
         return f"/{self.vendor}/{self.version}"
 
 
-_DICTS = frozenset((dict,))
-_STRINGS = frozenset((str,))
-_OPTIONAL_STRINGS = frozenset((str, type(None)))
+_DICTS: Final = frozenset((dict,))
+_STRINGS: Final = frozenset((str,))
+_OPTIONAL_STRINGS: Final = frozenset((str, type(None)))
 _NAME = itemgetter("name")
 
 

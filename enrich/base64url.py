@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 from functools import lru_cache
+from typing import Final
 
 __all__ = ["decode_base64_text", "decode_lenient", "encode_base64url"]
 
@@ -49,7 +50,7 @@ def decode_base64_text(text: str) -> str:
     return decode_lenient(text).decode("utf-8", errors="replace")
 
 
-_CACHED_LENGTH = 4096
+_CACHED_LENGTH: Final = 4096
 
 
 @lru_cache(maxsize=2048)

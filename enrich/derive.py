@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
 from operator import gt
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from core.badrows import InputDataMessage
@@ -37,11 +37,11 @@ __all__ = [
     "split_url",
 ]
 
-LENGTH_KEYWORD = "atomic_field_length_exceeded"
+LENGTH_KEYWORD: Final = "atomic_field_length_exceeded"
 # What atomic-field parse and length errors are reported against.
 ATOMIC_SCHEMA = SchemaKey.parse("iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0")
 
-_SNOWPLOW = "com.snowplowanalytics.snowplow"
+_SNOWPLOW: Final = "com.snowplowanalytics.snowplow"
 EVENT_SCHEMAS: dict[str, tuple[str, str, str, str]] = {
     "page_view": (_SNOWPLOW, "page_view", "jsonschema", "1-0-0"),
     "page_ping": (_SNOWPLOW, "page_ping", "jsonschema", "1-0-0"),
@@ -57,7 +57,7 @@ _HASH_CONSTRUCTORS: dict[str, Callable[[bytes], Any]] = {
     "SHA384": hashlib.sha384,
     "SHA512": hashlib.sha512,
 }
-_FORWARDING_INITIALS = frozenset("xXfF")
+_FORWARDING_INITIALS: Final = frozenset("xXfF")
 
 
 def derive_tstamp(collector: int | None, created: int | None, sent: int | None, true: int | None) -> int | None:
@@ -92,7 +92,7 @@ def split_url(url: str) -> UrlParts:
     return _split(url)
 
 
-_CACHED_URL_LENGTH = 2048
+_CACHED_URL_LENGTH: Final = 2048
 
 
 @lru_cache(maxsize=2048)

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -50,14 +50,14 @@ __all__ = [
 
 UNSTRUCT_CRITERION = SchemaCriterion.parse("iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-*")
 CONTEXTS_CRITERION = SchemaCriterion.parse("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-*")
-UNSTRUCT_OUTPUT = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
-CONTEXTS_OUTPUT = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
-VALIDATION_INFO = "iglu:com.snowplowanalytics.iglu/validation_info/jsonschema/1-0-0"
+UNSTRUCT_OUTPUT: Final = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
+CONTEXTS_OUTPUT: Final = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
+VALIDATION_INFO: Final = "iglu:com.snowplowanalytics.iglu/validation_info/jsonschema/1-0-0"
 
 # The wrappers' `schema` pattern, applied with ECMA-262 `^...$` semantics (fullmatch: no newline before `$`).
 _WRAPPED_SCHEMA = re.compile(r"iglu:[a-zA-Z0-9\-_.]+/[a-zA-Z0-9\-_]+/[a-zA-Z0-9\-_]+/[0-9]+-[0-9]+-[0-9]+")
-_SDJ_KEYS = frozenset(("schema", "data"))
-_CACHED_URI_LENGTH = 512  # caches keyed by URIs stay small even when a sender makes them long
+_SDJ_KEYS: Final = frozenset(("schema", "data"))
+_CACHED_URI_LENGTH: Final = 512  # caches keyed by URIs stay small even when a sender makes them long
 
 
 class JsonTextError(ValueError):
@@ -71,7 +71,7 @@ def _no_constants(name: str) -> Any:
 _HUGE = float(2**63)  # orjson reads integers outside the 64-bit range as floats at least this large
 
 
-_WALKED = frozenset((dict, list, float))  # the child types _scan must look at; other leaves are skipped in C
+_WALKED: Final = frozenset((dict, list, float))  # the child types _scan must look at; other leaves are skipped in C
 
 
 def _scan(value: Any, max_depth: int) -> tuple[bool, bool]:

@@ -18,7 +18,7 @@ few strings a pii event sets, so lengths that passed once are not checked again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from core.badrows import (
     EnrichmentPayload,
@@ -49,20 +49,20 @@ __all__ = [
     "pii_event",
 ]
 
-PII_EVENT_TYPE = "pii_transformation"
-PARENT_EVENT = "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0"
-PII_PLATFORM = "srv"
+PII_EVENT_TYPE: Final = "pii_transformation"
+PARENT_EVENT: Final = "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0"
+PII_PLATFORM: Final = "srv"
 # Every length-limited atomic field a pii event sets (the others stay unset; a test keeps this true).
-LIMITED_FIELDS = ("app_id", "platform", "event", "event_id", "v_etl", "event_vendor", "event_name", "event_format",
-                  "event_version")  # fmt: skip
+LIMITED_FIELDS: Final = ("app_id", "platform", "event", "event_id", "v_etl", "event_vendor", "event_name",
+                         "event_format", "event_version")  # fmt: skip
 # Every field a pii event can set (a test keeps this true): the attributes of a PiiEvent, and the columns of
 # the pii stream's Parquet files.
-PII_FIELDS = frozenset((*LIMITED_FIELDS, "etl_tstamp", "collector_tstamp", "derived_tstamp", "true_tstamp",
+PII_FIELDS: Final = frozenset((*LIMITED_FIELDS, "etl_tstamp", "collector_tstamp", "derived_tstamp", "true_tstamp",
                         "unstruct_event", "contexts", "derived_contexts"))  # fmt: skip
 PII_COLUMNS = tuple(name for name in FIELD_NAMES if name in PII_FIELDS)  # in Snowplow's column order
-_MAX_PASSED = 4096
+_MAX_PASSED: Final = 4096
 # The contexts column of a pii event whose parent_event names a UUID, around the id (which needs no JSON escaping).
-_PARENT_CONTEXTS_HEAD = (
+_PARENT_CONTEXTS_HEAD: Final = (
     '{"schema":"' + CONTEXTS_OUTPUT + '","data":[{"schema":"' + PARENT_EVENT + '","data":{"parentEventId":"'
 )
 _PARENT_CONTEXTS_TAIL = '"}}]}'

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from core.badrows import (
     AdapterFailures,
@@ -64,8 +64,8 @@ from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS, MSG_TS_RANGE, 
 
 __all__ = ["ATOMIC_SCHEMA", "PARSE_KEYWORD", "RAW_RECORD_LOADER", "enrich_event", "enrich_payload", "enrich_record"]
 
-PARSE_KEYWORD = "atomic_field_parse_error"
-RAW_RECORD_LOADER = "ndjson"  # our raw records are JSON lines, not Thrift
+PARSE_KEYWORD: Final = "atomic_field_parse_error"
+RAW_RECORD_LOADER: Final = "ndjson"  # our raw records are JSON lines, not Thrift
 
 
 def enrich_record(raw: bytes, env: Environment, etl_tstamp: int | None = None) -> list[Outcome]:

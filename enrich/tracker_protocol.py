@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from enrich.event import EnrichedEvent
 
@@ -43,12 +44,12 @@ EVENT_TYPES: dict[str, str] = {
     "ti": "transaction_item",
     "ad": "ad_impression",
 }
-PLATFORMS = frozenset(("web", "mob", "pc", "srv", "app", "tv", "cnsl", "iot", "headset"))
+PLATFORMS: Final = frozenset(("web", "mob", "pc", "srv", "app", "tv", "cnsl", "iot", "headset"))
 
 MIN_TSTAMP_MS = -62_135_596_800_000  # 0001-01-01 00:00:00.000 UTC
-MAX_TSTAMP_MS = 253_402_300_799_999  # 9999-12-31 23:59:59.999 UTC
+MAX_TSTAMP_MS: Final = 253_402_300_799_999  # 9999-12-31 23:59:59.999 UTC
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
-_DEC_MAX_EXPONENT = 1000  # keeps plain-notation output bounded (1e999999999 would print a billion digits)
+_DEC_MAX_EXPONENT: Final = 1000  # keeps plain-notation output bounded (1e999999999 would print a billion digits)
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _DEC_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -59,15 +60,15 @@ _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 _SANITISE: dict[int, str | None] = {i: None for i in (*range(0x20), *range(0x7F, 0xA0))}
 _SANITISE[0x09] = "    "
 
-MSG_INT = "Cannot be converted to java.lang.Integer"
-MSG_DEC = "Cannot be converted to java.math.BigDecimal"
-MSG_BOOL = "Cannot be converted to Boolean: only 1 or 0 are accepted"
-MSG_TS = "Not in the expected format: ms since epoch"
-MSG_TS_RANGE = "Formatting as yyyy-MM-dd HH:mm:ss.SSS is not Hive-compatible"
-MSG_UUID = "Not a valid UUID"
-MSG_DIMS = "Does not match the expected format WIDTHxHEIGHT (two integers)"
-MSG_PLATFORM = "Not a valid platform"
-MSG_EVENT = "Not a valid event type"
+MSG_INT: Final = "Cannot be converted to java.lang.Integer"
+MSG_DEC: Final = "Cannot be converted to java.math.BigDecimal"
+MSG_BOOL: Final = "Cannot be converted to Boolean: only 1 or 0 are accepted"
+MSG_TS: Final = "Not in the expected format: ms since epoch"
+MSG_TS_RANGE: Final = "Formatting as yyyy-MM-dd HH:mm:ss.SSS is not Hive-compatible"
+MSG_UUID: Final = "Not a valid UUID"
+MSG_DIMS: Final = "Does not match the expected format WIDTHxHEIGHT (two integers)"
+MSG_PLATFORM: Final = "Not a valid platform"
+MSG_EVENT: Final = "Not a valid event type"
 
 
 class ConversionError(ValueError):

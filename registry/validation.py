@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from fastjsonschema import JsonSchemaValueException
 from referencing.exceptions import Unresolvable
@@ -35,7 +35,7 @@ __all__ = ["ValidationResult", "Validator"]
 
 # Errors fastjsonschema's generated code can raise on extreme inputs (ints too large for a float):
 # the instance then goes to the full validator, which decides.
-_UNEVALUABLE = (ArithmeticError, ValueError, TypeError, RecursionError)
+_UNEVALUABLE: Final = (ArithmeticError, ValueError, TypeError, RecursionError)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ left out of the event data, as are `schema` and `p`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 import orjson
@@ -23,10 +23,10 @@ from enrich.environment import SchemaValidator
 
 __all__ = ["TRACKER_VERSION", "adapt"]
 
-TRACKER_VERSION = "com.snowplowanalytics.iglu-v1"
-_UNSTRUCT = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
-_PASS_THROUGH = ("nuid", "aid", "cv", "eid", "ttm", "url")
-_NOT_DATA = frozenset((*_PASS_THROUGH, "schema", "p"))
+TRACKER_VERSION: Final = "com.snowplowanalytics.iglu-v1"
+_UNSTRUCT: Final = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
+_PASS_THROUGH: Final = ("nuid", "aid", "cv", "eid", "ttm", "url")
+_NOT_DATA: Final = frozenset((*_PASS_THROUGH, "schema", "p"))
 _JSON, _FORM = "application/json", "application/x-www-form-urlencoded"
 
 

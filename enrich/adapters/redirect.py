@@ -7,7 +7,7 @@ uri_redirect entity is prepended to the event's contexts (`co`, or the decoded `
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -19,9 +19,9 @@ from enrich.environment import SchemaValidator
 
 __all__ = ["URI_REDIRECT", "adapt"]
 
-URI_REDIRECT = "iglu:com.snowplowanalytics.snowplow/uri_redirect/jsonschema/1-0-0"
-_UNSTRUCT = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
-_CONTEXTS = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"
+URI_REDIRECT: Final = "iglu:com.snowplowanalytics.snowplow/uri_redirect/jsonschema/1-0-0"
+_UNSTRUCT: Final = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
+_CONTEXTS: Final = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"
 
 
 def adapt(payload: CollectorPayload, validator: SchemaValidator) -> list[Params | Rejected]:

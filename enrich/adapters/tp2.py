@@ -10,7 +10,7 @@ refused, each with a payload that re-sends just that event (Snowplow refuses the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -26,10 +26,10 @@ from enrich.environment import SchemaValidator
 
 __all__ = ["CONTENT_TYPES", "PAYLOAD_DATA", "adapt"]
 
-CONTENT_TYPES = ("application/json", "application/json; charset=utf-8", "application/json; charset=UTF-8")
+CONTENT_TYPES: Final = ("application/json", "application/json; charset=utf-8", "application/json; charset=UTF-8")
 PAYLOAD_DATA = SchemaCriterion.parse("iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-*")
 _CONTENT_TYPE_EXPECTATION = "expected one of " + ", ".join(CONTENT_TYPES)
-_STRINGS = frozenset((str,))
+_STRINGS: Final = frozenset((str,))
 
 
 def adapt(payload: CollectorPayload, validator: SchemaValidator) -> list[Params | Rejected]:

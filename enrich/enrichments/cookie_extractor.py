@@ -8,6 +8,7 @@ constrains both by type alone (strings), so every such context has one shape.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 from core.badrows import EnrichmentFailureMessage
 from core.iglu import SchemaKey
@@ -18,7 +19,7 @@ from enrich.event import EnrichedEvent
 
 __all__ = ["HTTP_COOKIE", "CookieExtractor", "build", "parse_cookie_header"]
 
-HTTP_COOKIE = "iglu:org.ietf/http_cookie/jsonschema/1-0-0"
+HTTP_COOKIE: Final = "iglu:org.ietf/http_cookie/jsonschema/1-0-0"
 
 
 def parse_cookie_header(value: str) -> list[tuple[str, str]]:

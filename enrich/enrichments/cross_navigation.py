@@ -13,7 +13,7 @@ is what its schema can refuse in it: lengths against maxLength, the session id's
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from core.badrows import EnrichmentFailureMessage, InputDataMessage
 from core.iglu import SchemaKey
@@ -36,8 +36,8 @@ __all__ = [
     "set_cross_navigation",
 ]
 
-CROSS_NAVIGATION = "iglu:com.snowplowanalytics.snowplow/cross_navigation/jsonschema/1-0-0"
-_EXPECTATION = "not in the expected format: ms since epoch"
+CROSS_NAVIGATION: Final = "iglu:com.snowplowanalytics.snowplow/cross_navigation/jsonschema/1-0-0"
+_EXPECTATION: Final = "not in the expected format: ms since epoch"
 
 
 class CrossNavigationValue:

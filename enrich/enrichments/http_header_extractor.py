@@ -9,6 +9,7 @@ by type alone (strings), so every such context has one shape.
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from core.badrows import EnrichmentFailureMessage
 from core.errors import ConfigError
@@ -20,7 +21,7 @@ from enrich.event import EnrichedEvent
 
 __all__ = ["HTTP_HEADER", "HttpHeaderExtractor", "build"]
 
-HTTP_HEADER = "iglu:org.ietf/http_header/jsonschema/1-0-0"
+HTTP_HEADER: Final = "iglu:org.ietf/http_header/jsonschema/1-0-0"
 
 
 class HttpHeaderExtractor:

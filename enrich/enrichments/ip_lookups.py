@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 import maxminddb
@@ -25,8 +25,8 @@ from enrich.event import EnrichedEvent
 
 __all__ = ["DATABASES", "IpLookups", "build", "database_path"]
 
-DATABASES = ("geo", "isp", "domain", "connectionType")
-_CACHE_SIZE = 8_192
+DATABASES: Final = ("geo", "isp", "domain", "connectionType")
+_CACHE_SIZE: Final = 8_192
 
 
 def database_path(config: EnrichmentConfig, entry: dict[str, Any]) -> Path:

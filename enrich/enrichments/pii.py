@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -35,8 +35,8 @@ from enrich.pii_event import PARENT_EVENT, PiiTransformation, is_canonical_uuid
 
 __all__ = ["MEMO_SIZE", "PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 
-PII_TRANSFORMATION = "iglu:com.snowplowanalytics.snowplow/pii_transformation/jsonschema/1-0-0"
-MEMO_SIZE = 8192  # hashed values remembered per configuration (see hasher)
+PII_TRANSFORMATION: Final = "iglu:com.snowplowanalytics.snowplow/pii_transformation/jsonschema/1-0-0"
+MEMO_SIZE: Final = 8192  # hashed values remembered per configuration (see hasher)
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 

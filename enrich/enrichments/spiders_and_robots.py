@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from core.badrows import EnrichmentFailureMessage
 from core.errors import ConfigError
@@ -26,7 +26,7 @@ from enrich.event import EnrichedEvent
 
 __all__ = ["SPIDERS_AND_ROBOTS", "SpidersAndRobots", "build", "read_ip_ranges"]
 
-SPIDERS_AND_ROBOTS = "iglu:com.iab.snowplow/spiders_and_robots/jsonschema/1-0-0"
+SPIDERS_AND_ROBOTS: Final = "iglu:com.iab.snowplow/spiders_and_robots/jsonschema/1-0-0"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 

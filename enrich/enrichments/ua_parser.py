@@ -11,7 +11,7 @@ are null.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 import ua_parser as uap
 
@@ -24,9 +24,9 @@ from enrich.event import EnrichedEvent
 
 __all__ = ["CACHE_SIZE", "UA_PARSER_CONTEXT", "UaParser", "build", "parsed_agent", "ua_context"]
 
-UA_PARSER_CONTEXT = "iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0"
-CACHE_SIZE = 16_384
-OTHER = "Other"
+UA_PARSER_CONTEXT: Final = "iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0"
+CACHE_SIZE: Final = 16_384
+OTHER: Final = "Other"
 
 
 def _version(family: str, parts: tuple[str | None, ...]) -> str:
