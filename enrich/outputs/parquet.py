@@ -29,7 +29,7 @@ import operator
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -104,17 +104,36 @@ def _column(values: Sequence[Any], field: AtomicField, nulled: list[str]) -> pa.
     return pa.array([None if v is None else str(v) for v in values], type=arrow_type)
 
 
+class _Layout(NamedTuple):
+    """A file of some of the atomic columns: its schema, each column's getter, and how each is encoded."""
+
+    schema: pa.Schema
+    getters: tuple[tuple[Any, AtomicField], ...]
+    dictionary: list[str]  # columns written with dictionary encoding
+    statistics: list[str]  # columns with min/max statistics
+
+
 @lru_cache(maxsize=8)
-def _columns_layout(columns: tuple[str, ...] | None) -> tuple[pa.Schema, tuple[tuple[Any, AtomicField], ...]]:
-    """The schema of a file of these columns (GOOD_SCHEMA's fields, in its order) and each column's getter."""
+def _layout(columns: tuple[str, ...] | None) -> _Layout:
+    """The layout of a file of these columns (GOOD_SCHEMA's fields, in its order); None means all of them."""
     if columns is None:
-        return GOOD_SCHEMA, tuple(zip(_GETTERS, ATOMIC_FIELDS, strict=True))
+        return _Layout(GOOD_SCHEMA, tuple(zip(_GETTERS, ATOMIC_FIELDS, strict=True)), _DICTIONARY_COLUMNS,
+                       _STATISTICS_COLUMNS)  # fmt: skip
     unknown = set(columns) - set(GOOD_SCHEMA.names)
     if unknown:
         raise ValueError(f"not atomic fields: {sorted(unknown)}")
-    picked = [(get, f) for get, f in zip(_GETTERS, ATOMIC_FIELDS, strict=True) if f.name in columns]
+    picked = tuple((get, f) for get, f in zip(_GETTERS, ATOMIC_FIELDS, strict=True) if f.name in columns)
     schema = pa.schema([GOOD_SCHEMA.field(f.name) for _, f in picked], metadata=GOOD_SCHEMA.metadata)
-    return schema, tuple(picked)
+    names = set(schema.names)
+    return _Layout(schema, picked, [n for n in _DICTIONARY_COLUMNS if n in names],
+                   [n for n in _STATISTICS_COLUMNS if n in names])  # fmt: skip
+
+
+def _table(events: Sequence[Any], nulled: list[str], layout: _Layout) -> pa.Table:
+    if not events:
+        return layout.schema.empty_table()
+    arrays = [_column(list(map(get, events)), f, nulled) for get, f in layout.getters]
+    return pa.Table.from_arrays(arrays, schema=layout.schema)
 
 
 def events_to_table(
@@ -126,29 +145,21 @@ def events_to_table(
     the events need only have those attributes: the pii stream's files hold the sixteen fields a
     pii_transformation event can set (enrich.pii_event.PiiEvent).
     """
-    sink: list[str] = [] if nulled is None else nulled
-    schema, layout = _columns_layout(None if columns is None else tuple(columns))
-    if not events:
-        return schema.empty_table()
-    arrays = [_column(list(map(get, events)), f, sink) for get, f in layout]
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return _table(events, [] if nulled is None else nulled, _layout(None if columns is None else tuple(columns)))
 
 
 def encode_parquet(
     events: Sequence[Any], nulled: list[str] | None = None, columns: Sequence[str] | None = None
 ) -> bytes:
     """One complete Parquet file (bytes) holding `events` in column order (`columns` as for events_to_table)."""
-    table = events_to_table(events, nulled, columns)
+    layout = _layout(None if columns is None else tuple(columns))
+    table = _table(events, [] if nulled is None else nulled, layout)
     sink = pa.BufferOutputStream()
-    names = set(table.column_names)
     pq.write_table(
-        table,
-        sink,
-        compression="snappy",
-        use_dictionary=[n for n in _DICTIONARY_COLUMNS if n in names],
-        write_statistics=[n for n in _STATISTICS_COLUMNS if n in names],
+        table, sink, compression="snappy", use_dictionary=layout.dictionary, write_statistics=layout.statistics
     )
-    return bytes(sink.getvalue().to_pybytes())
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def decode_parquet(data: bytes) -> pa.Table:
