@@ -31,7 +31,7 @@ from core.iglu import SchemaKey
 from core.raw import CollectorPayload
 from enrich.atomic import FIELD_NAMES, LengthLimits
 from enrich.derive import ATOMIC_SCHEMA, length_reports
-from enrich.enrichments.proofs import Shape, checked_entity
+from enrich.enrichments.proofs import Shape, checked_entity, validator_generation
 from enrich.entities import CONTEXTS_OUTPUT, Entities, contexts_column, unstruct_column
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
@@ -61,7 +61,7 @@ PII_FIELDS: Final = frozenset((*LIMITED_FIELDS, "etl_tstamp", "collector_tstamp"
                         "unstruct_event", "contexts", "derived_contexts"))  # fmt: skip
 PII_COLUMNS = tuple(name for name in FIELD_NAMES if name in PII_FIELDS)  # in Snowplow's column order
 _MAX_PASSED: Final = 4096
-# The contexts column of a pii event whose parent_event names a UUID, around the id (which needs no JSON escaping).
+# The contexts column of a pii event, around its parent id when that needs no JSON escaping.
 _PARENT_CONTEXTS_HEAD: Final = (
     '{"schema":"' + CONTEXTS_OUTPUT + '","data":[{"schema":"' + PARENT_EVENT + '","data":{"parentEventId":"'
 )
@@ -207,8 +207,9 @@ def pii_event(
     """
     unstruct_sdj, parent_sdj = transformation.event, transformation.parent
     checked = Entities()
-    unstruct = checked_entity(unstruct_sdj, transformation.shape, env.validator, checked)
-    context = checked_entity(parent_sdj, transformation.parent_shape, env.validator, checked)
+    generation = validator_generation(env.validator)
+    unstruct = checked_entity(unstruct_sdj, transformation.shape, env.validator, checked, generation)
+    context = checked_entity(parent_sdj, transformation.parent_shape, env.validator, checked, generation)
     schema: tuple[str, str, str, str] | None = None
     if unstruct is not None:
         key, entity = unstruct
@@ -243,7 +244,8 @@ def _parent_contexts(parent_sdj: dict[str, Any], checked: tuple[SchemaKey, dict[
         data = parent_sdj["data"]
         if type(data) is dict and len(data) == 1:
             parent_id = data.get("parentEventId")
-            if type(parent_id) is str and is_canonical_uuid(parent_id):  # the JSON text contexts_column would give
+            # Text JSON writes as it is (no quote, backslash or control character) goes between the quotes as is.
+            if type(parent_id) is str and parent_id.isprintable() and '"' not in parent_id and "\\" not in parent_id:
                 return _PARENT_CONTEXTS_HEAD + parent_id + _PARENT_CONTEXTS_TAIL
     return contexts_column([parent_sdj if checked is None else checked[1]])
 

@@ -27,7 +27,6 @@ from enrich.environment import SchemaValidator
 
 __all__ = ["MAX_PROOFS", "Proof", "Proofs", "Shape", "Shapes", "checked_entity", "validator_generation"]
 
-_UNREAD = -1  # checked_entity's `generation` when not given (resolver generations count up from 0)
 MAX_PROOFS = 4096  # shapes remembered per enrichment; beyond that, entities are validated each time
 
 
@@ -84,20 +83,21 @@ class Shapes:
 
 
 def checked_entity(
-    sdj: Any, shape: Shape | None, validator: SchemaValidator, checked: Entities, generation: int | None = _UNREAD
+    sdj: Any, shape: Shape | None, validator: SchemaValidator, checked: Entities, generation: int | None
 ) -> tuple[SchemaKey, dict[str, Any]] | None:
     """One entity checked against its schema: (the key used, its output JSON), or None after reporting why.
 
     By the proof of its shape when `validator` gave one, else validated (and proven for its shape when
-    accepted). The same result as validation either way. `generation`, when given, is `validator_generation`
-    of `validator`, read once for several entities.
+    accepted). The same result as validation either way. `generation` is `validator_generation(validator)`,
+    read by the caller once for all the entities it checks and before validating any: a proof recorded under
+    it is at worst stale (validated again), never newer than the schemas it was proven with.
     """
     if shape is not None:
         proof = shape.proofs.get(shape.name)
         if (
             proof is not None
             and proof.validator is validator
-            and proof.generation == (validator_generation(validator) if generation == _UNREAD else generation)
+            and proof.generation == generation
             and type(sdj) is dict
             and sdj.get("schema") == proof.declared
             and "data" in sdj
@@ -112,7 +112,6 @@ def checked_entity(
     except IgluParseError as e:
         checked.errors.append(NotIgluMessage.from_parse_error(sdj, e))
         return None
-    generation = validator_generation(validator)  # before validating: an invalidation meanwhile leaves it stale
     before = len(checked.derived)
     validated = validate_entity(entity, validator, checked, declared_uri(sdj))
     if validated is not None and shape is not None:

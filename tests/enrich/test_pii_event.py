@@ -7,10 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.badrows import IgluErrorMessage, SchemaViolations
+from core.iglu import SchemaKey
 from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES, STRING_LIMITS
 from enrich.derive import length_reports
 from enrich.enrichments.pii import PII_TRANSFORMATION, PiiPseudonymiser
@@ -27,6 +28,7 @@ from enrich.pii_event import (
     PII_FIELDS,
     PiiEvent,
     PiiTransformation,
+    _parent_contexts,
     is_canonical_uuid,
     pii_event,
 )
@@ -222,6 +224,19 @@ def test_the_parent_contexts_column_is_the_json_contexts_column_gives(parent_id:
     if isinstance(event, PiiEvent):
         context = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_id}}
         assert event.contexts == contexts_column([context])
+
+
+@given(st.text(max_size=40) | st.text(alphabet='a"\\\n\x7f\u2028é\ud800', max_size=8) | st.uuids().map(str))
+@example('id"1')
+@example("id\\1")
+@example("id\n1")
+def test_the_parent_contexts_text_is_what_serialising_gives_for_any_id(parent_id: str) -> None:
+    """Whatever the id (quotes, backslashes, control or non-ASCII characters), the contexts column of an accepted
+    parent_event context is exactly the JSON contexts_column writes."""
+    context = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_id}}
+    key = SchemaKey.parse(PARENT_EVENT)
+    assert _parent_contexts(context, (key, context)) == contexts_column([context])
+    assert _parent_contexts(context, None) == contexts_column([context])
 
 
 def test_parent_event_asks_only_for_a_uuid() -> None:
