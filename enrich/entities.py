@@ -188,12 +188,6 @@ class Entities:
         self.derived: list[dict[str, Any]] = []  # validation_info entries
         self.errors: list[SchemaViolationMessage] = []
 
-    def __repr__(self) -> str:
-        return (
-            f"Entities(unstruct={self.unstruct!r}, contexts={self.contexts!r}, derived={self.derived!r},"
-            f" errors={self.errors!r})"
-        )
-
 
 def validate_entity(
     sdj: SelfDescribing, validator: SchemaValidator, entities: Entities, uri: str | None = None
