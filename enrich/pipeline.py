@@ -49,7 +49,7 @@ from enrich.derive import (
     set_refr_url,
 )
 from enrich.enrichments.base import EnrichmentContext, information
-from enrich.enrichments.cross_navigation import CrossNavigation, set_cross_navigation
+from enrich.enrichments.cross_navigation import CrossNavigation, CrossNavigationValue, set_cross_navigation
 from enrich.entities import (
     Entities,
     contexts_column,
@@ -163,10 +163,11 @@ def enrich_event(
         )
 
     # Phase 2: derived values, then the configured enrichments in order.
-    failures = _derive(event, params, payload, env, entities)
+    failures, sp = _derive(event, params, payload, env, entities)
     ctx: EnrichmentContext | None = None
     if env.enrichments:
         ctx = EnrichmentContext(params, payload, event)
+        ctx.known_sp(sp)
         for enrichment in env.enrichments:
             try:
                 result = enrichment.enrich(event, ctx)
@@ -216,8 +217,11 @@ def _derive(
     payload: CollectorPayload,
     env: Environment,
     entities: Entities,
-) -> list[EnrichmentFailureMessage]:
-    """The always-on phase-2 steps, in Snowplow's order; their complaints are enrichment failures."""
+) -> tuple[list[EnrichmentFailureMessage], CrossNavigationValue | InputDataMessage | None]:
+    """The always-on phase-2 steps, in Snowplow's order; their complaints are enrichment failures.
+
+    Returns them, and the page URL's `_sp` as the cross-navigation step read it (for the enrichment).
+    """
     problems: list[InputDataMessage] = []
     failures: list[EnrichmentFailureMessage] = []
     if not event.v_collector:
@@ -247,7 +251,7 @@ def _derive(
     schema = set_event_schema(event, entities.unstruct_key)
     if schema is not None:
         problems.append(schema)
-    return [EnrichmentFailureMessage(None, p) for p in problems] + failures
+    return [EnrichmentFailureMessage(None, p) for p in problems] + failures, crossing
 
 
 def _cross_navigation_failure(problem: InputDataMessage, env: Environment) -> EnrichmentFailureMessage:

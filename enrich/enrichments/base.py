@@ -27,6 +27,8 @@ from enrich.environment import SchemaValidator
 from enrich.event import EnrichedEvent
 
 if TYPE_CHECKING:
+    from core.badrows.messages import InputDataMessage
+    from enrich.enrichments.cross_navigation import CrossNavigationValue
     from enrich.pii_event import PiiTransformation
 
 __all__ = ["Enrichment", "EnrichmentContext", "information", "parse_query"]
@@ -72,7 +74,8 @@ def information(enrichment: Enrichment) -> EnrichmentInformation:
 class EnrichmentContext:
     """Read access to what the event came from, and the one way to add derived contexts."""
 
-    __slots__ = ("_derived", "_event", "_headers", "_page_query", "_shapes", "params", "payload", "pii_transformation")
+    __slots__ = ("_derived", "_event", "_headers", "_page_query", "_shapes", "_sp", "_sp_read", "params", "payload",
+                 "pii_transformation")  # fmt: skip
 
     def __init__(self, params: Mapping[str, str | None], payload: CollectorPayload, event: EnrichedEvent) -> None:
         self.params = params  # the raw tracker parameters of this event (after the adapter)
@@ -82,6 +85,8 @@ class EnrichmentContext:
         self._shapes: list[Shape | None] = []  # one per derived context
         self._headers: list[tuple[str, str]] | None = None
         self._page_query: list[tuple[str, str]] | None = None
+        self._sp: CrossNavigationValue | InputDataMessage | None = None
+        self._sp_read = False
         self.pii_transformation: PiiTransformation | None = None  # set by emit_pii_transformation
 
     @property
@@ -106,6 +111,21 @@ class EnrichmentContext:
             query = self._event.page_urlquery
             self._page_query = parse_query(query) if query else []
         return self._page_query
+
+    @property
+    def sp(self) -> CrossNavigationValue | InputDataMessage | None:
+        """The page URL's first `_sp` parameter, parsed (enrich/enrichments/cross_navigation.py): None without one,
+        the problem when its timestamp is unreadable."""
+        if not self._sp_read:
+            from enrich.enrichments.cross_navigation import read_sp  # (that module builds on this one)
+
+            self.known_sp(read_sp(self.page_query))
+        return self._sp
+
+    def known_sp(self, sp: CrossNavigationValue | InputDataMessage | None) -> None:
+        """Give `sp` as already read: the pipeline's built-in cross-navigation step parses `_sp` for every event."""
+        self._sp = sp
+        self._sp_read = True
 
     def add_derived_context(self, sdj: dict[str, Any], shape: Shape | None = None) -> None:
         """Attach `{"schema": "iglu:...", "data": ...}` to derived_contexts (checked in phase 3, by the proof of

@@ -46,20 +46,15 @@ class CrossNavigationValue:
     __slots__ = ("domain_user_id", "reason", "session_id", "source_id", "source_platform", "timestamp", "user_id")
 
     def __init__(self, parts: list[str], timestamp: int | None) -> None:
-        def part(i: int) -> str | None:
-            return parts[i] or None if i < len(parts) else None
-
-        def decoded(i: int) -> str | None:
-            raw = part(i)
-            return decode_base64_text(raw) if raw is not None else None
-
-        self.domain_user_id = part(0)
+        # Parts past the end, and empty ones, are null; 3, 4 and 6 are base64url text.
+        n = len(parts)
+        self.domain_user_id = parts[0] or None
         self.timestamp = timestamp
-        self.session_id = part(2)
-        self.user_id = decoded(3)
-        self.source_id = decoded(4)
-        self.source_platform = part(5)
-        self.reason = decoded(6)
+        self.session_id = parts[2] or None if n > 2 else None
+        self.user_id = _decoded(parts[3]) if n > 3 else None
+        self.source_id = _decoded(parts[4]) if n > 4 else None
+        self.source_platform = parts[5] or None if n > 5 else None
+        self.reason = _decoded(parts[6]) if n > 6 else None
 
     def shape_name(self) -> Hashable:
         """What cross_navigation/1-0-0 can refuse in this value's context (its timestamp, formatted from epoch
@@ -91,6 +86,10 @@ class CrossNavigationValue:
             "reason": self.reason,
         }
         return {"schema": CROSS_NAVIGATION, "data": data}
+
+
+def _decoded(part: str) -> str | None:
+    return decode_base64_text(part) if part else None
 
 
 def parse_sp(value: str) -> CrossNavigationValue | InputDataMessage:
@@ -132,7 +131,8 @@ class CrossNavigation:
     """Attaches the cross_navigation context for the page URL's `_sp` (the first one wins).
 
     The refr_* fields and an unreadable timestamp are the built-in step's (`set_cross_navigation`),
-    which names this enrichment in the failure when it is configured.
+    which names this enrichment in the failure when it is configured; the pipeline hands its reading
+    over (`EnrichmentContext.known_sp`), so `_sp` is parsed once.
     """
 
     __slots__ = ("config_schema", "identifier", "shapes")
@@ -143,9 +143,7 @@ class CrossNavigation:
         self.shapes = Shapes()
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
-        if event.page_urlquery is None or "_sp=" not in event.page_urlquery:
-            return None
-        parsed = read_sp(ctx.page_query)
+        parsed = ctx.sp  # as the built-in step read it
         if isinstance(parsed, CrossNavigationValue) and None not in (parsed.domain_user_id, parsed.timestamp):
             ctx.add_derived_context(parsed.context(), self.shapes.of(parsed.shape_name()))
         return None

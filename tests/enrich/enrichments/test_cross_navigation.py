@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from core.badrows import EnrichmentFailures, InputDataMessage
 from core.raw import format_instant
+from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.cross_navigation import CrossNavigationValue, parse_sp, read_sp
+from enrich.event import EnrichedEvent
 from enrich.outcome import Good, Outcome
 from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS
 from registry.json_formats import is_date_time
@@ -95,6 +97,29 @@ def test_read_sp_takes_the_first_sp_pair() -> None:
     assert isinstance(first, CrossNavigationValue)
     assert (first.domain_user_id, first.timestamp) == (DUID, 1)
     assert read_sp([("sp", "x.1")]) is None
+
+
+def test_the_context_reads_sp_itself_unless_given_the_pipelines_reading() -> None:
+    """EnrichmentContext.sp parses the page URL's `_sp` when nobody gave it; given (known_sp), it is taken as is."""
+    event = EnrichedEvent(page_urlquery=f"a=1&_sp={DUID}.1795690000123")
+    read = EnrichmentContext({}, payload({}), event).sp
+    assert isinstance(read, CrossNavigationValue)
+    assert (read.domain_user_id, read.timestamp) == (DUID, 1795690000123)
+    given_ctx = EnrichmentContext({}, payload({}), event)
+    given_ctx.known_sp(None)
+    assert given_ctx.sp is None
+    assert EnrichmentContext({}, payload({}), EnrichedEvent()).sp is None
+
+
+def test_the_enrichment_attaches_what_the_pipeline_read() -> None:
+    """The enrichment's context comes from the reading it is handed, not from a second parse of the page URL."""
+    event = EnrichedEvent(page_urlquery=f"_sp={DUID}.1795690000123")
+    ctx = EnrichmentContext({}, payload({}), event)
+    reading = parse_sp(f"other.1795690000999.{SID}")
+    ctx.known_sp(reading)
+    _WARM.enrich(event, ctx)
+    (context,) = ctx.derived_contexts
+    assert context["data"]["domain_user_id"] == "other" and context["data"]["session_id"] == SID
 
 
 @given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=80))
