@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+import orjson
+
 from core.badrows import (
     EnrichmentPayload,
     IgluErrorMessage,
@@ -27,13 +29,12 @@ from core.badrows import (
     SchemaViolationMessage,
     SchemaViolations,
 )
-from core.iglu import SchemaKey
 from core.raw import CollectorPayload
 from enrich.atomic import FIELD_NAMES, LengthLimits
 from enrich.derive import ATOMIC_SCHEMA, length_reports
-from enrich.enrichments.proofs import Shape, checked_entity, validator_generation
-from enrich.entities import CONTEXTS_OUTPUT, Entities, contexts_column, unstruct_column
-from enrich.environment import Environment
+from enrich.enrichments.proofs import Shape, checked_entity, proven, validator_generation
+from enrich.entities import CONTEXTS_OUTPUT, UNSTRUCT_OUTPUT, Entities, contexts_column, dumps_json, unstruct_column
+from enrich.environment import Environment, SchemaValidator
 from enrich.event import EnrichedEvent
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "PII_EVENT_TYPE",
     "PII_FIELDS",
     "PII_PLATFORM",
+    "PII_TRANSFORMATION",
+    "PiiChanges",
     "PiiEvent",
     "PiiTransformation",
     "is_canonical_uuid",
@@ -50,6 +53,7 @@ __all__ = [
 ]
 
 PII_EVENT_TYPE: Final = "pii_transformation"
+PII_TRANSFORMATION: Final = "iglu:com.snowplowanalytics.snowplow/pii_transformation/jsonschema/1-0-0"
 PARENT_EVENT: Final = "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0"
 PII_PLATFORM: Final = "srv"
 # Every length-limited atomic field a pii event sets (the others stay unset; a test keeps this true).
@@ -65,7 +69,11 @@ _MAX_PASSED: Final = 4096
 _PARENT_CONTEXTS_HEAD: Final = (
     '{"schema":"' + CONTEXTS_OUTPUT + '","data":[{"schema":"' + PARENT_EVENT + '","data":{"parentEventId":"'
 )
-_PARENT_CONTEXTS_TAIL = '"}}]}'
+_PARENT_CONTEXTS_TAIL: Final = '"}}]}'
+# The unstruct_event column of a pii_transformation entity, up to its `pii` block.
+_UNSTRUCT_HEAD: Final = (
+    '{"schema":"' + UNSTRUCT_OUTPUT + '","data":{"schema":"' + PII_TRANSFORMATION + '","data":{"pii":'
+)
 
 
 def is_canonical_uuid(text: str) -> bool:
@@ -83,25 +91,195 @@ def is_canonical_uuid(text: str) -> bool:
 _passed: dict[int, tuple[LengthLimits, set[tuple[Any, ...]]]] = {}
 
 
+def _plain(texts: list[str]) -> bool:
+    """Whether JSON writes each of `texts` between its quotes as it is: ASCII with no quote, backslash or control
+    character. Checked in one pass in C: serialised together, such texts gain only their quotes, commas and
+    brackets (an escape, or a character of more than one UTF-8 byte, would add to the length)."""
+    if not texts:
+        return True
+    size = 3 * len(texts) + 1
+    for text in texts:
+        size += len(text)
+    try:
+        return len(orjson.dumps(texts)) == size
+    except TypeError:  # a lone surrogate: not text JSON can hold as it is either
+        return False
+
+
+# The JSON text of a change up to its original value, by field name (and JSON path): config names repeat.
+_field_heads: dict[str, str] = {}
+_path_heads: dict[tuple[str, str], str] = {}
+
+
+def _field_head(name: str) -> str:
+    head = _field_heads.get(name)
+    if head is None:
+        head = '{"fieldName":' + dumps_json(name) + ',"originalValue":"'
+        if len(_field_heads) >= 1024:
+            _field_heads.clear()
+        _field_heads[name] = head
+    return head
+
+
+def _path_head(field: str, path: str) -> str:
+    head = _path_heads.get((field, path))
+    if head is None:
+        head = '{"fieldMapping":{"fieldName":' + dumps_json(field) + ',"jsonPath":' + dumps_json(path)
+        head += ',"originalValue":"'
+        if len(_path_heads) >= 1024:
+            _path_heads.clear()
+        _path_heads[field, path] = head
+    return head
+
+
+class PiiChanges:
+    """What pseudonymising one event changed, in order: the `pii` block of its pii_transformation event.
+
+    Kept as tuples rather than the block's nested objects: the block is built (`block()`) only when the
+    entity has to be validated or shown, and once its shape is proven the entity's JSON text is written from
+    the tuples (`block_json()`), exactly as serialising the block would write it.
+    """
+
+    __slots__ = ("fields", "paths")
+
+    def __init__(self) -> None:
+        self.fields: list[tuple[str, str, str]] = []  # atomic fields: (fieldName, originalValue, modifiedValue)
+        # JSON paths: (fieldName, jsonPath, originalValue, modifiedValue, schema of the entity)
+        self.paths: list[tuple[str, str, str, str, str]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.fields) or bool(self.paths)
+
+    def block(self) -> dict[str, Any]:
+        """`{"pojo": [...], "json": [...]}` as pii_transformation/1-0-0 has it (an empty list is left out)."""
+        block: dict[str, Any] = {}
+        if self.fields:
+            block["pojo"] = [
+                {"fieldName": name, "originalValue": original, "modifiedValue": hashed}
+                for name, original, hashed in self.fields
+            ]
+        if self.paths:
+            block["json"] = [
+                {
+                    "fieldMapping": {
+                        "fieldName": field,
+                        "jsonPath": path,
+                        "originalValue": original,
+                        "modifiedValue": hashed,
+                        "schema": schema,
+                    }
+                }
+                for field, path, original, hashed, schema in self.paths
+            ]
+        return block
+
+    def block_json(self) -> str | None:
+        """dumps_json(self.block()), written directly; None when a value would need escaping (then serialise)."""
+        values: list[str] = []  # what varies from event to event: checked at once
+        pojo: list[str] = []
+        for name, original, hashed in self.fields:
+            values.append(original)
+            values.append(hashed)
+            pojo.append(f'{_field_head(name)}{original}","modifiedValue":"{hashed}"}}')
+        mappings: list[str] = []
+        for field, path, original, hashed, schema in self.paths:
+            values.append(original)
+            values.append(hashed)
+            values.append(schema)
+            mappings.append(f'{_path_head(field, path)}{original}","modifiedValue":"{hashed}","schema":"{schema}"}}}}')
+        if not _plain(values):
+            return None
+        if not mappings:
+            return '{"pojo":[' + ",".join(pojo) + "]}" if pojo else "{}"
+        if not pojo:
+            return '{"json":[' + ",".join(mappings) + "]}"
+        return '{"pojo":[' + ",".join(pojo) + '],"json":[' + ",".join(mappings) + "]}"
+
+    def shape_name(self) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
+        """Everything the entity's verdict can depend on: field names, paths and schemas, in order (the originals
+        are constrained by type alone, the hashes by a length no hash offered reaches)."""
+        return tuple([f[0] for f in self.fields]), tuple([(p[0], p[1], p[4]) for p in self.paths])
+
+
 class PiiTransformation:
     """What emitEvent asks for: the pii_transformation entity, its parent_event context, and their shapes.
 
-    An entity without a shape is validated every time.
+    The PII enrichment gives the parts (what it changed, the public strategy, the parent's id): the
+    entities are built from them only when needed (validation, a bad row), and with proven shapes the
+    columns are written from the parts. `of_entities` asks for given entities instead. An entity without a
+    shape is validated every time.
     """
 
-    __slots__ = ("event", "parent", "parent_shape", "shape")
+    __slots__ = ("_event", "_parent", "changes", "parent_event_id", "parent_shape", "shape", "strategy",
+                 "strategy_json")  # fmt: skip
 
     def __init__(
         self,
+        changes: PiiChanges,
+        strategy: dict[str, Any],
+        parent_event_id: str,
+        shape: Shape | None = None,
+        parent_shape: Shape | None = None,
+        *,
+        strategy_json: str | None = None,
+    ) -> None:
+        self.changes: PiiChanges | None = changes
+        self.strategy = strategy  # {"pseudonymize": {"hashFunction": ...}}: never the salt
+        self.strategy_json = strategy_json  # dumps_json(strategy), when the caller has it
+        self.parent_event_id = parent_event_id
+        self.shape = shape
+        self.parent_shape = parent_shape
+        self._event: dict[str, Any] | None = None
+        self._parent: dict[str, Any] | None = None
+
+    @classmethod
+    def of_entities(
+        cls,
         event: dict[str, Any],
         parent: dict[str, Any],
         shape: Shape | None = None,
         parent_shape: Shape | None = None,
-    ) -> None:
-        self.event = event  # {"schema": pii_transformation, "data": {"pii": ..., "strategy": ...}}
-        self.parent = parent  # {"schema": parent_event, "data": {"parentEventId": ...}}
-        self.shape = shape
-        self.parent_shape = parent_shape
+    ) -> PiiTransformation:
+        """A request for exactly these entities (any unstruct entity, any parent context)."""
+        request = cls(PiiChanges(), {}, "", shape, parent_shape)
+        request.changes = None
+        request._event, request._parent = event, parent
+        return request
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """`{"schema": pii_transformation, "data": {"pii": ..., "strategy": ...}}`."""
+        if self._event is None:
+            changes = self.changes
+            block = changes.block() if changes is not None else {}
+            self._event = {"schema": PII_TRANSFORMATION, "data": {"pii": block, "strategy": self.strategy}}
+        return self._event
+
+    @property
+    def parent(self) -> dict[str, Any]:
+        """`{"schema": parent_event, "data": {"parentEventId": ...}}`."""
+        if self._parent is None:
+            self._parent = {"schema": PARENT_EVENT, "data": {"parentEventId": self.parent_event_id}}
+        return self._parent
+
+    def unstruct_text(self) -> str | None:
+        """unstruct_column(self.event): written from the parts when it can be, else serialised."""
+        changes = self.changes
+        if changes is not None:
+            block = changes.block_json()
+            if block is not None:
+                strategy = self.strategy_json
+                if strategy is None:
+                    strategy = dumps_json(self.strategy)
+                return f'{_UNSTRUCT_HEAD}{block},"strategy":{strategy}}}}}}}'
+        return unstruct_column(self.event)
+
+    def contexts_text(self) -> str | None:
+        """contexts_column([self.parent]): written around the parent id when it can be, else serialised."""
+        parent_id = self.parent_event_id
+        if self.changes is not None and _plain([parent_id]):
+            return _PARENT_CONTEXTS_HEAD + parent_id + _PARENT_CONTEXTS_TAIL
+        return contexts_column([self.parent])
 
 
 class PiiEvent:
@@ -205,22 +383,17 @@ def pii_event(
 
     `source` (the parent's collector payload and parameters) is only read for a bad row's raw event.
     """
-    unstruct_sdj, parent_sdj = transformation.event, transformation.parent
+    validator = env.validator
     checked = Entities()
-    generation = validator_generation(env.validator)
-    unstruct = checked_entity(unstruct_sdj, transformation.shape, env.validator, checked, generation)
-    context = checked_entity(parent_sdj, transformation.parent_shape, env.validator, checked, generation)
-    schema: tuple[str, str, str, str] | None = None
-    if unstruct is not None:
-        key, entity = unstruct
-        # The entity's schema is the canonical URI of `key`: its last segment is the version text.
-        schema = (key.vendor, key.name, key.format, entity["schema"].rpartition("/")[2])
+    generation = validator_generation(validator)
+    unstruct_event, schema = _unstruct(transformation, validator, checked, generation)
+    contexts = _contexts(transformation, validator, checked, generation)
     event = PiiEvent(
         parent,
         env.new_event_id(),
         now,
-        unstruct_event=unstruct_column(unstruct_sdj if unstruct is None else unstruct[1]),
-        contexts=_parent_contexts(parent_sdj, context),
+        unstruct_event=unstruct_event,
+        contexts=contexts,
         schema=schema,
         # validated with a superseding schema
         derived_contexts=contexts_column(checked.derived) if checked.derived else None,
@@ -238,16 +411,38 @@ def pii_event(
     return event
 
 
-def _parent_contexts(parent_sdj: dict[str, Any], checked: tuple[SchemaKey, dict[str, Any]] | None) -> str | None:
+def _unstruct(
+    transformation: PiiTransformation, validator: SchemaValidator, checked: Entities, generation: int | None
+) -> tuple[str | None, tuple[str, str, str, str] | None]:
+    """The unstruct_event column, and its entity's (vendor, name, format, version) when it passed (else None)."""
+    if transformation.changes is not None:  # the entity is the parts' pii_transformation/1-0-0
+        proof = proven(transformation.shape, validator, generation, PII_TRANSFORMATION)
+        if proof is not None and proof.uri is proof.declared and not proof.derived:  # it passes as it is
+            key = proof.key
+            return transformation.unstruct_text(), (key.vendor, key.name, key.format, proof.uri.rpartition("/")[2])
+    sdj = transformation.event
+    unstruct = checked_entity(sdj, transformation.shape, validator, checked, generation)
+    if unstruct is None:
+        return unstruct_column(sdj), None
+    key, entity = unstruct
+    # The entity's schema is the canonical URI of `key`: its last segment is the version text.
+    text = transformation.unstruct_text() if entity is sdj else unstruct_column(entity)
+    return text, (key.vendor, key.name, key.format, entity["schema"].rpartition("/")[2])
+
+
+def _contexts(
+    transformation: PiiTransformation, validator: SchemaValidator, checked: Entities, generation: int | None
+) -> str | None:
     """The contexts column holding the parent_event context (as checked, if it passed)."""
-    if checked is not None and checked[1] is parent_sdj and len(parent_sdj) == 2:
-        data = parent_sdj["data"]
-        if type(data) is dict and len(data) == 1:
-            parent_id = data.get("parentEventId")
-            # Text JSON writes as it is (no quote, backslash or control character) goes between the quotes as is.
-            if type(parent_id) is str and parent_id.isprintable() and '"' not in parent_id and "\\" not in parent_id:
-                return _PARENT_CONTEXTS_HEAD + parent_id + _PARENT_CONTEXTS_TAIL
-    return contexts_column([parent_sdj if checked is None else checked[1]])
+    if transformation.changes is not None:
+        proof = proven(transformation.parent_shape, validator, generation, PARENT_EVENT)
+        if proof is not None and proof.uri is proof.declared and not proof.derived:
+            return transformation.contexts_text()
+    sdj = transformation.parent
+    context = checked_entity(sdj, transformation.parent_shape, validator, checked, generation)
+    if context is not None and context[1] is sdj:
+        return transformation.contexts_text()
+    return contexts_column([sdj if context is None else context[1]])
 
 
 def _length_reports(event: PiiEvent, limits: LengthLimits) -> list[dict[str, Any]]:

@@ -30,12 +30,12 @@ from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.json_path import JsonPath, compile_path
 from enrich.enrichments.proofs import Shape, Shapes
+from enrich.entities import dumps_json
 from enrich.event import EnrichedEvent
-from enrich.pii_event import PARENT_EVENT, PiiTransformation, is_canonical_uuid
+from enrich.pii_event import PARENT_EVENT, PII_TRANSFORMATION, PiiChanges, PiiTransformation, is_canonical_uuid
 
 __all__ = ["MEMO_SIZE", "PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 
-PII_TRANSFORMATION: Final = "iglu:com.snowplowanalytics.snowplow/pii_transformation/jsonschema/1-0-0"
 MEMO_SIZE: Final = 8192  # hashed values remembered per configuration (see hasher)
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
@@ -86,6 +86,7 @@ class PiiPseudonymiser:
 
     __slots__ = (
         "_public_strategy",
+        "_strategy_json",
         "_uuid_shape",
         "anonymous_only",
         "config_schema",
@@ -123,28 +124,30 @@ class PiiPseudonymiser:
         # The salt stays secret: the event names the hash function only (as its schema requires). One dict is
         # shared by every event's entity, which is only validated and serialised, never changed.
         self._public_strategy = {"pseudonymize": {"hashFunction": pseudonymize["hashFunction"]}}
+        self._strategy_json = dumps_json(self._public_strategy)
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
         if self.anonymous_only and ctx.header("SP-Anonymous") is None:
             return None
-        pii = self.pseudonymise(event, ctx, record=self.emit_event)
-        if pii and event.event_id is not None:  # Snowplow emits only when something was hashed
-            ctx.emit_pii_transformation(self.transformation(pii, event.event_id))
+        changes = self.pseudonymise(event, ctx, record=self.emit_event)
+        if changes and event.event_id is not None:  # Snowplow emits only when something was hashed
+            ctx.emit_pii_transformation(self.transformation(changes, event.event_id))
         return None
 
-    def pseudonymise(self, event: EnrichedEvent, ctx: EnrichmentContext, *, record: bool = True) -> dict[str, Any]:
-        """Hash in place; with `record`, returns the pii block of a pii_transformation event
-        (`{"pojo": [...], "json": [...]}`), else an empty dict."""
+    def pseudonymise(self, event: EnrichedEvent, ctx: EnrichmentContext, *, record: bool = True) -> PiiChanges:
+        """Hash in place; with `record`, returns what changed (the pii block of a pii_transformation event), else
+        nothing."""
         digest = self.hash
-        pojo: list[dict[str, str]] = []
+        changes = PiiChanges()
+        fields = changes.fields
         for name in self.pojo_fields:
             value = getattr(event, name)
             if value and isinstance(value, str):
                 hashed = digest(value)
                 setattr(event, name, hashed)
                 if record:
-                    pojo.append({"fieldName": name, "originalValue": value, "modifiedValue": hashed})
-        mappings: list[dict[str, Any]] | None = [] if record else None
+                    fields.append((name, value, hashed))
+        paths = changes.paths if record else None
         for spec in self.json_fields:
             if spec.field == "derived_contexts":
                 verdicts = spec.verdicts
@@ -154,7 +157,7 @@ class PiiPseudonymiser:
                     if verdict is None:
                         verdict = self._matches(schema, spec)
                     if verdict:  # paths replace strings by strings only
-                        ctx.rewrite_derived_context(i, self._entity(sdj, spec, mappings), strings_only=True)
+                        ctx.rewrite_derived_context(i, self._entity(sdj, spec, paths), strings_only=True)
                 continue
             column = getattr(event, spec.field)
             if not column or spec.prefix not in column:
@@ -162,23 +165,14 @@ class PiiPseudonymiser:
             document = orjson.loads(column)
             data = document.get("data")
             if spec.field == "unstruct_event" and isinstance(data, dict):
-                document["data"] = (
-                    self._entity(data, spec, mappings) if self._matches(data.get("schema"), spec) else data
-                )
+                document["data"] = self._entity(data, spec, paths) if self._matches(data.get("schema"), spec) else data
             elif spec.field == "contexts" and isinstance(data, list):
                 document["data"] = [
-                    self._entity(e, spec, mappings)
-                    if isinstance(e, dict) and self._matches(e.get("schema"), spec)
-                    else e
+                    self._entity(e, spec, paths) if isinstance(e, dict) and self._matches(e.get("schema"), spec) else e
                     for e in data
                 ]
             setattr(event, spec.field, orjson.dumps(document).decode())
-        pii: dict[str, Any] = {}
-        if pojo:
-            pii["pojo"] = pojo
-        if mappings:
-            pii["json"] = mappings
-        return pii
+        return changes
 
     def _matches(self, schema: Any, spec: JsonField) -> bool:
         """Whether an entity's schema URI falls under the criterion (memoised per URI: they repeat)."""
@@ -195,23 +189,19 @@ class PiiPseudonymiser:
                 cache[schema] = verdict
         return verdict
 
-    def _entity(self, sdj: dict[str, Any], spec: JsonField, mappings: list[dict[str, Any]] | None) -> dict[str, Any]:
-        """A matching entity with the path's strings hashed (a new entity: the given one may be shared)."""
+    def _entity(
+        self, sdj: dict[str, Any], spec: JsonField, paths: list[tuple[str, str, str, str, str]] | None
+    ) -> dict[str, Any]:
+        """A matching entity with the path's strings hashed (a new entity: the given one may be shared); each change
+        recorded in `paths` when given."""
         data, changes = spec.path.replaced(sdj.get("data"), self.hash)
-        if mappings is not None:
+        if paths is not None:
             schema = sdj["schema"]
             for original, hashed in changes:
-                mapping = {
-                    "fieldName": spec.field,
-                    "jsonPath": spec.path.text,
-                    "originalValue": original,
-                    "modifiedValue": hashed,
-                    "schema": schema,
-                }
-                mappings.append({"fieldMapping": mapping})
+                paths.append((spec.field, spec.path.text, original, hashed, schema))
         return {**sdj, "data": data}
 
-    def transformation(self, pii: dict[str, Any], parent_event_id: str) -> PiiTransformation:
+    def transformation(self, changes: PiiChanges, parent_event_id: str) -> PiiTransformation:
         """The pii_transformation event (unstruct SDJ) and its parent_event context, as emitEvent describes.
 
         Its shape is the field names, JSON paths and entity schemas, in order: the rest is this
@@ -219,18 +209,11 @@ class PiiPseudonymiser:
         constrains by type alone) and its hash (hex of this configuration's fixed length, under the
         schema's maxLength), so two entities of one shape get one verdict.
         """
-        event = {"schema": PII_TRANSFORMATION, "data": {"pii": pii, "strategy": self._public_strategy}}
-        parent = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_event_id}}
         # parent_event/1-0-0 asks for a string of format uuid and nothing else: a UUID always passes.
         parent_shape = self._uuid_shape if is_canonical_uuid(parent_event_id) else None
-        pojo, found = pii.get("pojo"), pii.get("json")
-        name = (
-            tuple([entry["fieldName"] for entry in pojo]) if pojo else (),
-            tuple([(m["fieldName"], m["jsonPath"], m["schema"]) for m in [e["fieldMapping"] for e in found]])
-            if found
-            else (),
-        )
-        return PiiTransformation(event, parent, self.shapes.of(name), parent_shape)
+        shape = self.shapes.of(changes.shape_name())
+        return PiiTransformation(changes, self._public_strategy, parent_event_id, shape, parent_shape,
+                                 strategy_json=self._strategy_json)  # fmt: skip
 
 
 def build(config: EnrichmentConfig) -> PiiPseudonymiser:

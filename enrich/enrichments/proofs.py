@@ -25,7 +25,7 @@ from core.iglu import SchemaKey
 from enrich.entities import Entities, declared_uri, parse_entity, validate_entity
 from enrich.environment import SchemaValidator
 
-__all__ = ["MAX_PROOFS", "Proof", "Proofs", "Shape", "Shapes", "checked_entity", "validator_generation"]
+__all__ = ["MAX_PROOFS", "Proof", "Proofs", "Shape", "Shapes", "checked_entity", "proven", "validator_generation"]
 
 MAX_PROOFS = 4096  # shapes remembered per enrichment; beyond that, entities are validated each time
 
@@ -92,16 +92,10 @@ def checked_entity(
     read by the caller once for all the entities it checks and before validating any: a proof recorded under
     it is at worst stale (validated again), never newer than the schemas it was proven with.
     """
-    if shape is not None:
-        proof = shape.proofs.get(shape.name)
-        if (
-            proof is not None
-            and proof.validator is validator
-            and proof.generation == generation
-            and type(sdj) is dict
-            and sdj.get("schema") == proof.declared
-            and "data" in sdj
-        ):
+    if shape is not None and type(sdj) is dict and "data" in sdj:
+        declared = sdj.get("schema")
+        proof = proven(shape, validator, generation, declared) if type(declared) is str else None
+        if proof is not None:
             if proof.derived:
                 checked.derived.extend(proof.derived)
             if proof.uri is proof.declared and len(sdj) == 2:  # already the output entity: {schema, data}
@@ -123,6 +117,17 @@ def checked_entity(
             uri = declared if output["schema"] == declared else output["schema"]
             proofs[shape.name] = Proof(validator, declared, key, uri, derived, generation)
     return validated
+
+
+def proven(shape: Shape | None, validator: SchemaValidator, generation: int | None, declared: str) -> Proof | None:
+    """The proof `validator` gave at `generation` for entities of `shape` declaring schema `declared`, if any:
+    with it an entity of that shape passes as `{"schema": proof.uri, "data": its data}` (checked_entity)."""
+    if shape is None:
+        return None
+    proof = shape.proofs.get(shape.name)
+    if proof is None or proof.validator is not validator or proof.generation != generation:
+        return None
+    return proof if proof.declared == declared else None
 
 
 def validator_generation(validator: SchemaValidator) -> int | None:

@@ -11,12 +11,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.badrows import IgluErrorMessage, SchemaViolations
-from core.iglu import SchemaKey
 from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES, STRING_LIMITS
 from enrich.derive import length_reports
 from enrich.enrichments.pii import PII_TRANSFORMATION, PiiPseudonymiser
 from enrich.enrichments.proofs import Shape
-from enrich.entities import contexts_column
+from enrich.entities import contexts_column, dumps_json, unstruct_column
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
@@ -26,9 +25,9 @@ from enrich.pii_event import (
     PARENT_EVENT,
     PII_COLUMNS,
     PII_FIELDS,
+    PiiChanges,
     PiiEvent,
     PiiTransformation,
-    _parent_contexts,
     is_canonical_uuid,
     pii_event,
 )
@@ -76,13 +75,17 @@ def test_another_shape_is_validated_on_its_own() -> None:
     assert counting.calls["pii_transformation"] == 2
 
 
+_STRATEGY = {"pseudonymize": {"hashFunction": "SHA-256"}}
+
+
+def _changes(field_name: str = "user_id", original: str = "u") -> PiiChanges:
+    changes = PiiChanges()
+    changes.fields.append((field_name, original, "0" * 64))
+    return changes
+
+
 def _request(field_name: str, original: str, proofs: dict[Any, Any]) -> PiiTransformation:
-    pojo = [{"fieldName": field_name, "originalValue": original, "modifiedValue": "0" * 64}]
-    entity = {"schema": PII_TRANSFORMATION, "data": {"pii": {"pojo": pojo}, "strategy": {"pseudonymize": {
-        "hashFunction": "SHA-256"}}}}  # fmt: skip
-    parent = {"schema": "iglu:com.snowplowanalytics.snowplow/parent_event/jsonschema/1-0-0", "data": {
-        "parentEventId": PARENT_ID}}  # fmt: skip
-    return PiiTransformation(entity, parent, Shape(((field_name,), ()), proofs))
+    return PiiTransformation(_changes(field_name, original), _STRATEGY, PARENT_ID, Shape(((field_name,), ()), proofs))
 
 
 def _parent() -> EnrichedEvent:
@@ -113,7 +116,7 @@ def test_a_proven_shape_gives_what_validating_gives(original: str) -> None:
     assert len(proven) == 1
     with_proof = pii_event(_parent(), _request("user_id", original, proven), make_env(), ETL_TSTAMP, (payload({}), {}))
     request = _request("user_id", original, {})
-    plain = PiiTransformation(request.event, request.parent)  # no shape: validated
+    plain = PiiTransformation.of_entities(request.event, request.parent)  # no shape: validated
     validated = pii_event(_parent(), plain, make_env(), ETL_TSTAMP, (payload({}), {}))
     assert isinstance(with_proof, PiiEvent) and isinstance(validated, PiiEvent)
     assert with_proof.enriched().to_tsv() == validated.enriched().to_tsv()
@@ -185,9 +188,8 @@ def test_a_parent_id_that_is_not_a_uuid_is_validated_and_refused() -> None:
     """Only a UUID parent id has the proven shape; any other id is validated (and parent_event refuses it)."""
     enrichment = build(snowplow_config("pii_enrichment_config"))
     assert isinstance(enrichment, PiiPseudonymiser)
-    pii = {"pojo": [{"fieldName": "user_id", "originalValue": "u", "modifiedValue": "0" * 64}]}
-    assert enrichment.transformation(pii, PARENT_ID).parent_shape is not None
-    request = enrichment.transformation(pii, "not-a-uuid")
+    assert enrichment.transformation(_changes(), PARENT_ID).parent_shape is not None
+    request = enrichment.transformation(_changes(), "not-a-uuid")
     assert request.parent_shape is None
     refused = pii_event(_parent(), request, make_env(), ETL_TSTAMP, (payload({}), {}))
     assert isinstance(refused, SchemaViolations)
@@ -203,7 +205,7 @@ _ENRICHMENT: PiiPseudonymiser = _BUILT
 @given(st.from_regex(r"[0-9a-fA-FgG]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4,5}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\n?"))
 def test_what_the_parent_shape_takes_for_a_uuid_the_schema_format_accepts(text: str) -> None:
     """An id the PII enrichment proves as a UUID is one the validator's `uuid` format accepts (never more)."""
-    if _ENRICHMENT.transformation({}, text).parent_shape is not None:
+    if _ENRICHMENT.transformation(PiiChanges(), text).parent_shape is not None:
         assert is_uuid(text)
 
 
@@ -220,7 +222,9 @@ def test_the_fast_uuid_check_accepts_exactly_what_the_uuid_format_accepts(text: 
 @given(st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper()) | st.text(max_size=40))
 def test_the_parent_contexts_column_is_the_json_contexts_column_gives(parent_id: str) -> None:
     """The text put around a UUID parent id is what serialising the context gives; other ids are serialised."""
-    event = pii_event(_parent(), _ENRICHMENT.transformation({}, parent_id), make_env(), ETL_TSTAMP, (payload({}), {}))
+    event = pii_event(
+        _parent(), _ENRICHMENT.transformation(PiiChanges(), parent_id), make_env(), ETL_TSTAMP, (payload({}), {})
+    )
     if isinstance(event, PiiEvent):
         context = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_id}}
         assert event.contexts == contexts_column([context])
@@ -234,9 +238,10 @@ def test_the_parent_contexts_text_is_what_serialising_gives_for_any_id(parent_id
     """Whatever the id (quotes, backslashes, control or non-ASCII characters), the contexts column of an accepted
     parent_event context is exactly the JSON contexts_column writes."""
     context = {"schema": PARENT_EVENT, "data": {"parentEventId": parent_id}}
-    key = SchemaKey.parse(PARENT_EVENT)
-    assert _parent_contexts(context, (key, context)) == contexts_column([context])
-    assert _parent_contexts(context, None) == contexts_column([context])
+    request = PiiTransformation(PiiChanges(), _STRATEGY, parent_id)
+    assert request.parent == context
+    assert request.contexts_text() == contexts_column([context])
+    assert PiiTransformation.of_entities({}, context).contexts_text() == contexts_column([context])
 
 
 def test_parent_event_asks_only_for_a_uuid() -> None:
@@ -255,7 +260,7 @@ def test_a_pii_event_sets_only_the_fields_its_stream_writes() -> None:
     the pii stream's Parquet files write every other column as nulls without reading it."""
     parent = EnrichedEvent(**{f.name: _ANY_VALUE[f.kind] for f in ATOMIC_FIELDS})
     parent.event_id = PARENT_ID
-    superseded = PiiTransformation(  # com.acme/search 1-0-0 is superseded by 1-0-1 in the test registry
+    superseded = PiiTransformation.of_entities(  # com.acme/search 1-0-0 is superseded by 1-0-1 in the test registry
         {"schema": "iglu:com.acme/search/jsonschema/1-0-0", "data": {"terms": ["a"], "filters": {}}},
         _request("user_id", "u", {}).parent,
     )
@@ -290,3 +295,38 @@ def test_a_pii_event_has_exactly_the_pii_columns_and_reads_as_the_full_event() -
     assert table.schema.names == list(PII_COLUMNS)
     assert table.to_pylist()[0]["unstruct_event"] == full.unstruct_event
     assert table.to_pylist()[0]["event_id"] == full.event_id
+
+
+_TEXT = st.text(max_size=20) | st.text(alphabet='a"\\\n\x7f\u2028é\ud800', max_size=6)
+_FIELD = st.tuples(st.sampled_from(["user_id", "user_ipaddress", 'we"ird']), _TEXT, _TEXT)
+_SCHEMAS = ["iglu:org.ietf/http_cookie/jsonschema/1-0-0", 'iglu:x/"y/jsonschema/1-0-0']
+_PATH = st.tuples(st.sampled_from(["contexts", "derived_contexts"]), st.sampled_from(["$.value", "$['a\"b']"]),
+                  _TEXT, _TEXT, st.sampled_from(_SCHEMAS))  # fmt: skip
+
+
+@settings(max_examples=200)
+@given(st.lists(_FIELD, max_size=3), st.lists(_PATH, max_size=3))
+def test_the_entity_text_written_from_the_changes_is_what_serialising_the_entity_gives(
+    fields: list[tuple[str, str, str]], paths: list[tuple[str, str, str, str, str]]
+) -> None:
+    """For any changes (quotes, backslashes, control and non-ASCII characters anywhere), the unstruct_event text the
+    request writes from its parts is exactly the serialised entity, and the block is what the schema describes."""
+    changes = PiiChanges()
+    changes.fields.extend(fields)
+    changes.paths.extend(paths)
+    block = changes.block()
+    assert [list(entry) for entry in block.get("pojo", [])] == [["fieldName", "originalValue", "modifiedValue"]] * len(
+        fields
+    )
+    assert [entry["fieldMapping"]["originalValue"] for entry in block.get("json", [])] == [p[2] for p in paths]
+    text = changes.block_json()
+    values = [v for f in fields for v in f[1:]] + [v for p in paths for v in p[2:]]
+    # written directly unless a value is not ASCII or needs escaping (names and paths are escaped once, whatever they
+    # hold)
+    assert (text is not None) == all(c.isascii() and c >= " " and c not in '"\\' for v in values for c in v)
+    if text is not None:
+        assert text == dumps_json(block)
+    request = PiiTransformation(changes, _STRATEGY, PARENT_ID)
+    assert request.unstruct_text() == unstruct_column(request.event)
+    assert request.event == {"schema": PII_TRANSFORMATION, "data": {"pii": block, "strategy": _STRATEGY}}
+    assert bool(changes) == bool(fields or paths)
