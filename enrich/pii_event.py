@@ -106,38 +106,13 @@ def _plain(texts: list[str]) -> bool:
         return False
 
 
-# The JSON text of a change up to its original value, by field name (and JSON path): config names repeat.
-_field_heads: dict[str, str] = {}
-_path_heads: dict[tuple[str, str], str] = {}
-
-
-def _field_head(name: str) -> str:
-    head = _field_heads.get(name)
-    if head is None:
-        head = '{"fieldName":' + dumps_json(name) + ',"originalValue":"'
-        if len(_field_heads) >= 1024:
-            _field_heads.clear()
-        _field_heads[name] = head
-    return head
-
-
-def _path_head(field: str, path: str) -> str:
-    head = _path_heads.get((field, path))
-    if head is None:
-        head = '{"fieldMapping":{"fieldName":' + dumps_json(field) + ',"jsonPath":' + dumps_json(path)
-        head += ',"originalValue":"'
-        if len(_path_heads) >= 1024:
-            _path_heads.clear()
-        _path_heads[field, path] = head
-    return head
-
-
 class PiiChanges:
     """What pseudonymising one event changed, in order: the `pii` block of its pii_transformation event.
 
     Kept as tuples rather than the block's nested objects: the block is built (`block()`) only when the
     entity has to be validated or shown, and once its shape is proven the entity's JSON text is written from
-    the tuples (`block_json()`), exactly as serialising the block would write it.
+    its values (`values()`) and the text around them, which depends on the shape alone (`template()`), exactly
+    as serialising the block would write it.
     """
 
     __slots__ = ("fields", "paths")
@@ -173,27 +148,42 @@ class PiiChanges:
             ]
         return block
 
-    def block_json(self) -> str | None:
-        """dumps_json(self.block()), written directly; None when a value would need escaping (then serialise)."""
-        values: list[str] = []  # what varies from event to event: checked at once
-        pojo: list[str] = []
-        for name, original, hashed in self.fields:
+    def values(self) -> list[str]:
+        """The strings that vary between events of one shape: each original value and its hash, in order."""
+        values: list[str] = []
+        for _, original, hashed in self.fields:
             values.append(original)
             values.append(hashed)
-            pojo.append(f'{_field_head(name)}{original}","modifiedValue":"{hashed}"}}')
-        mappings: list[str] = []
-        for field, path, original, hashed, schema in self.paths:
+        for _, _, original, hashed, _ in self.paths:
             values.append(original)
             values.append(hashed)
-            values.append(schema)
-            mappings.append(f'{_path_head(field, path)}{original}","modifiedValue":"{hashed}","schema":"{schema}"}}}}')
-        if not _plain(values):
-            return None
-        if not mappings:
-            return '{"pojo":[' + ",".join(pojo) + "]}" if pojo else "{}"
-        if not pojo:
-            return '{"json":[' + ",".join(mappings) + "]}"
-        return '{"pojo":[' + ",".join(pojo) + '],"json":[' + ",".join(mappings) + "]}"
+        return values
+
+    def template(self, strategy_json: str) -> list[str]:
+        """The unstruct_event text of the entity (with this strategy) around `values()`: it is template[0] +
+        values[0] + template[1] + ... + template[-1], provided the values need no escaping. It depends only on
+        the shape (names, paths, schemas) and the strategy."""
+        template: list[str] = []
+        pending = _UNSTRUCT_HEAD + "{"
+        if self.fields:
+            pending += '"pojo":['
+            for i, (name, _, _) in enumerate(self.fields):
+                pending += "," if i else ""
+                template.append(pending + '{"fieldName":' + dumps_json(name) + ',"originalValue":"')
+                template.append('","modifiedValue":"')
+                pending = '"}'
+            pending += "]"
+        if self.paths:
+            pending += ',"json":[' if self.fields else '"json":['
+            for i, (field, path, _, _, schema) in enumerate(self.paths):
+                pending += "," if i else ""
+                template.append(pending + '{"fieldMapping":{"fieldName":' + dumps_json(field) + ',"jsonPath":'
+                                + dumps_json(path) + ',"originalValue":"')  # fmt: skip
+                template.append('","modifiedValue":"')
+                pending = '","schema":' + dumps_json(schema) + "}}"
+            pending += "]"
+        template.append(pending + '},"strategy":' + strategy_json + "}}}")
+        return template
 
     def shape_name(self) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
         """Everything the entity's verdict can depend on: field names, paths and schemas, in order (the originals
@@ -263,15 +253,28 @@ class PiiTransformation:
         return self._parent
 
     def unstruct_text(self) -> str | None:
-        """unstruct_column(self.event): written from the parts when it can be, else serialised."""
+        """unstruct_column(self.event): written from the parts when it can be (around their values, in the text
+        its shape keeps), else serialised."""
         changes = self.changes
         if changes is not None:
-            block = changes.block_json()
-            if block is not None:
+            values = changes.values()
+            if _plain(values):
                 strategy = self.strategy_json
                 if strategy is None:
                     strategy = dumps_json(self.strategy)
-                return f'{_UNSTRUCT_HEAD}{block},"strategy":{strategy}}}}}}}'
+                shape = self.shape
+                kept = shape.template if shape is not None else None
+                if kept is not None and kept[0] == strategy:
+                    template = kept[1]
+                else:
+                    template = changes.template(strategy)
+                    if shape is not None:
+                        shape.template = (strategy, template)
+                parts = [template[0]]
+                for i in range(len(values)):
+                    parts.append(values[i])
+                    parts.append(template[i + 1])
+                return "".join(parts)
         return unstruct_column(self.event)
 
     def contexts_text(self) -> str | None:

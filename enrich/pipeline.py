@@ -48,7 +48,7 @@ from enrich.derive import (
     set_page_url,
     set_refr_url,
 )
-from enrich.enrichments.base import EnrichmentContext, information
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext, information
 from enrich.enrichments.cross_navigation import CrossNavigation, CrossNavigationValue, set_cross_navigation
 from enrich.entities import (
     Entities,
@@ -170,7 +170,10 @@ def enrich_event(
         ctx.known_sp(sp)
         for enrichment in env.enrichments:
             try:
-                result = enrichment.enrich(event, ctx)
+                if isinstance(enrichment, BuiltInEnrichment):  # a native method call (see BuiltInEnrichment)
+                    result = enrichment.enrich(event, ctx)
+                else:
+                    result = enrichment.enrich(event, ctx)
             except TransientError:
                 raise
             except Exception as e:  # the plug-in contract: any exception is that enrichment's failure

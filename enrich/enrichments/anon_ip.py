@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from core.badrows import EnrichmentFailureMessage
 from core.iglu import SchemaKey
-from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.event import EnrichedEvent
 
@@ -55,10 +55,10 @@ def anonymise_ip(ip: str, octets: int, segments: int) -> str:
     return ":".join(full[: 8 - segments] + ["x"] * segments)
 
 
-class AnonIp:
+class AnonIp(BuiltInEnrichment):
     """Rewrites user_ipaddress in place."""
 
-    __slots__ = ("config_schema", "identifier", "octets", "segments")
+    __slots__ = ("octets", "segments")
 
     def __init__(self, identifier: str, config_schema: SchemaKey, octets: int, segments: int) -> None:
         self.identifier = identifier

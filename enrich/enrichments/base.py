@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from enrich.enrichments.cross_navigation import CrossNavigationValue
     from enrich.pii_event import PiiTransformation
 
-__all__ = ["Enrichment", "EnrichmentContext", "information", "parse_query"]
+__all__ = ["BuiltInEnrichment", "Enrichment", "EnrichmentContext", "information", "parse_query"]
 
 
 def _decode(text: str) -> str:
@@ -54,6 +54,21 @@ def parse_query(query: str) -> list[tuple[str, str]]:
     return pairs
 
 
+# The last request's headers and their pairs: a request's events come one after another and share its headers.
+_last_headers: tuple[tuple[str, ...], tuple[tuple[str, str], ...]] = ((), ())
+
+
+def _split_headers(headers: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """split_headers, once per request (the same tuple of headers again gives the pairs made for it)."""
+    global _last_headers
+    last = _last_headers
+    if last[0] is headers:
+        return last[1]
+    pairs = tuple(split_headers(headers))
+    _last_headers = (headers, pairs)
+    return pairs
+
+
 class Enrichment(Protocol):
     """One configured enrichment (e.g. campaign attribution, IP anonymisation)."""
 
@@ -64,6 +79,20 @@ class Enrichment(Protocol):
     def config_schema(self) -> SchemaKey: ...  # the Iglu key of its configuration
 
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None: ...
+
+
+class BuiltInEnrichment:
+    """The base of the enrichments shipped here (an Enrichment): compiled with the pipeline, which calls their
+    `enrich` as a native method instead of looking it up by name on each event. Any other object with the
+    protocol's attributes is an enrichment too, called the generic way."""
+
+    __slots__ = ("config_schema", "identifier")
+
+    identifier: str
+    config_schema: SchemaKey
+
+    def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None:
+        raise NotImplementedError
 
 
 def information(enrichment: Enrichment) -> EnrichmentInformation:
@@ -83,7 +112,7 @@ class EnrichmentContext:
         self._event = event
         self._derived: list[dict[str, Any]] = []
         self._shapes: list[Shape | None] = []  # one per derived context
-        self._headers: list[tuple[str, str]] | None = None
+        self._headers: tuple[tuple[str, str], ...] | None = None
         self._page_query: list[tuple[str, str]] | None = None
         self._sp: CrossNavigationValue | InputDataMessage | None = None
         self._sp_read = False
@@ -93,7 +122,7 @@ class EnrichmentContext:
     def headers(self) -> Sequence[tuple[str, str]]:
         """Request headers as (name, value) pairs, in arrival order (cookies one entry each)."""
         if self._headers is None:
-            self._headers = split_headers(self.payload.headers)
+            self._headers = _split_headers(self.payload.headers)
         return self._headers
 
     def header(self, name: str) -> str | None:
@@ -168,8 +197,9 @@ class EnrichmentContext:
         (and validation_info contexts of superseded schemas in `checked.derived`)."""
         out: list[dict[str, Any]] = []
         generation = validator_generation(validator)
-        for sdj, shape in zip(self._derived, self._shapes, strict=True):
-            validated = checked_entity(sdj, shape, validator, checked, generation)
+        derived, shapes = self._derived, self._shapes  # one shape per context
+        for i in range(len(derived)):
+            validated = checked_entity(derived[i], shapes[i], validator, checked, generation)
             if validated is not None:
                 out.append(validated[1])
         return out

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from core.badrows import EnrichmentFailureMessage
 from core.iglu import SchemaKey
-from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.event import EnrichedEvent
 
@@ -36,10 +36,10 @@ DEFAULT_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-class CampaignAttribution:
+class CampaignAttribution(BuiltInEnrichment):
     """Fills the mkt_* fields; precompiled into one parameter → (priority, field) table."""
 
-    __slots__ = ("_table", "click_ids", "config_schema", "fields", "identifier")
+    __slots__ = ("_table", "click_ids", "fields")
 
     def __init__(
         self,
@@ -51,7 +51,7 @@ class CampaignAttribution:
         self.identifier = identifier
         self.config_schema = config_schema
         self.fields = fields
-        self.click_ids = click_ids
+        self.click_ids = dict(click_ids)  # a dict: looked up for each query parameter of each event
         self._table: dict[str, list[tuple[int, str]]] = {}
         for key, field in _FIELDS:
             for rank, param in enumerate(fields.get(key, ())):

@@ -12,7 +12,7 @@ from typing import Final
 
 from core.badrows import EnrichmentFailureMessage
 from core.iglu import SchemaKey
-from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.proofs import Shape
 from enrich.event import EnrichedEvent
@@ -37,10 +37,10 @@ def parse_cookie_header(value: str) -> list[tuple[str, str]]:
     return out
 
 
-class CookieExtractor:
+class CookieExtractor(BuiltInEnrichment):
     """Adds one http_cookie context per wanted cookie present."""
 
-    __slots__ = ("config_schema", "identifier", "names", "shape")
+    __slots__ = ("names", "shape")
 
     def __init__(self, identifier: str, config_schema: SchemaKey, names: Iterable[str]) -> None:
         self.identifier = identifier
@@ -52,7 +52,7 @@ class CookieExtractor:
         if not self.names:
             return None
         for header, value in ctx.headers:
-            if header.lower() == "cookie":
+            if len(header) == 6 and header.lower() == "cookie":
                 for name, cookie in parse_cookie_header(value):
                     if name in self.names:
                         context = {"schema": HTTP_COOKIE, "data": {"name": name, "value": cookie}}

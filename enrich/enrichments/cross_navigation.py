@@ -19,7 +19,7 @@ from core.badrows import EnrichmentFailureMessage, InputDataMessage
 from core.iglu import SchemaKey
 from core.raw import format_instant
 from enrich.base64url import decode_base64_text
-from enrich.enrichments.base import EnrichmentContext, information, parse_query
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext, information, parse_query
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.proofs import Shapes
 from enrich.event import EnrichedEvent
@@ -127,7 +127,7 @@ def set_cross_navigation(event: EnrichedEvent) -> CrossNavigationValue | InputDa
     return parsed
 
 
-class CrossNavigation:
+class CrossNavigation(BuiltInEnrichment):
     """Attaches the cross_navigation context for the page URL's `_sp` (the first one wins).
 
     The refr_* fields and an unreadable timestamp are the built-in step's (`set_cross_navigation`),
@@ -135,7 +135,7 @@ class CrossNavigation:
     over (`EnrichmentContext.known_sp`), so `_sp` is parsed once.
     """
 
-    __slots__ = ("config_schema", "identifier", "shapes")
+    __slots__ = ("shapes",)
 
     def __init__(self, identifier: str, config_schema: SchemaKey) -> None:
         self.identifier = identifier

@@ -14,7 +14,7 @@ from typing import Final
 from core.badrows import EnrichmentFailureMessage
 from core.errors import ConfigError
 from core.iglu import SchemaKey
-from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.proofs import Shape
 from enrich.event import EnrichedEvent
@@ -24,10 +24,10 @@ __all__ = ["HTTP_HEADER", "HttpHeaderExtractor", "build"]
 HTTP_HEADER: Final = "iglu:org.ietf/http_header/jsonschema/1-0-0"
 
 
-class HttpHeaderExtractor:
+class HttpHeaderExtractor(BuiltInEnrichment):
     """Adds one http_header context per matching header, in arrival order."""
 
-    __slots__ = ("_matches", "config_schema", "identifier", "pattern", "shape")
+    __slots__ = ("_matches", "pattern", "shape")
 
     def __init__(self, identifier: str, config_schema: SchemaKey, pattern: re.Pattern[str]) -> None:
         self.identifier = identifier

@@ -19,7 +19,7 @@ import maxminddb
 from core.badrows import EnrichmentFailureMessage
 from core.errors import ConfigError
 from core.iglu import SchemaKey
-from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.event import EnrichedEvent
 
@@ -70,10 +70,10 @@ def _geo_fields(record: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-class IpLookups:
+class IpLookups(BuiltInEnrichment):
     """Looks user_ipaddress up in each configured database; results cached per address."""
 
-    __slots__ = ("_lookup", "config_schema", "identifier", "readers")
+    __slots__ = ("_lookup", "readers")
 
     def __init__(self, identifier: str, config_schema: SchemaKey, readers: dict[str, maxminddb.Reader]) -> None:
         self.identifier = identifier

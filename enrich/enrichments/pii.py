@@ -26,7 +26,7 @@ import orjson
 from core.badrows import EnrichmentFailureMessage
 from core.errors import ConfigError, IgluParseError
 from core.iglu import SchemaCriterion, SchemaKey
-from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.json_path import JsonPath, compile_path
 from enrich.enrichments.proofs import Shape, Shapes
@@ -81,7 +81,7 @@ class JsonField:
         object.__setattr__(self, "prefix", f"iglu:{self.criterion.vendor}/{self.criterion.name}/")
 
 
-class PiiPseudonymiser:
+class PiiPseudonymiser(BuiltInEnrichment):
     """Hashes the configured fields of one event in place."""
 
     __slots__ = (
@@ -89,10 +89,8 @@ class PiiPseudonymiser:
         "_strategy_json",
         "_uuid_shape",
         "anonymous_only",
-        "config_schema",
         "emit_event",
         "hash",
-        "identifier",
         "json_fields",
         "pojo_fields",
         "shapes",

@@ -51,12 +51,15 @@ class Shape:
     (A plain class, not a frozen dataclass: some are made per event, and this one is cheap to make.)
     """
 
-    __slots__ = ("name", "proofs", "strings_free")
+    __slots__ = ("name", "proofs", "strings_free", "template")
 
     def __init__(self, name: Hashable, proofs: Proofs, *, strings_free: bool = False) -> None:
         self.name = name
         self.proofs = proofs
         self.strings_free = strings_free  # no string's content matters: replacing strings keeps the shape
+        # What a builder that writes its entities as text keeps of this shape: the text around the strings that
+        # vary (enrich/pii_event.py), with what else it depends on.
+        self.template: tuple[str, list[str]] | None = None
 
     def __repr__(self) -> str:
         return f"Shape({self.name!r}, strings_free={self.strings_free})"

@@ -23,7 +23,7 @@ import orjson
 from core.badrows import EnrichmentFailureMessage
 from core.errors import ConfigError
 from core.iglu import SchemaKey
-from enrich.enrichments.base import EnrichmentContext, parse_query
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext, parse_query
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.event import EnrichedEvent
 
@@ -106,10 +106,10 @@ def load_dataset(path: Path) -> RefererDataset:
     return RefererDataset(document)
 
 
-class RefererParser:
+class RefererParser(BuiltInEnrichment):
     """Sets refr_medium/source/term from refr_urlhost/path/query (already split by enrich.derive)."""
 
-    __slots__ = ("config_schema", "dataset", "identifier", "internal")
+    __slots__ = ("dataset", "internal")
 
     def __init__(
         self, identifier: str, config_schema: SchemaKey, dataset: RefererDataset, internal_domains: Iterable[str]

@@ -18,7 +18,7 @@ from typing import Any, Final
 from core.badrows import EnrichmentFailureMessage
 from core.errors import ConfigError
 from core.iglu import SchemaKey
-from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.proofs import Shapes
 from enrich.enrichments.ua_parser import is_spider
@@ -57,10 +57,10 @@ def read_ip_ranges(path: Path) -> tuple[Network, ...]:
     return tuple(ranges)
 
 
-class SpidersAndRobots:
+class SpidersAndRobots(BuiltInEnrichment):
     """Attaches one spiders_and_robots context per event (IP list first, then the user agent)."""
 
-    __slots__ = ("_bad_ip", "_bad_ua", "_browser", "_ip_verdict", "config_schema", "identifier", "ranges")
+    __slots__ = ("_bad_ip", "_bad_ua", "_browser", "_ip_verdict", "ranges")
 
     def __init__(self, identifier: str, config_schema: SchemaKey, ranges: tuple[Network, ...]) -> None:
         self.identifier = identifier

@@ -17,7 +17,7 @@ import ua_parser as uap
 
 from core.badrows import EnrichmentFailureMessage
 from core.iglu import SchemaKey
-from enrich.enrichments.base import EnrichmentContext
+from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
 from enrich.enrichments.proofs import Shapes
 from enrich.event import EnrichedEvent
@@ -83,10 +83,10 @@ def is_spider(useragent: str) -> bool:
     return family == "Spider"
 
 
-class UaParser:
+class UaParser(BuiltInEnrichment):
     """Attaches ua_parser_context for the event's user agent."""
 
-    __slots__ = ("config_schema", "identifier", "shapes")
+    __slots__ = ("shapes",)
 
     def __init__(self, identifier: str, config_schema: SchemaKey) -> None:
         self.identifier = identifier

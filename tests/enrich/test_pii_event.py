@@ -15,7 +15,7 @@ from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES, STRING_LIMITS
 from enrich.derive import length_reports
 from enrich.enrichments.pii import PII_TRANSFORMATION, PiiPseudonymiser
 from enrich.enrichments.proofs import Shape
-from enrich.entities import contexts_column, dumps_json, unstruct_column
+from enrich.entities import contexts_column, unstruct_column
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
@@ -304,13 +304,18 @@ _PATH = st.tuples(st.sampled_from(["contexts", "derived_contexts"]), st.sampled_
                   _TEXT, _TEXT, st.sampled_from(_SCHEMAS))  # fmt: skip
 
 
+def _plain(values: list[str]) -> bool:
+    return all(c.isascii() and c >= " " and c not in '"\\' for v in values for c in v)
+
+
 @settings(max_examples=200)
-@given(st.lists(_FIELD, max_size=3), st.lists(_PATH, max_size=3))
+@given(st.lists(_FIELD, max_size=3), st.lists(_PATH, max_size=3), st.data())
 def test_the_entity_text_written_from_the_changes_is_what_serialising_the_entity_gives(
-    fields: list[tuple[str, str, str]], paths: list[tuple[str, str, str, str, str]]
+    fields: list[tuple[str, str, str]], paths: list[tuple[str, str, str, str, str]], data: st.DataObject
 ) -> None:
     """For any changes (quotes, backslashes, control and non-ASCII characters anywhere), the unstruct_event text the
-    request writes from its parts is exactly the serialised entity, and the block is what the schema describes."""
+    request writes from its parts is exactly the serialised entity; so is the text of a later event of the same
+    shape with other values, written around them from what the shape kept, and of one with another strategy."""
     changes = PiiChanges()
     changes.fields.extend(fields)
     changes.paths.extend(paths)
@@ -319,14 +324,18 @@ def test_the_entity_text_written_from_the_changes_is_what_serialising_the_entity
         fields
     )
     assert [entry["fieldMapping"]["originalValue"] for entry in block.get("json", [])] == [p[2] for p in paths]
-    text = changes.block_json()
-    values = [v for f in fields for v in f[1:]] + [v for p in paths for v in p[2:]]
-    # written directly unless a value is not ASCII or needs escaping (names and paths are escaped once, whatever they
-    # hold)
-    assert (text is not None) == all(c.isascii() and c >= " " and c not in '"\\' for v in values for c in v)
-    if text is not None:
-        assert text == dumps_json(block)
-    request = PiiTransformation(changes, _STRATEGY, PARENT_ID)
-    assert request.unstruct_text() == unstruct_column(request.event)
+    assert changes.values() == [v for f in fields for v in f[1:]] + [v for p in paths for v in p[2:4]]
+    shape = Shape(changes.shape_name(), {})
+    request = PiiTransformation(changes, _STRATEGY, PARENT_ID, shape)
     assert request.event == {"schema": PII_TRANSFORMATION, "data": {"pii": block, "strategy": _STRATEGY}}
+    assert request.unstruct_text() == unstruct_column(request.event)
+    # written around the values (not serialised) unless one is not ASCII or needs escaping; names, paths and
+    # schemas are part of the text the shape keeps, escaped once whatever they hold
+    assert (shape.template is not None) == _plain(changes.values())
+    later = PiiChanges()
+    later.fields.extend((name, data.draw(_TEXT), data.draw(_TEXT)) for name, _, _ in fields)
+    later.paths.extend((field, path, data.draw(_TEXT), data.draw(_TEXT), schema) for field, path, _, _, schema in paths)
+    for strategy in (_STRATEGY, {"pseudonymize": {"hashFunction": "MD5"}}):
+        again = PiiTransformation(later, strategy, PARENT_ID, shape)
+        assert again.unstruct_text() == unstruct_column(again.event)
     assert bool(changes) == bool(fields or paths)

@@ -9,6 +9,7 @@ import pytest
 
 from core.errors import ConfigError
 from enrich.enrichments import load_enrichments
+from enrich.enrichments.base import BuiltInEnrichment
 from enrich.enrichments.registry import ENRICHMENTS
 from registry.resolver import Resolver
 from tests.enrich.enrichments.events import SNOWPLOW_CONFIGS, snowplow_config, staged_configs
@@ -40,6 +41,7 @@ def test_snowplow_style_config_is_accepted_unchanged(path: Path, tmp_path: Path)
     enrichment = plugin.build(cfg)
     assert enrichment.identifier == cfg.name
     assert enrichment.config_schema == cfg.schema
+    assert isinstance(enrichment, BuiltInEnrichment)  # the pipeline calls it as a native method
 
 
 def test_a_folder_loads_through_a_resolver_in_snowplow_order(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from enrich.enrichments.base import EnrichmentContext
 from enrich.enrichments.cookie_extractor import parse_cookie_header
+from enrich.event import EnrichedEvent
 from enrich.outcome import Good
 from tests.enrich.enrichments.events import build, config, enrich_one, payload, snowplow_config
 
@@ -62,3 +64,13 @@ def test_the_pattern_must_match_the_whole_name() -> None:
     assert [c["data"]["name"] for c in _derived("http_header_extractor_config", headersPattern="Host")] == ["Host"]
     every = _derived("http_header_extractor_config", headersPattern=".*")
     assert len(every) == 7  # the bare content-type entry is not a header
+
+
+def test_the_events_of_one_request_read_its_headers_split_once() -> None:
+    """Events of one request share its header pairs; another request's headers are split afresh."""
+    first, second = payload({}, headers=("Cookie: sp=1", "X-A:  b ")), payload({}, headers=("Cookie: sp=2",))
+    a, b = EnrichmentContext({}, first, EnrichedEvent()), EnrichmentContext({}, first, EnrichedEvent())
+    assert a.headers == (("Cookie", "sp=1"), ("X-A", "b")) and b.headers is a.headers
+    c = EnrichmentContext({}, second, EnrichedEvent())
+    assert c.headers == (("Cookie", "sp=2"),)
+    assert EnrichmentContext({}, first, EnrichedEvent()).headers == a.headers
