@@ -201,7 +201,13 @@ def split_headers(headers: Sequence[str]) -> list[tuple[str, str]]:
     """`Name: value` strings → pairs (the bare content-type entry has no name and is skipped)."""
     out = []
     for h in headers:
-        name, sep, value = h.partition(":")
-        if sep:
-            out.append((name.strip(), value.strip()))
+        colon = h.find(":")
+        if colon >= 0:
+            # the value without its surrounding whitespace, cut once (this runs for every header of every event)
+            start, end = colon + 1, len(h)
+            while start < end and h[start].isspace():
+                start += 1
+            while end > start and h[end - 1].isspace():
+                end -= 1
+            out.append((h[:colon].strip(), h[start:end]))
     return out

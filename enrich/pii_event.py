@@ -200,8 +200,8 @@ class PiiTransformation:
     shape is validated every time.
     """
 
-    __slots__ = ("_event", "_parent", "changes", "parent_event_id", "parent_shape", "shape", "strategy",
-                 "strategy_json")  # fmt: skip
+    __slots__ = ("_event", "_parent", "changes", "parent_event_id", "parent_is_uuid", "parent_shape", "shape",
+                 "strategy", "strategy_json")  # fmt: skip
 
     def __init__(
         self,
@@ -212,11 +212,13 @@ class PiiTransformation:
         parent_shape: Shape | None = None,
         *,
         strategy_json: str | None = None,
+        parent_is_uuid: bool = False,
     ) -> None:
         self.changes: PiiChanges | None = changes
         self.strategy = strategy  # {"pseudonymize": {"hashFunction": ...}}: never the salt
         self.strategy_json = strategy_json  # dumps_json(strategy), when the caller has it
         self.parent_event_id = parent_event_id
+        self.parent_is_uuid = parent_is_uuid  # known to be a canonical UUID (so JSON writes it as it is)
         self.shape = shape
         self.parent_shape = parent_shape
         self._event: dict[str, Any] | None = None
@@ -280,7 +282,7 @@ class PiiTransformation:
     def contexts_text(self) -> str | None:
         """contexts_column([self.parent]): written around the parent id when it can be, else serialised."""
         parent_id = self.parent_event_id
-        if self.changes is not None and _plain([parent_id]):
+        if self.changes is not None and (self.parent_is_uuid or _plain([parent_id])):
             return _PARENT_CONTEXTS_HEAD + parent_id + _PARENT_CONTEXTS_TAIL
         return contexts_column([self.parent])
 

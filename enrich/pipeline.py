@@ -144,7 +144,8 @@ def enrich_event(
     event.update(fields)
     atomic = list(base_reports)
     mapped = map_parameters(event, params)
-    if event.event_id is None:  # no (valid) eid: enrich makes one up
+    tracker_id = event.event_id  # the tracker's eid as to_uuid accepted it (a canonical UUID), if it sent one
+    if tracker_id is None:  # no (valid) eid: enrich makes one up
         event.event_id = env.new_event_id()
     atomic.extend(DataReport(message, param, PARSE_KEYWORD, ()) for param, message in mapped.errors)
     entities = extract_entities(mapped.unstruct, mapped.contexts, env.validator, env.max_json_depth)
@@ -168,6 +169,7 @@ def enrich_event(
     if env.enrichments:
         ctx = EnrichmentContext(params, payload, event)
         ctx.known_sp(sp)
+        ctx.tracker_event_id = tracker_id
         for enrichment in env.enrichments:
             try:
                 if isinstance(enrichment, BuiltInEnrichment):  # a native method call (see BuiltInEnrichment)

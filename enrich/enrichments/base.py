@@ -104,7 +104,7 @@ class EnrichmentContext:
     """Read access to what the event came from, and the one way to add derived contexts."""
 
     __slots__ = ("_derived", "_event", "_headers", "_page_query", "_shapes", "_sp", "_sp_read", "params", "payload",
-                 "pii_transformation")  # fmt: skip
+                 "pii_transformation", "tracker_event_id")  # fmt: skip
 
     def __init__(self, params: Mapping[str, str | None], payload: CollectorPayload, event: EnrichedEvent) -> None:
         self.params = params  # the raw tracker parameters of this event (after the adapter)
@@ -117,6 +117,9 @@ class EnrichmentContext:
         self._sp: CrossNavigationValue | InputDataMessage | None = None
         self._sp_read = False
         self.pii_transformation: PiiTransformation | None = None  # set by emit_pii_transformation
+        # The event id the tracker sent, as phase 1 accepted it: a canonical (lower-case 8-4-4-4-12) UUID. None when
+        # there was none, or when whoever made this context does not say (the pipeline does).
+        self.tracker_event_id: str | None = None
 
     @property
     def headers(self) -> Sequence[tuple[str, str]]:

@@ -128,8 +128,11 @@ class PiiPseudonymiser(BuiltInEnrichment):
         if self.anonymous_only and ctx.header("SP-Anonymous") is None:
             return None
         changes = self.pseudonymise(event, ctx, record=self.emit_event)
-        if changes and event.event_id is not None:  # Snowplow emits only when something was hashed
-            ctx.emit_pii_transformation(self.transformation(changes, event.event_id))
+        parent_id = event.event_id
+        if changes and parent_id is not None:  # Snowplow emits only when something was hashed
+            # still the id the tracker sent (no enrichment replaced it): phase 1 proved it a canonical UUID
+            uuid = parent_id is ctx.tracker_event_id or None
+            ctx.emit_pii_transformation(self.transformation(changes, parent_id, uuid=uuid))
         return None
 
     def pseudonymise(self, event: EnrichedEvent, ctx: EnrichmentContext, *, record: bool = True) -> PiiChanges:
@@ -199,19 +202,24 @@ class PiiPseudonymiser(BuiltInEnrichment):
                 paths.append((spec.field, spec.path.text, original, hashed, schema))
         return {**sdj, "data": data}
 
-    def transformation(self, changes: PiiChanges, parent_event_id: str) -> PiiTransformation:
+    def transformation(
+        self, changes: PiiChanges, parent_event_id: str, *, uuid: bool | None = None
+    ) -> PiiTransformation:
         """The pii_transformation event (unstruct SDJ) and its parent_event context, as emitEvent describes.
 
         Its shape is the field names, JSON paths and entity schemas, in order: the rest is this
         configuration's hash function and, per entry, the original string (which pii_transformation/1-0-0
         constrains by type alone) and its hash (hex of this configuration's fixed length, under the
-        schema's maxLength), so two entities of one shape get one verdict.
+        schema's maxLength), so two entities of one shape get one verdict. `uuid` says whether the parent id is
+        known to be a canonical UUID (None: check it).
         """
+        if uuid is None:
+            uuid = is_canonical_uuid(parent_event_id)
         # parent_event/1-0-0 asks for a string of format uuid and nothing else: a UUID always passes.
-        parent_shape = self._uuid_shape if is_canonical_uuid(parent_event_id) else None
+        parent_shape = self._uuid_shape if uuid else None
         shape = self.shapes.of(changes.shape_name())
         return PiiTransformation(changes, self._public_strategy, parent_event_id, shape, parent_shape,
-                                 strategy_json=self._strategy_json)  # fmt: skip
+                                 strategy_json=self._strategy_json, parent_is_uuid=uuid)  # fmt: skip
 
 
 def build(config: EnrichmentConfig) -> PiiPseudonymiser:

@@ -286,6 +286,13 @@ def test_split_headers_skips_the_bare_content_type() -> None:
     assert pairs == [("Host", "a:1"), ("Cookie", "sp=x"), ("X-Forwarded-For", "1.2.3.4, 5.6.7.8")]
 
 
+@given(st.lists(st.text(alphabet=st.sampled_from("ab: \t\u3000\u00a0\n-"), max_size=12), max_size=5))
+def test_split_headers_is_partition_and_strip(headers: list[str]) -> None:
+    """Any header text splits as `name, _, value = h.partition(":")` with both sides stripped of whitespace."""
+    expected = [(h.partition(":")[0].strip(), h.partition(":")[2].strip()) for h in headers if ":" in h]
+    assert split_headers(headers) == expected
+
+
 def _item_by_item(doc: dict[str, Any]) -> tuple[Any, Any]:
     """The plain reading from_json must match: each querystring item and header checked in turn."""
 

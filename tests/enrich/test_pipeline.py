@@ -97,6 +97,8 @@ class Recording:
                 "ua_header": ctx.header("user-agent"),
                 "event_vendor": event.event_vendor,
                 "app_id": event.app_id,
+                "tracker_event_id": ctx.tracker_event_id,
+                "is_the_event_id": ctx.tracker_event_id is event.event_id,
             }
         )
         for name, value in self.sets.items():
@@ -166,6 +168,18 @@ def test_phase1_failure_skips_the_enrichments() -> None:
     (row,) = enrich_payload(get(("e", "pv"), ("p", "nope")), make_env(enrichments=[recording]), ETL_TSTAMP)
     assert isinstance(row, SchemaViolations)
     assert recording.seen == []
+
+
+def test_the_context_names_the_tracker_event_id_only_when_the_tracker_sent_one() -> None:
+    """An eid phase 1 accepted reaches the enrichments as tracker_event_id (canonical: lower case), the very event id;
+    an id enrich made up is not the tracker's."""
+    recording = Recording()
+    env = make_env(enrichments=[recording])
+    good(enrich_payload(get(*PV, ("eid", "2B1C2F54-5D3E-4BDB-9A7A-0D3F43F6A001")), env, ETL_TSTAMP))
+    good(enrich_payload(get(*PV), env, ETL_TSTAMP))
+    (sent, made) = recording.seen
+    assert sent["tracker_event_id"] == "2b1c2f54-5d3e-4bdb-9a7a-0d3f43f6a001" and sent["is_the_event_id"]
+    assert made["tracker_event_id"] is None
 
 
 def test_enrichments_run_in_order_and_see_context() -> None:
