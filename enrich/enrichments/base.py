@@ -15,7 +15,7 @@ validates and attaches to the good event.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import unquote
 
 from core.badrows.messages import EnrichmentFailureMessage, EnrichmentInformation
@@ -34,10 +34,37 @@ if TYPE_CHECKING:
 __all__ = ["BuiltInEnrichment", "Enrichment", "EnrichmentContext", "information", "parse_query"]
 
 
+# Every two-hex-digit escape, as urllib.parse.unquote_to_bytes reads them.
+_ESCAPES: Final = {
+    (a + b).encode(): bytes.fromhex(a + b) for a in "0123456789abcdefABCDEF" for b in "0123456789abcdefABCDEF"
+}
+
+
 def _decode(text: str) -> str:
     if "+" in text:
         text = text.replace("+", " ")
-    return unquote(text, errors="replace") if "%" in text else text
+    return _unquote(text) if "%" in text else text
+
+
+def _unquote(text: str) -> str:
+    """urllib.parse.unquote(text, errors="replace"), done here for ASCII text (urllib's is interpreted Python, and
+    a URL's query is ASCII): a `%` and two hex digits is that byte, any other `%` stays, the bytes are UTF-8."""
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        return unquote(text, errors="replace")
+    pieces = raw.split(b"%")
+    out = [pieces[0]]
+    for i in range(1, len(pieces)):
+        piece = pieces[i]
+        byte = _ESCAPES.get(piece[:2])
+        if byte is None:
+            out.append(b"%")
+            out.append(piece)
+        else:
+            out.append(byte)
+            out.append(piece[2:])
+    return b"".join(out).decode("utf-8", "replace")
 
 
 def parse_query(query: str) -> list[tuple[str, str]]:
