@@ -130,9 +130,9 @@ class PiiPseudonymiser(BuiltInEnrichment):
         changes = self.pseudonymise(event, ctx, record=self.emit_event)
         parent_id = event.event_id
         if changes and parent_id is not None:  # Snowplow emits only when something was hashed
-            # still the id the tracker sent (no enrichment replaced it): phase 1 proved it a canonical UUID
-            uuid = parent_id is ctx.tracker_event_id or None
-            ctx.emit_pii_transformation(self.transformation(changes, parent_id, uuid=uuid))
+            # Still the very id the tracker sent (no enrichment replaced it): phase 1 proved it a canonical UUID.
+            known = True if parent_id is ctx.tracker_event_id else None
+            ctx.emit_pii_transformation(self.transformation(changes, parent_id, uuid=known))
         return None
 
     def pseudonymise(self, event: EnrichedEvent, ctx: EnrichmentContext, *, record: bool = True) -> PiiChanges:
