@@ -205,7 +205,7 @@ class PiiTransformation:
 
     def __init__(
         self,
-        changes: PiiChanges,
+        changes: PiiChanges | None,
         strategy: dict[str, Any],
         parent_event_id: str,
         shape: Shape | None = None,
@@ -214,7 +214,7 @@ class PiiTransformation:
         strategy_json: str | None = None,
         parent_is_uuid: bool = False,
     ) -> None:
-        self.changes: PiiChanges | None = changes
+        self.changes = changes  # None for of_entities
         self.strategy = strategy  # {"pseudonymize": {"hashFunction": ...}}: never the salt
         self.strategy_json = strategy_json  # dumps_json(strategy), when the caller has it
         self.parent_event_id = parent_event_id
@@ -233,8 +233,7 @@ class PiiTransformation:
         parent_shape: Shape | None = None,
     ) -> PiiTransformation:
         """A request for exactly these entities (any unstruct entity, any parent context)."""
-        request = cls(PiiChanges(), {}, "", shape, parent_shape)
-        request.changes = None
+        request = cls(None, {}, "", shape, parent_shape)
         request._event, request._parent = event, parent
         return request
 

@@ -172,7 +172,9 @@ def enrich_event(
         ctx.tracker_event_id = tracker_id
         for enrichment in env.enrichments:
             try:
-                if isinstance(enrichment, BuiltInEnrichment):  # a native method call (see BuiltInEnrichment)
+                # The same call either way; narrowed to BuiltInEnrichment, mypyc compiles it to a direct native call
+                # instead of a look-up of `enrich` by name (about 600 instructions, ten times per event).
+                if isinstance(enrichment, BuiltInEnrichment):
                     result = enrichment.enrich(event, ctx)
                 else:
                     result = enrichment.enrich(event, ctx)

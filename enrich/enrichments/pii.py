@@ -32,9 +32,9 @@ from enrich.enrichments.json_path import JsonPath, compile_path
 from enrich.enrichments.proofs import Shape, Shapes
 from enrich.entities import dumps_json
 from enrich.event import EnrichedEvent
-from enrich.pii_event import PARENT_EVENT, PII_TRANSFORMATION, PiiChanges, PiiTransformation, is_canonical_uuid
+from enrich.pii_event import PiiChanges, PiiTransformation, is_canonical_uuid
 
-__all__ = ["MEMO_SIZE", "PARENT_EVENT", "PII_TRANSFORMATION", "JsonField", "PiiPseudonymiser", "build", "hasher"]
+__all__ = ["MEMO_SIZE", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 
 MEMO_SIZE: Final = 8192  # hashed values remembered per configuration (see hasher)
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from core.badrows import IgluErrorMessage, SchemaViolations
 from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES, STRING_LIMITS
 from enrich.derive import length_reports
-from enrich.enrichments.pii import PII_TRANSFORMATION, PiiPseudonymiser
+from enrich.enrichments.pii import PiiPseudonymiser
 from enrich.enrichments.proofs import Shape
 from enrich.entities import contexts_column, unstruct_column
 from enrich.environment import Environment
@@ -25,6 +25,7 @@ from enrich.pii_event import (
     PARENT_EVENT,
     PII_COLUMNS,
     PII_FIELDS,
+    PII_TRANSFORMATION,
     PiiChanges,
     PiiEvent,
     PiiTransformation,

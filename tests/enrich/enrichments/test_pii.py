@@ -12,11 +12,11 @@ from core.badrows import IgluErrorMessage, SchemaViolations
 from core.errors import ConfigError
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload
-from enrich.enrichments.pii import PARENT_EVENT, PII_TRANSFORMATION, PiiPseudonymiser, hasher
+from enrich.enrichments.pii import PiiPseudonymiser, hasher
 from enrich.enrichments.registry import build_chain
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good, Outcome
-from enrich.pii_event import PiiEvent
+from enrich.pii_event import PARENT_EVENT, PII_TRANSFORMATION, PiiEvent
 from enrich.pipeline import enrich_payload
 from tests.enrich.enrichments.events import b64, build, config, enrich_one, payload, snowplow_config
 from tests.enrich.pipeline_env import ETL_TSTAMP, make_env, shared_validator
