@@ -14,10 +14,15 @@ __all__ = [
     "SchemaKey",
     "SchemaVer",
     "SelfDescribing",
+    "check_parts",
+    "is_vendor",
+    "key_problem",
     "parse_self_describing",
 ]
 
-_VENDOR = r"[a-zA-Z0-9\-_.]+"
+# Iglu's characters; a vendor may not start with '.', so no segment is ever `.`, `..` or a hidden name
+# (schemas live in folders named after these parts, beside the registry's own `.meta/` tree).
+_VENDOR = r"[a-zA-Z0-9\-_][a-zA-Z0-9\-_.]*"
 _NAME = r"[a-zA-Z0-9\-_]+"
 _FORMAT = r"[a-zA-Z0-9\-_]+"
 _MODEL = r"[1-9][0-9]*"
@@ -29,6 +34,9 @@ _KEY_RE = re.compile(rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL})-({_RE
 _PATH_RE = re.compile(rf"^({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL})-({_REV})-({_REV})\Z")
 _CRIT_PART = rf"(?:{_REV}|\*)"
 _CRITERION_RE = re.compile(rf"^iglu:({_VENDOR})/({_NAME})/({_FORMAT})/({_MODEL}|\*)-({_CRIT_PART})-({_CRIT_PART})\Z")
+_PARTS_RE = re.compile(rf"{_VENDOR}/{_NAME}/{_FORMAT}")
+_VENDOR_RE = re.compile(_VENDOR)
+_NAME_RE = re.compile(_NAME)
 # A URI whose vendor/name/format are valid, so only its version segment can be at fault.
 _URI_WITHOUT_VERSION_RE = re.compile(rf"^iglu:{_VENDOR}/{_NAME}/{_FORMAT}/[^/]*\Z")
 
@@ -81,6 +89,17 @@ class SchemaKey:
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # Checked here, not only in parse(): keys are also built from URL segments and `self` blocks, and
+        # their parts become folder names, so an invalid part must be unrepresentable.
+        vendor, name, format = self.vendor, self.name, self.format
+        if (
+            type(vendor) is not str
+            or type(name) is not str
+            or type(format) is not str
+            or type(self.version) is not SchemaVer
+            or _PARTS_RE.fullmatch(f"{vendor}/{name}/{format}") is None
+        ):
+            raise IgluParseError(f"invalid schema key: {key_problem(vendor, name, format)}")
         object.__setattr__(self, "_hash", hash((self.vendor, self.name, self.format, self.version)))
 
     def __hash__(self) -> int:
@@ -94,15 +113,15 @@ class SchemaKey:
     def parse(cls, uri: str) -> SchemaKey:
         m = _KEY_RE.match(uri) if isinstance(uri, str) else None
         if m is None:
-            raise IgluParseError(f"invalid Iglu URI {uri!r}: expected iglu:vendor/name/format/M-R-A")
+            raise IgluParseError(f"invalid Iglu URI {uri!r}: {_shape_problem(uri, 'iglu:')}")
         return cls._from_match(m)
 
     @classmethod
     def parse_path(cls, path: str) -> SchemaKey:
         """Parse the static-repository path form `vendor/name/format/M-R-A`."""
-        m = _PATH_RE.match(path)
+        m = _PATH_RE.match(path) if isinstance(path, str) else None
         if m is None:
-            raise IgluParseError(f"invalid Iglu path {path!r}: expected vendor/name/format/M-R-A")
+            raise IgluParseError(f"invalid Iglu path {path!r}: {_shape_problem(path, '')}")
         return cls._from_match(m)
 
     @classmethod
@@ -128,6 +147,44 @@ class SchemaKey:
         if not isinstance(other, SchemaKey):
             return NotImplemented
         return self._tuple() < other._tuple()
+
+
+def check_parts(vendor: str, name: str, format: str) -> None:
+    """Raise IgluParseError unless vendor/name/format could form a schema key (they are about to name a path)."""
+    if _PARTS_RE.fullmatch(f"{vendor}/{name}/{format}") is None:
+        raise IgluParseError(f"invalid schema key: {key_problem(vendor, name, format)}")
+
+
+def is_vendor(text: str) -> bool:
+    """Is `text` a valid Iglu vendor (Iglu's characters, not starting with '.')?"""
+    return _VENDOR_RE.fullmatch(text) is not None
+
+
+def key_problem(vendor: object, name: object, format: object) -> str:
+    """Why these vendor/name/format parts cannot form a schema key (Iglu's characters, no leading '.')."""
+    if not isinstance(vendor, str) or _VENDOR_RE.fullmatch(vendor) is None:
+        return (
+            f"vendor {vendor!r} must be letters, digits, '-', '_' and '.', not starting with '.' "
+            "(so never '.' or '..')"
+        )
+    if not isinstance(name, str) or _NAME_RE.fullmatch(name) is None:
+        return f"name {name!r} must be letters, digits, '-' and '_'"
+    if not isinstance(format, str) or _NAME_RE.fullmatch(format) is None:
+        return f"format {format!r} must be letters, digits, '-' and '_'"
+    return "version must be a SchemaVer (MODEL-REVISION-ADDITION, e.g. 1-0-0)"
+
+
+def _shape_problem(text: object, scheme: str) -> str:
+    """The most specific reason `text` is not `<scheme>vendor/name/format/M-R-A`."""
+    expected = f"expected {scheme}vendor/name/format/M-R-A"
+    if not isinstance(text, str) or not text.startswith(scheme):
+        return expected
+    parts = text[len(scheme) :].split("/")
+    if len(parts) != 4:
+        return expected
+    if _PARTS_RE.fullmatch("/".join(parts[:3])) is None:
+        return key_problem(parts[0], parts[1], parts[2])
+    return f"version {parts[3]!r} is not a SchemaVer (MODEL-REVISION-ADDITION, e.g. 1-0-0)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,11 @@ Iglu Server's permission model (reference §5.6): a key belongs to a vendor pref
 vendor and every sub-vendor (`com.acme` covers `com.acme.sub`, not `com.acmex`; `*` or empty covers
 all). A read key may read private schemas under its prefix; a write key may also publish there. The
 master key comes from configuration only, is never stored, and may do anything, including creating
-and revoking keys. Keys are uuid4 strings; the store keeps `sha256(salt + key)` with a random salt
+and revoking keys.
+
+`may_read` is the one read rule: every route that serves a schema (`/api/schemas/...`, `/micro/iglu/...`),
+the publish-time `$ref` check and the resolver's `$ref` look-ups ask it. A schema's own `$ref`s are
+read as `schema_reader(its vendor)`, a read key for exactly that vendor. Keys are uuid4 strings; the store keeps `sha256(salt + key)` with a random salt
 per key, and every comparison goes through `hmac.compare_digest`.
 """
 
@@ -18,9 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from core.iglu import SchemaKey
 from registry.store import SchemaStore
 
-__all__ = ["KeyRing", "Principal", "prefix_covers"]
+__all__ = ["ANONYMOUS", "KeyRing", "Principal", "may_read", "prefix_covers", "schema_reader"]
 
 Permission = Literal["read", "write", "super"]
 
@@ -52,6 +57,20 @@ class Principal:
 
 
 ANONYMOUS = Principal(None)
+
+
+def may_read(who: Principal, key: SchemaKey, *, is_public: bool) -> bool:
+    """May `who` read the schema `key`? Public: anyone. Private: a key whose prefix covers its vendor."""
+    return is_public or who.can_read(key.vendor)
+
+
+def schema_reader(vendor: str) -> Principal:
+    """Whom a schema of `vendor` reads as when its `$ref`s are resolved: a read key for that vendor (and sub-vendors).
+
+    Whoever may publish a `vendor` schema holds a key covering `vendor`, so this never lets a schema
+    read more than its publisher could; it keeps another vendor's private schemas out of validation.
+    """
+    return Principal("read", vendor)
 
 
 def _digest(salt: str, key: str) -> str:

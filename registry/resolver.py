@@ -8,6 +8,10 @@ class (local folder before HTTP / gs://), then by `priority`. Each is tried unti
                                              published later is seen without a restart)
     none found it and one could not answer -> core.errors.RegistryUnavailable (never cached;
                                              callers retry: an outage is never a verdict on data)
+
+`$ref`s go through `lookup_as(reader)`: a schema its repository marks private (PrivateSchema) that
+`reader` may not read (registry.keys.may_read) is not found, so one vendor's schema never pulls
+another vendor's private schema into validation or into bad-row messages.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from core.errors import IgluParseError, RegistryUnavailable
 from core.iglu import SchemaKey, SchemaVer
 from core.locations import BUNDLED_SCHEMAS
 from core.raw import format_instant
-from registry.repositories import RepoFailure, Repository
+from registry.keys import Principal, may_read
+from registry.repositories import PrivateSchema, RepoFailure, Repository
 from registry.resolver_config import ResolverConfig, parse_locations, parse_resolver_config
 
 __all__ = ["Resolution", "Resolver", "SchemaNotFound", "with_bundled_schemas"]
@@ -228,6 +233,19 @@ class Resolver:
             raise SchemaNotFound(key, _history_json(entry.history))
         schema: dict[str, Any] = entry.value
         return schema, entry.expires
+
+    def lookup_as(self, reader: Principal) -> Callable[[SchemaKey], dict[str, Any]]:
+        """lookup() for `reader`: a private schema it may not read raises SchemaNotFound (existence not told)."""
+
+        def lookup(key: SchemaKey) -> dict[str, Any]:
+            schema = self.lookup(key)
+            if isinstance(schema, PrivateSchema) and not may_read(reader, key, is_public=False):
+                history = _History()
+                history.record({"error": "NotFound"}, _now_iso())
+                raise SchemaNotFound(key, _history_json({self.source_of(key) or "resolver": history}))
+            return schema
+
+        return lookup
 
     def source_of(self, key: SchemaKey) -> str | None:
         """The name of the repository that served the cached schema for `key`, if cached."""

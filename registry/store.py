@@ -6,6 +6,10 @@ Schema files go exactly where a static repository (and our resolver) reads them 
 `ifGenerationMatch=0` on GCS) unless the registry is in development mode. Everything that is not
 the schema itself (isPublic, createdAt/updatedAt, `$supersedes`/`$supersededBy`, API keys) lives in
 a sidecar tree `.meta/` beside the layout, so static repos stay clean.
+
+Every name is confined to the store's root: no `.`/`..` segment anywhere (locally or on GCS), and a
+local path must resolve inside the root folder (core.paths.contained), so neither a crafted name nor
+a symlink in the folder reads or writes a file elsewhere.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import orjson
 
 from core.errors import ConfigError, IgluParseError, ObjectExists, RegistryUnavailable
 from core.iglu import SchemaKey
+from core.paths import OutsideRoot, contained, relative_name
 from registry.repositories import sidecar_name
 
 __all__ = ["GcsBlobs", "LocalBlobs", "SchemaMeta", "SchemaStore", "open_store"]
@@ -48,19 +53,20 @@ class LocalBlobs:
     """Files under a folder; create-only writes use O_EXCL on a temp file renamed with link()."""
 
     def __init__(self, root: Path, url: str) -> None:
-        self.root = root
+        self.root = root.resolve()
         self.url = url
 
     def read(self, name: str) -> bytes | None:
+        path = contained(self.root, name)
         try:
-            return (self.root / name).read_bytes()
+            return path.read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except OSError as e:
-            raise RegistryUnavailable(f"cannot read {self.root / name}: {e}") from e
+            raise RegistryUnavailable(f"cannot read {path}: {e}") from e
 
     def write(self, name: str, data: bytes, *, overwrite: bool) -> None:
-        path = self.root / name
+        path = contained(self.root, name)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(data)}.tmp")
@@ -79,16 +85,20 @@ class LocalBlobs:
             raise RegistryUnavailable(f"cannot write {path}: {e}") from e
 
     def delete(self, name: str) -> None:
+        path = contained(self.root, name)
         with contextlib.suppress(FileNotFoundError):
-            (self.root / name).unlink()
+            path.unlink()
 
     def list(self, prefix: str) -> Iterator[str]:
-        base = self.root / prefix
+        base = contained(self.root, prefix.rstrip("/")) if prefix.strip("/") else self.root
         if not base.is_dir():
             return
         for path in sorted(base.rglob("*")):
             if path.is_file() and not path.name.endswith(".tmp"):
-                yield path.relative_to(self.root).as_posix()
+                name = path.relative_to(self.root).as_posix()
+                with contextlib.suppress(OutsideRoot):  # a symlink leading out of the folder is not listed
+                    contained(self.root, name)
+                    yield name
 
 
 class GcsBlobs:
@@ -103,6 +113,8 @@ class GcsBlobs:
         self.url = f"gs://{bucket}/{self.prefix}".rstrip("/")
 
     def _name(self, name: str) -> str:
+        if name.strip("/"):
+            relative_name(name.strip("/"))  # no `.`/`..` object names on GCS either
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def read(self, name: str) -> bytes | None:

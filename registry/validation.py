@@ -28,6 +28,7 @@ from referencing.exceptions import Unresolvable
 from core.iglu import SchemaKey, SelfDescribing
 from registry.data_reports import depth_report, reports_for
 from registry.json_depth import admitted_depth, nesting_depth_exceeds
+from registry.keys import schema_reader
 from registry.resolver import Resolution, Resolver, SchemaNotFound
 from registry.schema_compiler import CompiledSchema, SchemaIssue, compile_schema
 
@@ -118,7 +119,8 @@ class Validator:
                     entry.schema = schema
                     return entry
         try:
-            compiled = compile_schema(schema, self.resolver.lookup)
+            # `$ref`s read as the schema's own vendor: never another vendor's private schema.
+            compiled = compile_schema(schema, self.resolver.lookup_as(schema_reader(key.vendor)))
             bound = admitted_depth(schema)
             entry = _Compiled(schema, compiled, depth_first=bound is None or bound > self.max_depth)
         except SchemaIssue as unusable:

@@ -8,6 +8,10 @@ Folders and buckets written by `eventkit schema publish` keep supersession in a 
 (`.meta/schemas/<vendor>/<name>/<format>/<version>.json`, registry/store.py) rather than in the
 schema file; `with_sidecar` lets the static repositories serve it as `$supersededBy`, as the HTTP
 API does. Plain Iglu static repos have no sidecar and are read unchanged.
+
+The sidecar (or an Iglu Server's `repr=meta`) also says whether a schema is private: repositories
+then hand it out as a `PrivateSchema` — an ordinary dict to every reader — so the resolver can apply
+registry.keys.may_read when a `$ref` asks for it (see docs/DESIGN.md, Registry).
 """
 
 from __future__ import annotations
@@ -18,13 +22,25 @@ import orjson
 
 from core.iglu import SchemaKey
 
-__all__ = ["EMBEDDED_CLASS", "REMOTE_CLASS", "RepoFailure", "Repository", "sidecar_name", "with_sidecar"]
+__all__ = [
+    "EMBEDDED_CLASS",
+    "REMOTE_CLASS",
+    "PrivateSchema",
+    "RepoFailure",
+    "Repository",
+    "sidecar_name",
+    "with_sidecar",
+]
 
 SIDECAR_ROOT = ".meta/schemas"
 
 # Iglu's class priorities (iglu-scala-client): in-memory 1 < embedded 2 < http 100; gs:// counts as remote.
 EMBEDDED_CLASS = 2
 REMOTE_CLASS = 100
+
+
+class PrivateSchema(dict[str, Any]):
+    """A schema its registry marks private (readable only with its vendor's keys); otherwise a plain dict."""
 
 
 class RepoFailure(Exception):
@@ -66,12 +82,14 @@ def sidecar_name(key: SchemaKey) -> str:
 
 
 def with_sidecar(schema: dict[str, Any], sidecar: bytes | None, where: str) -> dict[str, Any]:
-    """`schema` plus the sidecar's `superseded_by` as `$supersededBy`; one written into the file by hand wins.
+    """`schema` plus the sidecar's `superseded_by` as `$supersededBy` (one written into the file by hand wins),
+    as a PrivateSchema when the sidecar does not record it public.
 
-    No sidecar (a plain Iglu static repo) or none recorded leaves the schema as it is; a sidecar that is
-    not a JSON object is a RepoFailure (this repository cannot say whether the schema is superseded).
+    No sidecar (a plain Iglu static repo, or a schema placed by hand) leaves the schema as it is and
+    public; a sidecar that is not a JSON object is a RepoFailure (this repository cannot say whether
+    the schema is superseded, nor who may read it).
     """
-    if sidecar is None or "$supersededBy" in schema:
+    if sidecar is None:
         return schema
     try:
         meta = orjson.loads(sidecar)
@@ -80,6 +98,7 @@ def with_sidecar(schema: dict[str, Any], sidecar: bytes | None, where: str) -> d
     if not isinstance(meta, dict):
         raise RepoFailure(f"{where} is not a JSON object")
     successor = meta.get("superseded_by")
-    if not successor:
-        return schema
-    return {**schema, "$supersededBy": successor}
+    if successor and "$supersededBy" not in schema:
+        schema = {**schema, "$supersededBy": successor}
+    # registry/store.py's SchemaMeta reads a missing is_public as private; so does this.
+    return schema if bool(meta.get("is_public", False)) else PrivateSchema(schema)

@@ -85,8 +85,6 @@ class GcsRepository:
             raise RepoFailure(f"gs://{self.bucket_name}/{name} is not JSON: {e}") from e
         if not isinstance(schema, dict):
             raise RepoFailure(f"gs://{self.bucket_name}/{name} is not a JSON object")
-        if "$supersededBy" in schema:
-            return schema  # written by hand: no need to read the sidecar
         sidecar = self._sidecar(key)
         return with_sidecar(schema, self._download(sidecar), f"gs://{self.bucket_name}/{sidecar}")
 

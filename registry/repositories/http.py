@@ -1,4 +1,8 @@
-"""A schema repository over HTTP: an Iglu static repo (files under `/schemas`) or an Iglu Server API (`.../api`)."""
+"""A schema repository over HTTP: an Iglu static repo (files under `/schemas`) or an Iglu Server API (`.../api`).
+
+From an Iglu Server the schema is asked for with `repr=meta`, so a private one (`metadata.isPublic`
+false) is handed out as a PrivateSchema and the resolver's `$ref` rule applies to it as to folders.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ import httpx
 import orjson
 
 from core.errors import IgluParseError
-from core.iglu import SchemaKey
-from registry.repositories import REMOTE_CLASS, RepoFailure
+from core.iglu import SchemaKey, check_parts
+from registry.repositories import REMOTE_CLASS, PrivateSchema, RepoFailure
 
 __all__ = ["HttpRepository"]
 
@@ -46,10 +50,10 @@ class HttpRepository:
         """Iglu Server's REST API lives under `/api`; static repos are plain file trees."""
         return self.uri.endswith("/api")
 
-    def _get(self, path: str) -> Any | None:
+    def _get(self, path: str, params: dict[str, str] | None = None) -> Any | None:
         url = f"{self.uri}/schemas/{path}"
         try:
-            response = self._client.get(url)
+            response = self._client.get(url, params=params)
         except httpx.HTTPError as e:
             raise RepoFailure(f"GET {url} failed: {type(e).__name__}: {e}") from e
         if response.status_code == 404:
@@ -64,12 +68,17 @@ class HttpRepository:
             raise RepoFailure(f"GET {url} returned invalid JSON: {e}") from e
 
     def fetch(self, key: SchemaKey) -> dict[str, Any] | None:
-        schema = self._get(key.path)
+        schema = self._get(key.path, {"repr": "meta"} if self.is_server_api else None)
         if schema is not None and not isinstance(schema, dict):
             raise RepoFailure(f"{self.uri}: {key.path} is not a JSON object")
+        if schema is not None and self.is_server_api and isinstance(schema.get("metadata"), dict):
+            metadata = schema.pop("metadata")
+            if metadata.get("isPublic") is False:
+                return PrivateSchema(schema)
         return schema
 
     def list_versions(self, vendor: str, name: str, model: int) -> list[SchemaKey] | None:
+        check_parts(vendor, name, "jsonschema")  # these become URL path segments
         listing = self._get(f"{vendor}/{name}/jsonschema/{model}")
         if listing is None:
             return None  # static repos publish schema lists only optionally

@@ -1,7 +1,8 @@
 """A schema repository on the local file system in Iglu static layout (`<root>/<vendor>/<name>/<format>/<M-R-A>`).
 
 Supersession recorded by `eventkit schema publish` in the folder's `.meta/` sidecar is served as
-`$supersededBy` (see registry.repositories.with_sidecar).
+`$supersededBy` (see registry.repositories.with_sidecar). Every file read must resolve inside the
+folder (core.paths.contained): a name or symlink leading elsewhere reads as not-found.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import orjson
 
 from core.errors import IgluParseError
 from core.iglu import SchemaKey, SchemaVer
+from core.paths import OutsideRoot, contained
 from registry.repositories import EMBEDDED_CLASS, RepoFailure, sidecar_name, with_sidecar
 
 __all__ = ["LocalRepository", "static_root"]
@@ -38,7 +40,10 @@ class LocalRepository:
         self.vendor_prefixes = vendor_prefixes
 
     def fetch(self, key: SchemaKey) -> dict[str, Any] | None:
-        file = self.root / key.vendor / key.name / key.format / str(key.version)
+        try:
+            file = contained(self.root, key.path)
+        except OutsideRoot:
+            return None  # not a file of this repository
         try:
             raw = file.read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -51,7 +56,10 @@ class LocalRepository:
             raise RepoFailure(f"{file} is not JSON: {e}") from e
         if not isinstance(schema, dict):
             raise RepoFailure(f"{file} is not a JSON object")
-        sidecar = self.root / sidecar_name(key)
+        try:
+            sidecar = contained(self.root, sidecar_name(key))
+        except OutsideRoot:
+            return None  # a sidecar leading out of the folder cannot say who may read the schema
         try:
             meta = sidecar.read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -61,7 +69,10 @@ class LocalRepository:
         return with_sidecar(schema, meta, str(sidecar))
 
     def list_versions(self, vendor: str, name: str, model: int) -> list[SchemaKey] | None:
-        folder = self.root / vendor / name / "jsonschema"
+        try:
+            folder = contained(self.root, f"{vendor}/{name}/jsonschema")
+        except OutsideRoot:
+            return []
         if not folder.is_dir():
             return []
         found: list[SchemaKey] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +12,12 @@ from hypothesis import strategies as st
 
 from core.errors import IgluParseError
 from core.iglu import SchemaCriterion, SchemaKey, SchemaVer, SelfDescribing, parse_self_describing
+from core.paths import contained
 
 # The iglu-core grammar as snowplow.md §5.1 states it, written out independently of core.iglu and
-# always applied with fullmatch (a whole-string match, no trailing newline).
-REF_VENDOR = r"[a-zA-Z0-9\-_.]+"
+# always applied with fullmatch (a whole-string match, no trailing newline). One departure (docs/DESIGN.md,
+# Registry): a vendor may not start with '.', so no part is ever `.`, `..` or a hidden folder name.
+REF_VENDOR = r"(?!\.)[a-zA-Z0-9\-_.]+"
 REF_NAME = r"[a-zA-Z0-9\-_]+"
 REF_FORMAT = r"[a-zA-Z0-9\-_]+"
 REF_SCHEMAVER = r"[1-9][0-9]*-(?:0|[1-9][0-9]*)-(?:0|[1-9][0-9]*)"
@@ -282,3 +285,54 @@ def test_parse_self_describing_codes_follow_the_grammar(tail: str) -> None:
         assert code == "INVALID_SCHEMAVER"
     else:
         assert code == "INVALID_IGLUURI"
+
+
+@pytest.mark.parametrize(
+    "vendor",
+    ["..", ".", "...", ".meta", ".hidden.vendor", "%2e%2e", "a/..", "../x", "com.acme/../..", "", "com acme", "é"],
+)
+def test_schema_key_refuses_traversal_and_foreign_vendors(vendor: str) -> None:
+    """A vendor of dots, starting with a dot, holding a slash or outside Iglu's characters is refused everywhere."""
+    version = SchemaVer(1, 0, 0)
+    for build in (
+        lambda: SchemaKey.parse(f"iglu:{vendor}/p11/jsonschema/1-0-0"),
+        lambda: SchemaKey.parse_path(f"{vendor}/p11/jsonschema/1-0-0"),
+        lambda: SchemaKey(vendor, "p11", "jsonschema", version),
+        lambda: SchemaCriterion.parse(f"iglu:{vendor}/p11/jsonschema/1-*-*"),
+    ):
+        with pytest.raises(IgluParseError):
+            build()
+    with pytest.raises(IgluParseError, match="INVALID_IGLUURI|invalid Iglu URI") as caught:
+        parse_self_describing({"schema": f"iglu:{vendor}/p11/jsonschema/1-0-0", "data": {}})
+    assert caught.value.code == "INVALID_IGLUURI"
+
+
+def test_schema_key_errors_name_the_faulty_part() -> None:
+    """The refusal says which part is wrong and why, so an API can answer it as a 4xx message."""
+    with pytest.raises(IgluParseError, match=r"vendor '\.\.' must be .*never '\.' or '\.\.'"):
+        SchemaKey.parse("iglu:../p11/jsonschema/1-0-0")
+    with pytest.raises(IgluParseError, match=r"name '\.\.' must be letters"):
+        SchemaKey("com.acme", "..", "jsonschema", SchemaVer(1, 0, 0))
+    with pytest.raises(IgluParseError, match=r"format '\.' must be letters"):
+        SchemaKey.parse_path("com.acme/x/./1-0-0")
+    with pytest.raises(IgluParseError, match="version must be a SchemaVer"):
+        SchemaKey("com.acme", "x", "jsonschema", "1-0-0")  # type: ignore[arg-type]  # a string, not a SchemaVer
+
+
+@given(
+    st.text(alphabet="./%2e\\abc-_", max_size=12),
+    st.text(alphabet="./%2e\\abc-_", max_size=6),
+    st.text(alphabet="./abc", max_size=6),
+)
+def test_no_parsed_schema_key_names_a_path_outside_its_root(vendor: str, name: str, format_: str) -> None:
+    """Whatever the parts, a key that parses names a file strictly inside the folder it is joined to."""
+    root = Path("/srv/registry")
+    for text in (f"iglu:{vendor}/{name}/{format_}/1-0-0", f"iglu:{vendor}/{name}/jsonschema/1-0-0"):
+        try:
+            key = SchemaKey.parse(text)
+        except IgluParseError:
+            continue
+        joined = (root / key.path).resolve()
+        assert joined.is_relative_to(root) and joined != root and len(joined.relative_to(root).parts) == 4
+        assert contained(root, key.path) == joined
+        assert all(part not in (".", "..") and not part.startswith(".") for part in key.path.split("/"))

@@ -122,7 +122,7 @@ class IgluApiHandler(BaseHTTPRequestHandler):
         prefix = "/api/schemas/"
         if not self.path.startswith(prefix) or self.headers.get("apikey") != API_KEY:
             return self._send(404, b'{"message":"The schema is not found"}')
-        file = self.tree / "schemas" / self.path[len(prefix) :]
+        file = self.tree / "schemas" / self.path[len(prefix) :].partition("?")[0]
         if not file.is_file():
             return self._send(404, b'{"message":"The schema is not found"}')
         return self._send(200, file.read_bytes())
