@@ -14,15 +14,18 @@ Filters: `/micro/good` (POST `{"event_type", "schema", "contexts", "limit"}`, or
 query parameters), `/micro/bad` (`{"vendor", "version", "limit"}`). The Iglu endpoint resolves
 through the pipeline's resolver: 200 with the schema, 404 with the ResolutionError when no
 repository has it, 503 when a repository could not be reached (an outage is not a verdict).
+It reads under the registry API's rule (registry.keys.may_read): a schema the registry marks private
+is served only with an `apikey` header covering its vendor, and is otherwise not found, as on
+`/api/schemas/...`; an unknown key answers 401 as there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from core.badrows.payloads import RawEvent
@@ -32,6 +35,7 @@ from core.raw import CollectorPayload, RawRecordError, format_instant
 from enrich.event import EnrichedEvent
 from enrich.micro_store import MicroRecord, MicroStore
 from enrich.sdk_json import to_sdk_json
+from registry.keys import ANONYMOUS, KeyRing
 from registry.resolver import Resolver, SchemaNotFound
 
 __all__ = ["ENDPOINTS", "bad_record", "good_record", "micro_raw_event", "micro_router"]
@@ -195,8 +199,11 @@ def _bad_request(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=400)
 
 
-def micro_router(store: MicroStore, resolver: Resolver) -> APIRouter:
-    """The `/micro/...` routes over a store and the resolver the pipeline validates with."""
+def micro_router(store: MicroStore, resolver: Resolver, keys: KeyRing | None = None) -> APIRouter:
+    """The `/micro/...` routes over a store and the resolver the pipeline validates with.
+
+    `keys` are the registry's API keys (None: no key store, so every caller reads as anonymous).
+    """
     router = APIRouter()
 
     @router.api_route("/micro/all", methods=["GET", "POST"])
@@ -234,13 +241,18 @@ def micro_router(store: MicroStore, resolver: Resolver) -> APIRouter:
         return PlainTextResponse("Reset completed")
 
     @router.get("/micro/iglu/{vendor}/{name}/jsonschema/{version}")
-    def micro_iglu(vendor: str, name: str, version: str) -> Response:
+    def micro_iglu(
+        vendor: str, name: str, version: str, apikey: Annotated[str | None, Header(alias="apikey")] = None
+    ) -> Response:
         try:
             key = SchemaKey.parse(f"iglu:{vendor}/{name}/jsonschema/{version}")
         except IgluParseError as e:
             return JSONResponse({"error": str(e)}, status_code=400)
+        who = ANONYMOUS if keys is None or apikey is None else keys.authenticate(apikey)
+        if who is None:
+            return JSONResponse({"error": "Authentication error: invalid API key"}, status_code=401)
         try:
-            schema = resolver.lookup(key)
+            schema = resolver.lookup_as(who)(key)
         except SchemaNotFound as e:
             return JSONResponse(e.to_json(), status_code=404)
         except RegistryUnavailable as e:

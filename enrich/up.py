@@ -41,7 +41,9 @@ from enrich.micro_store import MicroRecord, MicroStore
 from enrich.outcome import Good
 from enrich.outputs.rolling import CutPolicy
 from enrich.worker import CommittedMessage, EnrichWorker, WorkerConfig
+from registry.keys import KeyRing
 from registry.resolver import with_bundled_schemas
+from registry.store import SchemaStore, open_store
 
 __all__ = ["MicroListener", "UpApp", "UpOptions", "UpStack", "build_up"]
 
@@ -173,7 +175,9 @@ def build_up(options: UpOptions) -> UpStack:
         config, open_publisher(queue_url), spool=Spool(data / "spool.db"), lake=lake, owns_resources=True
     )
     micro = FastAPI(title="eventkit micro", docs_url=None, redoc_url=None, openapi_url=None)
-    micro.include_router(micro_router(store, resolver))
+    schemas = _registry_store(options.registry)
+    # /micro/iglu reads under the registry API's rule and keys: a private schema needs a key for its vendor.
+    micro.include_router(micro_router(store, resolver, None if schemas is None else KeyRing(schemas, None)))
     metrics = EnrichMetrics()
 
     @micro.get("/metrics/enrich")
@@ -188,7 +192,7 @@ def build_up(options: UpOptions) -> UpStack:
         listeners=[MicroListener(store)],
         metrics=metrics,
     )
-    stack = UpStack(options, UpApp(collector, micro, _registry_api(options.registry)), worker, store, metrics)
+    stack = UpStack(options, UpApp(collector, micro, _registry_api(schemas)), worker, store, metrics)
     # Loader hook (owned by loader/): load good files into DATA/warehouse.duckdb continuously.
     from loader.load import continuous_loader
 
@@ -197,12 +201,18 @@ def build_up(options: UpOptions) -> UpStack:
     return stack
 
 
-def _registry_api(registry: str) -> Any | None:
-    """The read-only registry API over the first registry location when it is a local folder, else None."""
+def _registry_store(registry: str) -> SchemaStore | None:
+    """The schema store of the first registry location when it is a local folder, else None."""
     first = registry.split(",", maxsplit=1)[0].strip()
     if "://" in first or not Path(first).expanduser().is_dir():
         return None
-    from registry.api import create_app as create_registry_app
-    from registry.store import open_store
+    return open_store(first)
 
-    return create_registry_app(open_store(first), master_key=None)
+
+def _registry_api(schemas: SchemaStore | None) -> Any | None:
+    """The read-only registry API over the registry's store when it is a local folder, else None."""
+    if schemas is None:
+        return None
+    from registry.api import create_app as create_registry_app
+
+    return create_registry_app(schemas, master_key=None)

@@ -7,6 +7,7 @@ permission answers (header `apikey`):
 | situation                                                  | status |
 |------------------------------------------------------------|--------|
 | `apikey` present but malformed or unknown (any endpoint)   | 401 `Authentication error: invalid API key` |
+| a vendor/name/format/version that is not a valid Iglu part (`..`, `.`, `%2e%2e`, …) | 400 naming the part |
 | read a public schema, any or no key                        | 200 |
 | read a private schema without a key covering its vendor    | 404 `The schema is not found` (existence hidden) |
 | list schemas                                               | 200, only what the caller may read (404 when nothing) |
@@ -15,8 +16,11 @@ permission answers (header `apikey`):
 | lint endpoint                                              | any valid key or none |
 | validate-instance endpoint                                 | as reading the schema |
 
+Who may read a schema is decided by registry.keys.may_read, the same rule `/micro/iglu/...` and the
+resolver's `$ref` look-ups use.
+
 Publishing answers 201 (created), 200 (updated, dev mode only), 400 (lint ERRORs, `self` not the
-URL, bad JSON), 409 (exists, out of order, incompatible bump, supersedes conflict). DELETE of a
+URL, bad JSON, a `$ref` to a private schema the key or the schema's vendor may not read), 409 (exists, out of order, incompatible bump, supersedes conflict). DELETE of a
 schema answers 405 unless the registry runs in development mode (Iglu's patchesAllowed).
 """
 
@@ -27,13 +31,16 @@ from typing import Annotated, Any, Protocol
 import orjson
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
-from jsonschema import Draft4Validator
+from referencing.exceptions import Unresolvable
 
 from core.errors import IgluParseError, RegistryUnavailable
-from core.iglu import SchemaKey, SchemaVer, parse_self_describing
-from registry.keys import KeyRing, Principal
+from core.iglu import SchemaKey, SchemaVer, check_parts, is_vendor, parse_self_describing
+from core.paths import OutsideRoot
+from registry.keys import KeyRing, Principal, may_read, schema_reader
 from registry.lint import SELF_DESC_URI, has_errors, lint_schema, schema_key_of
 from registry.publish import Publisher
+from registry.resolver import SchemaNotFound
+from registry.schema_compiler import SchemaIssue, compile_schema
 from registry.store import SchemaStore
 
 __all__ = ["InstanceValidator", "create_app"]
@@ -83,6 +90,14 @@ def create_app(
     async def _auth_error(request: Request, exc: _Auth) -> JSONResponse:
         return _json(exc.status, INVALID_KEY if exc.status == 401 else NOT_AUTHORIZED)
 
+    @app.exception_handler(IgluParseError)
+    async def _invalid_part(request: Request, exc: IgluParseError) -> JSONResponse:
+        return _json(400, {"message": str(exc)})
+
+    @app.exception_handler(OutsideRoot)
+    async def _outside(request: Request, exc: OutsideRoot) -> JSONResponse:
+        return _json(400, {"message": f"Refused: {exc}"})
+
     @app.exception_handler(RegistryUnavailable)
     async def _unavailable(request: Request, exc: RegistryUnavailable) -> JSONResponse:
         return _json(503, {"message": f"Storage unavailable: {exc}"})
@@ -94,7 +109,18 @@ def create_app(
         return found
 
     def readable(who: Principal, key: SchemaKey) -> bool:
-        return who.can_read(key.vendor) or store.meta(key).is_public
+        return may_read(who, key, is_public=store.meta(key).is_public)
+
+    def private_unless_readable(reader: Principal) -> Any:
+        """A `$ref` look-up in the store under the one read rule (a refused schema reads as not found)."""
+
+        def lookup(key: SchemaKey) -> dict[str, Any]:
+            schema = store.render(key)
+            if schema is None or not readable(reader, key):
+                raise SchemaNotFound(key, [])
+            return schema
+
+        return lookup
 
     def represent(key: SchemaKey, repr_: str) -> Any:
         if repr_ == "uri":
@@ -147,14 +173,17 @@ def create_app(
 
     @app.get("/api/schemas/{vendor}")
     def list_vendor(vendor: str, apikey: ApiKey = None, repr_: Repr = "uri") -> JSONResponse:
+        check_parts(vendor, "name", "format")
         return listing(principal(apikey), repr_, lambda k: k.vendor == vendor)
 
     @app.get("/api/schemas/{vendor}/{name}")
     def list_name(vendor: str, name: str, apikey: ApiKey = None, repr_: Repr = "uri") -> JSONResponse:
+        check_parts(vendor, name, "format")
         return listing(principal(apikey), repr_, lambda k: (k.vendor, k.name) == (vendor, name))
 
     @app.get("/api/schemas/{vendor}/{name}/{format_}")
     def list_format(vendor: str, name: str, format_: str, apikey: ApiKey = None, repr_: Repr = "uri") -> JSONResponse:
+        check_parts(vendor, name, format_)
         return listing(principal(apikey), repr_, lambda k: (k.vendor, k.name, k.format) == (vendor, name, format_))
 
     @app.get("/api/schemas/{vendor}/{name}/{format_}/{version}")
@@ -162,6 +191,7 @@ def create_app(
         vendor: str, name: str, format_: str, version: str, *, apikey: ApiKey = None, repr_: Repr = "canonical"
     ) -> JSONResponse:
         who = principal(apikey)
+        check_parts(vendor, name, format_)
         if version.isdigit():  # a bare model: list within the model (resolver list lookups)
             family = (vendor, name, format_)
             return listing(
@@ -169,10 +199,7 @@ def create_app(
                 "uri" if repr_ == "canonical" else repr_,
                 lambda k: (k.vendor, k.name, k.format) == family and k.version.model == int(version),
             )
-        try:
-            key = SchemaKey(vendor, name, format_, SchemaVer.parse(version))
-        except IgluParseError:
-            return _json(404, NOT_FOUND)
+        key = SchemaKey(vendor, name, format_, SchemaVer.parse(version))  # invalid parts answer 400
         if key not in store.list_keys() or not readable(who, key):
             return _json(404, NOT_FOUND)
         value = represent(key, repr_ if repr_ in ("canonical", "meta", "uri") else "canonical")
@@ -182,7 +209,9 @@ def create_app(
         key = expected or schema_key_of(schema)
         if key is not None and not who.can_write(key.vendor):
             raise _Auth(403)
-        outcome = Publisher(store, dev_mode=dev_mode).publish(schema, expected_key=expected, is_public=is_public)
+        outcome = Publisher(store, dev_mode=dev_mode).publish(
+            schema, expected_key=expected, is_public=is_public, publisher=who
+        )
         return _json(outcome.http_status, outcome.to_json())
 
     async def body_json(request: Request) -> Any:
@@ -248,10 +277,7 @@ def create_app(
             raise _Auth(403)
         if not dev_mode:
             return _json(405, {"message": "DELETE is forbidden on production registry"})
-        try:
-            key = SchemaKey(vendor, name, format_, SchemaVer.parse(version))
-        except IgluParseError:
-            return _json(404, NOT_FOUND)
+        key = SchemaKey(vendor, name, format_, SchemaVer.parse(version))  # invalid parts answer 400
         if key not in store.list_keys():
             return _json(404, NOT_FOUND)
         store.delete(key)
@@ -290,11 +316,15 @@ def create_app(
                 400, {"message": "The instance is invalid", "valid": False, "report": [_jsonable(result.error)]}
             )
         schema = store.render(key) or {}
-        validator = Draft4Validator({k: v for k, v in schema.items() if k not in ("self", "$schema")})
-        errors = [
-            {"message": e.message, "level": "ERROR", "pointer": "/" + "/".join(str(p) for p in e.absolute_path)}
-            for e in validator.iter_errors(instance.data)
-        ]
+        try:
+            # The pipeline's validators and `$ref` policy: no remote fetch, no other vendor's private schema.
+            validator = compile_schema(schema, private_unless_readable(schema_reader(key.vendor))).full
+            errors = [
+                {"message": e.message, "level": "ERROR", "pointer": "/" + "/".join(str(p) for p in e.absolute_path)}
+                for e in validator.iter_errors(instance.data)
+            ]
+        except (SchemaIssue, SchemaNotFound, Unresolvable) as e:
+            errors = [{"message": f"The schema cannot be used for validation: {e}", "level": "ERROR", "pointer": "/"}]
         if errors:
             return _json(400, {"message": "The instance is invalid", "valid": False, "report": errors})
         return _json(200, {"message": "The instance is valid", "valid": True})
@@ -345,9 +375,7 @@ def _self_block(key: SchemaKey) -> dict[str, str]:
 
 
 def _valid_prefix(prefix: str) -> bool:
-    import re
-
-    return prefix == "*" or re.fullmatch(r"[a-zA-Z0-9\-_.]+", prefix) is not None
+    return prefix == "*" or is_vendor(prefix)
 
 
 def _jsonable(value: Any) -> Any:

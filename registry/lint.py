@@ -3,7 +3,8 @@
 igluctl's checks (schema-ddl's Linter) keep their names and levels: WARNING/INFO checks can be
 skipped, ERROR checks cannot. Ours add: `metaSchema` (valid against Iglu's self-desc meta-schema,
 i.e. the `self` block plus draft-04), `selfPath` (file path equals `self`), `versionGaps` (a model
-folder with 1-0-0 and 1-0-2 but no 1-0-1) and `patternBacktracking` (ReDoS-prone `pattern`s).
+folder with 1-0-0 and 1-0-2 but no 1-0-1), `patternBacktracking` (ReDoS-prone `pattern`s) and
+`refResolvable` (a `$ref` validation would never resolve: http(s)://, file://, relative; registry.refs).
 ERROR findings block publishing and make `eventkit schema lint` exit 1.
 """
 
@@ -17,6 +18,7 @@ from jsonschema import Draft4Validator
 from jsonschema.exceptions import SchemaError
 
 from core.iglu import SchemaKey, SchemaVer
+from registry.refs import ref_refusal, schema_refs
 from registry.regex_safety import analyse_pattern
 
 __all__ = [
@@ -58,6 +60,7 @@ CHECKS: dict[str, tuple[Level, bool]] = {
     "selfPath": ("ERROR", False),
     "versionGaps": ("ERROR", False),
     "patternBacktracking": ("ERROR", False),
+    "refResolvable": ("ERROR", False),
 }
 
 KNOWN_FORMATS = frozenset({"date-time", "date", "email", "hostname", "ipv4", "ipv6", "uri", "uuid"})
@@ -117,13 +120,19 @@ def has_errors(findings: list[Finding]) -> bool:
 
 def schema_key_of(schema: Any) -> SchemaKey | None:
     """The key a schema's `self` block declares, or None when it declares none (or an invalid one)."""
+    return _declared(schema)[0]
+
+
+def _declared(schema: Any) -> tuple[SchemaKey | None, str]:
+    """The key the `self` block declares, or None and why not."""
     if not isinstance(schema, dict) or not isinstance(schema.get("self"), dict):
-        return None
+        return None, "no self block"
     s = schema["self"]
     try:
-        return SchemaKey.parse(f"iglu:{s.get('vendor')}/{s.get('name')}/{s.get('format')}/{s.get('version')}")
-    except ValueError:
-        return None
+        uri = f"iglu:{s.get('vendor')}/{s.get('name')}/{s.get('format')}/{s.get('version')}"
+        return SchemaKey.parse(uri), ""
+    except ValueError as e:
+        return None, str(e)
 
 
 def lint_schema(schema: Any, *, path_key: SchemaKey | None = None, skip: frozenset[str] = frozenset()) -> list[Finding]:
@@ -157,6 +166,10 @@ def lint_schema(schema: Any, *, path_key: SchemaKey | None = None, skip: frozens
         add("description", "/", "schema should have a description")
     for pointer, sub, required_by_parent in [("", schema, None), *_subschemas(schema)]:
         _lint_subschema(pointer, sub, required_by_parent, add)
+    for pointer, ref in schema_refs(schema):
+        refusal = ref_refusal(ref)
+        if refusal is not None:
+            add("refResolvable", pointer, refusal)
     return out
 
 
@@ -176,9 +189,9 @@ def _lint_self_describing(schema: dict[str, Any], path_key: SchemaKey | None, ad
     errors = sorted(_SELF_VALIDATOR.iter_errors(schema), key=lambda e: list(e.path))
     for e in errors:
         add("selfDescribing", "/" + "/".join(str(p) for p in e.path), f"invalid self block: {e.message}")
-    key = schema_key_of(schema)
+    key, why = _declared(schema)
     if not errors and key is None:
-        add("selfDescribing", "/self/version", "self.version is not a valid SchemaVer (MODEL-REVISION-ADDITION)")
+        add("selfDescribing", "/self", f"invalid self block: {why}")
     if path_key is not None and key is not None and key != path_key:
         add("selfPath", "/self", f"self declares {key.path} but the file path is {path_key.path}")
 

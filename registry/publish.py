@@ -6,7 +6,9 @@ registry is in development mode, Iglu's `patchesAllowed`); Iglu's VersionCursor 
 (gaps); `$supersedes` names versions that are missing or not lower; the group mixes public and
 private; or the declared bump does not match the change under the schema's compatibility mode
 (BACKWARD by default — new accepts old data — plus FORWARD, FULL, NONE and the *_TRANSITIVE forms
-that compare against every earlier version of the model instead of the previous one).
+that compare against every earlier version of the model instead of the previous one); or an `iglu:`
+`$ref` (followed through the store) names a private schema that the publishing key may not read, or
+that the schema's own vendor may not read (validation would never resolve it: registry.keys).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import orjson
 from core.errors import IgluParseError, ObjectExists
 from core.iglu import SchemaKey, SchemaVer
 from registry.compat import Diff, allowed, diff
+from registry.keys import Principal, may_read, schema_reader
 from registry.lint import Finding, has_errors, lint_schema, schema_key_of
+from registry.refs import iglu_refs
 from registry.store import META, SchemaMeta, SchemaStore
 
 __all__ = [
@@ -42,6 +46,7 @@ COMPATIBILITY_MODES = (
     "NONE",
 )
 _POLICY_FILE = f"{META}/compatibility.json"
+MAX_REFERENCED_SCHEMAS = 256  # a bound on the store walk through `$ref` chains
 
 Status = Literal["created", "updated", "would-create", "would-update", "invalid", "conflict"]
 
@@ -165,8 +170,12 @@ class Publisher:
         is_public: bool = False,
         dry_run: bool = False,
         force: bool = False,
+        publisher: Principal | None = None,
     ) -> Outcome:
-        """Check and (unless `dry_run`) write one self-describing schema; never raises on bad input."""
+        """Check and (unless `dry_run`) write one self-describing schema; never raises on bad input.
+
+        `publisher` is the API key publishing (None: the CLI, which reads the storage directly).
+        """
         findings = lint_schema(schema, path_key=expected_key)
         key = schema_key_of(schema)
         if key is None or has_errors(findings):
@@ -174,6 +183,9 @@ class Publisher:
             message = "The schema does not conform to a JSON Schema v4 specification"
             return Outcome("invalid", key, message, [f"{f.pointer}: {f.message}" for f in errors], lint=findings)
         assert isinstance(schema, dict)  # lint_schema reports non-objects as errors
+        refused = self._unreadable_refs(schema, key, publisher)
+        if refused:
+            return Outcome("invalid", key, "The schema refers to schemas it may not read", refused)
         family = (key.vendor, key.name, key.format)
         group = [k for k in self.store.list_keys() if (k.vendor, k.name, k.format) == family]
         exists = key in group
@@ -194,6 +206,34 @@ class Publisher:
         if outcome is not None:
             return outcome
         return self._write(schema, key, exists=exists, is_public=is_public, supersedes=supersedes, dry_run=dry_run)
+
+    def _unreadable_refs(self, schema: dict[str, Any], key: SchemaKey, publisher: Principal | None) -> list[str]:
+        """Why each private schema reached through `iglu:` refs (in this store) may not be referred to."""
+        own = schema_reader(key.vendor)
+        problems: list[str] = []
+        seen: set[SchemaKey] = {key}
+        pending = [(key, ref) for ref in iglu_refs(schema)]
+        while pending and len(seen) <= MAX_REFERENCED_SCHEMAS:
+            referrer, target = pending.pop(0)
+            if target in seen:
+                continue
+            seen.add(target)
+            found = self.store.get(target)
+            if found is None:
+                continue  # not in this store: another repository may hold it; the resolver's rule still applies
+            is_public = self.store.meta(target).is_public
+            via = "" if referrer == key else f" (through {referrer.uri})"
+            if publisher is not None and not may_read(publisher, target, is_public=is_public):
+                problems.append(f"$ref {target.uri}{via}: not a schema this API key may read")
+                continue
+            if not may_read(own, target, is_public=is_public):
+                problems.append(
+                    f"$ref {target.uri}{via}: private to {target.vendor}, so validation never resolves it for "
+                    f"{key.vendor} schemas; make it public or refer to a {key.vendor} schema"
+                )
+                continue
+            pending.extend((target, ref) for ref in iglu_refs(found))
+        return problems
 
     def _supersedes(
         self, schema: dict[str, Any], key: SchemaKey, others: list[SchemaVer]

@@ -240,9 +240,9 @@ class Resolver:
         def lookup(key: SchemaKey) -> dict[str, Any]:
             schema = self.lookup(key)
             if isinstance(schema, PrivateSchema) and not may_read(reader, key, is_public=False):
-                history = _History()
-                history.record({"error": "NotFound"}, _now_iso())
-                raise SchemaNotFound(key, _history_json({self.source_of(key) or "resolver": history}))
+                at = _now_iso()  # answered as every repository not having it, so existence is not told
+                history = {repository.name: _History([{"error": "NotFound"}], 1, at) for repository in self.repositories}
+                raise SchemaNotFound(key, _history_json(history))
             return schema
 
         return lookup

@@ -32,6 +32,7 @@ from jsonschema.validators import extend
 from core.errors import IgluParseError
 from core.iglu import SchemaKey
 from registry.flat_records import flat_record_check
+from registry.refs import DRAFT4_META_URI, ref_refusal
 from registry.json_formats import FORMAT_CHECKS
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 IGLU_METADATA = ("self", "$schema", "$supersedes", "$supersededBy")
-DRAFT4_META_URI = "http://json-schema.org/draft-04/schema"
 _DRAFT4 = "http://json-schema.org/draft-04/schema#"
 
 
@@ -178,7 +178,7 @@ def _referenced_schema(uri: str, lookup: SchemaLookup) -> dict[str, Any]:
     if document.rstrip("#") == DRAFT4_META_URI:
         meta: dict[str, Any] = dict(Draft4Validator.META_SCHEMA)
         return meta
-    raise RefRefused(f"$ref {uri!r} is outside the registry; only iglu: and #/ references are resolved")
+    raise RefRefused(ref_refusal(uri) or f"$ref {uri!r} is outside the registry")
 
 
 class _AllSchemes(Mapping[str, Callable[[str], Any]]):
