@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import IgluParseError, RegistryUnavailable
-from core.iglu import SchemaKey, SchemaVer
+from core.iglu import SchemaKey, SchemaVer, check_parts
 from core.locations import BUNDLED_SCHEMAS
 from core.raw import format_instant
 from registry.keys import Principal, may_read
@@ -308,8 +308,10 @@ class Resolver:
     def list_versions(self, vendor: str, name: str, model: int) -> list[SchemaKey]:
         """Every known `jsonschema` version of `vendor/name` in MODEL, ascending, merged over all repositories.
 
-        RegistryUnavailable if any repository could not answer (a partial list could misorder columns).
+        RegistryUnavailable if any repository could not answer (a partial list could misorder columns);
+        IgluParseError when vendor or name is not a valid Iglu part (they name folders and URLs).
         """
+        check_parts(vendor, name, "jsonschema")
         cache_key = ("list", vendor, name, model)
         entry = self._cached(cache_key)
         if entry is None:
