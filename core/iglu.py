@@ -164,8 +164,7 @@ def key_problem(vendor: object, name: object, format: object) -> str:
     """Why these vendor/name/format parts cannot form a schema key (Iglu's characters, no leading '.')."""
     if not isinstance(vendor, str) or _VENDOR_RE.fullmatch(vendor) is None:
         return (
-            f"vendor {vendor!r} must be letters, digits, '-', '_' and '.', not starting with '.' "
-            "(so never '.' or '..')"
+            f"vendor {vendor!r} must be letters, digits, '-', '_' and '.', not starting with '.' (so never '.' or '..')"
         )
     if not isinstance(name, str) or _NAME_RE.fullmatch(name) is None:
         return f"name {name!r} must be letters, digits, '-' and '_'"

@@ -7,7 +7,7 @@ permission answers (header `apikey`):
 | situation                                                  | status |
 |------------------------------------------------------------|--------|
 | `apikey` present but malformed or unknown (any endpoint)   | 401 `Authentication error: invalid API key` |
-| a vendor/name/format/version that is not a valid Iglu part (`..`, `.`, `%2e%2e`, …) | 400 naming the part |
+| a route part that is not valid Iglu (`..`, `.`, `%2e%2e`)  | 400 naming the part |
 | read a public schema, any or no key                        | 200 |
 | read a private schema without a key covering its vendor    | 404 `The schema is not found` (existence hidden) |
 | list schemas                                               | 200, only what the caller may read (404 when nothing) |
@@ -20,8 +20,9 @@ Who may read a schema is decided by registry.keys.may_read, the same rule `/micr
 resolver's `$ref` look-ups use.
 
 Publishing answers 201 (created), 200 (updated, dev mode only), 400 (lint ERRORs, `self` not the
-URL, bad JSON, a `$ref` to a private schema the key or the schema's vendor may not read), 409 (exists, out of order, incompatible bump, supersedes conflict). DELETE of a
-schema answers 405 unless the registry runs in development mode (Iglu's patchesAllowed).
+URL, bad JSON, a `$ref` to a private schema the key or the schema's vendor may not read), 409 (exists,
+out of order, incompatible bump, supersedes conflict). DELETE of a schema answers 405 unless the
+registry runs in development mode (Iglu's patchesAllowed).
 """
 
 from __future__ import annotations

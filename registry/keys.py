@@ -8,8 +8,10 @@ and revoking keys.
 
 `may_read` is the one read rule: every route that serves a schema (`/api/schemas/...`, `/micro/iglu/...`),
 the publish-time `$ref` check and the resolver's `$ref` look-ups ask it. A schema's own `$ref`s are
-read as `schema_reader(its vendor)`, a read key for exactly that vendor. Keys are uuid4 strings; the store keeps `sha256(salt + key)` with a random salt
-per key, and every comparison goes through `hmac.compare_digest`.
+read as `schema_reader(its vendor)`, a read key for exactly that vendor.
+
+Keys are uuid4 strings; the store keeps `sha256(salt + key)` with a random salt per key, and every
+comparison goes through `hmac.compare_digest`.
 """
 
 from __future__ import annotations

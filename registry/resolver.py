@@ -241,7 +241,9 @@ class Resolver:
             schema = self.lookup(key)
             if isinstance(schema, PrivateSchema) and not may_read(reader, key, is_public=False):
                 at = _now_iso()  # answered as every repository not having it, so existence is not told
-                history = {repository.name: _History([{"error": "NotFound"}], 1, at) for repository in self.repositories}
+                history = {
+                    repository.name: _History([{"error": "NotFound"}], 1, at) for repository in self.repositories
+                }
                 raise SchemaNotFound(key, _history_json(history))
             return schema
 

@@ -32,8 +32,8 @@ from jsonschema.validators import extend
 from core.errors import IgluParseError
 from core.iglu import SchemaKey
 from registry.flat_records import flat_record_check
-from registry.refs import DRAFT4_META_URI, ref_refusal
 from registry.json_formats import FORMAT_CHECKS
+from registry.refs import DRAFT4_META_URI, ref_refusal
 
 __all__ = [
     "DRAFT4_META_URI",

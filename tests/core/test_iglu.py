@@ -302,7 +302,7 @@ def test_schema_key_refuses_traversal_and_foreign_vendors(vendor: str) -> None:
     ):
         with pytest.raises(IgluParseError):
             build()
-    with pytest.raises(IgluParseError, match="INVALID_IGLUURI|invalid Iglu URI") as caught:
+    with pytest.raises(IgluParseError, match=r"invalid Iglu URI") as caught:
         parse_self_describing({"schema": f"iglu:{vendor}/p11/jsonschema/1-0-0", "data": {}})
     assert caught.value.code == "INVALID_IGLUURI"
 

@@ -97,7 +97,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def test_private_schemas_follow_one_read_rule_on_micro_and_api(stack: Stack) -> None:
-    """Anonymous and other-vendor callers get 404 from /micro/iglu and /api alike; the owner's key reads it; bad keys 401."""
+    """Anonymous and other-vendor callers get 404 on /micro/iglu and /api alike; the owner's key reads; bad keys 401."""
     path = "com.other/secret/jsonschema/1-0-0"
     for apikey in (None, stack.acme["read"], stack.acme["write"]):
         status, body = stack.raw(f"/micro/iglu/{path}", apikey)

@@ -131,7 +131,7 @@ def _put(base: str, schema: dict[str, Any], apikey: str, public: bool = False) -
 def test_publish_refuses_a_ref_the_key_may_not_read(
     api: tuple[str, dict[str, str], dict[str, str]], tmp_path: Path
 ) -> None:
-    """A com.acme key cannot publish a schema `$ref`ing com.other's private schema: 400 with the reason, nothing written."""
+    """A com.acme key cannot publish a schema `$ref`ing com.other's private schema: 400 with the reason, no write."""
     base, acme, _other = api
     response = _put(base, _user_schema(), acme["write"])
     assert response.status_code == 400
@@ -158,8 +158,9 @@ def test_publish_follows_refs_through_public_schemas(
     assert _put(base, _user_schema(bridge_key), other["write"], public=True).status_code == 201
     response = _put(base, _user_schema(ref=bridge_key.uri), acme["write"])
     assert response.status_code == 400
-    assert f"$ref {SECRET_KEY.uri} (through {bridge_key.uri}): not a schema this API key may read" in (
-        response.json()["details"]
+    assert (
+        f"$ref {SECRET_KEY.uri} (through {bridge_key.uri}): not a schema this API key may read"
+        in (response.json()["details"])
     )
 
 
@@ -183,7 +184,9 @@ def test_one_read_rule_for_api_routes(api: tuple[str, dict[str, str], dict[str, 
         instance = {"schema": SECRET_KEY.uri, "data": {"plan": "guess"}}
         validated = httpx.post(f"{base}/api/validation/validate/instance", json=instance, headers=headers)
         assert validated.status_code == 404 and SECRET not in validated.text
-    assert httpx.get(f"{base}{path}", headers={"apikey": other["read"]}).json()["properties"]["plan"]["enum"] == [SECRET]
+    assert httpx.get(f"{base}{path}", headers={"apikey": other["read"]}).json()["properties"]["plan"]["enum"] == [
+        SECRET
+    ]
 
 
 @pytest.mark.parametrize(
@@ -197,7 +200,7 @@ def test_one_read_rule_for_api_routes(api: tuple[str, dict[str, str], dict[str, 
     ],
 )
 def test_lint_refuses_refs_validation_would_never_resolve(ref: str) -> None:
-    """http(s)://, file://, relative and invalid iglu: `$ref`s are a non-skippable refResolvable ERROR with the reason."""
+    """http(s)://, file://, relative and invalid iglu: `$ref`s are a non-skippable refResolvable ERROR with a reason."""
     findings = [f for f in lint_schema(_user_schema(ref=ref)) if f.check == "refResolvable"]
     assert [(f.level, f.pointer) for f in findings] == [("ERROR", "/properties/secret/$ref")]
     assert ref in findings[0].message
@@ -241,7 +244,7 @@ def tripwire() -> Iterator[tuple[str, list[str]]]:
 def test_api_refuses_http_refs_at_publish_and_never_fetches(
     api: tuple[str, dict[str, str], dict[str, str]], tripwire: tuple[str, list[str]], tmp_path: Path
 ) -> None:
-    """PUT of a schema with an http `$ref` is 400 naming the ref; a hand-placed one is never fetched by validate-instance."""
+    """PUT of a schema with an http `$ref` is 400 naming it; a hand-placed one is never fetched by validate-instance."""
     base, acme, _other = api
     url, seen = tripwire
     schema = _user_schema(ref=f"{url}/schema.json#")
@@ -262,11 +265,15 @@ def test_cli_publish_and_lint_refuse_http_refs(tmp_path: Path, tripwire: tuple[s
     file.parent.mkdir(parents=True)
     file.write_bytes(orjson.dumps(_user_schema(ref=f"{url}/schema.json#")))
     cli = [sys.executable, "-c", "from core.cli import main; main()", "schema"]
-    lint = subprocess.run([*cli, "lint", str(file)], capture_output=True, text=True, timeout=60)
+    lint = subprocess.run([*cli, "lint", str(file)], check=False, capture_output=True, text=True, timeout=60)
     assert lint.returncode == 1, lint.stdout + lint.stderr
     assert "refResolvable" in lint.stdout and "never fetched" in lint.stdout
     publish = subprocess.run(
-        [*cli, "publish", str(file), "--registry", str(tmp_path / "registry")], capture_output=True, text=True, timeout=60
+        [*cli, "publish", str(file), "--registry", str(tmp_path / "registry")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert publish.returncode == 1, publish.stdout + publish.stderr
     assert "invalid" in publish.stdout and "never fetched" in publish.stdout
