@@ -319,17 +319,20 @@ def test_schema_key_errors_name_the_faulty_part() -> None:
         SchemaKey("com.acme", "x", "jsonschema", "1-0-0")  # type: ignore[arg-type]  # a string, not a SchemaVer
 
 
+_pieces = st.sampled_from([".", "..", "/", "%2e", "\\", "a", "b-c", "_", "com.acme"])
+
+
 @given(
-    st.text(alphabet="./%2e\\abc-_", max_size=12),
-    st.text(alphabet="./%2e\\abc-_", max_size=6),
-    st.text(alphabet="./abc", max_size=6),
+    st.lists(_pieces, min_size=1, max_size=4).map("".join),
+    st.lists(_pieces, min_size=1, max_size=3).map("".join),
+    st.sampled_from(["jsonschema", ".", "..", "a.b", "x"]),
 )
 def test_no_parsed_schema_key_names_a_path_outside_its_root(vendor: str, name: str, format_: str) -> None:
     """Whatever the parts, a key that parses names a file strictly inside the folder it is joined to."""
     root = Path("/srv/registry")
-    for text in (f"iglu:{vendor}/{name}/{format_}/1-0-0", f"iglu:{vendor}/{name}/jsonschema/1-0-0"):
+    for text in (f"iglu:{vendor}/{name}/{format_}/1-0-0", f"{vendor}/{name}/{format_}/1-0-0"):
         try:
-            key = SchemaKey.parse(text)
+            key = SchemaKey.parse(text) if text.startswith("iglu:") else SchemaKey.parse_path(text)
         except IgluParseError:
             continue
         joined = (root / key.path).resolve()
