@@ -27,6 +27,7 @@ registry runs in development mode (Iglu's patchesAllowed).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Protocol
 
 import orjson
@@ -112,7 +113,7 @@ def create_app(
     def readable(who: Principal, key: SchemaKey) -> bool:
         return may_read(who, key, is_public=store.meta(key).is_public)
 
-    def private_unless_readable(reader: Principal) -> Any:
+    def store_lookup_as(reader: Principal) -> Callable[[SchemaKey], dict[str, Any]]:
         """A `$ref` look-up in the store under the one read rule (a refused schema reads as not found)."""
 
         def lookup(key: SchemaKey) -> dict[str, Any]:
@@ -319,7 +320,7 @@ def create_app(
         schema = store.render(key) or {}
         try:
             # The pipeline's validators and `$ref` policy: no remote fetch, no other vendor's private schema.
-            validator = compile_schema(schema, private_unless_readable(schema_reader(key.vendor))).full
+            validator = compile_schema(schema, store_lookup_as(schema_reader(key.vendor))).full
             errors = [
                 {"message": e.message, "level": "ERROR", "pointer": "/" + "/".join(str(p) for p in e.absolute_path)}
                 for e in validator.iter_errors(instance.data)

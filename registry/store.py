@@ -96,9 +96,11 @@ class LocalBlobs:
         for path in sorted(base.rglob("*")):
             if path.is_file() and not path.name.endswith(".tmp"):
                 name = path.relative_to(self.root).as_posix()
-                with contextlib.suppress(OutsideRoot):  # a symlink leading out of the folder is not listed
+                try:
                     contained(self.root, name)
-                    yield name
+                except OutsideRoot:
+                    continue  # a symlink leading out of the folder is not listed
+                yield name
 
 
 class GcsBlobs:
