@@ -62,7 +62,7 @@ def hold_lock(path: Path, what: str, role: str) -> ProcessLock:
 
 
 def _read_holder(fd: int) -> str:
-    """"pid N, eventkit ROLE" from the holder's lock file ("pid unknown" while it is still writing it)."""
+    """ "pid N, eventkit ROLE" from the holder's lock file ("pid unknown" while it is still writing it)."""
     pid, _, role = os.pread(fd, 200, 0).decode("utf-8", "replace").strip().partition(" ")
     if not pid.isdigit():
         return "pid unknown"
