@@ -167,7 +167,7 @@ def test_replay_to_pubsub_through_the_enrich_worker_loads_each_event_once(
     shutil.copytree(CASES / "replay", pipeline.registry, dirs_exist_ok=True)
     registry = registry_locations(pipeline.registry)
     warehouse = f"duckdb://{tmp_path / 'warehouse.duckdb'}"
-    replay = ("replay", "--lake", lake_url, "--raw", publish_url, "--registry", registry, "--yes")
+    replay = ("replay", "--lake", lake_url, "--raw", publish_url, "--registry", registry, "--yes", "--json")
 
     def enrich_and_load() -> dict[str, Any]:
         enrich, _ = build_enrich(registry, None, cache_ttl=0.0)
