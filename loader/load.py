@@ -26,6 +26,7 @@ loaders do). Registry outages raise (`RegistryUnavailable`): the load is retried
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -73,6 +74,7 @@ GOOD_PREFIX = "good/"
 log = structlog.get_logger("loader.load")
 _ATOMIC = [f.name for f in ATOMIC_FIELDS]
 _BATCH_VIEW = "_eventkit_batch"
+_ARROW_SOURCE = re.compile(r"^Could not open Parquet input source '.*?': ")
 # Columns every batch query names: a Parquet file without them is not an enriched-event file.
 _REQUIRED_COLUMNS = ("event_id", "event_fingerprint", "etl_tstamp", "collector_tstamp", "unstruct_event", "contexts")
 
@@ -386,8 +388,9 @@ def quarantined_files(warehouse_url: str, *, wait_s: float = 10.0) -> list[Quara
 
 
 def _one_line(error: BaseException) -> str:
-    """An exception as one line of text (Arrow's messages may span lines)."""
+    """An exception as one line of text (Arrow's messages may span lines and repeat the file's local path)."""
     text = " ".join(str(error).split())
+    text = _ARROW_SOURCE.sub("", text)
     return text or type(error).__name__
 
 
@@ -460,7 +463,7 @@ def continuous_loader(
             try:
                 report = loader.load()
                 for q in report.quarantined:
-                    log.warning(f"quarantined {q.file}: {q.error}", file=q.file, error=q.error)
+                    log.warning(f"quarantined {q.file}: {q.error}", file=q.file)
             except Exception as e:  # the loop must outlive any one failed load; it is retried next round
                 log.warning("load failed; retrying", error=f"{type(e).__name__}: {e}")
             stop.wait(interval_s)
