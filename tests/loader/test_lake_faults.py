@@ -254,6 +254,7 @@ def test_a_second_loader_on_the_same_warehouse_is_refused_until_the_first_dies(
     assert after.returncode == 0, after.stderr
 
 
+@pytest.mark.slow
 def test_up_quarantines_a_truncated_good_file_once_and_keeps_loading(tmp_path: Path) -> None:
     """Under `eventkit up` a truncated good file is named in one log line and the other files still load;
     a second `up` on the same data folder exits 2 at once with the first one's pid."""
