@@ -7,6 +7,7 @@ Data directory layout (everything survives a restart):
     DATA/lake/          the lake: good/ (Parquet), good-tsv/ (with --tsv), bad/<type>/ (JSON lines)
     DATA/micro.db       the Micro store (bounded by --max-events)
     DATA/warehouse.duckdb   the warehouse, loaded continuously by the loader (a loop in `UpStack.background`)
+    DATA/eventkit.lock, DATA/warehouse.duckdb.lock   held while `up` runs: a second `up` (or loader) is refused
 
 One uvicorn server answers the tracker routes (collector), `/micro/...`, `/health`, `/metrics`
 (collector), `/metrics/enrich` and, when the registry is a local folder, the read-only
