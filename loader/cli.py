@@ -9,8 +9,9 @@ A replay that is not a dry run also writes its failed recoveries as `recovery_er
 loader/replay.py); `--type T` selects those wrapping a T row as well.
 
 With `--data-dir DIR` (and no URLs) each works on the layout `eventkit up --data-dir DIR` uses — its
-queue, lake and warehouse — also while `eventkit up` runs (the warehouse is shared by taking turns
-on DuckDB's lock). Explicit URLs win over the data folder. `load` prints its human summary on
+queue, lake and warehouse. `bad` and `replay` also while `eventkit up` runs (`bad` reads the
+warehouse's quarantine by taking turns on DuckDB's lock); `load` is refused then, since `up`
+already loads that warehouse. Explicit URLs win over the data folder. `load` prints its human summary on
 stderr and its JSON report on stdout; `bad` and `replay` print a human summary on stdout, or with
 `--json` the machine report (`replay --report FILE` also writes it to FILE).
 

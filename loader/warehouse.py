@@ -7,7 +7,8 @@
 
 DuckDB lets one process write a database file at a time. The continuous loader inside `eventkit up`
 opens the file only for each load and closes it after, and `open_warehouse` waits for the lock
-(bounded), so `eventkit load` run by hand beside `eventkit up` takes turns instead of failing.
+(bounded), so readers (`eventkit bad`, a DuckDB shell) take turns with it instead of failing. A
+second loader is refused before it gets here (the loader lock beside the file, loader/load.py).
 """
 
 from __future__ import annotations
