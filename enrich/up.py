@@ -7,6 +7,7 @@ Data directory layout (everything survives a restart):
     DATA/lake/          the lake: good/ (Parquet), good-tsv/ (with --tsv), bad/<type>/ (JSON lines)
     DATA/micro.db       the Micro store (bounded by --max-events)
     DATA/warehouse.duckdb   the warehouse, loaded continuously by the loader (a loop in `UpStack.background`)
+    DATA/eventkit.lock, DATA/warehouse.duckdb.lock   held while `up` runs: a second `up` (or loader) is refused
 
 One uvicorn server answers the tracker routes (collector), `/micro/...`, `/health`, `/metrics`
 (collector), `/metrics/enrich` and, when the registry is a local folder, the read-only
@@ -33,6 +34,7 @@ from fastapi.responses import Response
 
 from core.badrows import BadRowBase
 from core.lake import open_lake
+from core.process_lock import ProcessLock, hold_lock
 from core.queue import open_publisher, open_subscriber
 from enrich.cli import build_enrich
 from enrich.metrics import EnrichMetrics
@@ -114,6 +116,8 @@ class UpStack:
     metrics: EnrichMetrics
     # Extra loops run in threads beside enrich until stop (the loader's continuous loading hooks in here).
     background: list[Callable[[threading.Event], None]] = field(default_factory=list)
+    # The data folder's and the warehouse's locks, held until stop (the OS drops them on any exit).
+    locks: list[ProcessLock] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @property
@@ -148,6 +152,8 @@ class UpStack:
             t.join(timeout)
         self.worker.subscriber.close()
         self.store.close()
+        for lock in self.locks:
+            lock.release()
 
 
 def build_up(options: UpOptions) -> UpStack:
@@ -158,6 +164,16 @@ def build_up(options: UpOptions) -> UpStack:
 
     data = options.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
+    # Refuse a second `up` on this folder (and any loader on its warehouse) before touching anything.
+    from loader.load import hold_loader_lock
+
+    warehouse_url = f"duckdb://{(data / 'warehouse.duckdb').as_posix()}"
+    locks = [hold_lock(data / "eventkit.lock", str(data), "up")]
+    try:
+        locks.append(hold_loader_lock(warehouse_url, str(data), "up"))
+    except BaseException:
+        locks[0].release()
+        raise
     queue_url = f"sqlite://{(data / 'queue.db').as_posix()}"
     lake_url = (data / "lake").as_posix()
     enrich, resolver = build_enrich(options.registry, options.enrichments, cache_ttl=LIVE_SCHEMA_TTL_S)
@@ -193,10 +209,10 @@ def build_up(options: UpOptions) -> UpStack:
         metrics=metrics,
     )
     stack = UpStack(options, UpApp(collector, micro, _registry_api(schemas)), worker, store, metrics)
+    stack.locks = locks
     # Loader hook (owned by loader/): load good files into DATA/warehouse.duckdb continuously.
     from loader.load import continuous_loader
 
-    warehouse_url = f"duckdb://{(data / 'warehouse.duckdb').as_posix()}"
     stack.background.append(continuous_loader(lake_url, warehouse_url, with_bundled_schemas(options.registry)))
     return stack
 

@@ -9,9 +9,16 @@ A replay that is not a dry run also writes its failed recoveries as `recovery_er
 loader/replay.py); `--type T` selects those wrapping a T row as well.
 
 With `--data-dir DIR` (and no URLs) each works on the layout `eventkit up --data-dir DIR` uses — its
-queue, lake and warehouse — also while `eventkit up` runs (the warehouse is shared by taking turns
-on DuckDB's lock). Explicit URLs win over the data folder. The human summary goes to stderr; the
-JSON report goes to stdout (and to `--report FILE`).
+queue, lake and warehouse. `bad` and `replay` also while `eventkit up` runs (`bad` reads the
+warehouse's quarantine by taking turns on DuckDB's lock); `load` is refused then, since `up`
+already loads that warehouse. Explicit URLs win over the data folder. `load` prints its human summary on
+stderr and its JSON report on stdout; `bad` and `replay` print a human summary on stdout, or with
+`--json` the machine report (`replay --report FILE` also writes it to FILE).
+
+One loader per warehouse: `load` holds the lock file beside the warehouse (as `eventkit up` does
+for its continuous loader) and a second one is refused at once (exit 2). A good file `load` cannot
+read is quarantined, named in one `quarantined FILE: REASON` line, and every other file loads; the
+exit code stays 0 (as dbt treats warnings) and the JSON report lists it under `quarantined`.
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from loader.replay import Replayer, ReplayPlan
-    from loader.selection import Selection
+    from loader.load import Loader
+    from loader.replay import Candidate, Replayer, ReplayPlan
+    from loader.selection import Selection, UnreadableFile
 
 __all__ = ["bad_app", "load_app", "replay_app"]
 
@@ -113,20 +121,35 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
     data_dir: str | None = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
     watch: float = typer.Option(0.0, "--watch", min=0.0, help="keep loading every N seconds (0 = load once)"),
     batch_files: int = typer.Option(500, "--batch-files", min=1, help="files per load transaction"),
+    retry_quarantined: bool = typer.Option(
+        False, "--retry-quarantined", help="try the files an earlier load quarantined again"
+    ),
 ) -> None:
     """Load good events from the lake into the warehouse (new files only; typed per-schema columns; deduplicated)."""
-    from core.errors import ConfigError, TransientError
+    from core.errors import ConfigError
     from core.lake import open_lake
-    from loader.load import Loader, LoadReport
+    from loader.load import Loader, hold_loader_lock
     from registry.resolver import Resolver
 
     _quiet_logs()
     try:
         where = _where(data_dir, lake, warehouse, None, registry)
         resolver = Resolver.from_locations(where.registry, cache_ttl=max(watch, 1.0))
-        loader = Loader(open_lake(where.lake, key="--lake"), where.warehouse, resolver)
+        loader = Loader(
+            open_lake(where.lake, key="--lake"), where.warehouse, resolver, retry_quarantined=retry_quarantined
+        )
+        lock = hold_loader_lock(where.warehouse, str(Path(data_dir).resolve()) if data_dir else where.warehouse, "load")
     except ConfigError as e:
         raise _fail(str(e)) from None
+    with lock:
+        _load_loop(loader, where, watch, batch_files)
+
+
+def _load_loop(loader: Loader, where: _Where, watch: float, batch_files: int) -> None:
+    """Load once (or every `watch` seconds), printing one line per load and each newly quarantined file."""
+    from core.errors import ConfigError, TransientError
+    from loader.load import LoadReport
+
     console = _console()
     total = LoadReport()
     while True:
@@ -140,12 +163,19 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
             console.print(f"[yellow]load failed, retrying: {e}[/yellow]")
             report = LoadReport()
         total.add(report)
+        for q in report.quarantined:
+            console.print(f"[yellow]quarantined[/yellow] {q.file}: {q.error}", soft_wrap=True, highlight=False)
         if report.files or not watch:
             console.print(
                 f"loaded {report.rows_loaded} rows from {report.files} files "
                 f"({report.duplicates} duplicates skipped) into {where.warehouse}"
                 + (f"; new columns: {', '.join(report.columns_added)}" if report.columns_added else "")
                 + (f"; widened: {', '.join(report.columns_widened)}" if report.columns_widened else "")
+            )
+        if report.skipped_quarantined and not watch:
+            console.print(
+                f"{report.skipped_quarantined} file(s) quarantined earlier left alone "
+                "(`eventkit bad` lists them; --retry-quarantined tries them again)"
             )
         if not watch:
             break
@@ -169,10 +199,10 @@ def bad(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout"),
 ) -> None:
     """Summarise bad rows by type, schema and error over time (run this before a replay)."""
-    from core.errors import ConfigError
+    from core.errors import ConfigError, TransientError
     from core.lake import open_lake
     from loader.bad_summary import render_summary, summarise
-    from loader.selection import read_bad_rows
+    from loader.selection import ReadStats, read_bad_rows, replay_outcomes
 
     _quiet_logs()
     if by not in ("day", "hour"):
@@ -180,9 +210,20 @@ def bad(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
     try:
         where = _where(data_dir, lake, None, None, None)
         selection = _selection(types, schemas, errors, since, until, None)
-        summary = summarise(read_bad_rows(open_lake(where.lake, key="--lake"), selection), bucket=by)
+        bad_lake = open_lake(where.lake, key="--lake")
+        stats = ReadStats()
+        summary = summarise(
+            read_bad_rows(bad_lake, selection, stats),
+            bucket=by,
+            outcomes=replay_outcomes(bad_lake),
+            stats=stats,
+            # The warehouse of this data folder (or of the settings); an explicit --lake may belong to another.
+            quarantined=_quarantined(where.warehouse, _console()) if lake is None else [],
+        )
     except ConfigError as e:
         raise _fail(str(e)) from None
+    except TransientError as e:
+        raise _fail(f"{type(e).__name__}: {e}", 3) from None
     if as_json:
         _emit(summary.to_json(), None)
     else:
@@ -191,8 +232,21 @@ def bad(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
         render_summary(summary, Console())
 
 
+def _quarantined(warehouse: str, console: Console) -> list[UnreadableFile]:
+    """The good files the warehouse's loads quarantined ([] with a note if the warehouse stays locked)."""
+    from core.errors import ConfigError, TransientError
+    from loader.load import quarantined_files
+    from loader.selection import UnreadableFile
+
+    try:
+        return [UnreadableFile(q.file, q.error) for q in quarantined_files(warehouse)]
+    except (ConfigError, TransientError) as e:
+        console.print(f"[yellow]quarantined files not listed: {e}[/yellow]", soft_wrap=True, highlight=False)
+        return []
+
+
 def _preview(plan: ReplayPlan, console: Console, samples: int) -> None:
-    """Before/after of the first fixed rows, then what the re-check found."""
+    """Before/after of the first fixed rows (or why their fix failed), then what the re-check found."""
     shown = 0
     for c in plan.candidates:
         if shown >= samples:
@@ -200,28 +254,51 @@ def _preview(plan: ReplayPlan, console: Console, samples: int) -> None:
         if c.fix is None or not (c.fix.changes or c.fix.error):
             continue
         shown += 1
-        console.print(f"[bold]{c.entry.file}:{c.entry.line + 1}[/bold]  flow {c.fix.flow!r}")
+        console.print(f"[bold]{c.entry.file}:{c.entry.line + 1}[/bold]  flow {c.fix.flow!r}", highlight=False)
         if c.fix.error:
-            console.print(f"  [red]fix failed: {c.fix.error}[/red]")
+            console.print(f"  [red]fix failed:[/red] {c.fix.error}", highlight=False)
+            continue
         for change in c.fix.changes:
-            console.print(f"  {change.path}: {json.dumps(change.before)} → {json.dumps(change.after)}")
-        console.print(
-            "  re-check: " + ("[green]passes[/green]" if c.passes else f"[red]fails[/red] {c.new_errors[:1]}")
-        )
-    report = plan.report()
+            before = "(absent)" if change.added else json.dumps(change.before)
+            after = "(removed)" if change.removed else json.dumps(change.after)
+            note = "  [yellow]added: the row had no such member[/yellow]" if change.added else ""
+            console.print(f"  {change.path}: {before} → {after}{note}", highlight=False)
+        console.print("  re-check: " + ("[green]passes[/green]" if c.passes else f"[red]fails[/red] {_new_error(c)}"))
+
+
+def _new_error(c: Candidate) -> str:
+    """The first error the re-check found, in words."""
+    schema = c.new_schemas[0].removeprefix("iglu:") + " " if c.new_schemas else ""
+    if not c.new_errors:
+        return schema + "(no error reported)"
+    keyword, message = c.new_errors[0]
+    return schema + (message if keyword in message else f"{keyword}: {message}")
+
+
+def _summary(report: dict[str, Any], console: Console) -> None:
+    """The short human summary: totals, then per original failure, what remains and why rows were skipped."""
     console.print(
-        f"selected {report['selected']}: would pass {report['would_pass']}, still failing {report['still_failing']}, "
-        f"not recoverable {report['not_recoverable']}, already replayed {report['already_replayed']}"
+        f"selected {report['selected']} bad rows: {report['would_pass']} would pass, "
+        f"{report['still_failing']} still failing, {report['not_recoverable']} not recoverable, "
+        f"{report['already_replayed']} already replayed",
+        highlight=False,
     )
     for group in report["by_failure"]:
         console.print(
-            f"  {group['type']}  {group['schema']}  {group['error']}: "
-            f"{group.get('would_pass', 0)}/{group['rows']} would pass"
+            f"  {group['type']}  {group['schema'].removeprefix('iglu:')}  {group['error']}: "
+            f"{group.get('would_pass', 0)}/{group['rows']} would pass",
+            highlight=False,
         )
     for item in report["still_failing_errors"][:5]:
-        console.print(f"  [red]still failing[/red] {item['schema']}  {item['error']}: {item['rows']}")
+        console.print(
+            f"  [red]still failing[/red] {item['schema'].removeprefix('iglu:')}  {item['error']}: {item['rows']}"
+        )
     for item in report["skipped"]:
-        console.print(f"  [yellow]skipped[/yellow] {item['reason']}: {item['rows']}")
+        console.print(f"  [yellow]skipped[/yellow] {item['reason']}: {item['rows']}", highlight=False)
+    if report["duplicates_skipped"]:
+        console.print(f"  {report['duplicates_skipped']} redelivered copies of these rows counted once")
+    for item in report["unreadable_files"]:
+        console.print(f"  [red]unreadable[/red] {item['file']}: {item['error']}", soft_wrap=True, highlight=False)
 
 
 def _record_failures(replayer: Replayer, plan: ReplayPlan, console: Console) -> None:
@@ -242,11 +319,12 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
     since: str | None = typer.Option(None, "--since", help="7d, 12h, 30m or an ISO date/time"),
     until: str | None = typer.Option(None, "--until", help="7d, 12h, 30m or an ISO date/time"),
     limit: int | None = typer.Option(None, "--limit", min=1, help="at most N bad rows"),
-    fixes: str | None = typer.Option(None, "--fixes", help="fix-step file (JSON), see loader/fixes.py"),
+    fixes: str | None = typer.Option(None, "--fixes", help="fix-step file (JSON), see docs/FIXES.md"),
     dry_run: bool = typer.Option(False, "--dry-run", help="re-check and report; send nothing"),
     yes: bool = typer.Option(False, "--yes", "-y", help="send without asking (scripts)"),
     samples: int = typer.Option(3, "--samples", min=0, help="fixed rows to preview before sending"),
     include_replayed: bool = typer.Option(False, "--include-replayed", help="also resend rows replayed before"),
+    as_json: bool = typer.Option(False, "--json", help="print the JSON report on stdout (the summary goes to stderr)"),
     report_path: str | None = typer.Option(None, "--report", help="also write the JSON report to this file"),
 ) -> None:
     """Re-check bad rows against today's registry, optionally fix them, and republish those that now pass."""
@@ -260,7 +338,8 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
     from registry.resolver import Resolver
 
     _quiet_logs()
-    console = _console()
+    # Human text on stdout by default; with --json stdout carries only the report, so the text moves to stderr.
+    console = _console() if as_json else _stdout_console()
     try:
         where = _where(data_dir, lake, None, raw, registry)
         selection = _selection(types, schemas, errors, since, until, limit)
@@ -272,16 +351,19 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         raise _fail(str(e)) from None
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
+        with Progress(*columns, console=_console(), transient=True) as progress:
             task = progress.add_task("re-checking bad rows", total=None)
             plan = replayer.plan(selection, include_replayed=include_replayed, on_row=lambda _: progress.advance(task))
         _preview(plan, console, samples)
+        _summary(plan.report(), console)
         if dry_run or not plan.to_send:
             if not plan.to_send and not dry_run:
                 plan.dry_run = False
                 console.print("nothing to send")
                 _record_failures(replayer, plan, console)
-            _emit(plan.report(), report_path)
+            elif dry_run:
+                console.print(f"dry run: nothing sent ({len(plan.to_send)} rows would be sent to {where.raw})")
+            _report(plan.report(), as_json, report_path)
             return
         if not yes:
             if not sys.stdin.isatty():
@@ -290,7 +372,7 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
                 raise _fail("nothing sent", 1)
         publisher = open_publisher(where.raw)
         try:
-            with Progress(*columns, console=console, transient=True) as progress:
+            with Progress(*columns, console=_console(), transient=True) as progress:
                 task = progress.add_task("sending", total=len(plan.to_send))
                 replayer.send(plan, publisher, on_sent=lambda n: progress.advance(task, n))
         finally:
@@ -302,4 +384,19 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         raise _fail(str(e)) from None
     except TransientError as e:
         raise _fail(f"{type(e).__name__}: {e} (nothing after the last confirmed batch was sent; rerun)", 3) from None
-    _emit(plan.report(), report_path)
+    _report(plan.report(), as_json, report_path)
+
+
+def _stdout_console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def _report(report: dict[str, Any], as_json: bool, path: str | None) -> None:
+    """The machine report: on stdout with --json, into `path` with --report."""
+    text = json.dumps(report, indent=2, default=str)
+    if path:
+        Path(path).write_text(text + "\n")
+    if as_json:
+        typer.echo(text)

@@ -1,6 +1,7 @@
 """Fix steps: a small declarative JSON file that repairs known tracking mistakes in bad rows before replay.
 
-Modelled on Snowplow's recovery configuration (snowplow.md §7). The file maps bad-row types to
+The user's guide, with an example per step, is docs/FIXES.md. Modelled on Snowplow's recovery
+configuration (its Event Recovery `Test`/`Replace`/`Remove`/`Cast` steps). The file maps bad-row types to
 ordered flows; the first flow whose conditions all hold is applied to a row, rows no flow takes
 are replayed unchanged:
 
@@ -22,9 +23,14 @@ collector payloads). Encoded fields are opened (`loader.payload_view`): `ue_px`/
 `{"regex": "…"}` (full match of a string), `{"size": {"eq"|"gt"|"lt": n}}` (string/list/object
 length); a condition holds when any value found satisfies it. Casts: String, Numeric, Boolean,
 Array; a value that already has the target
-type is left alone. `Replace` with `match` rewrites the matched part of a string (`$1` = group 1). A step whose
-path finds nothing does nothing; a step that cannot apply (a Cast from the wrong type) fails the
-row, which is then counted as not recoverable with that reason. The Snowplow envelope
+type is left alone. `Replace` with `match` rewrites the matched part of a string (`$1` = group 1,
+`$0` = the whole match, `$$` = a literal `$`; other text, backslashes included, is literal). Every
+step is checked when the file is read — regexes compile, each `$N` names a group its `match` has,
+`Add` paths end in a member name — so a mistake in the file is one error naming the flow and step,
+never a crash halfway through a replay. A step whose path finds nothing does nothing, except
+`Add`, which creates the member (the preview marks such values as added, absent from the row); a
+step that cannot apply to a row (a Cast from the wrong type) fails that row, which is then counted
+as not recoverable with that reason. The Snowplow envelope
 `{"schema": "iglu:…/recoveries/…", "data": {…}}` is accepted too.
 """
 
@@ -47,6 +53,7 @@ __all__ = ["Change", "Condition", "FixConfig", "FixResult", "Flow", "Step", "dif
 _OPS = ("Replace", "Remove", "Cast", "Add", "Rename")
 _CASTS = ("String", "Numeric", "Boolean", "Array")
 _NUMBER = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
+_GROUP_REF = re.compile(r"\$(\$|\d+)")
 
 
 class FixError(ValueError):
@@ -96,7 +103,7 @@ class Step:
                 if self.match is None:
                     new: Any = self.value
                 elif isinstance(current, str):
-                    new = re.sub(self.match, re.sub(r"\$(\d+)", r"\\\1", str(self.value)), current)
+                    new = re.sub(self.match, _expand(str(self.value)), current)
                 else:
                     raise FixError(f"Replace {self.path}: match needs a string, found {_kind(current)}")
                 loc.container[loc.key] = new  # type: ignore[index]  # key fits its container
@@ -114,6 +121,26 @@ class Step:
                 loc.container.clear()
                 for k, v in items:
                     loc.container[self.rename_to if k == loc.key else k] = v
+
+
+def _expand(template: str) -> str:
+    """A Replace value (`$N` group references, `$$` a dollar, all else literal) as a `re.sub` template."""
+
+    def one(m: re.Match[str]) -> str:
+        return "$" if m.group(1) == "$" else f"\\g<{int(m.group(1))}>"
+
+    out: list[str] = []
+    last = 0
+    for m in _GROUP_REF.finditer(template):
+        out.append(template[last : m.start()].replace("\\", "\\\\"))
+        out.append(one(m))
+        last = m.end()
+    out.append(template[last:].replace("\\", "\\\\"))
+    return "".join(out)
+
+
+def _group_refs(template: str) -> list[int]:
+    return [int(m.group(1)) for m in _GROUP_REF.finditer(template) if m.group(1) != "$"]
 
 
 def _kind(value: Any) -> str:
@@ -173,9 +200,14 @@ class Change:
     path: str
     before: Any
     after: Any
+    added: bool = False  # the row had no such member: the fix created it (an `Add`, never a typo to miss)
+    removed: bool = False  # the fix removed the member
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "before": self.before, "after": self.after}
+        out = {"path": self.path, "before": self.before, "after": self.after}
+        if self.added or self.removed:
+            out["added" if self.added else "removed"] = True
+        return out
 
 
 @dataclass(slots=True)
@@ -212,7 +244,7 @@ class FixConfig:
             try:
                 for step in flow.steps:
                     step.apply(view)
-            except FixError as e:
+            except (ValueError, TypeError, re.error) as e:  # FixError, and anything a hostile row still trips
                 return FixResult(payload, flow.name, [], str(e))
             changes = diff(before, view)
             return FixResult(close_view(view, payload) if changes else payload, flow.name, changes)
@@ -226,9 +258,9 @@ def diff(before: Any, after: Any, path: str = "$") -> list[Change]:
         for key in list(before) + [k for k in after if k not in before]:
             sub = f"{path}.{key}"
             if key not in after:
-                out.append(Change(sub, before[key], None))
+                out.append(Change(sub, before[key], None, removed=True))
             elif key not in before:
-                out.append(Change(sub, None, after[key]))
+                out.append(Change(sub, None, after[key], added=True))
             else:
                 out.extend(diff(before[key], after[key], sub))
         return out
@@ -282,6 +314,17 @@ def _path(value: Any, where: str) -> JsonPath:
         raise ConfigError(f"{where}: {e}") from None
 
 
+def _check_template(value: Any, match: str, where: str) -> None:
+    """A Replace-with-match value must be text whose `$N` references name groups `match` has."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: Replace with match needs a string value (the replacement text)")
+    groups = re.compile(match).groups
+    for n in _group_refs(value):
+        if n > groups:
+            has = f"has {groups} group{'s' if groups != 1 else ''}" if groups else "has no groups"
+            raise ConfigError(f"{where}: value refers to ${n} but match {match!r} {has}")
+
+
 def _flow(raw: Any, where: str) -> Flow:
     if not isinstance(raw, dict) or not isinstance(raw.get("steps", []), list):
         raise ConfigError(f"{where}: expected {{name, conditions, steps}}")
@@ -328,6 +371,12 @@ def _step(raw: Any, where: str) -> Step:
             raise ConfigError(f"{where}: bad regex {match!r}: {e}") from None
     if op in ("Replace", "Add") and "value" not in raw:
         raise ConfigError(f"{where}: {op} needs a value")
+    if op == "Replace" and match is not None:
+        _check_template(raw["value"], match, where)
+    if op == "Add" and not path.ends_in_name:
+        raise ConfigError(f"{where}: Add needs a path ending in a member name (where to put the value)")
+    if op not in ("Replace", "Remove") and match is not None:
+        raise ConfigError(f"{where}: match is for Replace and Remove only")
     if op == "Cast" and (raw.get("from") not in _CASTS or raw.get("to") not in _CASTS):
         raise ConfigError(f"{where}: Cast needs from and to, each one of {', '.join(_CASTS)}")
     if op == "Rename" and not (isinstance(raw.get("to"), str) and raw["to"]):

@@ -141,6 +141,11 @@ class JsonPath:
                 del loc.container[loc.key]
         return len(locations)
 
+    @property
+    def ends_in_name(self) -> bool:
+        """Whether the last segment is a member name (what `add` needs to know where to put a value)."""
+        return bool(self.segments) and isinstance(self.segments[-1], _Key)
+
     def add(self, root: Any, value: Any) -> int:
         """Set the value at the path, creating missing objects on the way (the last segment must be a name)."""
         if not self.segments or not isinstance(self.segments[-1], _Key):

@@ -11,18 +11,28 @@ One load = one DuckDB transaction over a batch of good Parquet files not yet in 
     COMMIT
 
 A crash anywhere before COMMIT leaves nothing behind, so the next run loads the same files again;
-after COMMIT the manifest says they are done, so a rerun loads nothing twice. Entities of
+after COMMIT the manifest says they are done, so a rerun loads nothing twice.
+
+**Quarantine.** A file that cannot be read as an enriched-event Parquet file (truncated, corrupt,
+not Parquet, missing the atomic columns) would otherwise fail every batch it is in, forever. When a
+batch fails, each of its files is read on its own; the unreadable ones are recorded in
+`_eventkit_quarantine` (file, error, size/mtime signature, time) and the batch is loaded without
+them. A quarantined file is skipped by later loads until it changes (another size or mtime: a
+folder lake only) or the load is asked to `retry_quarantined`; it leaves the quarantine when it
+loads. A batch that fails while every file reads fine is not the files' fault: the error is raised. Entities of
 `derived_contexts` go into the same `contexts_…` columns as the tracker's contexts (as Snowplow's
 loaders do). Registry outages raise (`RegistryUnavailable`): the load is retried, never half done.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -30,14 +40,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import structlog
 
-from core.errors import IgluParseError
+from core.errors import IgluParseError, TransientError
 from core.iglu import SchemaKey
 from core.lake import Lake, local_path, open_lake
+from core.process_lock import ProcessLock, hold_lock
 from enrich.atomic import ATOMIC_FIELDS
 from loader.columns import JSON, ColumnType, ListOf, column_name, model_prefix, quote_identifier, schema_type, widen
 from loader.warehouse import (
     EVENTS_TABLE,
     MANIFEST_TABLE,
+    QUARANTINE_TABLE,
     TypedColumn,
     apply_column,
     dumps_type_spec,
@@ -47,12 +59,35 @@ from loader.warehouse import (
 )
 from registry.resolver import Resolver, SchemaNotFound
 
-__all__ = ["GOOD_PREFIX", "LoadReport", "Loader", "continuous_loader", "pending_files"]
+__all__ = [
+    "GOOD_PREFIX",
+    "LoadReport",
+    "Loader",
+    "Quarantined",
+    "continuous_loader",
+    "hold_loader_lock",
+    "pending_files",
+    "quarantined_files",
+]
 
 GOOD_PREFIX = "good/"
 log = structlog.get_logger("loader.load")
 _ATOMIC = [f.name for f in ATOMIC_FIELDS]
 _BATCH_VIEW = "_eventkit_batch"
+_ARROW_SOURCE = re.compile(r"^Could not open Parquet input source '.*?': ")
+# Columns every batch query names: a Parquet file without them is not an enriched-event file.
+_REQUIRED_COLUMNS = ("event_id", "event_fingerprint", "etl_tstamp", "collector_tstamp", "unstruct_event", "contexts")
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A lake file the loader could not read, and why."""
+
+    file: str
+    error: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"file": self.file, "error": self.error}
 
 
 @dataclass(slots=True)
@@ -64,6 +99,8 @@ class LoadReport:
     rows_loaded: int = 0
     columns_added: list[str] = field(default_factory=list)
     columns_widened: list[str] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)  # newly quarantined by this load
+    skipped_quarantined: int = 0  # files quarantined by an earlier load, left alone by this one
     seconds: float = 0.0
 
     @property
@@ -76,6 +113,8 @@ class LoadReport:
         self.rows_loaded += other.rows_loaded
         self.columns_added += other.columns_added
         self.columns_widened += other.columns_widened
+        self.quarantined += other.quarantined
+        self.skipped_quarantined = other.skipped_quarantined  # a count of what is held now, not a sum
         self.seconds += other.seconds
 
     def to_json(self) -> dict[str, Any]:
@@ -86,6 +125,8 @@ class LoadReport:
             "duplicates": self.duplicates,
             "columns_added": self.columns_added,
             "columns_widened": self.columns_widened,
+            "quarantined": [q.to_json() for q in self.quarantined],
+            "skipped_quarantined": self.skipped_quarantined,
             "seconds": round(self.seconds, 3),
         }
 
@@ -115,12 +156,14 @@ class Loader:
         *,
         lock_wait_s: float = 60.0,
         threads: int | None = None,
+        retry_quarantined: bool = False,
     ) -> None:
         self.lake = lake
         self.warehouse_url = warehouse_url
         self.resolver = resolver
         self.lock_wait_s = lock_wait_s
         self.threads = threads  # DuckDB worker threads (None = DuckDB's default: every core)
+        self.retry_quarantined = retry_quarantined
 
     def load(
         self, *, max_files_per_batch: int = 500, on_batch: Callable[[LoadReport], None] | None = None
@@ -133,15 +176,78 @@ class Loader:
                 con.execute(f"SET threads = {int(self.threads)}")
             ensure_tables(con)
             loaded = {row[0] for row in con.execute(f"SELECT file FROM {MANIFEST_TABLE}").fetchall()}
-            files = pending_files(self.lake, loaded)
+            held = dict(con.execute(f"SELECT file, signature FROM {QUARANTINE_TABLE}").fetchall())
+            pending = pending_files(self.lake, loaded)
+            files = [name for name in pending if not self._still_quarantined(name, held)]
+            total.skipped_quarantined = len(pending) - len(files)
             for start in range(0, len(files), max_files_per_batch):
-                report = self.load_batch(con, files[start : start + max_files_per_batch])
+                report = self._load_readable(con, files[start : start + max_files_per_batch])
                 total.add(report)
                 if on_batch is not None:
                     on_batch(report)
         finally:
             con.close()
         return total
+
+    def _still_quarantined(self, name: str, held: dict[str, str | None]) -> bool:
+        """Skip a quarantined file unless asked to retry it or it changed since (a file put right by hand)."""
+        if name not in held or self.retry_quarantined:
+            return False
+        return held[name] == self._signature(name)
+
+    def _signature(self, name: str) -> str | None:
+        """Size and mtime of a folder lake's file (None elsewhere: object stores never rewrite a name)."""
+        path = local_path(self.lake, name)
+        if path is None:
+            return None
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
+    def _load_readable(self, con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> LoadReport:
+        """Load `files` in one transaction; if that fails, quarantine the unreadable ones and load the rest."""
+        remaining = list(files)
+        report = LoadReport()
+        while remaining:
+            try:
+                report.add(self.load_batch(con, remaining))
+                return report
+            except TransientError:
+                raise  # registry, lake or warehouse unavailable: retried, never blamed on a file
+            except Exception:
+                unreadable = [q for q in map(self._probe, remaining) if q is not None]
+                if not unreadable:
+                    raise
+            self._quarantine(con, unreadable)
+            report.quarantined += unreadable
+            gone = {q.file for q in unreadable}
+            remaining = [name for name in remaining if name not in gone]
+        return report
+
+    def _probe(self, name: str) -> Quarantined | None:
+        """Read one file alone: why it cannot be loaded, or None if it reads as enriched events."""
+        try:
+            path = local_path(self.lake, name)
+            if path is not None:
+                schema = pq.read_table(str(path)).schema
+            else:
+                schema = pq.read_table(pa.BufferReader(self.lake.read(name))).schema
+        except TransientError:
+            raise
+        except (pa.ArrowException, OSError, ValueError) as e:
+            return Quarantined(name, _one_line(e))
+        missing = [c for c in _REQUIRED_COLUMNS if c not in schema.names]
+        if missing:
+            return Quarantined(name, f"not an enriched-event file: no column {', '.join(missing)}")
+        return None
+
+    def _quarantine(self, con: duckdb.DuckDBPyConnection, files: Sequence[Quarantined]) -> None:
+        con.executemany(
+            f"INSERT OR REPLACE INTO {QUARANTINE_TABLE} VALUES (?, ?, ?, now())",
+            [[q.file, q.error, self._signature(q.file)] for q in files],
+        )
 
     def load_batch(self, con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> LoadReport:
         """Load `files` in one transaction (the caller checked they are not in the manifest)."""
@@ -171,6 +277,10 @@ class Loader:
             con.executemany(
                 f"INSERT INTO {MANIFEST_TABLE} VALUES (?, ?, ?, now())",
                 [[name, counts[name], load_id] for name in files],
+            )
+            con.execute(
+                f"DELETE FROM {QUARANTINE_TABLE} WHERE file IN (SELECT file FROM {MANIFEST_TABLE} WHERE load_id = ?)",
+                [load_id],
             )
             con.execute("COMMIT")
         except BaseException:
@@ -252,6 +362,38 @@ class Loader:
         return TypedColumn(column_name(model.kind, first), model.kind, model_prefix(first), column_type)
 
 
+def hold_loader_lock(warehouse_url: str, what: str, role: str) -> ProcessLock:
+    """One loader per warehouse: the lock file beside it (`warehouse.duckdb.lock`); `Locked` if another holds it."""
+    from core.locations import parse_warehouse_url
+
+    path = Path(parse_warehouse_url(warehouse_url).path).resolve()
+    return hold_lock(path.with_name(path.name + ".lock"), what, role)
+
+
+def quarantined_files(warehouse_url: str, *, wait_s: float = 10.0) -> list[Quarantined]:
+    """The files a warehouse's loads have quarantined (none if the warehouse does not exist yet)."""
+    from core.locations import parse_warehouse_url
+
+    if not Path(parse_warehouse_url(warehouse_url).path).exists():
+        return []
+    con = open_warehouse(warehouse_url, wait_s=wait_s, read_only=True)
+    try:
+        tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if QUARANTINE_TABLE not in tables:
+            return []
+        rows = con.execute(f"SELECT file, error FROM {QUARANTINE_TABLE} ORDER BY file").fetchall()
+    finally:
+        con.close()
+    return [Quarantined(file, error) for file, error in rows]
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception as one line of text (Arrow's messages may span lines and repeat the file's local path)."""
+    text = " ".join(str(error).split())
+    text = _ARROW_SOURCE.sub("", text)
+    return text or type(error).__name__
+
+
 def _model_sort_key(model: _Model) -> tuple[str, str, str, int]:
     return (model.kind, model.vendor, model.name, model.model)
 
@@ -319,7 +461,9 @@ def continuous_loader(
         loader = Loader(open_lake(lake_url), warehouse_url, resolver, lock_wait_s=interval_s)
         while not stop.is_set():
             try:
-                loader.load()
+                report = loader.load()
+                for q in report.quarantined:
+                    log.warning(f"quarantined {q.file}: {q.error}", file=q.file)
             except Exception as e:  # the loop must outlive any one failed load; it is retried next round
                 log.warning("load failed; retrying", error=f"{type(e).__name__}: {e}")
             stop.wait(interval_s)

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import time
 import uuid
 from collections import Counter
@@ -65,7 +64,17 @@ from enrich.outputs.badrows import encode_jsonl
 from enrich.outputs.partitions import PartNamer
 from enrich.pipeline import enrich_payload
 from loader.fixes import FixConfig, FixResult
-from loader.selection import BadRowEntry, Selection, describe_errors, read_bad_rows, unwrap
+from loader.selection import (
+    REPLAYED_PREFIX,
+    BadRowEntry,
+    ReadStats,
+    Selection,
+    describe_errors,
+    payload_identity,
+    read_bad_rows,
+    replay_outcomes,
+    unwrap,
+)
 from registry.resolver import Resolver
 from registry.validation import Validator
 
@@ -84,7 +93,6 @@ __all__ = [
     "unwrap",
 ]
 
-REPLAYED_PREFIX = "replayed/"
 RECOVERY_ERROR_PREFIX = "bad/recovery_error"
 _EID_NAMESPACE = uuid.UUID("5b1d2c1e-9f0a-4c55-8e2b-6a7d3f1c0e42")  # eventkit replay ids
 _SNOWPLOW = "com.snowplowanalytics.snowplow"
@@ -149,6 +157,7 @@ class ReplayPlan:
     sent_records: int = 0
     recovery_errors: int = 0
     seconds: float = 0.0
+    read: ReadStats = field(default_factory=ReadStats)  # redelivered copies left out, unreadable files
 
     @property
     def failed(self) -> list[Candidate]:
@@ -195,6 +204,8 @@ class ReplayPlan:
             "sent_rows": self.sent_rows,
             "sent_records": self.sent_records,
             "recovery_errors": self.recovery_errors,
+            "duplicates_skipped": self.read.duplicates,
+            "unreadable_files": [u.to_json() for u in self.read.unreadable],
             "seconds": round(self.seconds, 3),
             "by_failure": [
                 {"type": t, "schema": s, "error": e, **{k: counts[k] for k in sorted(counts)}}
@@ -289,10 +300,7 @@ def replay_seed(type_name: str, data: dict[str, Any]) -> str:
     The raw payload, not the row, so the same request failing twice (a redelivered message) or
     wrapped in a recovery_error replays with the same eids. Fixes do not change it.
     """
-    payload = data.get("payload")
-    if type_name in ("schema_violations", "enrichment_failures") and isinstance(payload, dict) and "raw" in payload:
-        payload = payload["raw"]
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return payload_identity(type_name, data)
 
 
 def raw_records(type_name: str, data: dict[str, Any], payload: Any, seed: str) -> tuple[CollectorPayload, ...]:
@@ -345,13 +353,7 @@ def _decode_format_violation(payload: str) -> CollectorPayload:
 
 def replayed_ids(lake: Lake) -> set[str]:
     """Row ids every earlier replay handled, sent or superseded by a recovery_error (manifests under `replayed/`)."""
-    ids: set[str] = set()
-    for name in lake.list(REPLAYED_PREFIX):
-        if name.endswith(".jsonl"):
-            for line in lake.read(name).split(b"\n"):
-                if line.strip():
-                    ids.add(str(orjson.loads(line)["row_id"]))
-    return ids
+    return set(replay_outcomes(lake).by_row)
 
 
 def _same_failure(candidate: Candidate, config: str | None) -> bool:
@@ -425,10 +427,12 @@ class Replayer:
     ) -> ReplayPlan:
         """Select bad rows and decide, row by row, what would be sent (nothing is sent or written)."""
         started = time.perf_counter()
-        done = replayed_ids(self.lake)
+        done = replay_outcomes(self.lake)
         plan = ReplayPlan()
-        for entry in entries if entries is not None else read_bad_rows(self.lake, selection or Selection()):
-            handled = entry.row_id in done
+        if entries is None:
+            entries = read_bad_rows(self.lake, selection or Selection(), plan.read)
+        for entry in entries:
+            handled = done.of(entry) is not None
             if handled and not include_replayed:
                 candidate = Candidate(entry, replayed_before=True)
             else:
@@ -503,7 +507,15 @@ class Replayer:
             return
         now_ms = time.time_ns() // 1_000_000
         lines = b"".join(
-            orjson.dumps({"row_id": c.entry.row_id, "file": c.entry.file, "line": c.entry.line, "outcome": outcome})
+            orjson.dumps(
+                {
+                    "row_id": c.entry.row_id,
+                    "identity": c.entry.identity,
+                    "file": c.entry.file,
+                    "line": c.entry.line,
+                    "outcome": outcome,
+                }
+            )
             + b"\n"
             for c in batch
         )

@@ -6,6 +6,19 @@ of the line, stable across runs), when it failed, the schemas its failure names 
 `(keyword, message)` pairs — what `eventkit bad` groups by and `eventkit replay` filters on.
 The time window reads the hour partition first (whole files are skipped) and then the failure's
 own timestamp when it has one.
+
+**Distinct rows.** A redelivered raw message is processed again and writes the same bad row again,
+differing only in processing times (`failure.timestamp`, `etl_tstamp`, look-up times). Each entry
+therefore carries a content `identity` — its type and the original request it holds (the payload
+replay rebuilds from; for a recovery_error also its error and recovery count) — and
+`read_bad_rows` yields each identity once, so counts and replays see one row per failed event.
+
+**Unreadable lines.** A line that is not a JSON bad row (truncated, binary, not an object) is
+skipped and reported per file in `ReadStats.unreadable`, never counted as a bad row nor replayed.
+
+**Replay manifest.** Every replay records the rows it handled under `replayed/` (one JSON line per
+row: row id, identity, outcome `sent` or `recovery_error`); `replay_outcomes` reads it back so
+`eventkit bad` can show those rows as replayed and replay does not send them twice.
 """
 
 from __future__ import annotations
@@ -13,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,9 +36,24 @@ from core.errors import ConfigError
 from core.lake import Lake
 from core.raw import parse_instant
 
-__all__ = ["BAD_PREFIX", "BadRowEntry", "Selection", "describe_errors", "parse_when", "read_bad_rows", "unwrap"]
+__all__ = [
+    "BAD_PREFIX",
+    "REPLAYED_PREFIX",
+    "BadRowEntry",
+    "ReadStats",
+    "ReplayOutcomes",
+    "Selection",
+    "UnreadableFile",
+    "describe_errors",
+    "parse_when",
+    "payload_identity",
+    "read_bad_rows",
+    "replay_outcomes",
+    "unwrap",
+]
 
 BAD_PREFIX = "bad/"
+REPLAYED_PREFIX = "replayed/"
 _PARTITION = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
 _AGO = re.compile(r"^(\d+)([dhm])$")
 
@@ -60,6 +88,26 @@ class BadRowEntry:
     schemas: tuple[str, ...]
     errors: tuple[tuple[str, str], ...]  # (keyword, message)
     wrapped_type: str | None = None  # a recovery_error's original type (it is selected by that type too)
+    identity: str = ""  # the content identity: a redelivered copy of this bad row has the same one
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableFile:
+    """A bad-row file (or some of its lines) that could not be read as bad rows, and why."""
+
+    file: str
+    error: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"file": self.file, "error": self.error}
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """What `read_bad_rows` left out: redelivered copies of rows already yielded, and unreadable files."""
+
+    duplicates: int = 0
+    unreadable: list[UnreadableFile] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,22 +163,110 @@ def _schema_matches(want: str, have: str) -> bool:
     return have.startswith(want) or bare.startswith(want.removeprefix("iglu:"))
 
 
-def read_bad_rows(lake: Lake, selection: Selection = Selection()) -> Iterator[BadRowEntry]:
-    """Every bad row in the lake that `selection` takes, file by file in name order."""
+def read_bad_rows(
+    lake: Lake, selection: Selection = Selection(), stats: ReadStats | None = None
+) -> Iterator[BadRowEntry]:
+    """Every distinct bad row in the lake that `selection` takes, file by file in name order.
+
+    Redelivered copies (same identity) and unreadable lines are left out and counted in `stats`.
+    """
+    stats = stats if stats is not None else ReadStats()
     taken = 0
+    seen: set[str] = set()
     for name in lake.list(BAD_PREFIX):
         if not name.endswith(".jsonl") or not selection.file_may_match(name):
             continue
         type_name = name[len(BAD_PREFIX) :].split("/", 1)[0]
-        for number, line in enumerate(lake.read(name).split(b"\n")):
+        try:
+            content = lake.read(name)
+        except FileNotFoundError:
+            stats.unreadable.append(UnreadableFile(name, "vanished while being read"))
+            continue
+        bad_lines: list[tuple[int, str]] = []
+        for number, line in enumerate(content.split(b"\n")):
             if not line.strip():
                 continue
             entry = _entry(name, number, type_name, line)
-            if entry is not None and selection.matches(entry):
-                yield entry
-                taken += 1
-                if selection.limit is not None and taken >= selection.limit:
-                    return
+            if isinstance(entry, str):
+                bad_lines.append((number, entry))
+                continue
+            if not selection.matches(entry):
+                continue
+            if entry.identity in seen:
+                stats.duplicates += 1
+                continue
+            seen.add(entry.identity)
+            yield entry
+            taken += 1
+            if selection.limit is not None and taken >= selection.limit:
+                return
+        if bad_lines:
+            number, reason = bad_lines[0]
+            stats.unreadable.append(
+                UnreadableFile(name, f"{len(bad_lines)} unreadable line(s), skipped (line {number + 1}: {reason})")
+            )
+
+
+@dataclass(slots=True)
+class ReplayOutcomes:
+    """What earlier replays did with rows, by row id and by content identity: `sent` or `recovery_error`."""
+
+    by_row: dict[str, str] = field(default_factory=dict)
+    by_identity: dict[str, str] = field(default_factory=dict)
+
+    def of(self, entry: BadRowEntry) -> str | None:
+        """The outcome of `entry` (or of a redelivered copy of it), None if no replay handled it."""
+        return self.by_row.get(entry.row_id) or self.by_identity.get(entry.identity)
+
+
+def replay_outcomes(lake: Lake) -> ReplayOutcomes:
+    """Every row an earlier replay handled, with the outcome (`sent` or `recovery_error`).
+
+    An unreadable manifest line is skipped: the rows it named are then only selectable again, and a
+    replay's eids make a resend harmless (the load deduplicates).
+    """
+    outcomes = ReplayOutcomes()
+    for name in lake.list(REPLAYED_PREFIX):
+        if not name.endswith(".jsonl"):
+            continue
+        for line in lake.read(name).split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                item = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(item, dict):
+                continue
+            outcome = str(item.get("outcome", "sent"))
+            if isinstance(item.get("row_id"), str):
+                outcomes.by_row[item["row_id"]] = outcome
+            if isinstance(item.get("identity"), str):
+                outcomes.by_identity[item["identity"]] = outcome
+    return outcomes
+
+
+def payload_identity(type_name: str, data: dict[str, Any]) -> str:
+    """The identity of the original request a bad row's `data` holds (hex sha256 of its canonical JSON).
+
+    The raw payload, not the row, so the same request failing twice (a redelivered message) or
+    wrapped in a recovery_error has the same identity. Replay derives its stable eids from it.
+    """
+    payload = data.get("payload")
+    if type_name in ("schema_violations", "enrichment_failures") and isinstance(payload, dict) and "raw" in payload:
+        payload = payload["raw"]
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _identity(type_name: str, doc: dict[str, Any]) -> str:
+    """A row's content identity: its type and original request (and for a recovery_error, which recovery)."""
+    inner_type, original, recoveries = unwrap(type_name, doc)
+    found = original.get("data")
+    parts: list[Any] = [type_name, inner_type, payload_identity(inner_type, found if isinstance(found, dict) else {})]
+    if type_name == "recovery_error":
+        failure = _failure(doc)
+        parts += [recoveries, failure.get("error") if isinstance(failure, dict) else None]
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()
 
 
 def _type_of(row: dict[str, Any]) -> str:
@@ -167,13 +303,14 @@ def _failed_at(failure: Any) -> datetime | None:
     return None
 
 
-def _entry(name: str, number: int, type_name: str, line: bytes) -> BadRowEntry | None:
+def _entry(name: str, number: int, type_name: str, line: bytes) -> BadRowEntry | str:
+    """The entry for one line, or why the line is not a bad row."""
     try:
         doc = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        doc = {"schema": None, "data": {"payload": line.decode("utf-8", "replace")}}
-    if not isinstance(doc, dict):
-        return None
+    except orjson.JSONDecodeError as e:
+        return f"not JSON: {e}"
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
+        return "not a bad row (expected a JSON object with a data object)"
     failure = _failure(doc)
     schemas, errors = describe_errors(failure)
     wrapped_type = None
@@ -186,7 +323,8 @@ def _entry(name: str, number: int, type_name: str, line: bytes) -> BadRowEntry |
         errors = tuple(dict.fromkeys((*errors, *inner_errors)))
         failed_at = _failed_at(_failure(original))
     row_id = hashlib.sha256(line.strip()).hexdigest()
-    return BadRowEntry(name, number, type_name, row_id, doc, failed_at, schemas, errors, wrapped_type)
+    identity = _identity(type_name, doc)
+    return BadRowEntry(name, number, type_name, row_id, doc, failed_at, schemas, errors, wrapped_type, identity)
 
 
 def describe_errors(failure: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:

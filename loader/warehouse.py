@@ -3,10 +3,12 @@
     events                       131 atomic columns (Snowplow names), then one column per schema model
     _eventkit_columns            each typed column's kind, model and type (as JSON), so widening knows the old type
     _eventkit_manifest           each lake file loaded (row count, load id), written in the load's own transaction
+    _eventkit_quarantine         each lake file that could not be read (its error, size/mtime signature, when)
 
 DuckDB lets one process write a database file at a time. The continuous loader inside `eventkit up`
 opens the file only for each load and closes it after, and `open_warehouse` waits for the lock
-(bounded), so `eventkit load` run by hand beside `eventkit up` takes turns instead of failing.
+(bounded), so readers (`eventkit bad`, a DuckDB shell) take turns with it instead of failing. A
+second loader is refused before it gets here (the loader lock beside the file, loader/load.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "COLUMNS_TABLE",
     "EVENTS_TABLE",
     "MANIFEST_TABLE",
+    "QUARANTINE_TABLE",
     "TypedColumn",
     "WarehouseBusy",
     "apply_column",
@@ -40,6 +43,7 @@ __all__ = [
 EVENTS_TABLE = "events"
 COLUMNS_TABLE = "_eventkit_columns"
 MANIFEST_TABLE = "_eventkit_manifest"
+QUARANTINE_TABLE = "_eventkit_quarantine"
 _KIND_SQL = {
     "str": "VARCHAR",
     "json": "VARCHAR",
@@ -98,6 +102,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         f"CREATE TABLE IF NOT EXISTS {MANIFEST_TABLE} "
         "(file VARCHAR PRIMARY KEY, rows_in_file BIGINT NOT NULL, load_id VARCHAR NOT NULL, "
         "loaded_at TIMESTAMPTZ NOT NULL)"
+    )
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} "
+        "(file VARCHAR PRIMARY KEY, error VARCHAR NOT NULL, signature VARCHAR, quarantined_at TIMESTAMPTZ NOT NULL)"
     )
 
 

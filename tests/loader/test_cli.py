@@ -121,7 +121,7 @@ def test_load_reports_rows_and_new_columns(tmp_path: Path) -> None:
 def test_replay_with_nothing_passing_still_records_failed_recoveries(data: tuple[Path, Path]) -> None:
     """`--yes` with nothing that passes sends nothing but writes each failure as a recovery_error, once."""
     data_dir, registry = data
-    args = ("replay", "--data-dir", str(data_dir), "--registry", str(registry), "--yes")
+    args = ("replay", "--data-dir", str(data_dir), "--registry", str(registry), "--yes", "--json")
     first = run(*args)
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)
@@ -131,5 +131,5 @@ def test_replay_with_nothing_passing_still_records_failed_recoveries(data: tuple
     assert summary["total"] == 3
     again = json.loads(run(*args).stdout)
     assert (again["selected"], again["already_replayed"], again["recovery_errors"]) == (6, 3, 0)
-    dry = json.loads(run(*args[:-1], "--dry-run").stdout)
+    dry = json.loads(run(*args[:-2], "--json", "--dry-run").stdout)
     assert (dry["dry_run"], dry["recovery_errors"]) == (True, 0)

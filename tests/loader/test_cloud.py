@@ -157,6 +157,27 @@ def raw_queue(pubsub_emulator: PubSubEmulator, pubsub_project: str) -> Iterator[
 
 
 @pytest.mark.pubsub
+def test_a_truncated_object_in_a_gcs_lake_is_quarantined_and_the_rest_loads(
+    pipeline: Pipeline, lake_url: str, tmp_path: Path
+) -> None:
+    """gs://: a truncated good object is quarantined (read from bytes, not a path), the other object loads,
+    and a later load leaves it alone (an object name is never rewritten)."""
+    shutil.copytree(CASES / "replay", pipeline.registry, dirs_exist_ok=True)
+    assert pipeline.run([get_payload(p) for p in orders(with_mistake=False)]) == (3, 0)
+    lake = open_lake(lake_url)
+    (whole,) = list(lake.list("good/"))
+    broken = whole.replace(".parquet", "-broken.parquet")
+    lake.create(broken, lake.read(whole)[:200])
+    warehouse = f"duckdb://{tmp_path / 'warehouse.duckdb'}"
+    where = ("--lake", lake_url, "--warehouse", warehouse, "--registry", registry_locations(pipeline.registry))
+
+    first = run("load", *where)
+    assert (first["files"], first["rows_loaded"]) == (1, 3)
+    assert [q["file"] for q in first["quarantined"]] == [broken]
+    again = run("load", *where)
+    assert (again["files"], again["quarantined"], again["skipped_quarantined"]) == (0, [], 1)
+
+
 def test_replay_to_pubsub_through_the_enrich_worker_loads_each_event_once(
     pipeline: Pipeline, lake_url: str, raw_queue: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -167,7 +188,7 @@ def test_replay_to_pubsub_through_the_enrich_worker_loads_each_event_once(
     shutil.copytree(CASES / "replay", pipeline.registry, dirs_exist_ok=True)
     registry = registry_locations(pipeline.registry)
     warehouse = f"duckdb://{tmp_path / 'warehouse.duckdb'}"
-    replay = ("replay", "--lake", lake_url, "--raw", publish_url, "--registry", registry, "--yes")
+    replay = ("replay", "--lake", lake_url, "--raw", publish_url, "--registry", registry, "--yes", "--json")
 
     def enrich_and_load() -> dict[str, Any]:
         enrich, _ = build_enrich(registry, None, cache_ttl=0.0)

@@ -126,18 +126,22 @@ def test_unknown_schema_then_publish_replay_and_load_exactly_once(up: tuple[UpPr
 
     shutil.copytree(CASES / "replay", registry, dirs_exist_ok=True)  # publish the schema
     where = ["--data-dir", str(data), "--registry", str(registry)]
-    dry = eventkit("replay", *where, "--dry-run", "--type", "schema_violations")
+    dry = eventkit("replay", *where, "--json", "--dry-run", "--type", "schema_violations")
     assert (dry["selected"], dry["would_pass"], dry["sent_rows"]) == (6, 6, 0)
     assert dry["by_failure"][0]["schema"] == ORDER
 
-    sent = eventkit("replay", *where, "--yes")
+    sent = eventkit("replay", *where, "--json", "--yes")
     assert (sent["sent_rows"], sent["sent_records"]) == (6, 6)
 
     warehouse = data / "warehouse.duckdb"
     column = "unstruct_event_com_acme_order_placed_1"
 
+    # One loader per warehouse: by hand, while `eventkit up` runs its own, `load` is refused at once.
+    refused = subprocess.run([*CLI, "load", *where], capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert f"another eventkit is using {data.resolve()} (pid {process.process.pid}, eventkit up)" in refused.stderr
+
     def loaded_orders() -> int:
-        eventkit("load", *where)  # by hand, while `eventkit up` runs its own loader
         names = {r[0] for r in query(warehouse, "SELECT column_name FROM information_schema.columns")}
         if column not in names:
             return 0
@@ -152,15 +156,14 @@ def test_unknown_schema_then_publish_replay_and_load_exactly_once(up: tuple[UpPr
     assert query(warehouse, "SELECT count(*) FROM events WHERE event = 'page_view'") == [(2,)]
 
     # Replaying again sends nothing; forcing a resend still leaves one row per event after loading.
-    again = eventkit("replay", *where, "--yes")
+    again = eventkit("replay", *where, "--json", "--yes")
     assert (again["sent_rows"], again["already_replayed"]) == (0, 6)
-    forced = eventkit("replay", *where, "--yes", "--include-replayed")
+    forced = eventkit("replay", *where, "--json", "--yes", "--include-replayed")
     assert forced["sent_rows"] == 6
     good_files = lambda: len([n for n in lake.list("good/") if n.endswith(".parquet")])  # noqa: E731
     before = good_files()
     wait_for(lambda: good_files() > before, "the resent events to be enriched")
-    time.sleep(2.5)  # let enrich commit the rest of the resent batch
-    eventkit("load", *where)
+    time.sleep(5)  # let enrich commit the rest of the resent batch and `up` load it
     assert query(warehouse, f"SELECT count(*), count(DISTINCT event_id) FROM events WHERE {column} IS NOT NULL") == [
         (6, 6)
     ]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -296,3 +298,52 @@ def test_every_found_location_has_an_exact_path_back_to_it(doc: Any) -> None:
             assert loc.exact().values(doc) == [loc.value]
         if isinstance(loc.value, dict | list):
             frontier.extend(JsonPath(loc.path, (*loc.exact().segments, JsonPath.parse("$[*]").segments[0])).find(doc))
+
+
+FIXES_DOC = Path(__file__).resolve().parents[2] / "docs" / "FIXES.md"
+
+
+def test_every_example_in_the_fix_step_guide_is_a_valid_fix_file() -> None:
+    """docs/FIXES.md stays true: its whole-file example, each step example and each condition example parse."""
+    text = FIXES_DOC.read_text()
+    blocks = [b.strip() for b in re.findall(r"```json\n(.*?)```", text, re.S)]
+    assert blocks
+    parse_fixes(orjson.loads(blocks[0]))
+    steps = [orjson.loads(line) for block in blocks[1:] for line in block.splitlines()]
+    assert {s["op"] for s in steps} == {"Replace", "Remove", "Cast", "Add", "Rename"}
+    for step in steps:
+        parse_fixes({"schema_violations": [{"name": "doc", "steps": [step]}]})
+    conditions = [orjson.loads(c) for c in re.findall(r'`(\{"op": "Test".*?\})` \|', text)]
+    assert len(conditions) == 3
+    parse_fixes({"*": [{"name": "doc", "conditions": conditions, "steps": []}]})
+    with pytest.raises(ConfigError, match=re.escape("value refers to $9 but match '^shop-(.*)$' has 1 group")):
+        parse_fixes({"schema_violations": [{"steps": [{**steps[1], "value": "$9"}]}]})
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ({"op": "Add", "path": "$.raw.parameters.list[0]", "value": 1}, "Add needs a path ending in a member name"),
+        ({"op": "Cast", "path": "$.a", "from": "String", "to": "Numeric", "match": "x"}, "match is for Replace"),
+        ({"op": "Replace", "path": "$.a", "match": "(x)", "value": 1}, "needs a string value"),
+        ({"op": "Replace", "path": "$.a", "match": "x", "value": "$1"}, "refers to $1 but match 'x' has no groups"),
+    ],
+)
+def test_steps_that_could_only_fail_later_are_refused_when_read(step: dict[str, Any], message: str) -> None:
+    """Mistakes a replay would only hit row by row (or crash on) are one ConfigError when the file is read."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_fixes({"schema_violations": [{"name": "f", "steps": [step]}]})
+
+
+def test_replace_templates_take_groups_whole_match_and_dollars_literally() -> None:
+    """`$0` is the whole match, `$$` a dollar, `$10` group ten, and backslashes are plain text."""
+    steps = [
+        {"op": "Replace", "path": "$.raw.parameters.a", "match": "^(b)(c)$", "value": "[$0|$2$1|$$|\\1]"},
+        {"op": "Replace", "path": "$.raw.parameters.t", "match": "^" + "(.)" * 10 + "$", "value": "$10$1"},
+    ]
+    config = parse_fixes({"schema_violations": [{"name": "f", "steps": steps}]})
+    data = {"payload": {"raw": {"parameters": [{"name": "a", "value": "bc"}, {"name": "t", "value": "0123456789"}]}}}
+    result = config.apply("schema_violations", data)
+    assert result.error is None
+    fixed = {p["name"]: p["value"] for p in result.payload["raw"]["parameters"]}
+    assert fixed == {"a": "[bc|cb|$|\\1]", "t": "90"}
