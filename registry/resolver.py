@@ -152,7 +152,7 @@ class Resolver:
     ) -> None:
         self.fallbacks = tuple(fallbacks)  # consulted after every other repository, in this order
         self.repositories = (*repositories, *self.fallbacks)
-        self._configured = tuple(repositories)
+        self.configured = tuple(repositories)  # in the order given; ordered_for() sorts them Iglu's way
         self.cache_size = max(1, cache_size)
         self.cache_ttl = cache_ttl
         self._clock = clock
@@ -219,7 +219,7 @@ class Resolver:
             matches = any(vendor.startswith(prefix) for prefix in repository.vendor_prefixes)
             return (not matches, repository.class_priority, repository.priority)
 
-        return [*sorted(self._configured, key=rank), *self.fallbacks]
+        return [*sorted(self.configured, key=rank), *self.fallbacks]
 
     # -- cache --------------------------------------------------------------------------------
 
