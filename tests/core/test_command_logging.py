@@ -31,13 +31,17 @@ COMMANDS: dict[str, Command] = {
         f"http://127.0.0.1:{p}/health",
     ),
     "collector": lambda d, p: (
-        ["collector", "--host", "127.0.0.1", "--port", str(p), "--raw", f"sqlite://{d}/queue.db"]
-        + ["--spool", str(d / "spool.db"), "--lake", str(d / "lake")],
+        [
+            *("collector", "--host", "127.0.0.1", "--port", str(p), "--raw", f"sqlite://{d}/queue.db"),
+            *("--spool", str(d / "spool.db"), "--lake", str(d / "lake")),
+        ],
         f"http://127.0.0.1:{p}/health",
     ),
     "enrich": lambda d, p: (
-        ["enrich", "--raw", f"sqlite://{d}/queue.db", "--lake", str(d / "lake"), "--registry", str(d / "schemas")]
-        + ["--cache-ttl", "3"],
+        [
+            *("enrich", "--raw", f"sqlite://{d}/queue.db", "--lake", str(d / "lake")),
+            *("--registry", str(d / "schemas"), "--cache-ttl", "3"),
+        ],
         None,
     ),
     "registry serve": lambda d, p: (
