@@ -117,6 +117,12 @@ def test_readme_recovery_recipe_recovers_the_events_exactly_once(up_in_empty_fol
             assert (report["selected"], report["would_pass"], report["sent_rows"]) == (6, 6, 0), report
 
     assert (schemas / SchemaKey.parse(ORDER).path).is_file(), "the recipe published the schema into ./schemas"
+    # The recipe's siblings given the same data dir use, and name, the same registry.
+    for command in (["load", "--data-dir", "data"], ["schema", "check", "my-schema", "--data-dir", "data"]):
+        done = subprocess.run([*CLI, *command], cwd=work, env=_env(), capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stderr.splitlines()[0] == recorded, done.stderr[:500]
+    assert "1-0-0 is already published" in done.stderr.splitlines()[1], "schema check read that registry"
 
     warehouse = data / "warehouse.duckdb"
     column = "unstruct_event_com_acme_order_placed_1"
