@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,10 @@ def collector(
         typer.Option("--config", help="eventkit.toml (its collector table; default ./eventkit.toml if present)."),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+    log_level: Annotated[
+        str | None,
+        typer.Option("--log-level", help="debug, info, warning or error (default: the log_level setting, info)."),
+    ] = None,
 ) -> None:
     """Accept tracker requests; answer 200 only once each raw record is in the queue or the spool."""
     import sys
@@ -52,8 +56,12 @@ def collector(
     from collector.server import build_app, export_config, settle_heap
     from collector.settings import load_config
     from core.errors import ConfigError
+    from core.settings import load_settings
+    from core.telemetry import configure_logging_from
 
     try:
+        logging_settings = load_settings(config, log_level=log_level)
+        level = configure_logging_from(logging_settings)
         settings = load_config(
             config,
             port=port,
@@ -70,7 +78,8 @@ def collector(
     common = {
         "host": settings.host,
         "port": settings.port,
-        "log_level": log_level,
+        "log_level": level,
+        "log_config": None,  # keep the logging configure_logging_from() set up (format, level, stream)
         "access_log": False,
         "timeout_graceful_shutdown": 30,
         "server_header": False,
@@ -82,6 +91,10 @@ def collector(
     }
     if workers > 1:
         export_config(settings)
+        # Worker processes configure their own logging from the environment (collector.server.app_from_env).
+        os.environ["EVENTKIT_LOG_LEVEL"] = level
+        if logging_settings.log_json is not None:
+            os.environ["EVENTKIT_LOG_JSON"] = str(logging_settings.log_json).lower()
         uvicorn.run("collector.server:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
     else:
         try:

@@ -48,9 +48,13 @@ def app_from_env() -> CollectorApp:
     """uvicorn factory for worker processes (`collector.server:app_from_env`)."""
     import json
 
+    from core.settings import load_settings
+    from core.telemetry import configure_logging_from
+
     text = os.environ.get(CONFIG_ENV)
     if not text:
         raise ConfigError(f"{CONFIG_ENV} is not set: start workers through `eventkit collector`")
+    configure_logging_from(load_settings())  # EVENTKIT_LOG_* as `eventkit collector` exported them
     application = build_app(config_from_json(json.loads(text)))
     settle_heap()
     return application

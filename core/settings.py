@@ -245,7 +245,12 @@ class RegistrySettings(_Section):
 
     path_or_url: str = Field(default_factory=lambda: str(BUNDLED_SCHEMAS))
     cache_size: int = Field(default=500, ge=0)
-    cache_ttl: int | None = Field(default=600, ge=0, description="seconds; None = entries never expire")
+    cache_ttl: int | None = Field(
+        default=600,
+        ge=0,
+        description="seconds a schema or its absence is cached; None = never expire. Used only when set "
+        "(eventkit.toml, EVENTKIT_REGISTRY__CACHE_TTL); unset: a resolver config's cacheTtl, else the command's",
+    )
     api_master_key: SecretStr | None = Field(default=None, description="None = read-only API")
     host: str = "127.0.0.1"
     port: int = Field(default=8081, ge=0, le=65535)

@@ -1,6 +1,8 @@
 """Logs and metrics every stage shares: structlog set up once, and one Prometheus registry.
 
-Logging: `configure_logging()` once per process (the CLI does it), then `get_logger(__name__)`.
+Logging: `configure_logging()` once per process (every command does it through
+`configure_logging_from(settings)`, so `log_level` / `log_json` and `EVENTKIT_LOG_LEVEL` /
+`EVENTKIT_LOG_JSON` apply everywhere), then `get_logger(__name__)`.
 Lines are JSON when stderr is not a terminal (containers, CI) and coloured console text when it
 is. Ids bound with `structlog.contextvars.bind_contextvars(request_id=...)` appear on every line
 logged in that context. Records from the standard `logging` module (uvicorn, Google clients) go
@@ -18,16 +20,20 @@ import logging
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 import orjson
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from structlog.typing import FilteringBoundLogger, Processor
 
+if TYPE_CHECKING:
+    from core.settings import Settings
+
 __all__ = [
     "REGISTRY",
     "configure_logging",
+    "configure_logging_from",
     "counter",
     "gauge",
     "get_logger",
@@ -94,6 +100,19 @@ def configure_logging(level: str = "info", json: bool | None = None, stream: Tex
 
 
 _SELF_CONFIGURING_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def configure_logging_from(settings: Settings, *, quiet: bool = False, stream: TextIO | None = None) -> str:
+    """configure_logging() as the settings say (`log_level`, `log_json`); returns the level used.
+
+    `quiet` is for commands that print their own summary (load, bad, replay): they log warnings and
+    errors only, unless `log_level` is set explicitly (eventkit.toml or EVENTKIT_LOG_LEVEL).
+    """
+    level = settings.log_level
+    if quiet and "log_level" not in settings.model_fields_set:
+        level = "warning"
+    configure_logging(level, settings.log_json, stream)
+    return level
 
 
 def get_logger(name: str) -> FilteringBoundLogger:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from registry.cache_ttl import NOT_SET, Ttl
+
 if TYPE_CHECKING:
     from enrich.enrichments.base import Enrichment
     from enrich.metrics import EnrichMetrics
@@ -48,25 +50,43 @@ class EnrichOptions:
     max_bytes: int = 128 * 1024 * 1024
     max_age_s: float = 30.0
     lease_seconds: float = 120.0
-    cache_ttl: float = 600.0
+    cache_ttl: Ttl = NOT_SET  # None: never expire; NOT_SET: a resolver config's cacheTtl, else 600 s
     metrics_port: int | None = None
+    log_level: str = "info"
+    log_json: bool | None = None
 
 
-def build_enrich(registry: str, enrichments: str | None, *, cache_ttl: float = 600.0) -> tuple[EnrichFn, Resolver]:
-    """The enrich function (raw bytes, etl ms) -> outcomes over a resolver of `registry`, and that resolver."""
+def build_enrich(
+    registry: str,
+    enrichments: str | None,
+    *,
+    cache_ttl: Ttl = NOT_SET,
+    default_ttl: float | None = 600.0,
+) -> tuple[EnrichFn, Resolver]:
+    """The enrich function (raw bytes, etl ms) -> outcomes over a resolver of `registry`, and that resolver.
+
+    The resolver caches hits and not-found for `cache_ttl` seconds when given (None: never expire),
+    else for a resolver-config file's `cacheTtl`, else for `default_ttl`.
+    """
     from core.badrows.processor import eventkit_processor
-    from enrich.environment import Environment
+    from enrich.environment import Environment, FingerprintConfig
     from enrich.pipeline import enrich_record
     from registry.resolver import Resolver, with_bundled_schemas
     from registry.validation import Validator
 
-    resolver = Resolver.from_locations(with_bundled_schemas(registry), cache_size=500, cache_ttl=cache_ttl)
+    resolver = Resolver.from_locations(
+        with_bundled_schemas(registry), cache_size=500, cache_ttl=cache_ttl, default_ttl=default_ttl
+    )
     chain: tuple[Enrichment, ...] = ()
+    fingerprint: FingerprintConfig | None = FingerprintConfig()
     if enrichments is not None:
-        from enrich.enrichments import load_enrichments
+        from enrich.enrichments import load_enrichment_setup
 
-        chain = tuple(load_enrichments(Path(enrichments), resolver))
-    env = Environment(Validator(resolver), processor=eventkit_processor("enrich"), enrichments=chain)
+        configured, fingerprint = load_enrichment_setup(Path(enrichments), resolver)
+        chain = tuple(configured)
+    env = Environment(
+        Validator(resolver), processor=eventkit_processor("enrich"), enrichments=chain, fingerprint=fingerprint
+    )
 
     def enrich(raw: bytes, etl_ms: int) -> list[Outcome]:
         return enrich_record(raw, env, etl_tstamp=etl_ms)
@@ -91,8 +111,10 @@ def build_worker(options: EnrichOptions, *, metrics: EnrichMetrics | None = None
 
 def _worker_main(options: EnrichOptions, index: int) -> None:
     """Entry point of one worker process: run until SIGTERM/SIGINT, then flush and ack."""
+    from core.telemetry import configure_logging
     from enrich.metrics import EnrichMetrics
 
+    configure_logging(options.log_level, options.log_json)  # a spawned process starts unconfigured
     metrics = EnrichMetrics()
     if options.metrics_port is not None:
         from prometheus_client import start_http_server
@@ -188,6 +210,13 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         120.0, "--lease-seconds", min=1.0, help="how long a pulled message stays leased before redelivery"
     ),
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="worker i serves /metrics on PORT+i"),
+    cache_ttl: float | None = typer.Option(
+        None,
+        "--cache-ttl",
+        min=0.0,
+        help="seconds a schema, or its absence, is cached (default: registry.cache_ttl, a resolver config's "
+        "cacheTtl, else 600)",
+    ),
     config: str | None = typer.Option(None, "--config", help="eventkit.toml (default: ./eventkit.toml if present)"),
 ) -> None:
     """Run enrich workers: raw queue in, good Parquet (and TSV) and bad rows out to the lake.
@@ -197,9 +226,11 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
     from core.errors import ConfigError
     from core.lake import open_lake
     from core.settings import load_settings
+    from core.telemetry import configure_logging_from
+    from registry.resolver import configured_cache_ttl
 
     try:
-        settings = load_settings(
+        everything = load_settings(
             None if config is None else Path(config),
             enrich__raw=raw,
             enrich__lake=lake,
@@ -209,11 +240,14 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
             enrich__enrichments=enrichments,
             enrich__file_cut__max_events=max_events,
             enrich__file_cut__max_age_seconds=max_age,
-        ).enrich
+        )
+        settings = everything.enrich
+        log_level = configure_logging_from(everything)
+        ttl = configured_cache_ttl(cache_ttl, everything.registry)
         open_lake(settings.lake, key="enrich.lake")
         # Fail here, once, on a bad registry or enrichment config (not in a restart loop of workers).
-        build_enrich(
-            settings.registry, None if settings.enrichments is None else str(settings.enrichments), cache_ttl=1.0
+        _, resolver = build_enrich(
+            settings.registry, None if settings.enrichments is None else str(settings.enrichments), cache_ttl=ttl
         )
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
@@ -230,9 +264,14 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         lease_seconds=lease_seconds,
         batch_size=batch_size,
         metrics_port=metrics_port,
+        cache_ttl=ttl,
+        log_level=log_level,
+        log_json=everything.log_json,
     )
+    cached = "never expires" if resolver.cache_ttl is None else f"cached {resolver.cache_ttl:g} s"
     typer.echo(
-        f"eventkit enrich: {settings.workers} worker(s) {options.raw} -> {options.lake} (registry {options.registry})",
+        f"eventkit enrich: {settings.workers} worker(s) {options.raw} -> {options.lake} "
+        f"(registry {options.registry}, {cached})",
         err=True,
     )
     sys.exit(run_workers(options, settings.workers))

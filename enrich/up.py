@@ -16,8 +16,10 @@ Iglu-Server-compatible registry API under `/api/...` (e.g. `/api/schemas/com.acm
 the collector treats any `/<vendor>/<version>` path as a tracker route (webhooks), `/micro/all`
 included. The enrich worker runs in a thread with embedded file-cut
 defaults (files at most 1 s old) and writes every committed outcome to the lake and the Micro
-store, so `/micro/good|bad` agree with the lake. Schemas are read live: the resolver caches for 2 s,
-so a schema file added to the registry folder is used without a restart.
+store, so `/micro/good|bad` agree with the lake. Schemas are read live: the resolver caches for 2 s
+(unless `--cache-ttl`, `registry.cache_ttl` or a resolver config's `cacheTtl` says otherwise), so a
+schema file added to the registry folder is used without a restart. The registry is recorded in
+DATA/eventkit.json, so `bad`, `replay`, `load` and `schema check --data-dir DATA` use the same one.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from enrich.micro_store import MicroRecord, MicroStore
 from enrich.outcome import Good
 from enrich.outputs.rolling import CutPolicy
 from enrich.worker import CommittedMessage, EnrichWorker, WorkerConfig
+from registry.cache_ttl import NOT_SET, Ttl
 from registry.keys import KeyRing
 from registry.resolver import with_bundled_schemas
 from registry.store import SchemaStore, open_store
@@ -65,6 +68,7 @@ class UpOptions:
     tsv: bool = False
     enrichments: str | None = None
     policy: CutPolicy = field(default_factory=CutPolicy.embedded)
+    cache_ttl: Ttl = NOT_SET  # NOT_SET: a resolver config's cacheTtl, else LIVE_SCHEMA_TTL_S
 
 
 class MicroListener:
@@ -119,6 +123,7 @@ class UpStack:
     # The data folder's and the warehouse's locks, held until stop (the OS drops them on any exit).
     locks: list[ProcessLock] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
+    schema_ttl: float | None = LIVE_SCHEMA_TTL_S  # how long the resolver caches a schema or its absence
 
     @property
     def lake_path(self) -> Path:
@@ -161,6 +166,7 @@ def build_up(options: UpOptions) -> UpStack:
     from collector.app import create_app
     from collector.settings import load_config
     from collector.spool import Spool
+    from core.recorded_registry import record_registry
 
     data = options.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
@@ -176,7 +182,10 @@ def build_up(options: UpOptions) -> UpStack:
         raise
     queue_url = f"sqlite://{(data / 'queue.db').as_posix()}"
     lake_url = (data / "lake").as_posix()
-    enrich, resolver = build_enrich(options.registry, options.enrichments, cache_ttl=LIVE_SCHEMA_TTL_S)
+    enrich, resolver = build_enrich(
+        options.registry, options.enrichments, cache_ttl=options.cache_ttl, default_ttl=LIVE_SCHEMA_TTL_S
+    )
+    record_registry(data, options.registry)
     store = MicroStore(data / "micro.db", max_events=options.max_events)
     lake = open_lake(lake_url)
     config = load_config(
@@ -210,6 +219,7 @@ def build_up(options: UpOptions) -> UpStack:
     )
     stack = UpStack(options, UpApp(collector, micro, _registry_api(schemas)), worker, store, metrics)
     stack.locks = locks
+    stack.schema_ttl = resolver.cache_ttl
     # Loader hook (owned by loader/): load good files into DATA/warehouse.duckdb continuously.
     from loader.load import continuous_loader
 

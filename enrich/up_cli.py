@@ -15,8 +15,27 @@ __all__ = ["app", "serve"]
 
 app = typer.Typer(add_completion=False)
 
+DEFAULT_REGISTRY = "./schemas"
+SCHEMAS_README = (
+    "Your Iglu schemas: schemas/<vendor>/<name>/jsonschema/<M-R-A> (read live by `eventkit up`; "
+    "publish with `eventkit schema publish FILE --registry schemas`).\n"
+)
 
-def serve(options: UpOptions) -> None:
+
+def ensure_default_registry(registry: str) -> bool:
+    """Create the default `./schemas` folder (empty but for a one-line README) when it is missing; True if created.
+
+    Only the default: a `--registry` the user typed that does not exist is a mistake to report, not to create.
+    """
+    folder = Path(registry)
+    if registry != DEFAULT_REGISTRY or folder.exists():
+        return False
+    folder.mkdir(parents=True)
+    (folder / "README.md").write_text(SCHEMAS_README)
+    return True
+
+
+def serve(options: UpOptions, log_level: str = "warning") -> None:
     """Build the stack, print the banner, serve until SIGINT/SIGTERM, then flush enrich and exit."""
     import uvicorn
 
@@ -29,13 +48,15 @@ def serve(options: UpOptions) -> None:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     base = f"http://{options.host}:{options.port}"
+    cached = "cached until restart" if stack.schema_ttl is None else f"cached {stack.schema_ttl:g} s"
     typer.echo(
         "\n".join(
             [
                 f"eventkit up: data in {options.data_dir.resolve()}",
                 f"  collector    {base}  (trackers: /com.snowplowanalytics.snowplow/tp2, /i)",
                 f"  micro        {base}/micro/all  /micro/good  /micro/bad  /micro/reset",
-                f"  schemas      {base}/micro/iglu/{{vendor}}/{{name}}/jsonschema/{{version}}  <- {options.registry}",
+                f"  schemas      {base}/micro/iglu/{{vendor}}/{{name}}/jsonschema/{{version}}  <- {options.registry}"
+                f" ({cached})",
                 f"  lake         {stack.lake_path}/good  /bad",
                 f"  enrichments  {options.enrichments or '(none: no ./enrichments folder)'}",
                 f"  metrics      {base}/metrics  {base}/metrics/enrich",
@@ -43,8 +64,11 @@ def serve(options: UpOptions) -> None:
         ),
         err=True,
     )
+    # log_config=None: uvicorn keeps the logging configure_logging_from() set up (format, level, stream).
     server = uvicorn.Server(
-        uvicorn.Config(stack.app, host=options.host, port=options.port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            stack.app, host=options.host, port=options.port, log_level=log_level, log_config=None, lifespan="on"
+        )
     )
     # uvicorn restores the previous handlers and re-raises SIGINT/SIGTERM once it has shut down;
     # with Python's defaults that would kill the process before enrich commits and acks what it holds.
@@ -70,10 +94,36 @@ def up(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
     enrichments: str = typer.Option(
         "./enrichments", "--enrichments", help="folder of enrichment configs (used when it exists)"
     ),
+    cache_ttl: float | None = typer.Option(
+        None,
+        "--cache-ttl",
+        min=0.0,
+        help="seconds a schema, or its absence, is cached (default: registry.cache_ttl, a resolver config's "
+        "cacheTtl, else 2)",
+    ),
 ) -> None:
     """Run collector, enrich, registry look-ups and the Snowplow Micro API in one process."""
+    from core.errors import ConfigError
+    from core.settings import load_settings
+    from core.telemetry import configure_logging_from
     from enrich.up import UpOptions
+    from registry.resolver import configured_cache_ttl
 
+    try:
+        settings = load_settings()
+        level = configure_logging_from(settings)
+        ttl = configured_cache_ttl(cache_ttl, settings.registry)
+        if ensure_default_registry(registry):
+            typer.echo(
+                f"eventkit up: created {Path(registry).resolve()} (empty; put your schemas there, see its README.md)",
+                err=True,
+            )
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as e:
+        typer.echo(f"error: cannot create {registry}: {e}", err=True)
+        raise typer.Exit(2) from None
     folder = enrichments if Path(enrichments).is_dir() else None
-    options = UpOptions(Path(data_dir), port, host, registry, max_events, tsv, enrichments=folder)
-    serve(options)
+    options = UpOptions(Path(data_dir), port, host, registry, max_events, tsv, enrichments=folder, cache_ttl=ttl)
+    serve(options, log_level=level)

@@ -9,8 +9,9 @@ A replay that is not a dry run also writes its failed recoveries as `recovery_er
 loader/replay.py); `--type T` selects those wrapping a T row as well.
 
 With `--data-dir DIR` (and no URLs) each works on the layout `eventkit up --data-dir DIR` uses — its
-queue, lake and warehouse. `bad` and `replay` also while `eventkit up` runs (`bad` reads the
-warehouse's quarantine by taking turns on DuckDB's lock); `load` is refused then, since `up`
+queue, lake, warehouse and the registry `up` recorded in DIR/eventkit.json (core/recorded_registry.py),
+named on the first line each command prints. `bad` and `replay` also work while `eventkit up` runs (`bad`
+reads the warehouse's quarantine by taking turns on DuckDB's lock); `load` is refused then, since `up`
 already loads that warehouse. Explicit URLs win over the data folder. `load` prints its human summary on
 stderr and its JSON report on stdout; `bad` and `replay` print a human summary on stdout, or with
 `--json` the machine report (`replay --report FILE` also writes it to FILE).
@@ -35,6 +36,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from core.settings import Settings
     from loader.load import Loader
     from loader.replay import Candidate, Replayer, ReplayPlan
     from loader.selection import Selection, UnreadableFile
@@ -46,7 +48,11 @@ replay_app = typer.Typer(add_completion=False)
 bad_app = typer.Typer(add_completion=False)
 
 _DATA_DIR_HELP = "work on the layout of `eventkit up --data-dir DIR` (queue, lake, warehouse)"
-_REGISTRY_HELP = "schema folder(s) or URL(s), comma-separated; the bundled schemas are always consulted last"
+_REGISTRY_HELP = (
+    "schema folder(s) or URL(s), comma-separated (default: the one `eventkit up` recorded in the data dir); "
+    "the bundled schemas are always consulted last"
+)
+_CACHE_TTL_HELP = "seconds a schema, or its absence, is cached (default: registry.cache_ttl or a resolver config's)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,26 +61,39 @@ class _Where:
     warehouse: str
     raw: str
     registry: str
+    settings: Settings
 
 
 def _where(
     data_dir: str | None, lake: str | None, warehouse: str | None, raw: str | None, registry: str | None
 ) -> _Where:
-    """Locations from explicit options, else from settings (eventkit.toml, EVENTKIT_*, the data folder)."""
+    """Locations from explicit options, else from settings (eventkit.toml, EVENTKIT_*, the data folder).
+
+    The registry is `--registry`, else the one `eventkit up` recorded in the data folder, else the
+    `enrich.registry` setting; the first line printed (stderr) says which.
+    """
+    from core.recorded_registry import choose_registry
     from core.settings import load_settings
+    from core.telemetry import configure_logging_from
     from registry.resolver import with_bundled_schemas
 
-    settings = load_settings(data_dir=Path(data_dir) if data_dir else None)
+    folder = Path(data_dir) if data_dir else None
+    settings = load_settings(data_dir=folder)
+    # Logs go to stderr (stdout carries the JSON report); the commands print their own summaries.
+    configure_logging_from(settings, quiet=True, stream=sys.stderr)
+    choice = choose_registry(registry, folder, settings.enrich.registry)
+    typer.echo(choice.describe(), err=True)
     return _Where(
         lake=lake or settings.loader.lake,
         warehouse=warehouse or settings.loader.warehouse,
         raw=raw or settings.collector.raw,
-        registry=with_bundled_schemas(registry or settings.enrich.registry),
+        registry=with_bundled_schemas(choice.location),
+        settings=settings,
     )
 
 
 def _quiet_logs() -> None:
-    """Logs go to stderr (stdout carries the JSON report); the commands print their own summaries."""
+    """Until the settings are read: warnings and errors only, on stderr."""
     from core.telemetry import configure_logging
 
     configure_logging("warning", stream=sys.stderr)
@@ -124,17 +143,19 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
     retry_quarantined: bool = typer.Option(
         False, "--retry-quarantined", help="try the files an earlier load quarantined again"
     ),
+    cache_ttl: float | None = typer.Option(None, "--cache-ttl", min=0.0, help=_CACHE_TTL_HELP),
 ) -> None:
     """Load good events from the lake into the warehouse (new files only; typed per-schema columns; deduplicated)."""
     from core.errors import ConfigError
     from core.lake import open_lake
     from loader.load import Loader, hold_loader_lock
-    from registry.resolver import Resolver
+    from registry.resolver import Resolver, configured_cache_ttl
 
     _quiet_logs()
     try:
         where = _where(data_dir, lake, warehouse, None, registry)
-        resolver = Resolver.from_locations(where.registry, cache_ttl=max(watch, 1.0))
+        ttl = configured_cache_ttl(cache_ttl, where.settings.registry)
+        resolver = Resolver.from_locations(where.registry, cache_ttl=ttl, default_ttl=max(watch, 1.0))
         loader = Loader(
             open_lake(where.lake, key="--lake"), where.warehouse, resolver, retry_quarantined=retry_quarantined
         )
@@ -326,6 +347,7 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
     include_replayed: bool = typer.Option(False, "--include-replayed", help="also resend rows replayed before"),
     as_json: bool = typer.Option(False, "--json", help="print the JSON report on stdout (the summary goes to stderr)"),
     report_path: str | None = typer.Option(None, "--report", help="also write the JSON report to this file"),
+    cache_ttl: float | None = typer.Option(None, "--cache-ttl", min=0.0, help=_CACHE_TTL_HELP),
 ) -> None:
     """Re-check bad rows against today's registry, optionally fix them, and republish those that now pass."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
@@ -335,7 +357,7 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
     from core.queue import open_publisher
     from loader.fixes import load_fixes
     from loader.replay import Replayer
-    from registry.resolver import Resolver
+    from registry.resolver import Resolver, configured_cache_ttl
 
     _quiet_logs()
     # Human text on stdout by default; with --json stdout carries only the report, so the text moves to stderr.
@@ -344,9 +366,9 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         where = _where(data_dir, lake, None, raw, registry)
         selection = _selection(types, schemas, errors, since, until, limit)
         config = load_fixes(Path(fixes)) if fixes else None
-        replayer = Replayer(
-            open_lake(where.lake, key="--lake"), Resolver.from_locations(where.registry, cache_ttl=None), fixes=config
-        )
+        ttl = configured_cache_ttl(cache_ttl, where.settings.registry)
+        resolver = Resolver.from_locations(where.registry, cache_ttl=ttl, default_ttl=None)
+        replayer = Replayer(open_lake(where.lake, key="--lake"), resolver, fixes=config)
     except ConfigError as e:
         raise _fail(str(e)) from None
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

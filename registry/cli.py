@@ -307,17 +307,34 @@ def compatibility(
 
 
 @schema_app.command("check")
-def check(
+def check(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
     file: Annotated[Path, typer.Argument(help="The candidate schema file.")],
-    lake: Annotated[str, typer.Option("--lake", help="file:///path, a folder, or gs://bucket/prefix.")],
+    lake: Annotated[
+        str | None,
+        typer.Option("--lake", help="file:///path, a folder, or gs://bucket/prefix (default: the data dir's)."),
+    ] = None,
     since: Annotated[str, typer.Option("--since", help="How far back: 7d, 12h, 30m.")] = "7d",
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="The folder of `eventkit up --data-dir` (its lake and registry).")
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option("--registry", help="Where the candidate would be published (default: the one `up` recorded)."),
+    ] = None,
 ) -> None:
     """Before publishing: how many recent events would pass, newly fail, and how many bad rows it would fix."""
+    from core.recorded_registry import choose_registry
+    from core.settings import load_settings
     from registry.check import check_impact, parse_since
 
     try:
-        report = check_impact(_load(file), lake, since=parse_since(since))
+        settings = load_settings(data_dir=data_dir)
+        choice = choose_registry(registry, data_dir, settings.enrich.registry)
+        typer.echo(choice.describe(), err=True)
+        candidate = _load(file)
+        _published_versions(candidate, choice.location)
+        report = check_impact(candidate, lake or settings.loader.lake, since=parse_since(since))
     except EventkitError as e:
         typer.echo(f"check: {e}", err=True)
         raise typer.Exit(2) from e
@@ -325,6 +342,28 @@ def check(
         typer.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
         return
     typer.echo(report.summary())
+
+
+def _published_versions(candidate: Any, registry: str) -> None:
+    """Say (stderr) which versions of the candidate's model that registry already has: a candidate whose version
+    is among them is a republish, refused unless identical."""
+    from registry.lint import schema_key_of
+    from registry.resolver import Resolver, with_bundled_schemas
+
+    key = schema_key_of(candidate)
+    if key is None:
+        return  # check_impact reports the missing self block
+    resolver = Resolver.from_locations(with_bundled_schemas(registry), cache_ttl=None)
+    try:
+        versions = resolver.list_versions(key.vendor, key.name, key.version.model)
+    except EventkitError as e:
+        typer.echo(f"published there: unknown ({e})", err=True)
+        return
+    finally:
+        resolver.close()
+    listed = ", ".join(str(v.version) for v in versions) or "none"
+    note = f"; {key.version} is already published" if any(v.version == key.version for v in versions) else ""
+    typer.echo(f"published there ({key.vendor}/{key.name} model {key.version.model}): {listed}{note}", err=True)
 
 
 @registry_app.command("serve")
@@ -342,14 +381,18 @@ def serve(
     """Serve the Iglu-Server-compatible API over a folder or bucket."""
     import uvicorn
 
+    from core.settings import load_settings
+    from core.telemetry import configure_logging_from
     from registry.api import create_app
     from registry.store import open_store
 
     try:
+        level = configure_logging_from(load_settings())
         app = create_app(open_store(registry), master_key=master_key, dev_mode=dev_mode)
     except EventkitError as e:
         typer.echo(f"registry: {e}", err=True)
         raise typer.Exit(2) from e
     if master_key is None:
         print("no master key configured: keys cannot be created", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # log_config=None: uvicorn keeps the logging configure_logging_from() set up (format, level, stream).
+    uvicorn.run(app, host=host, port=port, log_level=level, log_config=None)

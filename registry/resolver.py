@@ -2,6 +2,8 @@
 
 Order (iglu-scala-client): repositories whose `vendorPrefixes` match the key's vendor first, then by
 class (local folder before HTTP / gs://), then by `priority`. Each is tried until one has the schema.
+Fallback repositories (the bundled schemas `with_bundled_schemas` appends) come after all of them,
+whatever their class and priority: a configured repository always wins, as in an Iglu resolver.
 
     found anywhere                        -> the schema (cached until the TTL)
     every repository said not-found       -> SchemaNotFound (cached until the TTL, so a schema
@@ -28,11 +30,21 @@ from core.errors import IgluParseError, RegistryUnavailable
 from core.iglu import SchemaKey, SchemaVer, check_parts
 from core.locations import BUNDLED_SCHEMAS
 from core.raw import format_instant
+from registry.cache_ttl import NOT_SET, NotSet, Ttl
 from registry.keys import Principal, may_read
 from registry.repositories import PrivateSchema, RepoFailure, Repository
-from registry.resolver_config import ResolverConfig, parse_locations, parse_resolver_config
+from registry.resolver_config import ResolverConfig, parse_resolver_config, read_locations
 
-__all__ = ["Resolution", "Resolver", "SchemaNotFound", "with_bundled_schemas"]
+__all__ = [
+    "DEFAULT_CACHE_TTL_S",
+    "Resolution",
+    "Resolver",
+    "SchemaNotFound",
+    "configured_cache_ttl",
+    "with_bundled_schemas",
+]
+
+DEFAULT_CACHE_TTL_S = 600.0  # a command's default when neither the user nor a resolver config sets one
 
 MAX_ERRORS_PER_REPOSITORY = 32  # Iglu keeps a bounded set of errors per repository
 MAX_SUPERSEDING_HOPS = 16
@@ -43,13 +55,34 @@ def with_bundled_schemas(locations: str) -> str:
     rows, enrichment configs) consulted last, unless a local location already is that folder.
 
     Every composition root (`eventkit up`, `enrich`, `load`, `replay`) goes through this, so a team's
-    registry never has to copy Snowplow's schemas to validate tracker payloads.
+    registry never has to copy Snowplow's schemas to validate tracker payloads. "Last" holds whatever
+    the other repositories' class and priority: `Resolver.from_locations` makes the bundled folder,
+    when it ends a chain of several locations, a fallback consulted after every configured repository.
     """
     parts = [p.strip() for p in locations.split(",") if p.strip()]
-    bundled = BUNDLED_SCHEMAS.resolve()
-    if not any("://" not in p and Path(p).expanduser().resolve() == bundled for p in parts):
-        parts.append(str(bundled))
+    if not any(_is_bundled(p) for p in parts):
+        parts.append(str(BUNDLED_SCHEMAS.resolve()))
     return ",".join(parts)
+
+
+def _is_bundled(location: str) -> bool:
+    try:
+        return "://" not in location and Path(location).expanduser().resolve() == BUNDLED_SCHEMAS.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def configured_cache_ttl(flag: float | None, settings: Any) -> Ttl:
+    """The cache TTL a command was told to use: `--cache-ttl` first, then `registry.cache_ttl` when set in
+    eventkit.toml or EVENTKIT_REGISTRY__CACHE_TTL; NOT_SET when neither (a resolver config's `cacheTtl`, then
+    the command's default apply). `settings` is core.settings.RegistrySettings.
+    """
+    if flag is not None:
+        return flag
+    if "cache_ttl" in settings.model_fields_set:
+        ttl: int | None = settings.cache_ttl
+        return None if ttl is None else float(ttl)
+    return NOT_SET
 
 
 class SchemaNotFound(Exception):
@@ -117,11 +150,14 @@ class Resolver:
         self,
         repositories: Sequence[Repository],
         *,
+        fallbacks: Sequence[Repository] = (),
         cache_size: int = 500,
         cache_ttl: float | None = 600,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.repositories = tuple(repositories)
+        self.fallbacks = tuple(fallbacks)  # consulted after every other repository, in this order
+        self.repositories = (*repositories, *self.fallbacks)
+        self.configured = tuple(repositories)  # in the order given; ordered_for() sorts them Iglu's way
         self.cache_size = max(1, cache_size)
         self.cache_ttl = cache_ttl
         self._clock = clock
@@ -137,16 +173,29 @@ class Resolver:
         locations: str | Sequence[str],
         *,
         cache_size: int = 500,
-        cache_ttl: float | None = 600,
+        cache_ttl: Ttl = NOT_SET,
+        default_ttl: float | None = DEFAULT_CACHE_TTL_S,
         api_key: str | None = None,
     ) -> Resolver:
         """A resolver over location strings (folders, file://, http(s)://, …/api, gs://, resolver-config files).
 
         The given order is the `priority` order; Iglu's vendor-prefix and class ordering still apply
-        first. The cache bounds given here win over those inside a resolver-config file.
+        first. The bundled schemas, when they end a chain of several locations, are a fallback tried
+        after every other repository. The TTL (seconds, None = never expire; hits and not-found alike)
+        is `cache_ttl` when given, else the `cacheTtl` of a resolver-config file, else `default_ttl`.
         """
-        specs = parse_locations(locations, api_key=api_key)
-        return cls([spec.build() for spec in specs], cache_size=cache_size, cache_ttl=cache_ttl)
+        parsed = read_locations(locations, api_key=api_key)
+        if not isinstance(cache_ttl, NotSet):
+            ttl = cache_ttl
+        elif parsed.ttl_configured:
+            ttl = parsed.cache_ttl
+        else:
+            ttl = default_ttl
+        specs = list(parsed.repositories)
+        fallbacks: list[Repository] = []
+        if len(specs) > 1 and specs[-1].kind == "local" and _is_bundled(specs[-1].location):
+            fallbacks.append(specs.pop().build())
+        return cls([spec.build() for spec in specs], fallbacks=fallbacks, cache_size=cache_size, cache_ttl=ttl)
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, base_dir: Path | None = None) -> Resolver:
@@ -175,7 +224,7 @@ class Resolver:
             matches = any(vendor.startswith(prefix) for prefix in repository.vendor_prefixes)
             return (not matches, repository.class_priority, repository.priority)
 
-        return sorted(self.repositories, key=rank)
+        return [*sorted(self.configured, key=rank), *self.fallbacks]
 
     # -- cache --------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from jsonschema import Draft4Validator
 from core.errors import ConfigError, IgluParseError
 from core.iglu import SchemaKey, parse_self_describing
 from core.locations import BUNDLED_SCHEMAS
+from registry.cache_ttl import NOT_SET, NotSet
 from registry.repositories import Repository
 from registry.repositories.gcs import GcsRepository
 from registry.repositories.http import HttpRepository
@@ -21,10 +22,13 @@ from registry.repositories.local import LocalRepository
 
 __all__ = [
     "LOCATION_FORMS",
+    "NOT_SET",
+    "NotSet",
     "RepositorySpec",
     "ResolverConfig",
     "parse_locations",
     "parse_resolver_config",
+    "read_locations",
 ]
 
 LOCATION_FORMS = (
@@ -75,6 +79,7 @@ class ResolverConfig:
     repositories: tuple[RepositorySpec, ...]
     cache_size: int = DEFAULT_CACHE_SIZE
     cache_ttl: float | None = None  # seconds; None = entries never expire (Iglu without cacheTtl)
+    ttl_configured: bool = False  # whether the config says `cacheTtl` at all (null included)
 
 
 def _spec_for_uri(
@@ -140,6 +145,7 @@ def parse_resolver_config(config: Any, *, base_dir: Path | None = None, priority
         repositories=tuple(specs),
         cache_size=int(data.get("cacheSize", DEFAULT_CACHE_SIZE)),
         cache_ttl=None if ttl is None else float(ttl),
+        ttl_configured="cacheTtl" in data,
     )
 
 
@@ -149,11 +155,20 @@ def parse_locations(locations: str | Sequence[str], *, api_key: str | None = Non
     A string holding commas is split, so one setting can name a chain (`./schemas,https://iglu.acme.com/api`).
     `api_key` is sent to every HTTP location given as a URL (resolver-config files carry their own keys).
     """
+    return list(read_locations(locations, api_key=api_key).repositories)
+
+
+def read_locations(locations: str | Sequence[str], *, api_key: str | None = None) -> ResolverConfig:
+    """parse_locations() plus the cache TTL the first resolver-config file that states a `cacheTtl` sets.
+
+    `ttl_configured` is False when no file states one, so the caller's own default applies.
+    """
     items = [locations] if isinstance(locations, str) else list(locations)
     flat = [part.strip() for item in items for part in item.split(",") if part.strip()]
     if not flat:
         raise ConfigError(f"registry: no repository location given; accepted forms: {LOCATION_FORMS}")
     specs: list[RepositorySpec] = []
+    ttl: ResolverConfig | None = None
     for index, location in enumerate(flat):
         parts = urlsplit(location)
         is_url = parts.scheme in ("http", "https", "gs", "file") and len(parts.scheme) > 1
@@ -168,8 +183,12 @@ def parse_locations(locations: str | Sequence[str], *, api_key: str | None = Non
                 raise ConfigError(f"registry: {location} is not a JSON resolver config: {e}") from e
             parsed = parse_resolver_config(config, base_dir=path.resolve().parent, priority_offset=index * 1000)
             specs.extend(parsed.repositories)
+            if ttl is None and parsed.ttl_configured:
+                ttl = parsed
         elif path.is_dir():
             specs.append(RepositorySpec(f"local:{path.resolve()}", "local", str(path), index))
         else:
             raise ConfigError(f"registry: {location!r} does not exist; accepted forms: {LOCATION_FORMS}")
-    return specs
+    if ttl is None:
+        return ResolverConfig(tuple(specs))
+    return ResolverConfig(tuple(specs), ttl.cache_size, ttl.cache_ttl, ttl_configured=True)

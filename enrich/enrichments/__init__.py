@@ -3,7 +3,8 @@
 `load_enrichments(folder, registry)` is what the composition roots call (`eventkit enrich
 --enrichments DIR`, `eventkit up` with `./enrichments/`): it validates each config file through the
 registry (Snowplow's config schemas ship in the bundled `schemas/`, consulted after the given
-registry) and returns the enabled enrichments in Snowplow's order.
+registry) and returns the enabled enrichments in Snowplow's order; `load_enrichment_setup` also
+returns the `event_fingerprint_config` settings.
 """
 
 from __future__ import annotations
@@ -13,16 +14,23 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from enrich.enrichments.base import Enrichment
-    from enrich.environment import SchemaValidator
+    from enrich.environment import FingerprintConfig, SchemaValidator
     from registry.resolver import Resolver
 
-__all__ = ["load_enrichments"]
+__all__ = ["load_enrichment_setup", "load_enrichments"]
 
 
 def load_enrichments(folder: Path, registry: Resolver | SchemaValidator) -> list[Enrichment]:
     """The enabled enrichments configured in `folder`; raises core.errors.ConfigError on any bad file."""
+    return load_enrichment_setup(folder, registry)[0]
+
+
+def load_enrichment_setup(
+    folder: Path, registry: Resolver | SchemaValidator
+) -> tuple[list[Enrichment], FingerprintConfig | None]:
+    """load_enrichments() plus the fingerprint settings of `folder` (`event_fingerprint_config`, else the default)."""
     from core.locations import BUNDLED_SCHEMAS
-    from enrich.enrichments.registry import load_enrichments as load
+    from enrich.enrichments.registry import load_setup as load
     from registry.resolver import Resolver
     from registry.validation import Validator
 

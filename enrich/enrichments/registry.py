@@ -4,6 +4,8 @@ Keyed by the config schema's (vendor, name), as the wire says; each entry names 
 it accepts (a criterion) and its place in snowplow.md §3.1 phase 2: the UA and referer steps before
 campaign attribution, IP lookups before IP anonymisation, PII pseudonymisation last. A config whose
 schema is not in the map, or whose version the entry does not accept, is a ConfigError at start-up.
+`event_fingerprint_config` is accepted beside them: it configures the built-in fingerprint rather
+than adding a step (enrich/enrichments/fingerprint.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from enrich.enrichments import (
     campaign_attribution,
     cookie_extractor,
     cross_navigation,
+    fingerprint,
     http_header_extractor,
     ip_lookups,
     pii,
@@ -28,9 +31,9 @@ from enrich.enrichments import (
 )
 from enrich.enrichments.base import Enrichment
 from enrich.enrichments.config import EnrichmentConfig, read_folder
-from enrich.environment import SchemaValidator
+from enrich.environment import FingerprintConfig, SchemaValidator
 
-__all__ = ["ENRICHMENTS", "Plugin", "build_chain", "load_enrichments"]
+__all__ = ["ENRICHMENTS", "Plugin", "build_chain", "load_enrichments", "load_setup"]
 
 _SP = "com.snowplowanalytics.snowplow"
 _SPE = "com.snowplowanalytics.snowplow.enrichments"
@@ -91,16 +94,17 @@ def build_chain(configs: Sequence[EnrichmentConfig]) -> list[Enrichment]:
         family = (config.schema.vendor, config.schema.name)
         plugin = ENRICHMENTS.get(family)
         where = str(config.source) if config.source is not None else config.name
-        if plugin is None:
-            known = ", ".join(f"{v}/{n}" for v, n in ENRICHMENTS)
+        if plugin is None and family != fingerprint.FAMILY:
+            known = ", ".join(f"{v}/{n}" for v, n in (*ENRICHMENTS, fingerprint.FAMILY))
             raise ConfigError(f"{where}: no enrichment for {config.schema.uri} (known: {known})")
-        if not any(c.matches(config.schema) for c in plugin.accepts):
-            accepted = ", ".join(str(c) for c in plugin.accepts)
+        accepts = plugin.accepts if plugin is not None else (fingerprint.ACCEPTS,)
+        if not any(c.matches(config.schema) for c in accepts):
+            accepted = ", ".join(str(c) for c in accepts)
             raise ConfigError(f"{where}: {config.schema.uri} is not an accepted version ({accepted})")
         if family in seen:
             raise ConfigError(f"{where}: a second {family[1]} config (first: {seen[family].source})")
         seen[family] = config
-        if config.enabled:
+        if config.enabled and plugin is not None:
             chosen.append((plugin.order, plugin.build(config)))
     chosen.sort(key=lambda pair: pair[0])
     return [enrichment for _, enrichment in chosen]
@@ -108,4 +112,10 @@ def build_chain(configs: Sequence[EnrichmentConfig]) -> list[Enrichment]:
 
 def load_enrichments(folder: Path, validator: SchemaValidator) -> list[Enrichment]:
     """Read, validate and build every config in `folder`, in Snowplow's order."""
-    return build_chain(read_folder(folder, validator))
+    return load_setup(folder, validator)[0]
+
+
+def load_setup(folder: Path, validator: SchemaValidator) -> tuple[list[Enrichment], FingerprintConfig | None]:
+    """The enrichment chain of `folder` and its fingerprint settings (the default when it has none)."""
+    configs = read_folder(folder, validator)
+    return build_chain(configs), fingerprint.fingerprint_config(configs)

@@ -155,7 +155,7 @@ def test_check_command(tmp_path: Path) -> None:
         app, ["schema", "check", str(COMPAT / "checkout-1-0-0.json"), "--lake", str(tmp_path), "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert orjson.loads(result.output)["good"]["entitiesChecked"] == 0
+    assert orjson.loads(result.stdout)["good"]["entitiesChecked"] == 0
     bad = runner.invoke(
         app, ["schema", "check", str(COMPAT / "checkout-1-0-0.json"), "--lake", str(tmp_path), "--since", "soon"]
     )
