@@ -23,7 +23,10 @@ def collector(
         str | None,
         typer.Option(
             "--raw",
-            help="Raw queue URL: sqlite:///abs/queue.db or pubsub://PROJECT/TOPIC (default: data_dir/queue.db).",
+            help=(
+                "Raw queue URL: sqlite:///abs/queue.db or pubsub://PROJECT/TOPIC (default: collector.raw "
+                "from eventkit.toml or EVENTKIT_COLLECTOR__RAW, else queue.db in the settings' data_dir, ./data)."
+            ),
         ),
     ] = None,
     spool: Annotated[

@@ -52,13 +52,17 @@ class _Where:
 def _where(
     data_dir: str | None, lake: str | None, warehouse: str | None, raw: str | None, registry: str | None
 ) -> _Where:
-    """Locations from explicit options, else from settings (eventkit.toml, EVENTKIT_*, the data folder)."""
+    """Locations from explicit options, else from settings (eventkit.toml, EVENTKIT_*, the data folder).
+
+    A data folder or local lake that is not there is a ConfigError naming it, not an empty success.
+    """
+    from core.layout import check_data_dir, readable_lake
     from core.settings import load_settings
     from registry.resolver import with_bundled_schemas
 
-    settings = load_settings(data_dir=Path(data_dir) if data_dir else None)
+    settings = load_settings(data_dir=check_data_dir(Path(data_dir)) if data_dir else None)
     return _Where(
-        lake=lake or settings.loader.lake,
+        lake=readable_lake(lake or settings.loader.lake, "--lake" if lake else "loader.lake", settings.data_dir),
         warehouse=warehouse or settings.loader.warehouse,
         raw=raw or settings.collector.raw,
         registry=with_bundled_schemas(registry or settings.enrich.registry),

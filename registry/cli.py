@@ -15,8 +15,9 @@ from core.iglu import SchemaKey
 
 __all__ = ["registry_app", "schema_app"]
 
-schema_app = typer.Typer(help="Lint, diff, check and publish schemas.", no_args_is_help=True)
-registry_app = typer.Typer(help="Serve the Iglu-compatible registry API.", no_args_is_help=True)
+# Shell completion is the root's option (`eventkit --install-completion`), not each group's.
+schema_app = typer.Typer(help="Lint, diff, check and publish schemas.", no_args_is_help=True, add_completion=False)
+registry_app = typer.Typer(help="Serve the Iglu-compatible registry API.", no_args_is_help=True, add_completion=False)
 
 
 @registry_app.callback()
@@ -309,14 +310,22 @@ def compatibility(
 @schema_app.command("check")
 def check(
     file: Annotated[Path, typer.Argument(help="The candidate schema file.")],
-    lake: Annotated[str, typer.Option("--lake", help="file:///path, a folder, or gs://bucket/prefix.")],
+    lake: Annotated[str | None, typer.Option("--lake", help="file:///path, a folder, or gs://bucket/prefix.")] = None,
+    data_dir: Annotated[
+        str | None, typer.Option("--data-dir", help="Check the lake of `eventkit up --data-dir DIR`.")
+    ] = None,
     since: Annotated[str, typer.Option("--since", help="How far back: 7d, 12h, 30m.")] = "7d",
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
 ) -> None:
     """Before publishing: how many recent events would pass, newly fail, and how many bad rows it would fix."""
+    from core.layout import check_data_dir, readable_lake
+    from core.settings import load_settings
     from registry.check import check_impact, parse_since
 
     try:
+        # Like load/bad/replay: --lake wins, else the data folder's lake (settings' data_dir by default).
+        settings = load_settings(data_dir=check_data_dir(Path(data_dir)) if data_dir else None)
+        lake = readable_lake(lake or settings.loader.lake, "--lake" if lake else "loader.lake", settings.data_dir)
         report = check_impact(_load(file), lake, since=parse_since(since))
     except EventkitError as e:
         typer.echo(f"check: {e}", err=True)
@@ -330,10 +339,14 @@ def check(
 @registry_app.command("serve")
 def serve(
     registry: Annotated[str, typer.Option("--registry", help="A folder or gs://bucket/prefix.")] = "schemas",
-    port: Annotated[int, typer.Option("--port")] = 8080,
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind (0.0.0.0 for all).")] = "127.0.0.1",
     master_key: Annotated[
-        str | None, typer.Option("--master-key", envvar="EVENTKIT_REGISTRY_MASTER_KEY", help="Super key (config only).")
+        str | None, typer.Option(
+            "--master-key",
+            envvar="EVENTKIT_REGISTRY_MASTER_KEY",
+            help="Super key that can create API keys (prefer the variable: options show in `ps`).",
+        )
     ] = None,
     dev_mode: Annotated[
         bool, typer.Option("--dev-mode", help="Allow overwriting and deleting (Iglu patchesAllowed).")
