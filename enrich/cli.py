@@ -189,6 +189,9 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
     ),
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="worker i serves /metrics on PORT+i"),
     config: str | None = typer.Option(None, "--config", help="eventkit.toml (default: ./eventkit.toml if present)"),
+    create_bucket: bool = typer.Option(
+        False, "--create-bucket", help="create the gs:// lake's bucket if it does not exist (as topics are)"
+    ),
 ) -> None:
     """Run enrich workers: raw queue in, good Parquet (and TSV) and bad rows out to the lake.
 
@@ -210,7 +213,7 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
             enrich__file_cut__max_events=max_events,
             enrich__file_cut__max_age_seconds=max_age,
         ).enrich
-        open_lake(settings.lake, key="enrich.lake")
+        open_lake(settings.lake, key="enrich.lake", create_bucket_if_missing=create_bucket)
         # Fail here, once, on a bad registry or enrichment config (not in a restart loop of workers).
         build_enrich(
             settings.registry, None if settings.enrichments is None else str(settings.enrichments), cache_ttl=1.0

@@ -117,6 +117,9 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
     data_dir: str | None = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
     watch: float = typer.Option(0.0, "--watch", min=0.0, help="keep loading every N seconds (0 = load once)"),
     batch_files: int = typer.Option(500, "--batch-files", min=1, help="files per load transaction"),
+    create_bucket: bool = typer.Option(
+        False, "--create-bucket", help="create the gs:// lake's bucket if it does not exist (with --watch: wait for files)"
+    ),
 ) -> None:
     """Load good events from the lake into the warehouse (new files only; typed per-schema columns; deduplicated)."""
     from core.errors import ConfigError, TransientError
@@ -128,7 +131,8 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
     try:
         where = _where(data_dir, lake, warehouse, None, registry)
         resolver = Resolver.from_locations(where.registry, cache_ttl=max(watch, 1.0))
-        loader = Loader(open_lake(where.lake, key="--lake"), where.warehouse, resolver)
+        lake_store = open_lake(where.lake, key="--lake", create_bucket_if_missing=create_bucket)
+        loader = Loader(lake_store, where.warehouse, resolver)
     except ConfigError as e:
         raise _fail(str(e)) from None
     console = _console()
