@@ -100,14 +100,8 @@ def test_lost_answer_then_someone_elses_bytes_is_object_exists(gcs_emulator: Fak
     assert lake.read("good/x") == b"theirs"
 
 
-def test_unreachable_gcs_is_lake_unavailable_within_the_timeout(
-    gcs_emulator: FakeGcs, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unreachable_gcs_is_lake_unavailable_within_the_timeout(gcs_emulator: FakeGcs) -> None:
     """Against a closed port every operation fails with LakeUnavailable, bounded by the lake's timeout."""
-    # google-cloud-storage fetches bucket metadata (for its telemetry) in a daemon thread that, against a
-    # closed port, retries with `random` jitter for minutes: it would outlive this test and make Hypothesis
-    # report `random` use inside the strategies of whichever property test runs next.
-    monkeypatch.setenv("DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA", "true")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
