@@ -27,7 +27,9 @@ def bind_listening_socket(host: str, port: int) -> socket.socket:
         sock.close()
         where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
         if e.errno == errno.EADDRINUSE:
-            raise ConfigError(f"port {port} is already in use on {host} (stop what listens there, or pass --port)") from None
+            raise ConfigError(
+                f"port {port} is already in use on {host} (stop what listens there, or pass --port)"
+            ) from None
         reason = e.strerror or str(e)
         raise ConfigError(f"cannot listen on {where}: {reason}") from None
     except BaseException:

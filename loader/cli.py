@@ -118,7 +118,7 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
     watch: float = typer.Option(0.0, "--watch", min=0.0, help="keep loading every N seconds (0 = load once)"),
     batch_files: int = typer.Option(500, "--batch-files", min=1, help="files per load transaction"),
     create_bucket: bool = typer.Option(
-        False, "--create-bucket", help="create the gs:// lake's bucket if it does not exist (with --watch: wait for files)"
+        False, "--create-bucket", help="create the gs:// lake's bucket if it does not exist"
     ),
 ) -> None:
     """Load good events from the lake into the warehouse (new files only; typed per-schema columns; deduplicated)."""

@@ -342,11 +342,12 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 8080,
     host: Annotated[str, typer.Option("--host", help="Interface to bind (0.0.0.0 for all).")] = "127.0.0.1",
     master_key: Annotated[
-        str | None, typer.Option(
+        str | None,
+        typer.Option(
             "--master-key",
             envvar="EVENTKIT_REGISTRY_MASTER_KEY",
             help="Super key that can create API keys (prefer the variable: options show in `ps`).",
-        )
+        ),
     ] = None,
     dev_mode: Annotated[
         bool, typer.Option("--dev-mode", help="Allow overwriting and deleting (Iglu patchesAllowed).")

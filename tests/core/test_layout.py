@@ -55,9 +55,7 @@ def test_a_missing_lake_is_an_error_naming_it(tmp_path: Path, args: list[str]) -
     _one_line_error(result, "--lake", str(missing), "does not exist")
 
 
-@pytest.mark.parametrize(
-    "command", [["load"], ["bad"], ["replay", "--dry-run"], ["schema", "check", str(CANDIDATE)]]
-)
+@pytest.mark.parametrize("command", [["load"], ["bad"], ["replay", "--dry-run"], ["schema", "check", str(CANDIDATE)]])
 def test_a_missing_data_dir_is_an_error_naming_it(tmp_path: Path, command: list[str]) -> None:
     """`--data-dir /tmp/nope` exits 2 naming the folder, on load, bad, replay and schema check alike."""
     missing = tmp_path / "nope"
@@ -106,9 +104,9 @@ def test_schema_check_reads_the_lake_of_its_data_dir(tmp_path: Path) -> None:
 
 def test_checks_name_the_setting_they_refuse(tmp_path: Path) -> None:
     """The shared checks raise ConfigError naming the key; remote lakes pass (their bucket is checked on open)."""
-    with pytest.raises(ConfigError, match="--data-dir: .* does not exist"):
+    with pytest.raises(ConfigError, match=r"--data-dir: .* does not exist"):
         check_data_dir(tmp_path / "nope")
-    with pytest.raises(ConfigError, match="loader.lake: lake .* does not exist"):
+    with pytest.raises(ConfigError, match=r"loader\.lake: lake .* does not exist"):
         readable_lake(str(tmp_path / "nope"), "loader.lake")
     assert readable_lake("gs://some-bucket/lake", "--lake") == "gs://some-bucket/lake"
     (tmp_path / "lake").mkdir()

@@ -124,7 +124,7 @@ def test_unreachable_gcs_is_lake_unavailable_within_the_timeout(gcs_emulator: Fa
 
 
 def test_missing_bucket_is_one_config_error_unless_created(gcs_emulator: FakeGcs) -> None:
-    """Opening a lake on a bucket that does not exist is a ConfigError naming it; `create_bucket_if_missing` makes it."""
+    """A lake on a bucket that does not exist is a ConfigError naming it; `create_bucket_if_missing` makes it."""
     name = f"missing-{os.getpid()}-{time.monotonic_ns()}"
     with pytest.raises(ConfigError, match=f"bucket '{name}' does not exist \\(create it, or pass --create-bucket"):
         GcsLake(name, "p", timeout=5)

@@ -42,7 +42,8 @@ def test_load_names_the_missing_bucket_and_exits(gcs_emulator: FakeGcs, tmp_path
     bucket = _missing()
     warehouse = f"duckdb://{tmp_path / 'w.duckdb'}"
     started = time.monotonic()
-    _says_missing_once(eventkit("load", "--lake", f"gs://{bucket}/lake", "--warehouse", warehouse, "--watch", "1"), bucket)
+    result = eventkit("load", "--lake", f"gs://{bucket}/lake", "--warehouse", warehouse, "--watch", "1")
+    _says_missing_once(result, bucket)
     assert time.monotonic() - started < 30
     assert not _bucket_exists(gcs_emulator, bucket)
 
