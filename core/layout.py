@@ -57,5 +57,5 @@ def readable_lake(url: str, key: str, data_dir: Path | None = None) -> str:
         raise ConfigError(f"{key}: lake {str(path)!r} is not a folder")
     if data_dir is not None and path == (data_dir.resolve() / "lake") and is_data_dir(data_dir):
         return url
-    hint = "" if key.startswith("--") else " (the settings' default; pass --lake or --data-dir)"
+    hint = "" if key.startswith("--") else " (from the settings; pass --lake or --data-dir)"
     raise ConfigError(f"{key}: lake {str(path)!r} does not exist{hint}")
