@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from collector.settings import CollectorConfig
 
 __all__ = ["app"]
 
@@ -24,7 +27,10 @@ def collector(
         str | None,
         typer.Option(
             "--raw",
-            help="Raw queue URL: sqlite:///abs/queue.db or pubsub://PROJECT/TOPIC (default: data_dir/queue.db).",
+            help=(
+                "Raw queue URL: sqlite:///abs/queue.db or pubsub://PROJECT/TOPIC (default: collector.raw "
+                "from eventkit.toml or EVENTKIT_COLLECTOR__RAW, else queue.db in the settings' data_dir, ./data)."
+            ),
         ),
     ] = None,
     spool: Annotated[
@@ -89,18 +95,51 @@ def collector(
         # httptools, with tracking requests answered without an ASGI task each (collector.http_protocol)
         "http": TrackingHttpProtocol,
     }
+    from core.listening import bind_listening_socket
+
+    try:
+        # Bound before the banner: a port in use is the error, not a banner then uvicorn's traceback.
+        sock = bind_listening_socket(settings.host, settings.port)
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
     if workers > 1:
+        sock.close()  # uvicorn's supervisor binds the shared socket itself, right after this check
         export_config(settings)
         # Worker processes configure their own logging from the environment (collector.server.app_from_env).
         os.environ["EVENTKIT_LOG_LEVEL"] = level
         if logging_settings.log_json is not None:
             os.environ["EVENTKIT_LOG_JSON"] = str(logging_settings.log_json).lower()
+        _banner(settings, settings.port, workers)
         uvicorn.run("collector.server:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
-    else:
-        try:
-            application = build_app(settings)
-        except ConfigError as e:
-            typer.echo(f"error: {e}", err=True)
-            raise typer.Exit(2) from None
-        settle_heap()
-        uvicorn.run(application, **common)  # type: ignore[arg-type]
+        return
+    try:
+        application = build_app(settings)
+    except ConfigError as e:
+        sock.close()
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    _banner(settings, sock.getsockname()[1], workers)
+    settle_heap()
+    try:
+        uvicorn.Server(uvicorn.Config(application, **common)).run(sockets=[sock])  # type: ignore[arg-type]
+    finally:
+        sock.close()
+
+
+def _banner(settings: CollectorConfig, port: int, workers: int) -> None:
+    """What is listening and where records go, on stderr (as `eventkit up` prints its own)."""
+    base = f"http://{settings.host}:{port}"
+    typer.echo(
+        "\n".join(
+            [
+                f"eventkit collector: listening on {base} ({workers} worker{'s' if workers > 1 else ''})",
+                f"  trackers     {base}/com.snowplowanalytics.snowplow/tp2  /i  /{{vendor}}/{{version}}",
+                f"  raw queue    {settings.raw_url}",
+                f"  spool        {settings.spool_path or '(none)'}",
+                f"  bad rows     {settings.lake_url or '(none)'}  (size_violation)",
+                f"  health       {base}/health  {base}/metrics",
+            ]
+        ),
+        err=True,
+    )

@@ -69,6 +69,7 @@ class LazyGroup(typer.core.TyperGroup):
             raise TypeError(f"{target[0]} is not a Typer app")
         cmd = typer.main.get_command(obj)
         cmd.name = cmd_name
+        _plain_help(cmd)
         return cmd
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
@@ -76,6 +77,21 @@ class LazyGroup(typer.core.TyperGroup):
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _plain_help(command: Any) -> None:
+    """Render `command` (and its subcommands) in the root's help style: click's plain formatter.
+
+    One style everywhere: Typer's rich panels would cut long option metavars and help with `…` in an
+    80-column terminal and print a `<bool>` type beside every flag; click's formatter wraps instead.
+    A group's listing shows each subcommand's whole first paragraph (wrapped) rather than click's
+    45-character cut.
+    """
+    command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        if not sub.short_help and sub.help:
+            sub.short_help = " ".join(sub.help.split("\n\n", 1)[0].split())
+        _plain_help(sub)
 
 
 def _unavailable(name: str, help_text: str) -> Any:

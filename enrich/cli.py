@@ -218,6 +218,9 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         "cacheTtl, else 600)",
     ),
     config: str | None = typer.Option(None, "--config", help="eventkit.toml (default: ./eventkit.toml if present)"),
+    create_bucket: bool = typer.Option(
+        False, "--create-bucket", help="create the gs:// lake's bucket if it does not exist (as topics are)"
+    ),
 ) -> None:
     """Run enrich workers: raw queue in, good Parquet (and TSV) and bad rows out to the lake.
 
@@ -244,7 +247,7 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         settings = everything.enrich
         log_level = configure_logging_from(everything)
         ttl = configured_cache_ttl(cache_ttl, everything.registry)
-        open_lake(settings.lake, key="enrich.lake")
+        open_lake(settings.lake, key="enrich.lake", create_bucket_if_missing=create_bucket)
         # Fail here, once, on a bad registry or enrichment config (not in a restart loop of workers).
         _, resolver = build_enrich(
             settings.registry, None if settings.enrichments is None else str(settings.enrichments), cache_ttl=ttl

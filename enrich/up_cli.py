@@ -40,14 +40,22 @@ def serve(options: UpOptions, log_level: str = "warning") -> None:
     import uvicorn
 
     from core.errors import ConfigError
+    from core.listening import bind_listening_socket
     from enrich.up import build_up
 
     try:
-        stack = build_up(options)
+        # Bound before anything is announced: a port in use is the error, not a banner then a traceback.
+        sock = bind_listening_socket(options.host, options.port)
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    base = f"http://{options.host}:{options.port}"
+    try:
+        stack = build_up(options)
+    except ConfigError as e:
+        sock.close()
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    base = f"http://{options.host}:{sock.getsockname()[1]}"
     cached = "cached until restart" if stack.schema_ttl is None else f"cached {stack.schema_ttl:g} s"
     typer.echo(
         "\n".join(
@@ -77,8 +85,9 @@ def serve(options: UpOptions, log_level: str = "warning") -> None:
         signal.signal(signum, lambda s, _frame: received.append(s))
     stack.start_background()
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         stack.stop_background()
         typer.echo("eventkit up: stopped", err=True)
 

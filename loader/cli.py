@@ -70,21 +70,23 @@ def _where(
     """Locations from explicit options, else from settings (eventkit.toml, EVENTKIT_*, the data folder).
 
     The registry is `--registry`, else the one `eventkit up` recorded in the data folder, else the
-    `enrich.registry` setting; the first line printed (stderr) says which.
+    `enrich.registry` setting; the first line printed (stderr) says which. A data folder or local lake
+    that is not there is a ConfigError naming it, not an empty success.
     """
+    from core.layout import check_data_dir, readable_lake
     from core.recorded_registry import choose_registry
     from core.settings import load_settings
     from core.telemetry import configure_logging_from
     from registry.resolver import with_bundled_schemas
 
-    folder = Path(data_dir) if data_dir else None
+    folder = check_data_dir(Path(data_dir)) if data_dir else None
     settings = load_settings(data_dir=folder)
     # Logs go to stderr (stdout carries the JSON report); the commands print their own summaries.
     configure_logging_from(settings, quiet=True, stream=sys.stderr)
     choice = choose_registry(registry, folder, settings.enrich.registry)
     typer.echo(choice.describe(), err=True)
     return _Where(
-        lake=lake or settings.loader.lake,
+        lake=readable_lake(lake or settings.loader.lake, "--lake" if lake else "loader.lake", settings.data_dir),
         warehouse=warehouse or settings.loader.warehouse,
         raw=raw or settings.collector.raw,
         registry=with_bundled_schemas(choice.location),
@@ -144,6 +146,9 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
         False, "--retry-quarantined", help="try the files an earlier load quarantined again"
     ),
     cache_ttl: float | None = typer.Option(None, "--cache-ttl", min=0.0, help=_CACHE_TTL_HELP),
+    create_bucket: bool = typer.Option(
+        False, "--create-bucket", help="create the gs:// lake's bucket if it does not exist"
+    ),
 ) -> None:
     """Load good events from the lake into the warehouse (new files only; typed per-schema columns; deduplicated)."""
     from core.errors import ConfigError
@@ -156,9 +161,8 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
         where = _where(data_dir, lake, warehouse, None, registry)
         ttl = configured_cache_ttl(cache_ttl, where.settings.registry)
         resolver = Resolver.from_locations(where.registry, cache_ttl=ttl, default_ttl=max(watch, 1.0))
-        loader = Loader(
-            open_lake(where.lake, key="--lake"), where.warehouse, resolver, retry_quarantined=retry_quarantined
-        )
+        lake_store = open_lake(where.lake, key="--lake", create_bucket_if_missing=create_bucket)
+        loader = Loader(lake_store, where.warehouse, resolver, retry_quarantined=retry_quarantined)
         lock = hold_loader_lock(where.warehouse, str(Path(data_dir).resolve()) if data_dir else where.warehouse, "load")
     except ConfigError as e:
         raise _fail(str(e)) from None

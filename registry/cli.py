@@ -15,8 +15,9 @@ from core.iglu import SchemaKey
 
 __all__ = ["registry_app", "schema_app"]
 
-schema_app = typer.Typer(help="Lint, diff, check and publish schemas.", no_args_is_help=True)
-registry_app = typer.Typer(help="Serve the Iglu-compatible registry API.", no_args_is_help=True)
+# Shell completion is the root's option (`eventkit --install-completion`), not each group's.
+schema_app = typer.Typer(help="Lint, diff, check and publish schemas.", no_args_is_help=True, add_completion=False)
+registry_app = typer.Typer(help="Serve the Iglu-compatible registry API.", no_args_is_help=True, add_completion=False)
 
 
 @registry_app.callback()
@@ -324,17 +325,22 @@ def check(  # noqa: PLR0917 - Typer maps each command-line option to one paramet
     ] = None,
 ) -> None:
     """Before publishing: how many recent events would pass, newly fail, and how many bad rows it would fix."""
+    from core.layout import check_data_dir, readable_lake
     from core.recorded_registry import choose_registry
     from core.settings import load_settings
     from registry.check import check_impact, parse_since
 
     try:
+        # Like load/bad/replay: --lake wins, else the data folder's lake (settings' data_dir by default).
+        if data_dir is not None:
+            check_data_dir(data_dir)
         settings = load_settings(data_dir=data_dir)
         choice = choose_registry(registry, data_dir, settings.enrich.registry)
         typer.echo(choice.describe(), err=True)
         candidate = _load(file)
         _published_versions(candidate, choice.location)
-        report = check_impact(candidate, lake or settings.loader.lake, since=parse_since(since))
+        lake = readable_lake(lake or settings.loader.lake, "--lake" if lake else "loader.lake", settings.data_dir)
+        report = check_impact(candidate, lake, since=parse_since(since))
     except EventkitError as e:
         typer.echo(f"check: {e}", err=True)
         raise typer.Exit(2) from e
@@ -369,10 +375,15 @@ def _published_versions(candidate: Any, registry: str) -> None:
 @registry_app.command("serve")
 def serve(
     registry: Annotated[str, typer.Option("--registry", help="A folder or gs://bucket/prefix.")] = "schemas",
-    port: Annotated[int, typer.Option("--port")] = 8080,
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind (0.0.0.0 for all).")] = "127.0.0.1",
     master_key: Annotated[
-        str | None, typer.Option("--master-key", envvar="EVENTKIT_REGISTRY_MASTER_KEY", help="Super key (config only).")
+        str | None,
+        typer.Option(
+            "--master-key",
+            envvar="EVENTKIT_REGISTRY_MASTER_KEY",
+            help="Super key that can create API keys (prefer the variable: options show in `ps`).",
+        ),
     ] = None,
     dev_mode: Annotated[
         bool, typer.Option("--dev-mode", help="Allow overwriting and deleting (Iglu patchesAllowed).")

@@ -25,7 +25,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 from core.errors import ConfigError, LakeUnavailable, ObjectExists
 from core.lake.names import check_name, check_prefix
 
-__all__ = ["GcsLake", "default_client"]
+__all__ = ["GcsLake", "bucket_missing", "default_client"]
 
 EMULATOR_PROJECT = "eventkit-local"
 _CONTENT_TYPES = {
@@ -53,6 +53,11 @@ _FAILURES: tuple[type[BaseException], ...] = (
     GoogleAuthError,
     OSError,
 )
+
+
+def bucket_missing(bucket: str) -> str:
+    """The one message for a lake whose bucket is not there (readers too: enrich or load can create it)."""
+    return f"bucket {bucket!r} does not exist (create it, or pass --create-bucket to enrich or load)"
 
 
 def default_client() -> storage.Client:
@@ -93,6 +98,8 @@ class GcsLake:
         self._retry = DEFAULT_RETRY.with_timeout(timeout)
         if create_bucket_if_missing:
             self._ensure_bucket()
+        else:
+            self._check_bucket()
 
     def __repr__(self) -> str:
         return f"GcsLake({self.url!r})"
@@ -129,6 +136,8 @@ class GcsLake:
                     raise LakeUnavailable(f"{self.url}: cannot create {name!r} after {attempt} attempts: {e}") from e
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except gexc.NotFound as e:  # an object create only 404s on its bucket
+                raise LakeUnavailable(f"{self.url}: cannot create {name!r}: {bucket_missing(self.bucket_name)}") from e
             except _FAILURES as e:
                 raise LakeUnavailable(f"{self.url}: cannot create {name!r}: {e}") from e
 
@@ -141,6 +150,8 @@ class GcsLake:
                 self._bucket, prefix=base + prefix, timeout=self._request_timeout(None), retry=self._retry
             )
             names = [blob.name[len(base) :] for blob in blobs if not blob.name.endswith("/")]
+        except gexc.NotFound as e:  # listing only 404s on the bucket
+            raise LakeUnavailable(f"{self.url}: cannot list {prefix!r}: {bucket_missing(self.bucket_name)}") from e
         except _FAILURES as e:
             raise LakeUnavailable(f"{self.url}: cannot list {prefix!r}: {e}") from e
         names.sort()
@@ -184,6 +195,20 @@ class GcsLake:
         except _FAILURES as e:
             raise LakeUnavailable(f"{self.url}: cannot verify {key!r} after a lost answer: {e}") from e
         return stored == data
+
+    def _check_bucket(self) -> None:
+        """ConfigError, once, when the bucket does not exist: every write and list would 404 forever.
+
+        Only a definite "not found" fails: without permission to read bucket metadata (403: a writer
+        granted object access only) or while GCS is unreachable, the lake is used as before and its
+        calls report their own errors.
+        """
+        try:
+            missing = not self._bucket.exists(timeout=self._request_timeout(None), retry=None)
+        except _FAILURES:
+            return
+        if missing:
+            raise ConfigError(f"{self.url}: {bucket_missing(self.bucket_name)}")
 
     def _ensure_bucket(self) -> None:
         try:

@@ -12,7 +12,7 @@ import requests
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from core.errors import LakeUnavailable, ObjectExists
+from core.errors import ConfigError, LakeUnavailable, ObjectExists
 from core.lake import local_path, open_lake
 from core.lake.gcs import GcsLake, default_client
 from tests.services.gcs import FakeGcs
@@ -123,15 +123,26 @@ def test_unreachable_gcs_is_lake_unavailable_within_the_timeout(gcs_emulator: Fa
     assert time.monotonic() - started < 20
 
 
-def test_missing_bucket_is_lake_unavailable_unless_created(gcs_emulator: FakeGcs) -> None:
-    """Writing to a bucket that does not exist is LakeUnavailable; `create_bucket_if_missing` makes it first."""
+def test_missing_bucket_is_one_config_error_unless_created(gcs_emulator: FakeGcs) -> None:
+    """A lake on a bucket that does not exist is a ConfigError naming it; `create_bucket_if_missing` makes it."""
     name = f"missing-{os.getpid()}-{time.monotonic_ns()}"
-    with pytest.raises(LakeUnavailable):
-        GcsLake(name, "p", timeout=5).create("x", b"1")
+    with pytest.raises(ConfigError, match=f"bucket '{name}' does not exist \\(create it, or pass --create-bucket"):
+        GcsLake(name, "p", timeout=5)
     lake = GcsLake(name, "p", create_bucket_if_missing=True)
     GcsLake(name, "p", create_bucket_if_missing=True)  # idempotent
     lake.create("x", b"1")
     assert lake.read("x") == b"1"
+
+
+def test_a_bucket_deleted_while_running_is_named_in_the_failure(gcs_emulator: FakeGcs) -> None:
+    """If the bucket disappears after the lake was opened, writes and lists fail saying the bucket does not exist."""
+    name = gcs_emulator.create_bucket("gone")
+    lake = GcsLake(name, "p", timeout=5)
+    gcs_emulator.client().bucket(name).delete()
+    with pytest.raises(LakeUnavailable, match=f"bucket '{name}' does not exist"):
+        lake.create("x", b"1")
+    with pytest.raises(LakeUnavailable, match=f"bucket '{name}' does not exist"):
+        list(lake.list("good/"))
 
 
 def test_open_lake_builds_a_gcs_lake_from_a_gs_url(gcs_bucket: str) -> None:
