@@ -50,6 +50,18 @@ def serve(options: UpOptions, log_level: str = "warning") -> None:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     try:
+        # Only once the port is ours: a busy port is the one error, with nothing made on disk.
+        if ensure_default_registry(options.registry):
+            typer.echo(
+                f"eventkit up: created {Path(options.registry).resolve()} "
+                "(empty; put your schemas there, see its README.md)",
+                err=True,
+            )
+    except OSError as e:
+        sock.close()
+        typer.echo(f"error: cannot create {options.registry}: {e}", err=True)
+        raise typer.Exit(2) from None
+    try:
         stack = build_up(options)
     except ConfigError as e:
         sock.close()
@@ -122,16 +134,8 @@ def up(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
         settings = load_settings()
         level = configure_logging_from(settings)
         ttl = configured_cache_ttl(cache_ttl, settings.registry)
-        if ensure_default_registry(registry):
-            typer.echo(
-                f"eventkit up: created {Path(registry).resolve()} (empty; put your schemas there, see its README.md)",
-                err=True,
-            )
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
-    except OSError as e:
-        typer.echo(f"error: cannot create {registry}: {e}", err=True)
         raise typer.Exit(2) from None
     folder = enrichments if Path(enrichments).is_dir() else None
     options = UpOptions(Path(data_dir), port, host, registry, max_events, tsv, enrichments=folder, cache_ttl=ttl)

@@ -83,10 +83,11 @@ def _where(
     settings = load_settings(data_dir=folder)
     # Logs go to stderr (stdout carries the JSON report); the commands print their own summaries.
     configure_logging_from(settings, quiet=True, stream=sys.stderr)
+    where_lake = readable_lake(lake or settings.loader.lake, "--lake" if lake else "loader.lake", settings.data_dir)
     choice = choose_registry(registry, folder, settings.enrich.registry)
-    typer.echo(choice.describe(), err=True)
+    typer.echo(choice.describe(), err=True)  # only once the paths are proven: a mistake is one line
     return _Where(
-        lake=readable_lake(lake or settings.loader.lake, "--lake" if lake else "loader.lake", settings.data_dir),
+        lake=where_lake,
         warehouse=warehouse or settings.loader.warehouse,
         raw=raw or settings.collector.raw,
         registry=with_bundled_schemas(choice.location),

@@ -335,11 +335,11 @@ def check(  # noqa: PLR0917 - Typer maps each command-line option to one paramet
         if data_dir is not None:
             check_data_dir(data_dir)
         settings = load_settings(data_dir=data_dir)
-        choice = choose_registry(registry, data_dir, settings.enrich.registry)
-        typer.echo(choice.describe(), err=True)
-        candidate = _load(file)
-        _published_versions(candidate, choice.location)
         lake = readable_lake(lake or settings.loader.lake, "--lake" if lake else "loader.lake", settings.data_dir)
+        candidate = _load(file)
+        choice = choose_registry(registry, data_dir, settings.enrich.registry)
+        typer.echo(choice.describe(), err=True)  # only once the paths and the file are proven
+        _published_versions(candidate, choice.location)
         report = check_impact(candidate, lake, since=parse_since(since))
     except EventkitError as e:
         typer.echo(f"check: {e}", err=True)

@@ -85,7 +85,7 @@ instants = st.integers(0, 253402300799999)
 versions = st.from_regex(r"\A[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}([-+][a-z0-9.]{0,12})?\Z")
 processors = st.builds(Processor, texts, versions)
 
-_vendor = st.from_regex(r"\A[a-zA-Z0-9\-_.]{1,20}\Z")
+_vendor = st.from_regex(r"\A[a-zA-Z0-9\-_][a-zA-Z0-9\-_.]{0,19}\Z")  # a vendor never starts with "." (core.iglu)
 _name = st.from_regex(r"\A[a-zA-Z0-9\-_]{1,20}\Z")
 schema_vers = st.builds(SchemaVer, st.integers(1, 30), st.integers(0, 30), st.integers(0, 30))
 schema_keys = st.builds(SchemaKey, _vendor, _name, st.just("jsonschema") | _name, schema_vers)

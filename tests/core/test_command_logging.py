@@ -135,7 +135,7 @@ def test_readable_text_on_a_terminal(tmp_path: Path) -> None:
     seen = b""
     try:
         deadline = time.monotonic() + 60
-        while b"Uvicorn running" not in seen and time.monotonic() < deadline and process.poll() is None:
+        while b"Application startup complete" not in seen and time.monotonic() < deadline and process.poll() is None:
             ready, _, _ = select.select([leader], [], [], 0.2)
             if ready:
                 try:
@@ -146,6 +146,6 @@ def test_readable_text_on_a_terminal(tmp_path: Path) -> None:
         stop_process_group(process, grace=30)
         os.close(leader)
     text = seen.decode(errors="replace")
-    line = next((ln for ln in text.splitlines() if "Uvicorn running" in ln), None)
+    line = next((ln for ln in text.splitlines() if "Application startup complete" in ln), None)
     assert line is not None, text[-3000:]
     assert "info" in line and not line.lstrip().startswith("{"), line
