@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 
+from collector.connection_guard import ConnectionLimits
 from collector.durability import Acknowledger
 from collector.metrics import CollectorMetrics
 from collector.responses import ROBOTS_TXT, crossdomain_xml
@@ -42,6 +43,12 @@ class CollectorApp(FastAPI):
 
     tracking: TrackingEndpoint
     acknowledger: Acknowledger
+
+    @property
+    def connection_limits(self) -> ConnectionLimits:
+        """Slow-client deadlines and the connection cap, read by the HTTP protocol (collector.connection_guard)."""
+        config = self.tracking.config
+        return ConnectionLimits(config.header_timeout, config.body_timeout, config.max_connections)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -100,7 +107,7 @@ def create_app(
             yield
         finally:
             metrics.detach()
-            await acknowledger.stop()
+            await acknowledger.stop(grace=config.drain_timeout / 4)  # within the drain timeout (collector.shutdown)
             if owns_resources:
                 publisher.close()
                 if spool is not None:
