@@ -66,13 +66,14 @@ def collector(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     from collector.http_protocol import TrackingHttpProtocol
+    from collector.shutdown import DeadlineServer, graceful_seconds
 
     common = {
         "host": settings.host,
         "port": settings.port,
         "log_level": log_level,
         "access_log": False,
-        "timeout_graceful_shutdown": 30,
+        "timeout_graceful_shutdown": graceful_seconds(settings.drain_timeout),
         "server_header": False,
         # The collector resolves client addresses itself, from forwarding headers of configured trusted
         # proxies only (collector.forwarding); uvicorn's own rewrite would trust any local peer.
@@ -84,10 +85,19 @@ def collector(
         export_config(settings)
         uvicorn.run("collector.server:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
     else:
+        from collector.spool import SpoolUnavailable
+        from core.errors import QueueUnavailable
+
         try:
             application = build_app(settings)
         except ConfigError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from None
+        except (QueueUnavailable, SpoolUnavailable) as e:  # no spool to serve from, or the spool itself
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(1) from None
         settle_heap()
-        uvicorn.run(application, **common)  # type: ignore[arg-type]
+        server = DeadlineServer(uvicorn.Config(application, **common), drain_timeout=settings.drain_timeout)  # type: ignore[arg-type]
+        server.run()
+        if not server.started:  # as uvicorn.run: the port could not be bound, or the lifespan failed
+            raise typer.Exit(3)
