@@ -65,6 +65,9 @@ def collector(
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
+    from core.telemetry import configure_logging
+
+    configure_logging("info")  # one format, and a log on a full disk drops lines instead of stalling requests
     from collector.http_protocol import TrackingHttpProtocol
     from collector.shutdown import DeadlineServer, graceful_seconds
 

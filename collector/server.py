@@ -49,6 +49,9 @@ def app_from_env() -> CollectorApp:
     """uvicorn factory for worker processes (`collector.server:app_from_env`)."""
     import json
 
+    from core.telemetry import configure_logging
+
+    configure_logging("info")  # a spawned worker starts with structlog's defaults, which raise on a full disk
     text = os.environ.get(CONFIG_ENV)
     if not text:
         raise ConfigError(f"{CONFIG_ENV} is not set: start workers through `eventkit collector`")

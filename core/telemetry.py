@@ -117,6 +117,7 @@ class _DroppedLines:
         self.total = 0
         self.unreported = 0
         self.reason = ""
+        self.cut = False  # a line was partly written: what follows starts on a new line
 
 
 _DROPPED = _DroppedLines()
@@ -137,10 +138,11 @@ def _write_line(file: TextIO, line: str) -> None:
             if _DROPPED.unreported:
                 _emit(
                     file,
-                    f"eventkit: {_DROPPED.unreported} log line(s) dropped: "
+                    ("\n" if _DROPPED.cut else "") + f"eventkit: {_DROPPED.unreported} log line(s) dropped: "
                     f"the log could not be written ({_DROPPED.reason})\n",
                 )
                 _DROPPED.unreported = 0
+                _DROPPED.cut = False
             _emit(file, line)
         except (OSError, ValueError) as e:  # ValueError: the stream was closed
             _DROPPED.total += 1
@@ -161,8 +163,13 @@ def _emit(file: TextIO, text: str) -> None:
     except OSError:
         pass
     data = text.encode("utf-8", errors="replace")
+    whole = len(data)
     while data:
-        written = os.write(fd, data)
+        try:
+            written = os.write(fd, data)
+        except OSError:
+            _DROPPED.cut = _DROPPED.cut or len(data) < whole
+            raise
         data = data[written:]
 
 

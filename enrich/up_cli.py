@@ -59,6 +59,9 @@ def serve(options: UpOptions) -> None:
         timeout_graceful_shutdown=graceful_seconds(drain_timeout),
     )
     server = DeadlineServer(config, drain_timeout=drain_timeout)
+    from core.telemetry import configure_logging
+
+    configure_logging("info")  # after uvicorn's own set-up: one format, and a full disk drops lines, never stalls
     # uvicorn restores the previous handlers and re-raises SIGINT/SIGTERM once it has shut down;
     # with Python's defaults that would kill the process before enrich commits and acks what it holds.
     received: list[int] = []

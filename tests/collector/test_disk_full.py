@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from collector.spool import Spool, SpoolUnavailable
 from tests.services.processes import free_port, wait_until_answering
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
@@ -121,3 +122,17 @@ def test_full_disk_answers_503_at_once_and_sigterm_stops_within_the_drain_timeou
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+
+
+def test_a_spool_on_a_full_disk_names_the_cause(small_disk: Path) -> None:
+    """The spool's error on a full disk says the disk is full (a failed ROLLBACK used to hide it behind
+    "cannot rollback - no transaction is active")."""
+    spool = Spool(small_disk / "spool.db")
+    try:
+        spool.append([b"before"])
+        fill(small_disk)
+        with pytest.raises(SpoolUnavailable, match="database or disk is full"):
+            spool.append([b"x" * 200_000])
+        assert spool.count() == 1
+    finally:
+        spool.close()
