@@ -21,8 +21,11 @@ from collector.spool import Spool
 from collector.tracking import Receive, Scope, Send, TrackingEndpoint
 from core.lake.port import Lake
 from core.queue.port import Publisher
+from core.telemetry import get_logger
 
 __all__ = ["CollectorApp", "collector_name", "create_app"]
+
+log = get_logger("collector.app")
 
 
 def _version() -> str:
@@ -59,14 +62,21 @@ class CollectorApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def _default_violation_writer() -> Callable[[Lake, list[SizeViolationFact], int], None]:
+def _default_violation_writer(
+    shown: Callable[[list[bytes]], None] | None,
+) -> Callable[[Lake, list[SizeViolationFact], int], None]:
     from collector.violations import write_size_violations
     from core.badrows import eventkit_processor
 
     processor = eventkit_processor("collector")
 
     def write(lake: Lake, violations: list[SizeViolationFact], now_ms: int) -> None:
-        write_size_violations(lake, violations, processor=processor, now_ms=now_ms)
+        rows = write_size_violations(lake, violations, processor=processor, now_ms=now_ms)
+        if shown is not None:
+            try:
+                shown(rows)
+            except Exception as e:  # the lake holds the rows: a view that fails must not make the tracker retry
+                log.error("size_violation_not_shown", rows=len(rows), error=repr(e))
 
     return write
 
@@ -80,10 +90,13 @@ def create_app(
     owns_resources: bool = False,
     clock_ms: Callable[[], int] | None = None,
     new_id: Callable[[], str] | None = None,
+    size_violations_shown: Callable[[list[bytes]], None] | None = None,
 ) -> CollectorApp:
     """Build the collector. Its lifespan proves the queue reachable, starts batching and draining, and on
     shutdown confirms every pending record before returning; with `owns_resources` it then closes the
     publisher and the spool. `clock_ms`/`new_id` exist so golden tests can pin timestamps and ids.
+    `size_violations_shown` gets the size_violation bad rows (JSON bytes) once they are in the lake
+    (`eventkit up` puts them in the Micro store, where enrich's bad rows are).
     """
     metrics = CollectorMetrics()
     acknowledger = Acknowledger(
@@ -121,7 +134,7 @@ def create_app(
         lake=lake,
         collector_name=collector_name(config.raw_url),
         metrics=metrics,
-        write_violations=_default_violation_writer() if lake is not None else _no_lake,
+        write_violations=_default_violation_writer(size_violations_shown) if lake is not None else _no_lake,
         clock_ms=clock_ms,
         new_id=new_id,
     )

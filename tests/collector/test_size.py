@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -18,6 +25,7 @@ from tests.badrow_schemas import assert_valid_bad_row
 from tests.collector.conftest import Rig
 from tests.collector.driver import call, lifespan
 from tests.raw_records import raw_record
+from tests.services.processes import free_port, wait_until_answering
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
@@ -230,3 +238,49 @@ def test_ten_thousand_small_events_in_one_post_all_end_good(make_rig: Callable[.
     outcomes = [o for r in records for o in enrich_record(r.encode(), env)]
     assert all(isinstance(o, Good) for o in outcomes)
     assert sorted(o.event.event_id for o in outcomes if isinstance(o, Good)) == sorted(ids)
+
+
+def test_under_eventkit_up_a_single_oversized_event_is_a_bad_event_in_micro(tmp_path: Path) -> None:
+    """Under `eventkit up` the events of a POST that fit end good, and the one event too big for a record is a
+    size_violation both in the lake and in Micro (it used to be in the lake only, invisible in /micro/bad)."""
+    (tmp_path / "schemas").mkdir()
+    port = free_port()
+    log = tmp_path / "up.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-c", "from core.cli import main; main()", "up", "--port", str(port)),
+                *("--data-dir", str(tmp_path / "data"), "--registry", str(tmp_path / "schemas")),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=tmp_path,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_answering(process, f"{base}/health", name="up", log=log.read_text, timeout=30, interval=0.1)
+        small = [{"e": "pv", "tv": "t", "p": "web", "eid": str(uuid.UUID(int=i, version=4))} for i in range(3)]
+        huge = {"e": "pv", "tv": "t", "p": "web", "url": "https://a.example/" + "x" * 1_100_000}
+        body = json.dumps({"schema": PAYLOAD_DATA, "data": [*small, huge]}).encode()
+        request = urllib.request.Request(f"{base}{TP2}", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 200
+        deadline = time.monotonic() + 20
+        counts: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"{base}/micro/all", timeout=5) as r:
+                counts = json.loads(r.read())
+            if counts.get("good") == 3 and counts.get("bad") == 1:
+                break
+            time.sleep(0.2)
+        assert counts == {"total": 4, "good": 3, "bad": 1}
+        with urllib.request.urlopen(f"{base}/micro/bad", timeout=5) as r:
+            (bad,) = json.loads(r.read())
+        assert SIZE_VIOLATION in json.dumps(bad)
+        assert "this POST request split is still too large" in json.dumps(bad)
+        lake_rows = list((tmp_path / "data" / "lake" / "bad" / "size_violation").rglob("*.jsonl"))
+        assert len(lake_rows) == 1
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
