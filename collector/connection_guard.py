@@ -79,12 +79,18 @@ class _Sweeper:
         connections = self.connections()
         if connections is None or self.loop.is_closed():
             return
-        now = self.loop.time()
-        for protocol in list(connections):
-            if isinstance(protocol, GuardedHttpProtocol) and 0 < protocol.deadline <= now:
-                protocol.deadline_passed(now)
-        self.report()
-        self.loop.call_later(self.interval, self.sweep)
+        try:
+            now = self.loop.time()
+            for protocol in list(connections):
+                if isinstance(protocol, GuardedHttpProtocol) and 0 < protocol.deadline <= now:
+                    try:
+                        protocol.deadline_passed(now)
+                    except Exception as e:  # one broken connection must not end the sweep for all the others
+                        log.error("connection_deadline_failed", error=repr(e))
+                        protocol.transport.abort()
+            self.report()
+        finally:
+            self.loop.call_later(self.interval, self.sweep)
 
     def count(self, reason: str) -> None:
         _CLOSED.labels(reason).inc()
@@ -146,8 +152,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
+        queued = bool(self.pipeline)  # a complete request waits: the server is busy again, not the client
         super().on_response_complete()
-        if not self.deadline:
+        if not self.deadline and not queued:
             self._expect("headers", self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
