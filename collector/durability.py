@@ -17,6 +17,7 @@ possible because a request hears True only after one of the two commits returned
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -323,7 +324,8 @@ class Acknowledger:
             try:
                 await self._drain()
             except Exception as e:
-                log.error("drain_failed", error=repr(e), retry_in_s=self.drain_interval)
+                with contextlib.suppress(Exception):  # not even a failing log may end draining
+                    log.error("drain_failed", error=repr(e), retry_in_s=self.drain_interval)
                 await asyncio.sleep(self.drain_interval)
 
     async def _drain(self) -> None:
