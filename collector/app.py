@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 
+from collector.connection_guard import ConnectionLimits
 from collector.durability import Acknowledger
 from collector.metrics import CollectorMetrics
 from collector.responses import ROBOTS_TXT, crossdomain_xml
@@ -20,8 +21,11 @@ from collector.spool import Spool
 from collector.tracking import Receive, Scope, Send, TrackingEndpoint
 from core.lake.port import Lake
 from core.queue.port import Publisher
+from core.telemetry import get_logger
 
 __all__ = ["CollectorApp", "collector_name", "create_app"]
+
+log = get_logger("collector.app")
 
 
 def _version() -> str:
@@ -43,6 +47,12 @@ class CollectorApp(FastAPI):
     tracking: TrackingEndpoint
     acknowledger: Acknowledger
 
+    @property
+    def connection_limits(self) -> ConnectionLimits:
+        """Slow-client deadlines and the connection cap, read by the HTTP protocol (collector.connection_guard)."""
+        config = self.tracking.config
+        return ConnectionLimits(config.header_timeout, config.body_timeout, config.max_connections)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             route = self.tracking.route(scope["method"], scope["path"])
@@ -52,14 +62,21 @@ class CollectorApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def _default_violation_writer() -> Callable[[Lake, list[SizeViolationFact], int], None]:
+def _default_violation_writer(
+    shown: Callable[[list[bytes]], None] | None,
+) -> Callable[[Lake, list[SizeViolationFact], int], None]:
     from collector.violations import write_size_violations
     from core.badrows import eventkit_processor
 
     processor = eventkit_processor("collector")
 
     def write(lake: Lake, violations: list[SizeViolationFact], now_ms: int) -> None:
-        write_size_violations(lake, violations, processor=processor, now_ms=now_ms)
+        rows = write_size_violations(lake, violations, processor=processor, now_ms=now_ms)
+        if shown is not None:
+            try:
+                shown(rows)
+            except Exception as e:  # the lake holds the rows: a view that fails must not make the tracker retry
+                log.error("size_violation_not_shown", rows=len(rows), error=repr(e))
 
     return write
 
@@ -73,10 +90,13 @@ def create_app(
     owns_resources: bool = False,
     clock_ms: Callable[[], int] | None = None,
     new_id: Callable[[], str] | None = None,
+    size_violations_shown: Callable[[list[bytes]], None] | None = None,
 ) -> CollectorApp:
     """Build the collector. Its lifespan proves the queue reachable, starts batching and draining, and on
     shutdown confirms every pending record before returning; with `owns_resources` it then closes the
     publisher and the spool. `clock_ms`/`new_id` exist so golden tests can pin timestamps and ids.
+    `size_violations_shown` gets the size_violation bad rows (JSON bytes) once they are in the lake
+    (`eventkit up` puts them in the Micro store, where enrich's bad rows are).
     """
     metrics = CollectorMetrics()
     acknowledger = Acknowledger(
@@ -100,7 +120,7 @@ def create_app(
             yield
         finally:
             metrics.detach()
-            await acknowledger.stop()
+            await acknowledger.stop(grace=config.drain_timeout / 4)  # within the drain timeout (collector.shutdown)
             if owns_resources:
                 publisher.close()
                 if spool is not None:
@@ -114,7 +134,7 @@ def create_app(
         lake=lake,
         collector_name=collector_name(config.raw_url),
         metrics=metrics,
-        write_violations=_default_violation_writer() if lake is not None else _no_lake,
+        write_violations=_default_violation_writer(size_violations_shown) if lake is not None else _no_lake,
         clock_ms=clock_ms,
         new_id=new_id,
     )

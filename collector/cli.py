@@ -80,6 +80,7 @@ def collector(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     from collector.http_protocol import TrackingHttpProtocol
+    from collector.shutdown import DeadlineServer, graceful_seconds
 
     common = {
         "host": settings.host,
@@ -87,7 +88,7 @@ def collector(
         "log_level": level,
         "log_config": None,  # keep the logging configure_logging_from() set up (format, level, stream)
         "access_log": False,
-        "timeout_graceful_shutdown": 30,
+        "timeout_graceful_shutdown": graceful_seconds(settings.drain_timeout),
         "server_header": False,
         # The collector resolves client addresses itself, from forwarding headers of configured trusted
         # proxies only (collector.forwarding); uvicorn's own rewrite would trust any local peer.
@@ -113,18 +114,28 @@ def collector(
         _banner(settings, settings.port, workers)
         uvicorn.run("collector.server:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         return
+    from collector.spool import SpoolUnavailable
+    from core.errors import QueueUnavailable
+
     try:
         application = build_app(settings)
     except ConfigError as e:
         sock.close()
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
+    except (QueueUnavailable, SpoolUnavailable) as e:  # no spool to serve from, or the spool itself
+        sock.close()
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
     _banner(settings, sock.getsockname()[1], workers)
     settle_heap()
+    server = DeadlineServer(uvicorn.Config(application, **common), drain_timeout=settings.drain_timeout)  # type: ignore[arg-type]
     try:
-        uvicorn.Server(uvicorn.Config(application, **common)).run(sockets=[sock])  # type: ignore[arg-type]
+        server.run(sockets=[sock])
     finally:
         sock.close()
+    if not server.started:  # as uvicorn.run: the lifespan failed
+        raise typer.Exit(3)
 
 
 def _banner(settings: CollectorConfig, port: int, workers: int) -> None:

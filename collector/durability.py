@@ -17,6 +17,7 @@ possible because a request hears True only after one of the two commits returned
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -204,11 +205,15 @@ class Acknowledger:
     def _direct_failed(self, batch: _DirectBatch, messages: list[bytes], error: BaseException) -> None:
         """As `_commit` does when a publish fails: spool mode, and this batch to the spool (503 without one)."""
         batch.settled = True  # from now on only the spool write below settles the requests
-        self._publish_failed(len(messages), error)
-        if self.spool is None:
+        try:
+            self._publish_failed(len(messages), error)
+            if self.spool is None:
+                self._direct_settle(batch, ok=False)
+                return
+            task = asyncio.ensure_future(self._spool_direct(batch, messages))
+        except Exception:  # a bug (this runs in a loop callback) must not leave requests waiting forever: 503
             self._direct_settle(batch, ok=False)
-            return
-        task = asyncio.ensure_future(self._spool_direct(batch, messages))
+            raise
         self._spooling.add(task)
         task.add_done_callback(self._spooling.discard)
 
@@ -313,6 +318,17 @@ class Acknowledger:
     # -- draining -------------------------------------------------------------------------------
 
     async def _drainer(self) -> None:
+        """Drain until stopped; an unexpected error is logged and retried, never the end of draining (a
+        dead drainer would leave the collector in spool mode, or switched back to a queue it never proved)."""
+        while not self._stopping:
+            try:
+                await self._drain()
+            except Exception as e:
+                with contextlib.suppress(Exception):  # not even a failing log may end draining
+                    log.error("drain_failed", error=repr(e), retry_in_s=self.drain_interval)
+                await asyncio.sleep(self.drain_interval)
+
+    async def _drain(self) -> None:
         spool = self.spool
         assert spool is not None and self._drain_wakeup is not None
         while not self._stopping:

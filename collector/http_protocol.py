@@ -30,20 +30,21 @@ from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import (
     HEADER_VALUE_RE,
     STATUS_LINE,
-    HttpToolsProtocol,
     RequestResponseCycle,
 )
 from uvicorn.server import ServerState
 
 from collector.app import CollectorApp
+from collector.connection_guard import GuardedHttpProtocol
 from collector.record import RequestFacts
 from collector.tracking import Answer, Oversized, Route, TrackingEndpoint, refused
 
 __all__ = ["TrackingHttpProtocol"]
 
 
-class TrackingHttpProtocol(HttpToolsProtocol):
-    """Pass as uvicorn's `http` setting (`uvicorn.run(app, http=TrackingHttpProtocol)`)."""
+class TrackingHttpProtocol(GuardedHttpProtocol):
+    """Pass as uvicorn's `http` setting (`uvicorn.run(app, http=TrackingHttpProtocol)`); slow clients and the
+    connection cap are handled by `GuardedHttpProtocol` (collector.connection_guard) for every route."""
 
     def __init__(
         self,

@@ -18,13 +18,14 @@ CONFIG_ENV = "COLLECTOR_WORKER_CONFIG"
 
 def build_app(config: CollectorConfig) -> CollectorApp:
     """Open what the config names; the app owns them and closes them at shutdown."""
+    from collector.deferred_queue import open_publisher_or_defer
     from core.lake import open_lake
-    from core.queue import open_publisher
 
     if not config.raw_url:
         raise ConfigError("collector.raw_url: the raw queue URL is required (--raw)")
-    publisher = open_publisher(config.raw_url)
     spool = Spool(config.spool_path) if config.spool_path else None
+    # A queue that cannot be opened is a queue outage from the first second: serve from the spool.
+    publisher = open_publisher_or_defer(config.raw_url, spool=spool is not None)
     lake = open_lake(config.lake_url, key="collector.lake_url") if config.lake_url else None
     return create_app(config, publisher, spool=spool, lake=lake, owns_resources=True)
 

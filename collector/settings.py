@@ -77,10 +77,18 @@ class CollectorConfig:
     # SQLite queue is published to directly while healthy: its writer groups and serialises the commits itself)
     drain_batch: int = 500
     drain_interval: float = 0.5  # seconds between drain attempts while the queue is down
+    # Slow clients (slowloris): each bound is the whole time allowed, not the gap between two reads,
+    # so trickling one byte at a time does not extend it (collector.connection_guard).
+    header_timeout: float = 10.0  # from connection (or the previous answer) to the end of the headers: else 408
+    body_timeout: float = 30.0  # from the end of the headers to the end of the body: else 408
+    max_connections: int = 1024  # open connections per process; beyond it a new connection is closed at once
+    drain_timeout: float = 30.0  # from SIGTERM to exit at the latest, whatever is still pending (collector.shutdown)
 
     def __post_init__(self) -> None:
         if self.drop_payload_size <= 0 or self.max_payload_size <= 0 or self.max_record_size <= 0:
             raise ConfigError("collector: payload and record size limits must be positive")
+        if min(self.header_timeout, self.body_timeout, self.drain_timeout) <= 0 or self.max_connections <= 0:
+            raise ConfigError("collector: timeouts and max_connections must be positive")
         for cidr in self.trusted_proxies:
             try:
                 ipaddress.ip_network(cidr, strict=False)
@@ -178,6 +186,10 @@ def config_from_settings(section: CollectorSettings, *, lake_url: str | None = N
         crossdomain_enabled=section.crossdomain.enabled,
         crossdomain_domains=tuple(section.crossdomain.domains),
         crossdomain_secure=section.crossdomain.secure,
+        header_timeout=section.header_timeout,
+        body_timeout=section.body_timeout,
+        max_connections=section.max_connections,
+        drain_timeout=section.drain_timeout,
     )
 
 

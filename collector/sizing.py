@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from core.raw import CollectorPayload
+from core.raw import RAW_RECORD_SCHEMA, CollectorPayload
 
 __all__ = ["SizeOutcome", "SizeViolationFact", "fit_record"]
 
@@ -31,9 +31,14 @@ class SizeOutcome:
     violations: list[SizeViolationFact] = field(default_factory=list)
 
 
-def _violation(encoded: bytes, limit: int, expectation: str) -> SizeViolationFact:
-    text = encoded.decode("utf-8", errors="replace")
-    return SizeViolationFact(limit, len(encoded), expectation, text[: max(limit // 10, 0)])
+def _violation(payload: CollectorPayload, size: int, limit: int, expectation: str) -> SizeViolationFact:
+    """A violation whose payload is the record cut to a tenth of the limit, its request facts first and its body
+    last, so the cut keeps what identifies the request (where, when, from whom) and the body's beginning."""
+    fields = payload.to_json()
+    body = fields.pop("body")
+    fields["body"] = body
+    text = orjson.dumps({"schema": RAW_RECORD_SCHEMA.uri, "data": fields}).decode("utf-8", errors="replace")
+    return SizeViolationFact(limit, size, expectation, text[: max(limit // 10, 0)])
 
 
 def _escaped_len(text: str) -> int:
@@ -42,42 +47,53 @@ def _escaped_len(text: str) -> int:
 
 
 def fit_record(payload: CollectorPayload, *, max_record_size: int, max_payload_size: int) -> SizeOutcome:
-    """Apply §2.4 to one request's raw record (sizes are serialized record bytes)."""
+    """Apply §2.4 to one request's raw record (sizes are serialized record bytes).
+
+    Departure from Snowplow (docs/DESIGN.md): a POST whose events can be split is split whatever its
+    total size (the drop size bounds the body); only a record that cannot be split and exceeds
+    `max_payload_size`, or a single event that alone exceeds `max_record_size`, is a size_violation.
+    Snowplow refuses a whole batch above `maxPayloadSize`, losing thousands of valid small events.
+    """
     encoded = payload.encode()
     size = len(encoded)
     if size <= max_record_size:
         return SizeOutcome(records=[encoded])
+    split = _split(payload, max_record_size)
+    if isinstance(split, SizeOutcome):
+        return split
     if size > max_payload_size:
         expectation = (
             f"oversized collector payload: Payload exceeds max size of {max_payload_size}. Actual length: {size}"
         )
-        return SizeOutcome(violations=[_violation(encoded, max_payload_size, expectation)])
-    return _split(payload, encoded, max_record_size)
+        return SizeOutcome(violations=[_violation(payload, size, max_payload_size, expectation)])
+    return SizeOutcome(violations=[_violation(payload, size, max_record_size, f"oversized collector payload: {split}")])
 
 
-def _split(payload: CollectorPayload, encoded: bytes, limit: int) -> SizeOutcome:
-    def refuse(reason: str) -> SizeOutcome:
-        return SizeOutcome(violations=[_violation(encoded, limit, reason)])
-
+def _split(payload: CollectorPayload, limit: int) -> SizeOutcome | str:
+    """The events of a POST packed greedily into records of at most `limit` bytes, each event whole and once,
+    in order; each event that alone exceeds the limit a violation. A reason when the body cannot be split."""
     if payload.body is None:
-        return refuse("oversized collector payload: GET requests cannot be split")
+        return "GET requests cannot be split"
     try:
         # The stdlib parser accepts everything JSON allows (orjson refuses integers beyond 64 bits);
         # re-serialising with ensure_ascii keeps lone surrogates (legal in JSON escapes) encodable.
         doc: Any = json.loads(payload.body)
-    except ValueError:
-        return refuse("oversized collector payload: cannot split POST requests which are not json")
+    except (ValueError, RecursionError):
+        return "cannot split POST requests which are not json"
     if not isinstance(doc, dict) or "schema" not in doc or "data" not in doc:
-        return refuse("oversized collector payload: cannot split POST requests which are not self-describing")
+        return "cannot split POST requests which are not self-describing"
     events = doc["data"]
     if not isinstance(events, list):
-        return refuse("oversized collector payload: cannot split POST requests whose data is not an array")
+        return "cannot split POST requests whose data is not an array"
     schema = doc["schema"]
-    head = '{"schema":' + json.dumps(schema, ensure_ascii=True, separators=(",", ":")) + ',"data":['
+    try:
+        head = '{"schema":' + json.dumps(schema, ensure_ascii=True, separators=(",", ":")) + ',"data":['
+    except (ValueError, RecursionError):
+        return "cannot split POST requests whose schema cannot be re-serialised"
     empty = payload.with_body(head + "]}")
     base = len(empty.encode())
     if base >= limit:
-        return refuse("oversized collector payload: the request without its events is already too large")
+        return "the request without its events is already too large"
     outcome = SizeOutcome()
     batch: list[str] = []
     batch_size = base
@@ -88,12 +104,20 @@ def _split(payload: CollectorPayload, encoded: bytes, limit: int) -> SizeOutcome
             outcome.records.append(record)
 
     for event in events:
-        text = json.dumps(event, ensure_ascii=True, separators=(",", ":"))
+        try:
+            text = json.dumps(event, ensure_ascii=True, separators=(",", ":"))
+        except (ValueError, RecursionError):
+            return "cannot split POST requests whose events cannot be re-serialised"
         cost = _escaped_len(text)
         if base + cost > limit:
-            single = payload.with_body(head + text + "]}").encode()
+            single = payload.with_body(head + text + "]}")
             outcome.violations.append(
-                _violation(single, limit, "oversized collector payload: this POST request split is still too large")
+                _violation(
+                    single,
+                    base + cost,
+                    limit,
+                    "oversized collector payload: this POST request split is still too large",
+                )
             )
             continue
         extra = cost + (1 if batch else 0)

@@ -77,7 +77,7 @@ class Spool:
                     self._conn.executemany("INSERT INTO spool (data) VALUES (?)", [(r,) for r in records])
                     self._conn.execute("COMMIT")
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    _rollback(self._conn)
                     raise
             except (sqlite3.Error, OSError) as e:
                 raise SpoolUnavailable(f"spool {self.path}: cannot commit: {e}") from e
@@ -100,7 +100,7 @@ class Spool:
                         )
                     self._conn.execute("COMMIT")
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    _rollback(self._conn)
                     raise
             except (sqlite3.Error, OSError) as e:
                 raise SpoolUnavailable(f"spool {self.path}: cannot claim: {e}") from e
@@ -126,7 +126,7 @@ class Spool:
                     self._conn.executemany(sql, [(i,) for i in ids])
                     self._conn.execute("COMMIT")
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    _rollback(self._conn)
                     raise
             except (sqlite3.Error, OSError) as e:
                 raise SpoolUnavailable(f"spool {self.path}: cannot {what}: {e}") from e
@@ -142,3 +142,13 @@ class Spool:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what a failed statement left open. SQLite has often rolled back already (a full disk does that):
+    a ROLLBACK then fails with "no transaction is active", which used to replace the real cause in the error."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the cause being raised is the one worth reporting

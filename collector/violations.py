@@ -15,8 +15,8 @@ __all__ = ["write_size_violations"]
 
 def write_size_violations(
     lake: Lake, violations: Sequence[SizeViolationFact], *, processor: Processor, now_ms: int
-) -> str:
-    """Write one JSON-lines object holding every violation of one request; returns its name.
+) -> list[bytes]:
+    """Write one JSON-lines object holding every violation of one request; returns the bad rows written.
 
     Raises LakeUnavailable (the request then gets 503 and the tracker retries). The name is
     unique (time + uuid4), so a retry never collides with an earlier attempt.
@@ -37,5 +37,6 @@ def write_size_violations(
         f"bad/size_violation/date={instant[:10]}/hour={instant[11:13]}/"
         f"{instant[:19].replace(':', '').replace('-', '')}-{uuid.uuid4().hex}.jsonl"
     )
-    lake.create(name, b"".join(line.rstrip(b"\n") + b"\n" for line in lines))
-    return name
+    rows = [line.rstrip(b"\n") for line in lines]
+    lake.create(name, b"".join(row + b"\n" for row in rows))
+    return rows

@@ -8,6 +8,11 @@ is. Ids bound with `structlog.contextvars.bind_contextvars(request_id=...)` appe
 logged in that context. Records from the standard `logging` module (uvicorn, Google clients) go
 through the same renderer.
 
+A log that cannot be written (a full disk, a closed pipe) never fails or blocks the code that logs:
+the line is dropped and counted (`eventkit_log_lines_dropped_total`), and the next line that can be
+written is preceded by one saying how many were lost. Logging is called from request paths and
+from callbacks that settle them; a log write raising there once left requests unanswered forever.
+
 Metrics: stages create metrics with `counter()`, `histogram()`, `gauge()`; all land in `REGISTRY`,
 and a `/metrics` endpoint answers with `render_metrics()`. Creating a metric twice returns the
 first one (stages may be imported twice in tests); the same name with another type or other
@@ -17,6 +22,7 @@ labels is a programming error (ValueError). Name metrics `eventkit_<stage>_<what
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -38,6 +44,7 @@ __all__ = [
     "gauge",
     "get_logger",
     "histogram",
+    "log_lines_dropped",
     "render_metrics",
 ]
 
@@ -78,7 +85,7 @@ def configure_logging(level: str = "info", json: bool | None = None, stream: Tex
         cache_logger_on_first_use=False,
     )
     # Third-party libraries log through `logging`: give them the same format and destination.
-    handler = logging.StreamHandler(out)
+    handler = _TolerantStreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
@@ -121,12 +128,95 @@ def get_logger(name: str) -> FilteringBoundLogger:
     return cast(FilteringBoundLogger, structlog.get_logger(name))
 
 
+class _DroppedLines:
+    """How many log lines could not be written, in total and since the last line that could."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.total = 0
+        self.unreported = 0
+        self.reason = ""
+        self.cut = False  # a line was partly written: what follows starts on a new line
+
+
+_DROPPED = _DroppedLines()
+
+
+def log_lines_dropped() -> int:
+    """Log lines lost since the process started because the log could not be written."""
+    return _DROPPED.total
+
+
+def _write_line(file: TextIO, line: str) -> None:
+    """Write one line; on failure count it as dropped instead of raising (see the module notes).
+
+    A stream with a file descriptor is written with os.write, unbuffered: a failed write then drops exactly
+    that line, where a buffered stream would keep it and raise again on every later flush (and at exit)."""
+    with _DROPPED.lock:
+        try:
+            if _DROPPED.unreported:
+                _emit(
+                    file,
+                    ("\n" if _DROPPED.cut else "") + f"eventkit: {_DROPPED.unreported} log line(s) dropped: "
+                    f"the log could not be written ({_DROPPED.reason})\n",
+                )
+                _DROPPED.unreported = 0
+                _DROPPED.cut = False
+            _emit(file, line)
+        except (OSError, ValueError) as e:  # ValueError: the stream was closed
+            _DROPPED.total += 1
+            _DROPPED.unreported += 1
+            _DROPPED.reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            _LOG_LINES_DROPPED.inc()
+
+
+def _emit(file: TextIO, text: str) -> None:
+    try:
+        fd = file.fileno()
+    except (OSError, ValueError, AttributeError):  # an in-memory stream (tests) or a wrapper without a descriptor
+        file.write(text)
+        file.flush()
+        return
+    try:
+        file.flush()  # what others wrote through the same stream goes first
+    except OSError:
+        pass
+    data = text.encode("utf-8", errors="replace")
+    whole = len(data)
+    while data:
+        try:
+            written = os.write(fd, data)
+        except OSError:
+            _DROPPED.cut = _DROPPED.cut or len(data) < whole
+            raise
+        data = data[written:]
+
+
 class _NamedPrintLogger(structlog.PrintLogger):
-    """A PrintLogger that knows its name, so `add_logger_name` can put it on each line."""
+    """A PrintLogger that knows its name, so `add_logger_name` can put it on each line, and never raises."""
 
     def __init__(self, file: TextIO, name: str) -> None:
         super().__init__(file)
         self.name = name
+        self._out = file
+
+    def msg(self, message: str) -> None:
+        _write_line(self._out, message + "\n")
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+class _TolerantStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stdlib handler writing through `_write_line`, so a full disk drops the line instead of raising."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:  # a broken record: the stdlib's own report (handleError) is what logging users expect
+            self.handleError(record)
+            return
+        _write_line(self.stream, text + self.terminator)
 
 
 class _NamedPrintLoggerFactory:
@@ -184,3 +274,8 @@ def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
 def render_metrics() -> tuple[bytes, str]:
     """The registry in Prometheus text format and its content type, for a `/metrics` response."""
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+_LOG_LINES_DROPPED = counter(
+    "eventkit_log_lines_dropped_total", "Log lines lost because the log could not be written (e.g. a full disk)"
+)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -197,7 +198,12 @@ def build_up(options: UpOptions) -> UpStack:
         lake_url=lake_url,
     )
     collector = create_app(
-        config, open_publisher(queue_url), spool=Spool(data / "spool.db"), lake=lake, owns_resources=True
+        config,
+        open_publisher(queue_url),
+        spool=Spool(data / "spool.db"),
+        lake=lake,
+        owns_resources=True,
+        size_violations_shown=lambda rows: store.add([bad_record(orjson.loads(row), None) for row in rows]),
     )
     micro = FastAPI(title="eventkit micro", docs_url=None, redoc_url=None, openapi_url=None)
     schemas = _registry_store(options.registry)

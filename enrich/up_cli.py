@@ -84,12 +84,24 @@ def serve(options: UpOptions, log_level: str = "warning") -> None:
         ),
         err=True,
     )
+    from collector.http_protocol import TrackingHttpProtocol
+    from collector.shutdown import DeadlineServer, graceful_seconds
+
+    # SIGTERM ends the process within the drain timeout however stuck a write is (collector.shutdown);
+    # the collector's protocol bounds slow clients and open connections (collector.connection_guard).
     # log_config=None: uvicorn keeps the logging configure_logging_from() set up (format, level, stream).
-    server = uvicorn.Server(
-        uvicorn.Config(
-            stack.app, host=options.host, port=options.port, log_level=log_level, log_config=None, lifespan="on"
-        )
+    drain_timeout = stack.app.collector.tracking.config.drain_timeout
+    config = uvicorn.Config(
+        stack.app,
+        host=options.host,
+        port=options.port,
+        log_level=log_level,
+        log_config=None,
+        lifespan="on",
+        http=TrackingHttpProtocol,
+        timeout_graceful_shutdown=graceful_seconds(drain_timeout),
     )
+    server = DeadlineServer(config, drain_timeout=drain_timeout)
     # uvicorn restores the previous handlers and re-raises SIGINT/SIGTERM once it has shut down;
     # with Python's defaults that would kill the process before enrich commits and acks what it holds.
     received: list[int] = []

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from collector.spool import Spool
+from collector.spool import Spool, SpoolUnavailable
 from tests.collector.conftest import Rig, read_queue
 from tests.collector.driver import call, lifespan
 from tests.collector.processes import CollectorProcess, Load, post_body
@@ -216,3 +216,48 @@ def test_sigterm_finishes_in_flight_requests_and_exits_cleanly(tmp_path: Path) -
         for e in json.loads(json.loads(d)["data"]["body"])["data"]
     }
     assert load.acknowledged and load.acknowledged <= stored
+
+
+class RaisingLog:
+    """A logger whose every call raises, as structlog's default print did on a full disk (issue 15)."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def fail(*args: Any, **kwargs: Any) -> None:
+            raise OSError(28, "No space left on device")
+
+        return fail
+
+
+@pytest.mark.parametrize("publish_async", [False, True], ids=["via-batcher", "direct-async"])
+def test_a_failing_log_never_leaves_a_request_unanswered(
+    make_rig: Callable[..., Rig], publish_async: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every log call raising, queue and spool failures still answer 503 at once, and once both work again
+    the drainer (which logs as it switches back) is still alive and requests are stored again."""
+    import collector.durability
+
+    monkeypatch.setattr(collector.durability, "log", RaisingLog())
+    rig = make_rig(drain_interval=0.05, publish_async=publish_async)
+
+    async def go() -> None:
+        async with lifespan(rig.app):
+            assert (await post(rig, "a")).status == 200
+            rig.publisher.up = False
+            assert rig.spool is not None
+            spool_append = rig.spool.append
+
+            def full(records: Any) -> None:
+                raise SpoolUnavailable("spool: cannot commit: database or disk is full")
+
+            rig.spool.append = full  # type: ignore[method-assign]
+            for i in range(5):  # over several drain intervals: the drainer probes and switches back meanwhile
+                answer = await asyncio.wait_for(post(rig, f"b{i}"), 3)
+                assert answer.status == 503
+                await asyncio.sleep(0.1)
+            rig.spool.append = spool_append  # type: ignore[method-assign]
+            rig.publisher.up = True
+            await wait_for(lambda: rig.app.acknowledger.queue_healthy)
+            assert (await asyncio.wait_for(post(rig, "c"), 3)).status == 200
+
+    asyncio.run(go())
+    assert eids(rig.records()) == ["a", "c"]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -17,6 +25,7 @@ from tests.badrow_schemas import assert_valid_bad_row
 from tests.collector.conftest import Rig
 from tests.collector.driver import call, lifespan
 from tests.raw_records import raw_record
+from tests.services.processes import free_port, wait_until_answering
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
@@ -82,10 +91,12 @@ def test_big_post_batch_is_split_into_fitting_records_exactly_once(make_rig: Cal
     assert bad_rows(rig) == []
 
 
-def test_payload_over_the_maximum_becomes_a_size_violation_bad_row(make_rig: Callable[..., Rig]) -> None:
-    """Above max_payload_size the request is answered 200 and lands as a schema-valid size_violation in the lake."""
+def test_unsplittable_payload_over_the_maximum_becomes_a_size_violation_bad_row(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """A body that cannot be split and exceeds max_payload_size is answered 200 and lands as a size_violation."""
     rig = make_rig(max_record_size=2000, max_payload_size=10_000)
-    (a,) = run(rig, ("POST", TP2, {"body": batch(200)}))
+    (a,) = run(rig, ("POST", TP2, {"body": b"not json " * 2000}))
     assert a.status == 200
     assert rig.records() == []
     (row,) = bad_rows(rig)
@@ -95,6 +106,17 @@ def test_payload_over_the_maximum_becomes_a_size_violation_bad_row(make_rig: Cal
     assert failure["maximumAllowedSizeBytes"] == 10_000 and failure["actualSizeBytes"] > 10_000
     assert failure["expectation"].startswith("oversized collector payload: Payload exceeds max size of 10000")
     assert len(row["data"]["payload"]) <= 1000
+
+
+def test_a_batch_over_the_maximum_payload_size_is_split_not_refused(make_rig: Callable[..., Rig]) -> None:
+    """A splittable POST above max_payload_size is split into fitting records like any other big batch (issue 15)."""
+    rig = make_rig(max_record_size=2000, max_payload_size=10_000)
+    (a,) = run(rig, ("POST", TP2, {"body": batch(200)}))
+    assert (a.status, a.body) == (200, b"ok")
+    records = rig.records()
+    assert all(len(r.encode()) <= 2000 for r in records)
+    assert event_ids(records) == [f"event-{i:05d}" for i in range(200)]
+    assert bad_rows(rig) == []
 
 
 def test_get_too_big_for_one_message_cannot_be_split(make_rig: Callable[..., Rig]) -> None:
@@ -108,20 +130,29 @@ def test_get_too_big_for_one_message_cannot_be_split(make_rig: Callable[..., Rig
 
 def test_a_single_oversized_event_is_a_violation_and_the_rest_are_kept(make_rig: Callable[..., Rig]) -> None:
     """Splitting keeps every event that fits and turns each one that alone is too big into its own bad row."""
-    rig = make_rig(max_record_size=3000, max_payload_size=1_000_000)
-    events: list[dict[str, str]] = [{"e": "pv", "eid": f"e{i}", "page": "p" * 300} for i in range(10)]
-    events.insert(4, {"e": "pv", "eid": "huge", "page": "h" * 5000})
+    rig = make_rig(max_record_size=10_000, max_payload_size=1_000_000)
+    events: list[dict[str, str]] = [{"e": "pv", "eid": f"e{i}", "page": "p" * 1000} for i in range(30)]
+    events.insert(4, {"e": "pv", "eid": "huge", "page": "h" * 20_000})
     (a,) = run(rig, ("POST", TP2, {"body": json.dumps({"schema": PAYLOAD_DATA, "data": events}).encode()}))
     assert a.status == 200
-    assert event_ids(rig.records()) == [f"e{i}" for i in range(10)]
+    assert event_ids(rig.records()) == [f"e{i}" for i in range(30)]
     (row,) = bad_rows(rig)
-    assert row["data"]["failure"]["expectation"].endswith("this POST request split is still too large")
+    assert_valid_bad_row(row)
+    failure = row["data"]["failure"]
+    assert failure["expectation"].endswith("this POST request split is still too large")
+    assert failure["maximumAllowedSizeBytes"] == 10_000 and 20_000 < failure["actualSizeBytes"] < 21_000
+    # Cut to a tenth of the limit, the request facts come first, then the start of the one event's body.
+    payload = row["data"]["payload"]
+    assert len(payload) == 1000
+    assert '"vendor":"com.snowplowanalytics.snowplow","version":"tp2"' in payload
+    assert payload.index('"collector"') < payload.index('"body"')
+    assert '\\"eid\\":\\"huge\\"' in payload
 
 
 def test_without_a_lake_an_unrecordable_payload_is_refused(make_rig: Callable[..., Rig]) -> None:
     """With no lake to hold the bad row, an oversize payload gets 413 rather than a silent drop."""
     rig = make_rig(lake=False, max_record_size=2000, max_payload_size=5000)
-    (a,) = run(rig, ("POST", TP2, {"body": batch(100)}))
+    (a,) = run(rig, ("POST", TP2, {"body": b"not json " * 1000}))
     assert a.status == 413 and rig.records() == []
 
 
@@ -147,7 +178,7 @@ def test_failed_bad_row_write_answers_503(make_rig: Callable[..., Rig]) -> None:
     """If the size_violation cannot be written the tracker hears 503 (and retries), never 200."""
     rig = make_rig(max_record_size=2000, max_payload_size=5000)
     rig.app.tracking.lake = BrokenLake()
-    (a,) = run(rig, ("POST", TP2, {"body": batch(100)}))
+    (a,) = run(rig, ("POST", TP2, {"body": b"not json " * 1000}))
     assert a.status == 503
 
 
@@ -184,3 +215,72 @@ def test_splitting_conserves_every_event(events: list[dict[str, str]], limit: in
     assert kept == sorted(kept, key=int)
     assert len(kept) + len(outcome.violations) == len(events)
     assert len(set(kept)) == len(kept)
+
+
+def test_ten_thousand_small_events_in_one_post_all_end_good(make_rig: Callable[..., Rig]) -> None:
+    """The issue-15 POST (10,000 valid events, ~820 KB body, a ~1.06 MB record) is split under the default limits
+    and every event comes out of enrich as exactly one good event, none as a bad row."""
+    from enrich.outcome import Good
+    from enrich.pipeline import enrich_record
+    from tests.enrich.pipeline_env import make_env
+
+    rig = make_rig()  # Snowplow's defaults: 1 MB max payload, 1,000,000-byte records
+    ids = [str(uuid.UUID(int=i, version=4)) for i in range(10_000)]
+    events = [{"e": "pv", "eid": eid, "tv": "js-3.0.0", "p": "web", "url": "https://a.example/p"} for eid in ids]
+    body = json.dumps({"schema": PAYLOAD_DATA, "data": events}, separators=(",", ":")).encode()
+    assert 800_000 < len(body) < rig.config.drop_payload_size
+    (a,) = run(rig, ("POST", TP2, {"headers": [("Content-Type", "application/json")], "body": body}))
+    assert (a.status, a.body) == (200, b"ok")
+    assert bad_rows(rig) == []
+    records = rig.records()
+    assert len(records) >= 2 and all(len(r.encode()) <= 1_000_000 for r in records)
+    env = make_env()
+    outcomes = [o for r in records for o in enrich_record(r.encode(), env)]
+    assert all(isinstance(o, Good) for o in outcomes)
+    assert sorted(o.event.event_id for o in outcomes if isinstance(o, Good)) == sorted(ids)
+
+
+def test_under_eventkit_up_a_single_oversized_event_is_a_bad_event_in_micro(tmp_path: Path) -> None:
+    """Under `eventkit up` the events of a POST that fit end good, and the one event too big for a record is a
+    size_violation both in the lake and in Micro (it used to be in the lake only, invisible in /micro/bad)."""
+    (tmp_path / "schemas").mkdir()
+    port = free_port()
+    log = tmp_path / "up.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-c", "from core.cli import main; main()", "up", "--port", str(port)),
+                *("--data-dir", str(tmp_path / "data"), "--registry", str(tmp_path / "schemas")),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=tmp_path,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_answering(process, f"{base}/health", name="up", log=log.read_text, timeout=30, interval=0.1)
+        small = [{"e": "pv", "tv": "t", "p": "web", "eid": str(uuid.UUID(int=i, version=4))} for i in range(3)]
+        huge = {"e": "pv", "tv": "t", "p": "web", "url": "https://a.example/" + "x" * 1_100_000}
+        body = json.dumps({"schema": PAYLOAD_DATA, "data": [*small, huge]}).encode()
+        request = urllib.request.Request(f"{base}{TP2}", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 200
+        deadline = time.monotonic() + 20
+        counts: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"{base}/micro/all", timeout=5) as r:
+                counts = json.loads(r.read())
+            if counts.get("good") == 3 and counts.get("bad") == 1:
+                break
+            time.sleep(0.2)
+        assert counts == {"total": 4, "good": 3, "bad": 1}
+        with urllib.request.urlopen(f"{base}/micro/bad", timeout=5) as r:
+            (bad,) = json.loads(r.read())
+        assert SIZE_VIOLATION in json.dumps(bad)
+        assert "this POST request split is still too large" in json.dumps(bad)
+        lake_rows = list((tmp_path / "data" / "lake" / "bad" / "size_violation").rglob("*.jsonl"))
+        assert len(lake_rows) == 1
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)

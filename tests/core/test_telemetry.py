@@ -7,6 +7,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -130,3 +131,22 @@ def test_same_name_with_another_shape_is_refused() -> None:
         gauge(name, "x", ["a"])
     with pytest.raises(ValueError, match="already registered"):
         counter(name, "x", ["b"])
+
+
+def test_a_log_that_cannot_be_written_drops_lines_instead_of_raising() -> None:
+    """Writing to a full device (/dev/full: every write fails with ENOSPC) neither raises nor blocks, through
+    structlog or the stdlib; the lines are counted, and the next writable line is preceded by how many were lost."""
+    from core.telemetry import log_lines_dropped
+
+    before = log_lines_dropped()
+    with Path("/dev/full").open("w") as full:
+        configure_logging(stream=full)
+        get_logger("collector.durability").warning("queue_unavailable", records=1)
+        logging.getLogger("uvicorn.error").error("Exception in callback")
+        assert log_lines_dropped() == before + 2
+    out = io.StringIO()
+    configure_logging(stream=out)
+    get_logger("collector.durability").info("queue_recovered")
+    first, second = out.getvalue().splitlines()
+    assert first.startswith("eventkit: 2 log line(s) dropped: the log could not be written (No space left on device)")
+    assert orjson.loads(second)["event"] == "queue_recovered"
