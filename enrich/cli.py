@@ -1,7 +1,8 @@
 """`eventkit enrich`: N worker processes on one raw subscription, writing good/bad outputs to the lake.
 
     eventkit enrich --raw pubsub://PROJECT/raw?subscription=enrich --lake gs://bucket/lake \
-        --registry ./schemas --workers 4 [--tsv] [--enrichments ./enrichments] [--metrics-port 9100]
+        --registry ./schemas --workers 4 [--tsv] [--enrichments ./enrichments] [--metrics-port 9100] \
+        [--validation-budget-ms 200] [--max-delivery-attempts 3]
 
 Each worker process is the composition root of its own pipeline (resolver, validator, enrichments,
 subscriber, lake). SIGTERM / SIGINT make every worker stop pulling, commit what it holds and ack it.
@@ -50,9 +51,30 @@ class EnrichOptions:
     lease_seconds: float = 120.0
     cache_ttl: float = 600.0
     metrics_port: int | None = None
+    validation_budget_ms: int = 200
+    max_attempts: int = 3
 
 
-def build_enrich(registry: str, enrichments: str | None, *, cache_ttl: float = 600.0) -> tuple[EnrichFn, Resolver]:
+def attempt_log_path(raw: str) -> Path:
+    """Where the workers of a raw queue count failed attempts: beside a SQLite queue, else a local file.
+
+    A Pub/Sub subscription's workers on one machine share the file; on several machines each counts its own.
+    """
+    import hashlib
+    import tempfile
+
+    from core.locations import parse_queue_url
+
+    location = parse_queue_url(raw)
+    if location.kind == "sqlite" and location.path is not None:
+        return location.path.with_name(f"{location.path.name}.{location.topic}.attempts.db")
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"eventkit-attempts-{digest}.db"
+
+
+def build_enrich(
+    registry: str, enrichments: str | None, *, cache_ttl: float = 600.0, validation_budget_ms: int = 200
+) -> tuple[EnrichFn, Resolver]:
     """The enrich function (raw bytes, etl ms) -> outcomes over a resolver of `registry`, and that resolver."""
     from core.badrows.processor import eventkit_processor
     from enrich.environment import Environment
@@ -66,7 +88,12 @@ def build_enrich(registry: str, enrichments: str | None, *, cache_ttl: float = 6
         from enrich.enrichments import load_enrichments
 
         chain = tuple(load_enrichments(Path(enrichments), resolver))
-    env = Environment(Validator(resolver), processor=eventkit_processor("enrich"), enrichments=chain)
+    env = Environment(
+        Validator(resolver),
+        processor=eventkit_processor("enrich"),
+        enrichments=chain,
+        validation_budget_ms=validation_budget_ms,
+    )
 
     def enrich(raw: bytes, etl_ms: int) -> list[Outcome]:
         return enrich_record(raw, env, etl_tstamp=etl_ms)
@@ -78,15 +105,24 @@ def build_worker(options: EnrichOptions, *, metrics: EnrichMetrics | None = None
     """A worker wired from options: its own subscriber, lake, pipeline and rolling files."""
     from core.lake import open_lake
     from core.queue import open_subscriber
+    from enrich.attempts import AttemptLog
     from enrich.outputs.rolling import CutPolicy
     from enrich.worker import EnrichWorker, WorkerConfig
 
-    enrich, _ = build_enrich(options.registry, options.enrichments, cache_ttl=options.cache_ttl)
+    enrich, _ = build_enrich(
+        options.registry,
+        options.enrichments,
+        cache_ttl=options.cache_ttl,
+        validation_budget_ms=options.validation_budget_ms,
+    )
     policy = CutPolicy(options.max_events, options.max_bytes, options.max_age_s)
-    config = WorkerConfig(batch_size=options.batch_size, policy=policy, tsv=options.tsv)
+    config = WorkerConfig(
+        batch_size=options.batch_size, policy=policy, tsv=options.tsv, max_attempts=options.max_attempts
+    )
     subscriber = open_subscriber(options.raw, lease_seconds=options.lease_seconds)
     lake = open_lake(options.lake, key="--lake")
-    return EnrichWorker(subscriber, lake, enrich, config, metrics=metrics)
+    attempts = AttemptLog(attempt_log_path(options.raw))
+    return EnrichWorker(subscriber, lake, enrich, config, metrics=metrics, attempts=attempts)
 
 
 def _worker_main(options: EnrichOptions, index: int) -> None:
@@ -188,6 +224,12 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         120.0, "--lease-seconds", min=1.0, help="how long a pulled message stays leased before redelivery"
     ),
     metrics_port: int | None = typer.Option(None, "--metrics-port", help="worker i serves /metrics on PORT+i"),
+    validation_budget_ms: int | None = typer.Option(
+        None, "--validation-budget-ms", min=0, help="per-event validation time; over it a bad row (0: no budget)"
+    ),
+    max_delivery_attempts: int | None = typer.Option(
+        None, "--max-delivery-attempts", min=1, help="failed attempts before a raw record becomes a bad row"
+    ),
     config: str | None = typer.Option(None, "--config", help="eventkit.toml (default: ./eventkit.toml if present)"),
 ) -> None:
     """Run enrich workers: raw queue in, good Parquet (and TSV) and bad rows out to the lake.
@@ -209,6 +251,8 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
             enrich__enrichments=enrichments,
             enrich__file_cut__max_events=max_events,
             enrich__file_cut__max_age_seconds=max_age,
+            enrich__validation_budget_ms=validation_budget_ms,
+            enrich__max_delivery_attempts=max_delivery_attempts,
         ).enrich
         open_lake(settings.lake, key="enrich.lake")
         # Fail here, once, on a bad registry or enrichment config (not in a restart loop of workers).
@@ -230,6 +274,8 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         lease_seconds=lease_seconds,
         batch_size=batch_size,
         metrics_port=metrics_port,
+        validation_budget_ms=settings.validation_budget_ms,
+        max_attempts=settings.max_delivery_attempts,
     )
     typer.echo(
         f"eventkit enrich: {settings.workers} worker(s) {options.raw} -> {options.lake} (registry {options.registry})",

@@ -11,10 +11,18 @@ any point loses nothing; after a crash the un-acked messages are redelivered and
 (duplicates carry the same `event_id` and fingerprint). Infrastructure errors never become bad
 rows: `RegistryUnavailable` while enriching a message gives it back (nack) after a backoff; lake
 write failures are retried until they succeed (or the worker stops, leaving messages un-acked).
+
+Poison records: a redelivered record is counted in the `AttemptLog` before it is processed (so a
+crash on it counts too); once `max_attempts` attempts failed (raised, or the worker died or its
+lease ran out on it) it is not processed again but becomes one `generic_error` bad row carrying its
+bytes (base64), acked like any outcome. Its earlier attempts never committed anything (a message's
+outputs and its ack follow a successful enrich), so redelivery does not multiply rows.
 """
 
 from __future__ import annotations
 
+import base64
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,9 +31,12 @@ from typing import Protocol
 
 import structlog
 
+from core.badrows import GenericError
+from core.badrows.processor import eventkit_processor
 from core.errors import QueueUnavailable, RegistryUnavailable
 from core.lake.port import Lake
 from core.queue.port import Delivery, Subscriber
+from enrich.attempts import AttemptLog, record_key
 from enrich.metrics import EnrichMetrics
 from enrich.outcome import Good, Outcome
 from enrich.outputs.commit import Backoff, commit_file
@@ -55,6 +66,7 @@ class WorkerConfig:
     lake_backoff: Backoff = field(default_factory=Backoff)
     registry_backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=0.5, maximum_s=30.0))
     ack_backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=0.1, maximum_s=5.0))
+    max_attempts: int = 3  # failed attempts after which a raw record becomes a generic_error bad row
 
 
 @dataclass(slots=True)
@@ -77,6 +89,7 @@ class _InFlight:
     outstanding: int
     outcomes: list[Outcome]
     collector_ms: int
+    key: bytes | None = None  # its AttemptLog key, when it was counted there
 
 
 def _good_labels(good: Good) -> tuple[str, str]:
@@ -101,6 +114,7 @@ class EnrichWorker:
         metrics: EnrichMetrics | None = None,
         clock_ms: Callable[[], int] = _now_ms,
         stop: threading.Event | None = None,
+        attempts: AttemptLog | None = None,
     ) -> None:
         self.subscriber = subscriber
         self.lake = lake
@@ -111,6 +125,8 @@ class EnrichWorker:
         self.clock_ms = clock_ms
         self.stop = stop if stop is not None else threading.Event()
         self.writer = LakeWriter(self.config.policy, tsv=self.config.tsv, on_nulled=self._nulled)
+        self.attempts = attempts
+        self._processor = eventkit_processor("enrich")
         self._inflight: dict[int, _InFlight] = {}
         self._next_token = 0
         self._registry_delays = self.config.registry_backoff.delays()
@@ -165,9 +181,16 @@ class EnrichWorker:
         """Enrich each message and append its outcomes; a registry outage gives the rest of the batch back."""
         etl_ms = self.clock_ms()
         for i, delivery in enumerate(deliveries):
+            key, failed = self._begin(delivery)
+            if failed >= self.config.max_attempts:
+                log.error("raw record failed every attempt; written as a generic_error bad row", attempts=failed)
+                self.metrics.retry("poison")
+                self._append(delivery, [self._poison(delivery, failed, etl_ms)], etl_ms, key)
+                continue
             try:
                 outcomes = self.enrich(delivery.data, etl_ms)
             except RegistryUnavailable as e:
+                self._not_failed(deliveries[i:], key)
                 rest = [d.ack_id for d in deliveries[i:]]
                 delay = self._registry_delays.next()
                 log.warning("registry unavailable; giving messages back", error=str(e), messages=len(rest), delay=delay)
@@ -177,16 +200,57 @@ class EnrichWorker:
                 return
             except Exception:
                 # A bug, not bad input (bad input is a bad row): never ack, never drop; give the message
-                # back after a pause so one poison message cannot spin the worker, and keep going.
+                # back after a pause so one poison message cannot spin the worker (the attempt counts
+                # towards max_attempts), and keep going.
                 log.exception("enrich failed unexpectedly; the message is given back", attempt=delivery.attempt)
                 self.metrics.retry("crash")
                 self.stop.wait(self._registry_delays.next())
                 self._nack([delivery.ack_id])
                 continue
+            if key is not None and self.attempts is not None:
+                self._record(self.attempts.ended, key)
             self._registry_delays = self.config.registry_backoff.delays()
-            self._append(delivery, outcomes, etl_ms)
+            self._append(delivery, outcomes, etl_ms, key)
 
-    def _append(self, delivery: Delivery, outcomes: list[Outcome], now_ms: int) -> None:
+    def _begin(self, delivery: Delivery) -> tuple[bytes | None, int]:
+        """Count a redelivered record's attempt before it runs; returns (its log key, attempts failed before)."""
+        if delivery.attempt <= 1:
+            return None, 0
+        if self.attempts is None:  # only the transport's count: every earlier delivery failed
+            return None, delivery.attempt - 1
+        key = record_key(delivery.data)
+        try:
+            return key, self.attempts.begin(key)
+        except sqlite3.Error as e:
+            # Never stall on the log: the record is processed uncounted (a poison one then retries while it is down).
+            log.warning("attempt log unavailable; processing the record uncounted", error=str(e))
+            return None, delivery.attempt - 1
+
+    def _not_failed(self, given_back: Sequence[Delivery], key: bytes | None) -> None:
+        """Records given back for a registry outage: their attempts (begun or not) are not failures."""
+        if self.attempts is None:
+            return
+        for delivery in given_back:
+            if delivery.attempt <= 1:
+                self._record(self.attempts.ended, record_key(delivery.data), first_delivery=True)
+        if key is not None:
+            self._record(self.attempts.ended, key)
+
+    @staticmethod
+    def _record(write: Callable[..., None], key: bytes, *, first_delivery: bool = False) -> None:
+        try:
+            write(key, first_delivery=first_delivery)
+        except sqlite3.Error as e:
+            log.warning("attempt log write failed", error=str(e))
+
+    def _poison(self, delivery: Delivery, failed: int, etl_ms: int) -> GenericError:
+        message = (
+            f"enrich gave up on this raw record after {failed} failed attempts (processing raised, or the worker "
+            "died or ran out of its lease on it); the payload is the record's bytes in base64"
+        )
+        return GenericError(self._processor, etl_ms, (message,), base64.b64encode(delivery.data).decode("ascii"))
+
+    def _append(self, delivery: Delivery, outcomes: list[Outcome], now_ms: int, key: bytes | None = None) -> None:
         token = self._next_token
         self._next_token += 1
         collector_ms = next(
@@ -205,7 +269,7 @@ class EnrichWorker:
                     outstanding += self.writer.add_bad(pii.type_name, pii.encode(), token, now_ms, collector_ms)
             else:
                 outstanding += self.writer.add_bad(outcome.type_name, outcome.encode(), token, now_ms, collector_ms)
-        self._inflight[token] = _InFlight(delivery, outstanding, outcomes, collector_ms)
+        self._inflight[token] = _InFlight(delivery, outstanding, outcomes, collector_ms, key)
         if outstanding == 0:  # a record holding no event (e.g. an empty POST batch): nothing to write
             self._settle([token])
         # A full file is cut at once, whatever its age, to bound memory.
@@ -282,6 +346,8 @@ class EnrichWorker:
                     log.exception("commit listener failed", listener=type(listener).__name__)
                     self.metrics.retry("listener")
         self._ack([f.delivery.ack_id for f in flights])
+        if self.attempts is not None:
+            self.attempts.forget([f.key for f in flights if f.key is not None])
 
     def _ack(self, ack_ids: list[str]) -> None:
         delays = self.config.ack_backoff.delays()

@@ -34,8 +34,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-import re2
-import regex
+import re2  # type: ignore[import-untyped]  # no stubs published
+import regex  # type: ignore[import-untyped]  # types-regex not needed for two calls
 
 __all__ = [
     "MATCH_TIMEOUT_S",
@@ -57,7 +57,6 @@ MATCH_TIMEOUT_S: Final = 0.2  # a `regex` match outside any event budget (lint, 
 _RE2_MAX_REPEAT: Final = 1000  # RE2 refuses larger counted repeats
 _RE2_MAX_MEM: Final = 64 << 20  # room for nested counted repeats such as (a{0,99}){0,99}
 _MAX_CODEPOINT: Final = 0x10FFFF
-
 
 
 class PatternTimeout(Exception):

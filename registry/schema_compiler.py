@@ -31,8 +31,8 @@ import referencing
 import referencing.exceptions
 import referencing.jsonschema
 from jsonschema import Draft4Validator, FormatChecker
-from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema._utils import extras_msg
+from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema.validators import extend
 
 from core.errors import IgluParseError
@@ -113,9 +113,7 @@ def additional_properties(instance: Mapping[str, Any], schema: Mapping[str, Any]
     """The names neither `properties` nor a `patternProperties` pattern covers, in instance order."""
     properties = schema.get("properties", {})
     patterns = [matcher(p) for p in schema.get("patternProperties", {})]
-    return [
-        name for name in instance if name not in properties and not any(found.search(name) for found in patterns)
-    ]
+    return [name for name in instance if name not in properties and not any(found.search(name) for found in patterns)]
 
 
 def _additional_properties(validator: Any, allowed: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
@@ -133,9 +131,8 @@ def _additional_properties(validator: Any, allowed: Any, instance: Any, schema: 
             patterns = ", ".join(repr(each) for each in sorted(schema["patternProperties"]))
             yield ValidationError(f"{joined} {verb} not match any of the regexes: {patterns}")
         else:
-            yield ValidationError(
-                "Additional properties are not allowed (%s %s unexpected)" % extras_msg(sorted(extras, key=str))
-            )
+            names, verb = extras_msg(sorted(extras, key=str))
+            yield ValidationError(f"Additional properties are not allowed ({names} {verb} unexpected)")
 
 
 def _budgeted(keyword: Callable[..., Any]) -> Callable[..., Any]:
