@@ -1,10 +1,12 @@
 """How many times enrich began a raw record without finishing it, kept where a worker crash cannot erase it.
 
 A poison record (one whose processing raises, or kills or stalls the worker) would otherwise be
-redelivered forever. The worker asks `AttemptLog.begin` before processing a *redelivered* record
-(`Delivery.attempt > 1`); the count is committed before processing starts, so a crash on that
-record still counts. First deliveries are not written (the hot path stays free of writes): a
-redelivered record's first row starts at 2, its unrecorded first attempt and this one.
+redelivered forever. The worker calls `AttemptLog.begin` before processing a record, and the count
+is committed before processing starts, so a crash on that record still counts. Where the
+transport's attempt number survives a crash (`Delivery.attempt_durable`: the SQLite queue, Pub/Sub
+with a dead-letter policy) first deliveries are not written, keeping the hot path free of writes:
+a redelivered record's row then starts at 2, its unrecorded first attempt and this one. Otherwise
+(Pub/Sub without a dead-letter policy) every record is counted from its first delivery.
 
     begin(key)   -> failures before this attempt (starts not known to have ended)
     ended(key)   the attempt ended normally (outcomes produced, or given back for a registry outage)
@@ -52,13 +54,17 @@ class AttemptLog:
         except (sqlite3.Error, OSError) as e:
             raise ConfigError(f"enrich attempt log {self.path}: cannot open: {e}") from e
 
-    def begin(self, key: bytes) -> int:
-        """Record that processing of a redelivered record starts; returns the attempts that failed before it."""
+    def begin(self, key: bytes, *, unrecorded_before: bool = True) -> int:
+        """Record that processing of a record starts; returns the attempts that failed before it.
+
+        `unrecorded_before`: the record was delivered before without being written here (a durable
+        attempt number above 1), so a new row counts that attempt too.
+        """
         row = self._write(
-            "INSERT INTO attempts (key, starts, updated_ms) VALUES (?, 2, ?)"
+            "INSERT INTO attempts (key, starts, updated_ms) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET starts = starts + 1, updated_ms = excluded.updated_ms"
             " RETURNING starts",
-            (key, time.time_ns() // 1_000_000),
+            (key, 2 if unrecorded_before else 1, time.time_ns() // 1_000_000),
         )
         return int(row[0]) - 1 if row is not None else 0
 

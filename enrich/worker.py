@@ -12,8 +12,9 @@ any point loses nothing; after a crash the un-acked messages are redelivered and
 rows: `RegistryUnavailable` while enriching a message gives it back (nack) after a backoff; lake
 write failures are retried until they succeed (or the worker stops, leaving messages un-acked).
 
-Poison records: a redelivered record is counted in the `AttemptLog` before it is processed (so a
-crash on it counts too); once `max_attempts` attempts failed (raised, or the worker died or its
+Poison records: a redelivered record (every record, where the transport's attempt number does not
+survive a crash) is counted in the `AttemptLog` before it is processed, so a crash on it counts
+too; once `max_attempts` attempts failed (raised, or the worker died or its
 lease ran out on it) it is not processed again but becomes one `generic_error` bad row carrying its
 bytes (base64), acked like any outcome. Its earlier attempts never committed anything (a message's
 outputs and its ack follow a successful enrich), so redelivery does not multiply rows.
@@ -213,14 +214,18 @@ class EnrichWorker:
             self._append(delivery, outcomes, etl_ms, key)
 
     def _begin(self, delivery: Delivery) -> tuple[bytes | None, int]:
-        """Count a redelivered record's attempt before it runs; returns (its log key, attempts failed before)."""
-        if delivery.attempt <= 1:
+        """Count a record's attempt before it runs; returns (its log key, attempts failed before).
+
+        A first delivery the transport vouches for (durable attempt number) is not written.
+        """
+        durable = delivery.attempt_durable
+        if durable and delivery.attempt <= 1:
             return None, 0
         if self.attempts is None:  # only the transport's count: every earlier delivery failed
             return None, delivery.attempt - 1
         key = record_key(delivery.data)
         try:
-            return key, self.attempts.begin(key)
+            return key, self.attempts.begin(key, unrecorded_before=durable)
         except sqlite3.Error as e:
             # Never stall on the log: the record is processed uncounted (a poison one then retries while it is down).
             log.warning("attempt log unavailable; processing the record uncounted", error=str(e))
@@ -231,7 +236,7 @@ class EnrichWorker:
         if self.attempts is None:
             return
         for delivery in given_back:
-            if delivery.attempt <= 1:
+            if delivery.attempt_durable and delivery.attempt <= 1:
                 self._record(self.attempts.ended, record_key(delivery.data), first_delivery=True)
         if key is not None:
             self._record(self.attempts.ended, key)
