@@ -252,12 +252,12 @@ def _node(op: Any, av: Any, *, tail: bool) -> str:
     raise _Inexpressible(str(op))  # lookarounds, backreferences, atomic groups, possessive repeats
 
 
-_DOLLAR_BODY: Final = list(_parser.parse(r"\n?\Z"))
+_DOLLAR_BODY: Final = repr(_parser.parse(r"\n?\Z"))  # parse trees compare by identity; their reprs by shape
 
 
 def _is_python_dollar(av: Any) -> bool:
     direction, body = av
-    return bool(direction == 1 and list(body) == _DOLLAR_BODY)
+    return bool(direction == 1 and repr(body) == _DOLLAR_BODY)
 
 
 def _at(code: Any, *, tail: bool) -> str:
