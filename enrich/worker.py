@@ -12,12 +12,12 @@ any point loses nothing; after a crash the un-acked messages are redelivered and
 rows: `RegistryUnavailable` while enriching a message gives it back (nack) after a backoff; lake
 write failures are retried until they succeed (or the worker stops, leaving messages un-acked).
 
-Poison records: a redelivered record (every record, where the transport's attempt number does not
-survive a crash) is counted in the `AttemptLog` before it is processed, so a crash on it counts
-too; once `max_attempts` attempts failed (raised, or the worker died or its
-lease ran out on it) it is not processed again but becomes one `generic_error` bad row carrying its
-bytes (base64), acked like any outcome. Its earlier attempts never committed anything (a message's
-outputs and its ack follow a successful enrich), so redelivery does not multiply rows.
+Poison records (enrich/attempts.py): failed attempts are counted per record — raised, killed the
+worker (found through the worker's marker), or outlasted the lease while a live worker was on it;
+once `max_attempts` attempts failed the record is not processed again but becomes one
+`generic_error` bad row carrying its bytes (base64), acked like any outcome. Its failed attempts
+committed nothing (a message's outputs and its ack follow a successful enrich), so redelivery does
+not multiply rows.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ class _InFlight:
     outstanding: int
     outcomes: list[Outcome]
     collector_ms: int
-    key: bytes | None = None  # its AttemptLog key, when it was counted there
+    key: bytes  # the record's identity (enrich.attempts.record_key)
+    counted: bool = False  # the attempt log holds failures of it (forgotten once acked)
 
 
 def _good_labels(good: Good) -> tuple[str, str]:
@@ -127,8 +128,10 @@ class EnrichWorker:
         self.stop = stop if stop is not None else threading.Event()
         self.writer = LakeWriter(self.config.policy, tsv=self.config.tsv, on_nulled=self._nulled)
         self.attempts = attempts
+        self._marker = attempts.marker() if attempts is not None else None
         self._processor = eventkit_processor("enrich")
         self._inflight: dict[int, _InFlight] = {}
+        self._tokens: dict[bytes, int] = {}  # record key -> its in-flight token
         self._next_token = 0
         self._registry_delays = self.config.registry_backoff.delays()
 
@@ -143,6 +146,8 @@ class EnrichWorker:
                 self.step()
         finally:
             self.flush()
+            if self._marker is not None:
+                self._marker.close()
             log.info("enrich worker stopped", writer=self.writer.namer.writer_id)
 
     def _wait_for_queue(self) -> None:
@@ -182,16 +187,20 @@ class EnrichWorker:
         """Enrich each message and append its outcomes; a registry outage gives the rest of the batch back."""
         etl_ms = self.clock_ms()
         for i, delivery in enumerate(deliveries):
-            key, failed = self._begin(delivery)
+            key = record_key(delivery.data)
+            if delivery.attempt > 1 and self._relet(key, delivery):
+                continue
+            failed = self._failures(key, delivery)
             if failed >= self.config.max_attempts:
                 log.error("raw record failed every attempt; written as a generic_error bad row", attempts=failed)
                 self.metrics.retry("poison")
-                self._append(delivery, [self._poison(delivery, failed, etl_ms)], etl_ms, key)
+                self._append(delivery, [self._poison(delivery, failed, etl_ms)], etl_ms, key, counted=True)
                 continue
+            if self._marker is not None:
+                self._marker.on(key)
             try:
                 outcomes = self.enrich(delivery.data, etl_ms)
             except RegistryUnavailable as e:
-                self._not_failed(deliveries[i:], key)
                 rest = [d.ack_id for d in deliveries[i:]]
                 delay = self._registry_delays.next()
                 log.warning("registry unavailable; giving messages back", error=str(e), messages=len(rest), delay=delay)
@@ -201,50 +210,57 @@ class EnrichWorker:
                 return
             except Exception:
                 # A bug, not bad input (bad input is a bad row): never ack, never drop; give the message
-                # back after a pause so one poison message cannot spin the worker (the attempt counts
-                # towards max_attempts), and keep going.
+                # back after a pause so one poison message cannot spin the worker, count the failure
+                # towards max_attempts, and keep going.
                 log.exception("enrich failed unexpectedly; the message is given back", attempt=delivery.attempt)
                 self.metrics.retry("crash")
+                self._count_failure(key)
                 self.stop.wait(self._registry_delays.next())
                 self._nack([delivery.ack_id])
                 continue
-            if key is not None and self.attempts is not None:
-                self._record(self.attempts.ended, key)
+            finally:
+                if self._marker is not None:
+                    self._marker.off()
             self._registry_delays = self.config.registry_backoff.delays()
-            self._append(delivery, outcomes, etl_ms, key)
+            self._append(delivery, outcomes, etl_ms, key, counted=failed > 0)
 
-    def _begin(self, delivery: Delivery) -> tuple[bytes | None, int]:
-        """Count a record's attempt before it runs; returns (its log key, attempts failed before).
+    def _relet(self, key: bytes, delivery: Delivery) -> bool:
+        """A record this worker already holds came back (its lease ran out while its outputs waited for a file
+        cut): keep the outputs, take the new lease for the ack, and do not enrich it twice."""
+        token = self._tokens.get(key)
+        flight = self._inflight.get(token) if token is not None else None
+        if flight is None:
+            return False
+        flight.delivery = delivery
+        return True
 
-        A first delivery the transport vouches for (durable attempt number) is not written.
+    def _failures(self, key: bytes, delivery: Delivery) -> int:
+        """The record's failed attempts so far.
+
+        A first delivery the transport vouches for (durable attempt number) has none, and the log is
+        not read. Otherwise the markers of dead workers are reaped first (a crash on this record then
+        counts), and a live worker still on the record counts as one timed-out attempt.
         """
-        durable = delivery.attempt_durable
-        if durable and delivery.attempt <= 1:
-            return None, 0
+        if delivery.attempt_durable and delivery.attempt <= 1:
+            return 0
         if self.attempts is None:  # only the transport's count: every earlier delivery failed
-            return None, delivery.attempt - 1
-        key = record_key(delivery.data)
+            return delivery.attempt - 1
         try:
-            return key, self.attempts.begin(key, unrecorded_before=durable)
-        except sqlite3.Error as e:
+            self.attempts.reap()
+            if self.attempts.held_elsewhere(key):
+                log.warning("a redelivered record is still being enriched elsewhere: its lease ran out")
+                return self.attempts.failed(key)
+            return self.attempts.failures(key)
+        except (sqlite3.Error, OSError) as e:
             # Never stall on the log: the record is processed uncounted (a poison one then retries while it is down).
             log.warning("attempt log unavailable; processing the record uncounted", error=str(e))
-            return None, delivery.attempt - 1
+            return delivery.attempt - 1 if delivery.attempt_durable else 0
 
-    def _not_failed(self, given_back: Sequence[Delivery], key: bytes | None) -> None:
-        """Records given back for a registry outage: their attempts (begun or not) are not failures."""
+    def _count_failure(self, key: bytes) -> None:
         if self.attempts is None:
             return
-        for delivery in given_back:
-            if delivery.attempt_durable and delivery.attempt <= 1:
-                self._record(self.attempts.ended, record_key(delivery.data), first_delivery=True)
-        if key is not None:
-            self._record(self.attempts.ended, key)
-
-    @staticmethod
-    def _record(write: Callable[..., None], key: bytes, *, first_delivery: bool = False) -> None:
         try:
-            write(key, first_delivery=first_delivery)
+            self.attempts.failed(key)
         except sqlite3.Error as e:
             log.warning("attempt log write failed", error=str(e))
 
@@ -255,7 +271,9 @@ class EnrichWorker:
         )
         return GenericError(self._processor, etl_ms, (message,), base64.b64encode(delivery.data).decode("ascii"))
 
-    def _append(self, delivery: Delivery, outcomes: list[Outcome], now_ms: int, key: bytes | None = None) -> None:
+    def _append(
+        self, delivery: Delivery, outcomes: list[Outcome], now_ms: int, key: bytes, *, counted: bool = False
+    ) -> None:
         token = self._next_token
         self._next_token += 1
         collector_ms = next(
@@ -274,7 +292,8 @@ class EnrichWorker:
                     outstanding += self.writer.add_bad(pii.type_name, pii.encode(), token, now_ms, collector_ms)
             else:
                 outstanding += self.writer.add_bad(outcome.type_name, outcome.encode(), token, now_ms, collector_ms)
-        self._inflight[token] = _InFlight(delivery, outstanding, outcomes, collector_ms, key)
+        self._inflight[token] = _InFlight(delivery, outstanding, outcomes, collector_ms, key, counted)
+        self._tokens[key] = token
         if outstanding == 0:  # a record holding no event (e.g. an empty POST batch): nothing to write
             self._settle([token])
         # A full file is cut at once, whatever its age, to bound memory.
@@ -338,6 +357,10 @@ class EnrichWorker:
     def _settle(self, tokens: list[int]) -> None:
         """Tell listeners, then ack (the ack is the last step)."""
         flights = [self._inflight.pop(t) for t in tokens]
+        settled = set(tokens)
+        for flight in flights:
+            if self._tokens.get(flight.key) in settled:
+                del self._tokens[flight.key]
         for flight in flights:
             self._outcome_metrics(flight.outcomes)
         if self.listeners:
@@ -351,8 +374,15 @@ class EnrichWorker:
                     log.exception("commit listener failed", listener=type(listener).__name__)
                     self.metrics.retry("listener")
         self._ack([f.delivery.ack_id for f in flights])
-        if self.attempts is not None:
-            self.attempts.forget([f.key for f in flights if f.key is not None])
+        self._forget([f.key for f in flights if f.counted])
+
+    def _forget(self, keys: list[bytes]) -> None:
+        if self.attempts is None or not keys:
+            return
+        try:
+            self.attempts.forget(keys)
+        except sqlite3.Error as e:  # a leftover count only remembers failures of a record that will not come back
+            log.warning("attempt log write failed", error=str(e))
 
     def _ack(self, ack_ids: list[str]) -> None:
         delays = self.config.ack_backoff.delays()
