@@ -49,6 +49,8 @@ __all__ = ["CommitListener", "CommittedMessage", "EnrichFn", "EnrichWorker", "Wo
 
 log = structlog.get_logger("enrich.worker")
 
+_RAISED_REMEMBERED = 10_000
+
 EnrichFn = Callable[[bytes, int], list[Outcome]]  # (raw message bytes, etl_tstamp ms) -> outcomes
 
 
@@ -132,6 +134,7 @@ class EnrichWorker:
         self._processor = eventkit_processor("enrich")
         self._inflight: dict[int, _InFlight] = {}
         self._tokens: dict[bytes, int] = {}  # record key -> its in-flight token
+        self._raised: dict[bytes, int] = {}  # record key -> failures raised here (without a log, the only count)
         self._next_token = 0
         self._registry_delays = self.config.registry_backoff.delays()
 
@@ -243,8 +246,8 @@ class EnrichWorker:
         """
         if delivery.attempt_durable and delivery.attempt <= 1:
             return 0
-        if self.attempts is None:  # only the transport's count: every earlier delivery failed
-            return delivery.attempt - 1
+        if self.attempts is None:  # no log: only the failures this worker saw raise
+            return self._raised.get(key, 0)
         try:
             self.attempts.reap()
             if self.attempts.held_elsewhere(key):
@@ -254,9 +257,12 @@ class EnrichWorker:
         except (sqlite3.Error, OSError) as e:
             # Never stall on the log: the record is processed uncounted (a poison one then retries while it is down).
             log.warning("attempt log unavailable; processing the record uncounted", error=str(e))
-            return delivery.attempt - 1 if delivery.attempt_durable else 0
+            return self._raised.get(key, 0)
 
     def _count_failure(self, key: bytes) -> None:
+        self._raised[key] = self._raised.pop(key, 0) + 1
+        while len(self._raised) > _RAISED_REMEMBERED:
+            del self._raised[next(iter(self._raised))]
         if self.attempts is None:
             return
         try:
@@ -374,6 +380,8 @@ class EnrichWorker:
                     log.exception("commit listener failed", listener=type(listener).__name__)
                     self.metrics.retry("listener")
         self._ack([f.delivery.ack_id for f in flights])
+        for flight in flights:
+            self._raised.pop(flight.key, None)
         self._forget([f.key for f in flights if f.counted])
 
     def _forget(self, keys: list[bytes]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,7 @@ import orjson
 import pytest
 
 from core.badrows import SchemaViolations
+from core.errors import RegistryUnavailable
 from core.lake.local import LocalLake
 from core.queue import open_publisher, open_subscriber
 from enrich.attempts import AttemptLog, record_key
@@ -311,8 +313,34 @@ def test_bad_budget_or_attempt_settings_exit_2_with_one_line(
         text=True,
         timeout=60,
         cwd=tmp_path,
-        env={**__import__("os").environ, **env},
+        env={**os.environ, **env},
         check=False,
     )
     assert run.returncode == 2, run.stdout + run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_registry_outages_never_count_as_failed_attempts(tmp_path: Path) -> None:
+    """A record given back five times for a registry outage is not poison: it ends good once the registry is back."""
+    mix = raw_mix()
+    url = f"sqlite://{tmp_path}/queue.db"
+    open_publisher(url).publish(mix.records[:1])
+    real, _ = build_enrich(registry_chain(write_acme_registry(tmp_path / "schemas")), None)
+    outage = {"left": 5}
+
+    def flaky(raw: bytes, etl_ms: int) -> list[Outcome]:
+        if outage["left"] > 0:
+            outage["left"] -= 1
+            raise RegistryUnavailable("registry down")
+        return real(raw, etl_ms)
+
+    lake = LocalLake(tmp_path / "lake")
+    attempts = AttemptLog(tmp_path / "attempts.db")
+    worker = EnrichWorker(open_subscriber(url), lake, flaky, FAST, attempts=attempts)
+    _drain(worker)
+    got = read_lake(lake)
+    assert outage["left"] == 0
+    assert "generic_error" not in got.bad
+    assert len(got.good_ids) == 1
+    assert attempts.failures(record_key(mix.records[0])) == 0
+    assert _queue_is_empty(url)
