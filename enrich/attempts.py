@@ -13,9 +13,11 @@ shared by the workers of one queue (`AttemptLog`):
 * **timed out** — a redelivered record whose key is in the marker of a live worker: its lease ran
   out while that worker was still on it.
 
-The log is read only for redelivered records (`Delivery.attempt > 1` where the transport's count
-survives a crash) or for every record (Pub/Sub without a dead-letter policy, whose count restarts
-with the process), so first deliveries cost one BLAKE2b digest and the marker write. The file is
+Messages are keyed by a 128-bit BLAKE2b of the transport's message id (the same on every
+redelivery), or of their bytes where the transport has none. The log is read only for redelivered
+records (`Delivery.attempt > 1` where the transport's count survives a crash) or for every record
+(Pub/Sub without a dead-letter policy, whose count restarts with the process), so first
+deliveries cost one BLAKE2b digest and the marker write. The file is
 SQLite in WAL mode with `synchronous=NORMAL`: a commit survives the process dying, the failure it
 exists for; a power cut may lose the last counts, costing one more attempt.
 """
@@ -31,16 +33,24 @@ import time
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.queue.port import Delivery
 
-__all__ = ["AttemptLog", "WorkerMarker", "record_key"]
+__all__ = ["AttemptLog", "WorkerMarker", "delivery_key", "record_key"]
 
 _KEY_BYTES = 16
 _IDLE = bytes(_KEY_BYTES)
 
 
 def record_key(data: bytes) -> bytes:
-    """The identity of a raw record in the log: the same bytes are the same record."""
+    """The identity of a raw record the transport gives no id: the same bytes are the same record."""
     return hashlib.blake2b(data, digest_size=_KEY_BYTES).digest()
+
+
+def delivery_key(delivery: Delivery) -> bytes:
+    """The identity of a delivered message in the log: its transport id, else its bytes."""
+    if delivery.message_id:
+        return hashlib.blake2b(delivery.message_id.encode(), digest_size=_KEY_BYTES, person=b"message id").digest()
+    return record_key(delivery.data)
 
 
 class AttemptLog:
@@ -79,6 +89,12 @@ class AttemptLog:
         with self._lock:
             row = self._conn.execute("SELECT failures FROM attempts WHERE key = ?", (key,)).fetchone()
         return 0 if row is None else int(row[0])
+
+    def counted(self) -> int:
+        """Messages the log holds failures of (for tests and tools)."""
+        with self._lock:
+            row = self._conn.execute("SELECT count(*) FROM attempts").fetchone()
+        return int(row[0])
 
     def forget(self, keys: list[bytes]) -> None:
         """The records are acked: drop their counts."""

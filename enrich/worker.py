@@ -37,7 +37,7 @@ from core.badrows.processor import eventkit_processor
 from core.errors import QueueUnavailable, RegistryUnavailable
 from core.lake.port import Lake
 from core.queue.port import Delivery, Subscriber
-from enrich.attempts import AttemptLog, record_key
+from enrich.attempts import AttemptLog, delivery_key
 from enrich.metrics import EnrichMetrics
 from enrich.outcome import Good, Outcome
 from enrich.outputs.commit import Backoff, commit_file
@@ -92,7 +92,7 @@ class _InFlight:
     outstanding: int
     outcomes: list[Outcome]
     collector_ms: int
-    key: bytes  # the record's identity (enrich.attempts.record_key)
+    key: bytes  # the message's identity (enrich.attempts.delivery_key)
     counted: bool = False  # the attempt log holds failures of it (forgotten once acked)
 
 
@@ -133,7 +133,7 @@ class EnrichWorker:
         self._marker = attempts.marker() if attempts is not None else None
         self._processor = eventkit_processor("enrich")
         self._inflight: dict[int, _InFlight] = {}
-        self._tokens: dict[bytes, int] = {}  # record key -> its in-flight token
+        self._tokens: dict[bytes, int] = {}  # message key -> its in-flight token
         self._raised: dict[bytes, int] = {}  # record key -> failures raised here (without a log, the only count)
         self._next_token = 0
         self._registry_delays = self.config.registry_backoff.delays()
@@ -190,7 +190,7 @@ class EnrichWorker:
         """Enrich each message and append its outcomes; a registry outage gives the rest of the batch back."""
         etl_ms = self.clock_ms()
         for i, delivery in enumerate(deliveries):
-            key = record_key(delivery.data)
+            key = delivery_key(delivery)
             if delivery.attempt > 1 and self._relet(key, delivery):
                 continue
             failed = self._failures(key, delivery)

@@ -20,6 +20,7 @@ class Delivery:
     # True when `attempt` survives a consumer crash (SQLite counts it in the lease transaction; Pub/Sub
     # only with a dead-letter policy), so a first delivery is known to be one.
     attempt_durable: bool = True
+    message_id: str = ""  # the transport's id of the message (the same on every redelivery), where it has one
 
 
 @runtime_checkable

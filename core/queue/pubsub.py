@@ -295,7 +295,7 @@ class PubSubSubscriber:
         attempt = int(received.delivery_attempt) or seen
         publish_time_ms = int(message.publish_time.timestamp() * 1000)
         durable = bool(received.delivery_attempt)  # Pub/Sub's own count (dead-letter policy), not ours
-        return Delivery(str(received.ack_id), bytes(message.data), attempt, publish_time_ms, durable)
+        return Delivery(str(received.ack_id), bytes(message.data), attempt, publish_time_ms, durable, message_id)
 
     def ack(self, ack_ids: Sequence[str]) -> None:
         """Acknowledge: Pub/Sub will not redeliver these (an expired lease's id is accepted and ignored)."""

@@ -23,7 +23,7 @@ from core.badrows import SchemaViolations
 from core.errors import RegistryUnavailable
 from core.lake.local import LocalLake
 from core.queue import open_publisher, open_subscriber
-from enrich.attempts import AttemptLog, record_key
+from enrich.attempts import AttemptLog
 from enrich.cli import attempt_log_path, build_enrich
 from enrich.outcome import Good, Outcome
 from enrich.outputs.commit import Backoff
@@ -126,7 +126,7 @@ def test_a_record_that_always_raises_becomes_one_generic_error_and_is_acked(tmp_
     assert sorted(got.good_ids) == sorted(mix.good_ids)  # neighbours exactly once
     assert sorted(got.bad_event_ids("schema_violations")) == sorted(mix.bad_ids["schema_violations"])
     assert _queue_is_empty(url)
-    assert attempts.failures(record_key(poison)) == 0  # acked: its count is forgotten
+    assert attempts.counted() == 0  # acked: its count is forgotten
     assert worker.metrics.value("enrich_infrastructure_retries_total", {"what": "poison"}) == 1
 
 
@@ -342,5 +342,33 @@ def test_registry_outages_never_count_as_failed_attempts(tmp_path: Path) -> None
     assert outage["left"] == 0
     assert "generic_error" not in got.bad
     assert len(got.good_ids) == 1
-    assert attempts.failures(record_key(mix.records[0])) == 0
+    assert attempts.counted() == 0  # nothing was ever counted
+    assert _queue_is_empty(url)
+
+
+def test_a_record_back_to_the_worker_holding_it_is_not_enriched_twice(tmp_path: Path) -> None:
+    """Its lease runs out while its outputs wait for the file cut: the worker takes the new lease, keeps the
+    outputs, and the record ends as one row, acked under the new lease."""
+    mix = raw_mix()
+    url = f"sqlite://{tmp_path}/queue.db"
+    open_publisher(url).publish(mix.records[:1])
+    real, _ = build_enrich(registry_chain(write_acme_registry(tmp_path / "schemas")), None)
+    calls = {"n": 0}
+
+    def counting(raw: bytes, etl_ms: int) -> list[Outcome]:
+        calls["n"] += 1
+        return real(raw, etl_ms)
+
+    slow_cut = WorkerConfig(batch_size=7, pull_timeout_s=0.05, policy=CutPolicy(10**6, 10**8, 1.5))
+    lake = LocalLake(tmp_path / "lake")
+    worker = EnrichWorker(
+        open_subscriber(url, lease_seconds=0.3), lake, counting, slow_cut, attempts=AttemptLog(tmp_path / "a.db")
+    )
+    assert worker.step() == 1
+    time.sleep(0.4)  # the lease runs out; the file is not due yet
+    assert worker.step() == 1  # the same record, leased again
+    assert worker.in_flight == 1
+    _drain(worker)
+    assert calls["n"] == 1
+    assert len(read_lake(lake).good_ids) == 1
     assert _queue_is_empty(url)
