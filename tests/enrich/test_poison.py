@@ -16,6 +16,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -41,7 +42,7 @@ from tests.enrich.event_mix import (
     unstruct,
     write_acme_registry,
 )
-from tests.enrich.processes import REPO, EventkitProcess
+from tests.enrich.processes import REPO, EventkitProcess, free_port
 
 FAST = WorkerConfig(
     batch_size=7,
@@ -372,3 +373,34 @@ def test_a_record_back_to_the_worker_holding_it_is_not_enriched_twice(tmp_path: 
     assert calls["n"] == 1
     assert len(read_lake(lake).good_ids) == 1
     assert _queue_is_empty(url)
+
+
+@pytest.mark.slow
+def test_eventkit_up_stays_responsive_on_issue_15_near_misses(tmp_path: Path) -> None:
+    """`eventkit up` (real uvicorn) gets a near miss for each issue-15 pattern by GET: /health keeps answering
+    fast, and each event is one bad row in /micro/bad within seconds (it took 47 s per event before)."""
+    patterns = {f"word{i}": p for i, p in enumerate(ISSUE_15[:3])}
+    registry = _word_schemas(tmp_path / "schemas", patterns)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = ["up", "--port", str(port), "--data-dir", str(tmp_path / "data"), "--registry", str(registry)]
+    proc = EventkitProcess(args, tmp_path / "up.log")
+    try:
+        proc.wait_http(f"{base}/health")
+        for n, name in enumerate(patterns):
+            event = _word_event(f"00000000-0000-4000-8000-{n:012d}", name, NEAR_MISS)
+            assert httpx.get(f"{base}/i", params=event).status_code == 200
+        slowest, deadline = 0.0, time.monotonic() + 30
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+            if httpx.get(f"{base}/micro/all").json()["bad"] >= len(patterns):
+                break
+            time.sleep(0.1)
+        bad = httpx.get(f"{base}/micro/bad").json()
+        assert len(bad) == len(patterns), proc.log()
+        assert all("does not match" in json.dumps(row) for row in bad)
+        assert slowest < 1.0
+    finally:
+        assert proc.terminate() == 0, proc.log()
