@@ -177,9 +177,13 @@ _UNANCHORED: Final = re2._re2.RE2.Anchor.UNANCHORED
 
 @functools.lru_cache(maxsize=4096)
 def matcher(pattern: str) -> PatternMatcher:
-    """The shared matcher for `pattern` (a Python `re` pattern; re.error when it does not compile)."""
-    re.compile(pattern)
-    return PatternMatcher(pattern)
+    """The shared matcher for `pattern` (a Python `re` pattern; re.error when it does not compile).
+
+    Building one (once per pattern and process) is not charged to the event that first needs it.
+    """
+    with budget_paused():
+        re.compile(pattern)
+        return PatternMatcher(pattern)
 
 
 # -- translation to RE2 -------------------------------------------------------------------------

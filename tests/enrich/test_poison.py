@@ -389,7 +389,7 @@ def test_eventkit_up_stays_responsive_on_issue_15_near_misses(tmp_path: Path) ->
         proc.wait_http(f"{base}/health")
         for n, name in enumerate(patterns):
             event = _word_event(f"00000000-0000-4000-8000-{n:012d}", name, NEAR_MISS)
-            assert httpx.get(f"{base}/i", params=event).status_code == 200
+            assert httpx.get(f"{base}/i", params=dict(event)).status_code == 200
         slowest, deadline = 0.0, time.monotonic() + 30
         while time.monotonic() < deadline:
             started = time.monotonic()
