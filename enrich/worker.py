@@ -200,10 +200,11 @@ class EnrichWorker:
                 self._append(delivery, [self._poison(delivery, failed, etl_ms)], etl_ms, key, counted=True)
                 continue
             if self._marker is not None:
-                self._marker.on(key)
+                self._marker.on(key)  # a crash from here on names this record
             try:
                 outcomes = self.enrich(delivery.data, etl_ms)
             except RegistryUnavailable as e:
+                self._idle()
                 rest = [d.ack_id for d in deliveries[i:]]
                 delay = self._registry_delays.next()
                 log.warning("registry unavailable; giving messages back", error=str(e), messages=len(rest), delay=delay)
@@ -215,17 +216,21 @@ class EnrichWorker:
                 # A bug, not bad input (bad input is a bad row): never ack, never drop; give the message
                 # back after a pause so one poison message cannot spin the worker, count the failure
                 # towards max_attempts, and keep going.
+                self._idle()
                 log.exception("enrich failed unexpectedly; the message is given back", attempt=delivery.attempt)
                 self.metrics.retry("crash")
                 self._count_failure(key)
                 self.stop.wait(self._registry_delays.next())
                 self._nack([delivery.ack_id])
                 continue
-            finally:
-                if self._marker is not None:
-                    self._marker.off()
+            self._idle()
             self._registry_delays = self.config.registry_backoff.delays()
             self._append(delivery, outcomes, etl_ms, key, counted=failed > 0)
+
+    def _idle(self) -> None:
+        """Enrich is done with the record (cleared before any wait, so a kill then blames nothing)."""
+        if self._marker is not None:
+            self._marker.off()
 
     def _relet(self, key: bytes, delivery: Delivery) -> bool:
         """A record this worker already holds came back (its lease ran out while its outputs waited for a file
