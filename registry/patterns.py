@@ -30,8 +30,6 @@ import functools
 import importlib
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Final
 
 import re2  # type: ignore[import-untyped]  # no stubs published
@@ -78,29 +76,40 @@ class _Budget:
 _budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("eventkit_validation_budget", default=None)
 
 
-@contextmanager
-def validation_budget(seconds: float | None) -> Iterator[None]:
-    """Bound the validation done inside the block to `seconds` of wall time (None or <= 0: no budget)."""
-    if seconds is None or seconds <= 0:
-        yield
-        return
-    token = _budget.set(_Budget(seconds))
-    try:
-        yield
-    finally:
-        _budget.reset(token)
+class validation_budget:  # lower case: used as contextlib's context managers are
+    """Bound the validation done inside the `with` block to `seconds` of wall time (None or <= 0: no budget).
+
+    A class rather than a generator context manager: it is entered once per event on the hot path.
+    """
+
+    __slots__ = ("_seconds", "_token")
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._token: contextvars.Token[_Budget | None] | None = None
+
+    def __enter__(self) -> None:
+        if self._seconds is not None and self._seconds > 0:
+            self._token = _budget.set(_Budget(self._seconds))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _budget.reset(self._token)
+            self._token = None
 
 
-@contextmanager
-def budget_paused() -> Iterator[None]:
-    """Time spent inside (compiling a schema, once per process) is not charged to the event."""
-    budget = _budget.get()
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        if budget is not None:
-            budget.deadline += time.monotonic() - started
+class budget_paused:  # lower case: used as contextlib's context managers are
+    """Time spent inside the `with` block (compiling a schema, running the enrichments) is not charged to the event."""
+
+    __slots__ = ("_budget", "_started")
+
+    def __enter__(self) -> None:
+        self._budget = _budget.get()
+        self._started = time.monotonic() if self._budget is not None else 0.0
+
+    def __exit__(self, *exc: object) -> None:
+        if self._budget is not None:
+            self._budget.deadline += time.monotonic() - self._started
 
 
 def _exceeded(budget: _Budget) -> BudgetExceeded:
