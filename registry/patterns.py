@@ -10,11 +10,12 @@ is matched by a `PatternMatcher`:
   newline (written `\\n?\\z`, which is exact where `$` ends the pattern, the only place it is used
   so); `\\d`, `\\w`, `\\s` are Python's Unicode classes, spelled out as code-point ranges taken
   from Python's own `re` (RE2's are ASCII); `.` excludes only `\\n`; lazy repeats match the same
-  strings as greedy ones.
+  strings as greedy ones; optional repeats at an unanchored end are dropped (a search finds
+  `x{0,n}y` wherever it finds `y`), which keeps `(a{0,99}){0,99}$` within RE2's repeat limits.
 * **`regex`** (PyPI, the `re`-compatible VERSION0 syntax) with a per-match timeout for what RE2
   cannot express exactly: lookarounds, backreferences, `\\b`, atomic groups and possessive
-  repeats, inline flags, `$` before more pattern, counted repeats above 1000, and text holding
-  lone surrogates (RE2 reads UTF-8).
+  repeats, inline flags, `$` before more pattern, counted repeats beyond RE2's limits (1000, also
+  for nested counts multiplied), and text holding lone surrogates (RE2 reads UTF-8).
 
 The timeout is the smaller of `MATCH_TIMEOUT_S` and what is left of the current event's budget
 (`validation_budget`); running out raises `PatternTimeout`, which the validator reports as a
@@ -53,7 +54,7 @@ _c: Any = importlib.import_module("re._constants")
 
 MATCH_TIMEOUT_S: Final = 0.2  # a `regex` match outside any event budget (lint, replay, the API) stops here
 _RE2_MAX_REPEAT: Final = 1000  # RE2 refuses larger counted repeats
-_RE2_MAX_MEM: Final = 64 << 20  # room for nested counted repeats such as (a{0,99}){0,99}
+_RE2_MAX_MEM: Final = 64 << 20  # room for large counted repeats and Unicode classes (RE2's default is 8 MiB)
 _MAX_CODEPOINT: Final = 0x10FFFF
 
 
