@@ -53,6 +53,7 @@ __all__ = [
 
 IGLU_METADATA = ("self", "$schema", "$supersedes", "$supersededBy")
 DRAFT4_META_URI = "http://json-schema.org/draft-04/schema"
+_FASTJSONSCHEMA_DOLLAR = re.compile(r"(?<!\\)\$")  # how fastjsonschema finds the `$` it rewrites to `\Z`
 _DRAFT4 = "http://json-schema.org/draft-04/schema#"
 
 
@@ -328,7 +329,7 @@ def _bounded_patterns(fast: Callable[[Any], Any]) -> None:
     function = getattr(fast, "func", fast)  # compile() wraps the function in a partial when given formats
     table = function.__globals__.get("REGEX_PATTERNS", {})
     for text, compiled in list(table.items()):
-        if isinstance(compiled, re.Pattern) and compiled.pattern == text:
+        if isinstance(compiled, re.Pattern) and compiled.pattern in (text, _FASTJSONSCHEMA_DOLLAR.sub(r"\\Z", text)):
             table[text] = matcher(text)
 
 

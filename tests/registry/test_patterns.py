@@ -34,6 +34,7 @@ from core.iglu import SchemaKey
 from core.locations import BUNDLED_SCHEMAS
 from registry.patterns import (
     BudgetExceeded,
+    PatternMatcher,
     PatternTimeout,
     check_budget,
     matcher,
@@ -289,3 +290,20 @@ def test_validators_agree_with_stock_jsonschema(pattern: str, names: str, word: 
     except Exception:
         fast = False
     assert fast == stock
+
+
+def test_no_schema_pattern_is_left_to_re_in_the_generated_code() -> None:
+    """Every `pattern` and `patternProperties` regex of the fast validator is a bounded matcher; only format
+    regexes (fixed, safe) stay with `re`."""
+    odd = [r"^a$", r"[$]x", r"\\$", r"a\$", r"^(a+)+$"]
+    schema = {
+        "properties": {f"p{i}": {"type": "string", "pattern": p} for i, p in enumerate(odd)},
+        "patternProperties": {p: {"type": "string"} for p in odd},
+        "additionalProperties": {"type": "string", "format": "ipv4"},
+    }
+    compiled = compile_schema(schema, lambda key: {})
+    function = getattr(compiled.fast, "func", compiled.fast)
+    table = function.__globals__["REGEX_PATTERNS"]
+    left = {text for text, value in table.items() if not isinstance(value, PatternMatcher)}
+    assert all(text.endswith("_re_pattern") for text in left), left
+    assert sum(isinstance(value, PatternMatcher) for value in table.values()) >= len(odd)
