@@ -227,6 +227,8 @@ class EnrichSettings(_Section):
     enrichments: Path | None = Field(default=None, description="enrichment configs folder")
     write_tsv: bool = Field(default=False, description="also write Snowplow enriched TSV beside Parquet")
     file_cut: FileCutSettings = Field(default_factory=FileCutSettings)
+    validation_budget_ms: int = Field(default=200, ge=0, description="per event; over it a schema_violations row")
+    max_delivery_attempts: int = Field(default=3, ge=1, description="failed attempts before a generic_error row")
 
     @field_validator("raw")
     @classmethod

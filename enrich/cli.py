@@ -1,7 +1,8 @@
 """`eventkit enrich`: N worker processes on one raw subscription, writing good/bad outputs to the lake.
 
     eventkit enrich --raw pubsub://PROJECT/raw?subscription=enrich --lake gs://bucket/lake \
-        --registry ./schemas --workers 4 [--tsv] [--enrichments ./enrichments] [--metrics-port 9100]
+        --registry ./schemas --workers 4 [--tsv] [--enrichments ./enrichments] [--metrics-port 9100] \
+        [--validation-budget-ms 200] [--max-delivery-attempts 3]
 
 Each worker process is the composition root of its own pipeline (resolver, validator, enrichments,
 subscriber, lake). SIGTERM / SIGINT make every worker stop pulling, commit what it holds and ack it.
@@ -54,6 +55,25 @@ class EnrichOptions:
     metrics_port: int | None = None
     log_level: str = "info"
     log_json: bool | None = None
+    validation_budget_ms: int = 200
+    max_attempts: int = 3
+
+
+def attempt_log_path(raw: str) -> Path:
+    """Where the workers of a raw queue count failed attempts: beside a SQLite queue, else a local file.
+
+    A Pub/Sub subscription's workers on one machine share the file; on several machines each counts its own.
+    """
+    import hashlib
+    import tempfile
+
+    from core.locations import parse_queue_url
+
+    location = parse_queue_url(raw)
+    if location.kind == "sqlite" and location.path is not None:
+        return location.path.with_name(f"{location.path.name}.{location.topic}.attempts.db")
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"eventkit-attempts-{digest}.db"
 
 
 def build_enrich(
@@ -62,6 +82,7 @@ def build_enrich(
     *,
     cache_ttl: Ttl = NOT_SET,
     default_ttl: float | None = 600.0,
+    validation_budget_ms: int = 200,
 ) -> tuple[EnrichFn, Resolver]:
     """The enrich function (raw bytes, etl ms) -> outcomes over a resolver of `registry`, and that resolver.
 
@@ -85,7 +106,11 @@ def build_enrich(
         configured, fingerprint = load_enrichment_setup(Path(enrichments), resolver)
         chain = tuple(configured)
     env = Environment(
-        Validator(resolver), processor=eventkit_processor("enrich"), enrichments=chain, fingerprint=fingerprint
+        Validator(resolver),
+        processor=eventkit_processor("enrich"),
+        enrichments=chain,
+        fingerprint=fingerprint,
+        validation_budget_ms=validation_budget_ms,
     )
 
     def enrich(raw: bytes, etl_ms: int) -> list[Outcome]:
@@ -98,15 +123,24 @@ def build_worker(options: EnrichOptions, *, metrics: EnrichMetrics | None = None
     """A worker wired from options: its own subscriber, lake, pipeline and rolling files."""
     from core.lake import open_lake
     from core.queue import open_subscriber
+    from enrich.attempts import AttemptLog
     from enrich.outputs.rolling import CutPolicy
     from enrich.worker import EnrichWorker, WorkerConfig
 
-    enrich, _ = build_enrich(options.registry, options.enrichments, cache_ttl=options.cache_ttl)
+    enrich, _ = build_enrich(
+        options.registry,
+        options.enrichments,
+        cache_ttl=options.cache_ttl,
+        validation_budget_ms=options.validation_budget_ms,
+    )
     policy = CutPolicy(options.max_events, options.max_bytes, options.max_age_s)
-    config = WorkerConfig(batch_size=options.batch_size, policy=policy, tsv=options.tsv)
+    config = WorkerConfig(
+        batch_size=options.batch_size, policy=policy, tsv=options.tsv, max_attempts=options.max_attempts
+    )
     subscriber = open_subscriber(options.raw, lease_seconds=options.lease_seconds)
     lake = open_lake(options.lake, key="--lake")
-    return EnrichWorker(subscriber, lake, enrich, config, metrics=metrics)
+    attempts = AttemptLog(attempt_log_path(options.raw))
+    return EnrichWorker(subscriber, lake, enrich, config, metrics=metrics, attempts=attempts)
 
 
 def _worker_main(options: EnrichOptions, index: int) -> None:
@@ -217,6 +251,12 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         help="seconds a schema, or its absence, is cached (default: registry.cache_ttl, a resolver config's "
         "cacheTtl, else 600)",
     ),
+    validation_budget_ms: int | None = typer.Option(
+        None, "--validation-budget-ms", min=0, help="per-event validation time; over it a bad row (0: no budget)"
+    ),
+    max_delivery_attempts: int | None = typer.Option(
+        None, "--max-delivery-attempts", min=1, help="failed attempts before a raw record becomes a bad row"
+    ),
     config: str | None = typer.Option(None, "--config", help="eventkit.toml (default: ./eventkit.toml if present)"),
     create_bucket: bool = typer.Option(
         False, "--create-bucket", help="create the gs:// lake's bucket if it does not exist (as topics are)"
@@ -243,6 +283,8 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
             enrich__enrichments=enrichments,
             enrich__file_cut__max_events=max_events,
             enrich__file_cut__max_age_seconds=max_age,
+            enrich__validation_budget_ms=validation_budget_ms,
+            enrich__max_delivery_attempts=max_delivery_attempts,
         )
         settings = everything.enrich
         log_level = configure_logging_from(everything)
@@ -270,6 +312,8 @@ def enrich(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         cache_ttl=ttl,
         log_level=log_level,
         log_json=everything.log_json,
+        validation_budget_ms=settings.validation_budget_ms,
+        max_attempts=settings.max_delivery_attempts,
     )
     cached = "never expires" if resolver.cache_ttl is None else f"cached {resolver.cache_ttl:g} s"
     typer.echo(

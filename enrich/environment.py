@@ -86,6 +86,7 @@ class Environment:
     fingerprint: FingerprintConfig | None = field(default_factory=FingerprintConfig)
     new_event_id: Callable[[], str] = new_uuid4
     v_etl: str = f"eventkit-{EVENTKIT_PROCESSOR_VERSION}"
+    validation_budget_ms: int = 200  # per event; over it the event is a schema_violations bad row (0: none)
     limits: dict[str, int] = field(init=False)
     length_limits: LengthLimits = field(init=False)
 
@@ -98,6 +99,8 @@ class Environment:
         for name, limit in self.atomic_limits.items():
             if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
                 raise ConfigError(f"atomicFieldsLimits.{name}: expected a positive integer, got {limit!r}")
+        if self.validation_budget_ms < 0:
+            raise ConfigError(f"validation budget: expected milliseconds >= 0, got {self.validation_budget_ms!r}")
         if self.max_json_depth < 1:
             raise ConfigError(f"maxJsonDepth: expected a positive integer, got {self.max_json_depth!r}")
         self.limits = {**STRING_LIMITS, **self.atomic_limits}

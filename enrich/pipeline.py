@@ -6,6 +6,8 @@ contexts and atomic lengths. The bad row is chosen by the first phase that faile
 schema_violations (all its messages), phase 2 → enrichment_failures, phase 3 → schema_violations.
 Each event ends as exactly one outcome, and never takes its neighbours with it. Bad input never
 raises; registry outages (and other TransientErrors) do, so the worker retries the whole message.
+Each event's validation runs within `env.validation_budget_ms` (registry.patterns): a verdict over
+it is a failed validation, so the event becomes a schema_violations bad row instead of a stall.
 A good event the PII enrichment pseudonymised with emitEvent carries its validated pii_transformation
 event (`Good.pii`, built by enrich/pii_event.py) for the worker's `pii/` stream.
 """
@@ -61,6 +63,7 @@ from enrich.event import EnrichedEvent
 from enrich.outcome import Good, Outcome
 from enrich.pii_event import pii_event
 from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS, MSG_TS_RANGE, map_parameters, sanitise
+from registry.patterns import budget_paused, validation_budget
 
 __all__ = ["ATOMIC_SCHEMA", "PARSE_KEYWORD", "RAW_RECORD_LOADER", "enrich_event", "enrich_payload", "enrich_record"]
 
@@ -88,14 +91,20 @@ def enrich_payload(payload: CollectorPayload, env: Environment, etl_tstamp: int 
     now = env.clock() if etl_tstamp is None else etl_tstamp
     out: list[Outcome] = []
     base: BaseFields | None = None  # what the payload says of all its events, worked out once
-    for item in adapt(payload, env.validator):
-        if isinstance(item, Rejected):
-            out.append(_rejected(payload, item, env, now))
-        else:
-            if base is None:
-                base = base_fields(payload, env, now)
-            out.append(enrich_event(item, payload, env, now, base))
-    return out
+    budget = env.validation_budget_ms / 1000
+    items = iter(adapt(payload, env.validator))
+    while True:
+        # Each event's validation (the adapter's included) gets its own budget: over it, a bad row.
+        with validation_budget(budget):
+            item = next(items, None)
+            if item is None:
+                return out
+            if isinstance(item, Rejected):
+                out.append(_rejected(payload, item, env, now))
+            else:
+                if base is None:
+                    base = base_fields(payload, env, now)
+                out.append(enrich_event(item, payload, env, now, base))
 
 
 def _rejected(payload: CollectorPayload, item: Rejected, env: Environment, now: int) -> BadRow:
@@ -164,28 +173,8 @@ def enrich_event(
         )
 
     # Phase 2: derived values, then the configured enrichments in order.
-    failures, sp = _derive(event, params, payload, env, entities)
-    ctx: EnrichmentContext | None = None
-    if env.enrichments:
-        ctx = EnrichmentContext(params, payload, event)
-        ctx.known_sp(sp)
-        ctx.tracker_event_id = tracker_id
-        for enrichment in env.enrichments:
-            try:
-                # The same call either way; narrowed to BuiltInEnrichment, mypyc compiles it to a direct native call
-                # instead of a look-up of `enrich` by name (about 600 instructions, ten times per event).
-                if isinstance(enrichment, BuiltInEnrichment):
-                    result = enrichment.enrich(event, ctx)
-                else:
-                    result = enrichment.enrich(event, ctx)
-            except TransientError:
-                raise
-            except Exception as e:  # the plug-in contract: any exception is that enrichment's failure
-                message = EnrichmentErrorMessage(f"{type(e).__name__}: {e}")
-                failures.append(EnrichmentFailureMessage(information(enrichment), message))
-            else:
-                if result:
-                    failures.extend(result)
+    with budget_paused():  # the budget is for validation; enrichments have their own limits
+        failures, ctx = _phase2(event, params, payload, env, entities, tracker_id=tracker_id)
     if failures:
         plugin_contexts = list(ctx.derived_contexts) if ctx is not None else []
         event.derived_contexts = contexts_column(plugin_contexts + entities.derived)
@@ -211,6 +200,41 @@ def enrich_event(
     if ctx is not None and ctx.pii_transformation is not None:
         good.pii = pii_event(event, ctx.pii_transformation, env, now, (payload, params))
     return good
+
+
+def _phase2(
+    event: EnrichedEvent,
+    params: Mapping[str, str | None],
+    payload: CollectorPayload,
+    env: Environment,
+    entities: Entities,
+    *,
+    tracker_id: str | None,
+) -> tuple[list[EnrichmentFailureMessage], EnrichmentContext | None]:
+    """Phase 2: derived values, then the configured enrichments in order; their failures and the context."""
+    failures, sp = _derive(event, params, payload, env, entities)
+    ctx: EnrichmentContext | None = None
+    if env.enrichments:
+        ctx = EnrichmentContext(params, payload, event)
+        ctx.known_sp(sp)
+        ctx.tracker_event_id = tracker_id
+        for enrichment in env.enrichments:
+            try:
+                # The same call either way; narrowed to BuiltInEnrichment, mypyc compiles it to a direct native call
+                # instead of a look-up of `enrich` by name (about 600 instructions, ten times per event).
+                if isinstance(enrichment, BuiltInEnrichment):
+                    result = enrichment.enrich(event, ctx)
+                else:
+                    result = enrichment.enrich(event, ctx)
+            except TransientError:
+                raise
+            except Exception as e:  # the plug-in contract: any exception is that enrichment's failure
+                message = EnrichmentErrorMessage(f"{type(e).__name__}: {e}")
+                failures.append(EnrichmentFailureMessage(information(enrichment), message))
+            else:
+                if result:
+                    failures.extend(result)
+    return failures, ctx
 
 
 def _raw(payload: CollectorPayload, params: Mapping[str, str | None]) -> RawEvent:

@@ -39,7 +39,8 @@ from core.badrows import BadRowBase
 from core.lake import open_lake
 from core.process_lock import ProcessLock, hold_lock
 from core.queue import open_publisher, open_subscriber
-from enrich.cli import build_enrich
+from enrich.attempts import AttemptLog
+from enrich.cli import attempt_log_path, build_enrich
 from enrich.metrics import EnrichMetrics
 from enrich.micro import bad_record, good_record, micro_router
 from enrich.micro_store import MicroRecord, MicroStore
@@ -222,6 +223,7 @@ def build_up(options: UpOptions) -> UpStack:
         WorkerConfig(policy=options.policy, tsv=options.tsv, pull_timeout_s=0.25),
         listeners=[MicroListener(store)],
         metrics=metrics,
+        attempts=AttemptLog(attempt_log_path(queue_url)),
     )
     stack = UpStack(options, UpApp(collector, micro, _registry_api(schemas)), worker, store, metrics)
     stack.locks = locks

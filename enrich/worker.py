@@ -11,10 +11,19 @@ any point loses nothing; after a crash the un-acked messages are redelivered and
 (duplicates carry the same `event_id` and fingerprint). Infrastructure errors never become bad
 rows: `RegistryUnavailable` while enriching a message gives it back (nack) after a backoff; lake
 write failures are retried until they succeed (or the worker stops, leaving messages un-acked).
+
+Poison records (enrich/attempts.py): failed attempts are counted per record — raised, killed the
+worker (found through the worker's marker), or outlasted the lease while a live worker was on it;
+once `max_attempts` attempts failed the record is not processed again but becomes one
+`generic_error` bad row carrying its bytes (base64), acked like any outcome. Its failed attempts
+committed nothing (a message's outputs and its ack follow a successful enrich), so redelivery does
+not multiply rows.
 """
 
 from __future__ import annotations
 
+import base64
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,9 +32,12 @@ from typing import Protocol
 
 import structlog
 
+from core.badrows import GenericError
+from core.badrows.processor import eventkit_processor
 from core.errors import QueueUnavailable, RegistryUnavailable
 from core.lake.port import Lake
 from core.queue.port import Delivery, Subscriber
+from enrich.attempts import AttemptLog, delivery_key
 from enrich.metrics import EnrichMetrics
 from enrich.outcome import Good, Outcome
 from enrich.outputs.commit import Backoff, commit_file
@@ -36,6 +48,8 @@ from enrich.pii_event import PiiEvent
 __all__ = ["CommitListener", "CommittedMessage", "EnrichFn", "EnrichWorker", "WorkerConfig"]
 
 log = structlog.get_logger("enrich.worker")
+
+_RAISED_REMEMBERED = 10_000
 
 EnrichFn = Callable[[bytes, int], list[Outcome]]  # (raw message bytes, etl_tstamp ms) -> outcomes
 
@@ -55,6 +69,7 @@ class WorkerConfig:
     lake_backoff: Backoff = field(default_factory=Backoff)
     registry_backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=0.5, maximum_s=30.0))
     ack_backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=0.1, maximum_s=5.0))
+    max_attempts: int = 3  # failed attempts after which a raw record becomes a generic_error bad row
 
 
 @dataclass(slots=True)
@@ -77,6 +92,8 @@ class _InFlight:
     outstanding: int
     outcomes: list[Outcome]
     collector_ms: int
+    key: bytes  # the message's identity (enrich.attempts.delivery_key)
+    counted: bool = False  # the attempt log holds failures of it (forgotten once acked)
 
 
 def _good_labels(good: Good) -> tuple[str, str]:
@@ -101,6 +118,7 @@ class EnrichWorker:
         metrics: EnrichMetrics | None = None,
         clock_ms: Callable[[], int] = _now_ms,
         stop: threading.Event | None = None,
+        attempts: AttemptLog | None = None,
     ) -> None:
         self.subscriber = subscriber
         self.lake = lake
@@ -111,7 +129,12 @@ class EnrichWorker:
         self.clock_ms = clock_ms
         self.stop = stop if stop is not None else threading.Event()
         self.writer = LakeWriter(self.config.policy, tsv=self.config.tsv, on_nulled=self._nulled)
+        self.attempts = attempts
+        self._marker = attempts.marker() if attempts is not None else None
+        self._processor = eventkit_processor("enrich")
         self._inflight: dict[int, _InFlight] = {}
+        self._tokens: dict[bytes, int] = {}  # message key -> its in-flight token
+        self._raised: dict[bytes, int] = {}  # record key -> failures raised here (without a log, the only count)
         self._next_token = 0
         self._registry_delays = self.config.registry_backoff.delays()
 
@@ -126,6 +149,8 @@ class EnrichWorker:
                 self.step()
         finally:
             self.flush()
+            if self._marker is not None:
+                self._marker.close()
             log.info("enrich worker stopped", writer=self.writer.namer.writer_id)
 
     def _wait_for_queue(self) -> None:
@@ -165,9 +190,21 @@ class EnrichWorker:
         """Enrich each message and append its outcomes; a registry outage gives the rest of the batch back."""
         etl_ms = self.clock_ms()
         for i, delivery in enumerate(deliveries):
+            key = delivery_key(delivery)
+            if delivery.attempt > 1 and self._relet(key, delivery):
+                continue
+            failed = self._failures(key, delivery)
+            if failed >= self.config.max_attempts:
+                log.error("raw record failed every attempt; written as a generic_error bad row", attempts=failed)
+                self.metrics.retry("poison")
+                self._append(delivery, [self._poison(delivery, failed, etl_ms)], etl_ms, key, counted=True)
+                continue
+            if self._marker is not None:
+                self._marker.on(key)  # a crash from here on names this record
             try:
                 outcomes = self.enrich(delivery.data, etl_ms)
             except RegistryUnavailable as e:
+                self._idle()
                 rest = [d.ack_id for d in deliveries[i:]]
                 delay = self._registry_delays.next()
                 log.warning("registry unavailable; giving messages back", error=str(e), messages=len(rest), delay=delay)
@@ -177,16 +214,77 @@ class EnrichWorker:
                 return
             except Exception:
                 # A bug, not bad input (bad input is a bad row): never ack, never drop; give the message
-                # back after a pause so one poison message cannot spin the worker, and keep going.
+                # back after a pause so one poison message cannot spin the worker, count the failure
+                # towards max_attempts, and keep going.
+                self._idle()
                 log.exception("enrich failed unexpectedly; the message is given back", attempt=delivery.attempt)
                 self.metrics.retry("crash")
+                self._count_failure(key)
                 self.stop.wait(self._registry_delays.next())
                 self._nack([delivery.ack_id])
                 continue
+            self._idle()
             self._registry_delays = self.config.registry_backoff.delays()
-            self._append(delivery, outcomes, etl_ms)
+            self._append(delivery, outcomes, etl_ms, key, counted=failed > 0)
 
-    def _append(self, delivery: Delivery, outcomes: list[Outcome], now_ms: int) -> None:
+    def _idle(self) -> None:
+        """Enrich is done with the record (cleared before any wait, so a kill then blames nothing)."""
+        if self._marker is not None:
+            self._marker.off()
+
+    def _relet(self, key: bytes, delivery: Delivery) -> bool:
+        """A record this worker already holds came back (its lease ran out while its outputs waited for a file
+        cut): keep the outputs, take the new lease for the ack, and do not enrich it twice."""
+        token = self._tokens.get(key)
+        flight = self._inflight.get(token) if token is not None else None
+        if flight is None:
+            return False
+        flight.delivery = delivery
+        return True
+
+    def _failures(self, key: bytes, delivery: Delivery) -> int:
+        """The record's failed attempts so far.
+
+        A first delivery the transport vouches for (durable attempt number) has none, and the log is
+        not read. Otherwise the markers of dead workers are reaped first (a crash on this record then
+        counts), and a live worker still on the record counts as one timed-out attempt.
+        """
+        if delivery.attempt_durable and delivery.attempt <= 1:
+            return 0
+        if self.attempts is None:  # no log: only the failures this worker saw raise
+            return self._raised.get(key, 0)
+        try:
+            self.attempts.reap()
+            if self.attempts.held_elsewhere(key):
+                log.warning("a redelivered record is still being enriched elsewhere: its lease ran out")
+                return self.attempts.failed(key)
+            return self.attempts.failures(key)
+        except (sqlite3.Error, OSError) as e:
+            # Never stall on the log: the record is processed uncounted (a poison one then retries while it is down).
+            log.warning("attempt log unavailable; processing the record uncounted", error=str(e))
+            return self._raised.get(key, 0)
+
+    def _count_failure(self, key: bytes) -> None:
+        self._raised[key] = self._raised.pop(key, 0) + 1
+        while len(self._raised) > _RAISED_REMEMBERED:
+            del self._raised[next(iter(self._raised))]
+        if self.attempts is None:
+            return
+        try:
+            self.attempts.failed(key)
+        except sqlite3.Error as e:
+            log.warning("attempt log write failed", error=str(e))
+
+    def _poison(self, delivery: Delivery, failed: int, etl_ms: int) -> GenericError:
+        message = (
+            f"enrich gave up on this raw record after {failed} failed attempts (processing raised, or the worker "
+            "died or ran out of its lease on it); the payload is the record's bytes in base64"
+        )
+        return GenericError(self._processor, etl_ms, (message,), base64.b64encode(delivery.data).decode("ascii"))
+
+    def _append(
+        self, delivery: Delivery, outcomes: list[Outcome], now_ms: int, key: bytes, *, counted: bool = False
+    ) -> None:
         token = self._next_token
         self._next_token += 1
         collector_ms = next(
@@ -205,7 +303,8 @@ class EnrichWorker:
                     outstanding += self.writer.add_bad(pii.type_name, pii.encode(), token, now_ms, collector_ms)
             else:
                 outstanding += self.writer.add_bad(outcome.type_name, outcome.encode(), token, now_ms, collector_ms)
-        self._inflight[token] = _InFlight(delivery, outstanding, outcomes, collector_ms)
+        self._inflight[token] = _InFlight(delivery, outstanding, outcomes, collector_ms, key, counted)
+        self._tokens[key] = token
         if outstanding == 0:  # a record holding no event (e.g. an empty POST batch): nothing to write
             self._settle([token])
         # A full file is cut at once, whatever its age, to bound memory.
@@ -269,6 +368,10 @@ class EnrichWorker:
     def _settle(self, tokens: list[int]) -> None:
         """Tell listeners, then ack (the ack is the last step)."""
         flights = [self._inflight.pop(t) for t in tokens]
+        settled = set(tokens)
+        for flight in flights:
+            if self._tokens.get(flight.key) in settled:
+                del self._tokens[flight.key]
         for flight in flights:
             self._outcome_metrics(flight.outcomes)
         if self.listeners:
@@ -282,6 +385,17 @@ class EnrichWorker:
                     log.exception("commit listener failed", listener=type(listener).__name__)
                     self.metrics.retry("listener")
         self._ack([f.delivery.ack_id for f in flights])
+        for flight in flights:
+            self._raised.pop(flight.key, None)
+        self._forget([f.key for f in flights if f.counted])
+
+    def _forget(self, keys: list[bytes]) -> None:
+        if self.attempts is None or not keys:
+            return
+        try:
+            self.attempts.forget(keys)
+        except sqlite3.Error as e:  # a leftover count only remembers failures of a record that will not come back
+            log.warning("attempt log write failed", error=str(e))
 
     def _ack(self, ack_ids: list[str]) -> None:
         delays = self.config.ack_backoff.delays()

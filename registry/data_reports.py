@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 from jsonschema.exceptions import ValidationError
 
+from registry.schema_compiler import additional_properties
+
 __all__ = ["depth_report", "json_path", "json_type", "reports_for"]
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
@@ -74,9 +76,7 @@ def _missing(error: ValidationError) -> list[str]:
 def _unexpected(error: ValidationError) -> list[str]:
     schema = error.schema if isinstance(error.schema, dict) else {}
     instance = error.instance if isinstance(error.instance, dict) else {}
-    known = schema.get("properties", {})
-    patterns = list(schema.get("patternProperties", {}))
-    return [name for name in instance if name not in known and not any(re.search(p, name) for p in patterns)]
+    return additional_properties(instance, schema)
 
 
 def reports_for(errors: Iterable[ValidationError]) -> list[dict[str, Any]]:

@@ -16,6 +16,8 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
+from registry.patterns import PatternTimeout, matcher
+
 __all__ = ["accepts", "candidates", "generate"]
 
 _FORMAT_SAMPLES: dict[str, list[str]] = {
@@ -170,10 +172,10 @@ def _strings(sub: dict[str, Any]) -> list[str]:
     pattern = sub.get("pattern")
     if isinstance(pattern, str):
         try:
-            compiled = re.compile(pattern)
-        except re.error:
+            compiled = matcher(pattern)
+            matching = [v for v in values if compiled.search(v)]
+        except (re.error, PatternTimeout):
             return values
-        matching = [v for v in values if compiled.search(v)]
         return matching + [v for v in values if v not in matching]
     return values
 

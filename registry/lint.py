@@ -285,6 +285,11 @@ def _lint_subschema(pointer: str, sub: dict[str, Any], required: bool | None, ad
         for risk in analyse_pattern(pattern):
             check = "patternSyntax" if risk.kind == "syntax" else "patternBacktracking"
             add(check, f"{pointer}/pattern", risk.message)
+    named = sub.get("patternProperties")
+    for key in named if isinstance(named, dict) else ():
+        for risk in analyse_pattern(key):  # property-name patterns are matched against event keys too
+            check = "patternSyntax" if risk.kind == "syntax" else "patternBacktracking"
+            add(check, f"{pointer}/patternProperties", risk.message)
 
 
 def _has_type(value: Any, accepted: tuple[type, ...]) -> bool:

@@ -3,8 +3,10 @@
 The analysis walks Python's own parse of the pattern (the ECMA-262 subset JSON Schema authors use
 parses the same way) and flags the two shapes behind practically every catastrophic pattern:
 
-* a repeated group whose body holds another unbounded repeat that can hand characters to the
-  next iteration — `(a+)+`, `(\\w+\\s?)+`, `(a*)*` — so a near-miss input splits 2^n ways;
+* a repeated group whose body holds another variable-width repeat that can hand characters to the
+  next iteration — `(a+)+`, `(\\w+\\s?)+`, `(a*)*`, `(a{1,99})+`, `(a+){2,50}`, `(.*a){20}` — so a
+  near-miss input splits exponentially many ways (a group repeated ten times or more counts as
+  repeated: `(a+){20}` has C(n-1, 19) splits);
 * a repeated alternation whose single-character branches overlap — `(a|a)*`, `(\\d|[0-9a-f])+`.
 
 It is a heuristic (sound for those shapes, silent on polynomial blow-ups such as `\\d+\\d+`), and
@@ -28,6 +30,7 @@ __all__ = ["RegexRisk", "analyse_pattern"]
 # Representative characters: enough to tell the usual classes apart (word, digit, space, punctuation, non-ASCII).
 _ALPHABET = frozenset([chr(c) for c in range(32, 127)] + ["\t", "\n", "\r", "\u00e9", "\u4e2d", "\u00a0", "\u0660"])
 _UNBOUNDED_FROM = 100  # a repeat allowing this many iterations behaves like `*` for backtracking
+_REPEATED_FROM = 10  # an outer group repeated this many times already splits a near miss too many ways
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +107,7 @@ def _walk(seq: list[Any], risks: list[RegexRisk], pattern: str) -> None:
         if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, sre_c.POSSESSIVE_REPEAT):
             _lo, hi, body = av
             body_items = list(body)
-            if op != sre_c.POSSESSIVE_REPEAT and _is_unbounded(hi):
+            if op != sre_c.POSSESSIVE_REPEAT and _is_repeated(hi):
                 _check_repeat(body_items, risks, pattern)
             _walk(body_items, risks, pattern)
         elif op == sre_c.SUBPATTERN:
@@ -120,6 +123,11 @@ def _walk(seq: list[Any], risks: list[RegexRisk], pattern: str) -> None:
 
 def _is_unbounded(hi: int) -> bool:
     return hi == sre_c.MAXREPEAT or hi >= _UNBOUNDED_FROM
+
+
+def _is_repeated(hi: int) -> bool:
+    """An outer repeat that can iterate often enough for nested ambiguity to blow up."""
+    return hi == sre_c.MAXREPEAT or hi >= _REPEATED_FROM
 
 
 def _flatten(seq: list[Any]) -> list[Any]:
@@ -138,12 +146,16 @@ def _check_repeat(body: list[Any], risks: list[RegexRisk], pattern: str) -> None
     first_body, nullable_body = _first(body)
     if nullable_body and _consumes(body):
         risks.append(
-            RegexRisk("nested-quantifier", f"{pattern!r}: a repeated group can match the empty string and repeat")
+            RegexRisk(
+                "nested-quantifier",
+                f"{pattern!r}: a repeated group can match the empty string and repeat, so a near-miss input "
+                "can backtrack catastrophically",
+            )
         )
         return
     for index, (op, av) in enumerate(body):
         tail = body[index + 1 :]
-        for inner in _unbounded_repeats([(op, av)]):
+        for inner in _variable_repeats([(op, av)]):
             inner_chars = _chars(list(inner[2]))
             if (inner_chars & first_body) and _absorbable(tail, inner_chars):
                 risks.append(
@@ -210,18 +222,19 @@ def _branch_of(op: Any, av: Any) -> list[Any] | None:
     return None
 
 
-def _unbounded_repeats(seq: list[Any]) -> list[Any]:
+def _variable_repeats(seq: list[Any]) -> list[Any]:
+    """Repeats whose iteration count varies (`a+`, `a{1,99}`, not `a{4}`): they can give characters away."""
     found: list[Any] = []
     for op, av in seq:
         if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT):
-            if _is_unbounded(av[1]):
+            if av[1] == sre_c.MAXREPEAT or av[1] > av[0]:
                 found.append(av)
-            found.extend(_unbounded_repeats(list(av[2])))
+            found.extend(_variable_repeats(list(av[2])))
         elif op == sre_c.SUBPATTERN:
-            found.extend(_unbounded_repeats(list(av[-1])))
+            found.extend(_variable_repeats(list(av[-1])))
         elif op == sre_c.BRANCH:
             for branch in av[1]:
-                found.extend(_unbounded_repeats(list(branch)))
+                found.extend(_variable_repeats(list(branch)))
     return found
 
 

@@ -11,10 +11,15 @@ policy:
 
 fastjsonschema falls back to `urllib.request.urlopen` for any URI scheme it has no handler for,
 so its handler table claims every scheme.
+
+Both validators match `pattern` and `patternProperties` through `registry.patterns` (RE2, or
+`regex` with a timeout), never through `re`: a catastrophic pattern cannot stall validation. Every
+keyword of the full validator also checks the event's time budget (`registry.patterns.check_budget`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -26,6 +31,7 @@ import referencing
 import referencing.exceptions
 import referencing.jsonschema
 from jsonschema import Draft4Validator, FormatChecker
+from jsonschema._utils import extras_msg
 from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema.validators import extend
 
@@ -33,6 +39,7 @@ from core.errors import IgluParseError
 from core.iglu import SchemaKey
 from registry.flat_records import flat_record_check
 from registry.json_formats import FORMAT_CHECKS
+from registry.patterns import check_budget, matcher
 from registry.refs import DRAFT4_META_URI, ref_refusal
 
 __all__ = [
@@ -46,6 +53,7 @@ __all__ = [
 ]
 
 IGLU_METADATA = ("self", "$schema", "$supersedes", "$supersededBy")
+_FASTJSONSCHEMA_DOLLAR = re.compile(r"(?<!\\)\$")  # how fastjsonschema finds the `$` it rewrites to `\Z`
 _DRAFT4 = "http://json-schema.org/draft-04/schema#"
 
 
@@ -85,9 +93,70 @@ def _decimal_multiple_of(validator: Any, divisor: Any, instance: Any, schema: An
         yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
 
 
-# The full-report validator: draft-04 with the decimal `multipleOf` above.
+def _pattern(validator: Any, pattern: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """jsonschema's `pattern`, matched in bounded time (registry.patterns)."""
+    if validator.is_type(instance, "string") and not matcher(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """jsonschema's `patternProperties`, matched in bounded time."""
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        found = matcher(pattern)
+        for name, value in instance.items():
+            if found.search(name):
+                yield from validator.descend(value, subschema, path=name, schema_path=pattern)
+
+
+def additional_properties(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """The names neither `properties` nor a `patternProperties` pattern covers, in instance order."""
+    properties = schema.get("properties", {})
+    patterns = [matcher(p) for p in schema.get("patternProperties", {})]
+    return [name for name in instance if name not in properties and not any(found.search(name) for found in patterns)]
+
+
+def _additional_properties(validator: Any, allowed: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """jsonschema's draft-04 `additionalProperties` (same messages), its patterns matched in bounded time."""
+    if not validator.is_type(instance, "object"):
+        return
+    extras = set(additional_properties(instance, schema))
+    if validator.is_type(allowed, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif not allowed and extras:
+        if "patternProperties" in schema:
+            verb = "does" if len(extras) == 1 else "do"
+            joined = ", ".join(repr(each) for each in sorted(extras))
+            patterns = ", ".join(repr(each) for each in sorted(schema["patternProperties"]))
+            yield ValidationError(f"{joined} {verb} not match any of the regexes: {patterns}")
+        else:
+            names, verb = extras_msg(sorted(extras, key=str))
+            yield ValidationError(f"Additional properties are not allowed ({names} {verb} unexpected)")
+
+
+def _budgeted(keyword: Callable[..., Any]) -> Callable[..., Any]:
+    """The keyword, first checking the event's validation budget (a full report must not run unbounded)."""
+
+    def check(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        check_budget()
+        return keyword(validator, value, instance, schema)
+
+    return check
+
+
+_KEYWORDS: dict[str, Callable[..., Any]] = {
+    **Draft4Validator.VALIDATORS,
+    "multipleOf": _decimal_multiple_of,
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+}
+
+# The full-report validator: draft-04 with the decimal `multipleOf`, bounded-time patterns and the budget.
 IgluDraft4Validator = extend(  # type: ignore[no-untyped-call]  # untyped in types-jsonschema
-    Draft4Validator, validators={"multipleOf": _decimal_multiple_of}
+    Draft4Validator, validators={name: _budgeted(keyword) for name, keyword in _KEYWORDS.items()}
 )
 
 
@@ -246,7 +315,22 @@ def compile_schema(schema: Mapping[str, Any], lookup: SchemaLookup) -> CompiledS
         # A valid draft-04 schema fastjsonschema will not compile (e.g. `required` names that
         # `additionalProperties: false` forbids): validate with the reference validator instead.
         return CompiledSchema(_reference_checker(full), full, f"{type(e).__name__}: {e}")
+    _bounded_patterns(fast)
     return CompiledSchema(fast, full)
+
+
+def _bounded_patterns(fast: Callable[[Any], Any]) -> None:
+    """Swap the `re` objects fastjsonschema's code matches `pattern`/`patternProperties` with for our matchers.
+
+    The generated code looks them up in its `REGEX_PATTERNS` global, keyed by the pattern text and
+    called as `.search(text)` for truth. Its format regexes share that table under other keys
+    (`<format>_re_pattern`, a different text) and are left alone.
+    """
+    function = getattr(fast, "func", fast)  # compile() wraps the function in a partial when given formats
+    table = function.__globals__.get("REGEX_PATTERNS", {})
+    for text, compiled in list(table.items()):
+        if isinstance(compiled, re.Pattern) and compiled.pattern in (text, _FASTJSONSCHEMA_DOLLAR.sub(r"\\Z", text)):
+            table[text] = matcher(text)
 
 
 def _reference_checker(full: Any) -> Callable[[Any], Any]:

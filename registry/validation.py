@@ -6,6 +6,10 @@
       compiled fastjsonschema code (per key)      passes     -> ok=True
       jsonschema Draft4Validator.iter_errors      failures   -> ok=False, ValidationError(dataReports)
 
+Time: patterns are matched in bounded time (registry.patterns); inside an event's validation budget
+(`registry.patterns.validation_budget`, set by enrich per event) a verdict that runs out of time
+is a failure with a `timeBudget` data report, never a stall. Compiling a schema is not charged.
+
 (1) checked before validation when the schema admits unbounded nesting; when it admits at most
     max_depth levels (registry.json_depth.admitted_depth) an accepted instance cannot be too deep,
     so the walk runs only before the full report.
@@ -29,10 +33,11 @@ from core.iglu import SchemaKey, SelfDescribing
 from registry.data_reports import depth_report, reports_for
 from registry.json_depth import admitted_depth, nesting_depth_exceeds
 from registry.keys import schema_reader
+from registry.patterns import PatternTimeout, budget_paused, check_budget
 from registry.resolver import Resolution, Resolver, SchemaNotFound
 from registry.schema_compiler import CompiledSchema, SchemaIssue, compile_schema
 
-__all__ = ["ValidationResult", "Validator"]
+__all__ = ["ValidationResult", "Validator", "timeout_report"]
 
 # Errors fastjsonschema's generated code can raise on extreme inputs (ints too large for a float):
 # the instance then goes to the full validator, which decides.
@@ -96,8 +101,9 @@ class Validator:
         ):
             return prepared
         generation = self.resolver.generation
-        resolution, expires = self.resolver.resolve_timed(key)
-        entry = self._validators(resolution)
+        with budget_paused():  # resolving and compiling happen once per key, not per event
+            resolution, expires = self.resolver.resolve_timed(key)
+            entry = self._validators(resolution)
         if entry.expires is not None:
             expires = entry.expires if expires is None else min(expires, entry.expires)
         prepared = _Prepared(resolution, entry, expires, generation, ValidationResult(True, resolution.key, key))
@@ -149,12 +155,16 @@ class Validator:
             return False
         try:
             compiled.fast(data)
-        except JsonSchemaValueException:
+            check_budget()
+        except (JsonSchemaValueException, PatternTimeout):
             return False
         except _UNEVALUABLE:
-            return not nesting_depth_exceeds(data, self.max_depth) and not any(
-                True for _ in compiled.full.iter_errors(data)
-            )
+            try:
+                return not nesting_depth_exceeds(data, self.max_depth) and not any(
+                    True for _ in compiled.full.iter_errors(data)
+                )
+            except PatternTimeout:
+                return False
         return True
 
     def validate(self, key: SchemaKey, data: Any) -> ValidationResult:
@@ -171,13 +181,19 @@ class Validator:
             return self._failed(resolution, {"dataReports": [depth_report(self.max_depth)]})
         try:
             entry.compiled.fast(data)
+            check_budget()
         except (JsonSchemaValueException, *_UNEVALUABLE):
             pass  # invalid, or a case the generated code cannot evaluate: the full validator decides
+        except PatternTimeout as e:
+            return self._failed(resolution, {"dataReports": [timeout_report(e)]})
         else:
             return prepared.valid
         if not entry.depth_first and nesting_depth_exceeds(data, self.max_depth):
             return self._failed(resolution, {"dataReports": [depth_report(self.max_depth)]})
-        return self._full_report(entry.compiled, resolution, data)
+        try:
+            return self._full_report(entry.compiled, resolution, data)
+        except PatternTimeout as e:
+            return self._failed(resolution, {"dataReports": [timeout_report(e)]})
 
     def validate_sdj(self, instance: SelfDescribing) -> ValidationResult:
         """Validate a self-describing JSON's data against its declared schema."""
@@ -202,3 +218,8 @@ class Validator:
         if resolution.superseded:
             error["supersededBy"] = str(resolution.key.version)
         return ValidationResult(False, resolution.key, resolution.original, error)
+
+
+def timeout_report(error: PatternTimeout) -> dict[str, Any]:
+    """The report for a verdict that ran out of time (the event's budget, or one pattern match's cap)."""
+    return {"message": f"$: {error}", "path": "$", "keyword": "timeBudget", "targets": []}

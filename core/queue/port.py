@@ -17,6 +17,10 @@ class Delivery:
     data: bytes
     attempt: int  # 1 on first delivery, +1 on each redelivery (where the transport knows)
     publish_time_ms: int
+    # True when `attempt` survives a consumer crash (SQLite counts it in the lease transaction; Pub/Sub
+    # only with a dead-letter policy), so a first delivery is known to be one.
+    attempt_durable: bool = True
+    message_id: str = ""  # the transport's id of the message (the same on every redelivery), where it has one
 
 
 @runtime_checkable

@@ -17,7 +17,8 @@ subscription's ack deadline: ``lease_seconds`` clamped to Pub/Sub's 10..600 s, a
 subscriber creates the subscription (an existing subscription keeps its own deadline). ``nack``
 sets the ack deadline to 0. Pub/Sub reports delivery attempts only on subscriptions with a
 dead-letter policy; otherwise ``Delivery.attempt`` counts the deliveries of that message id seen by
-this subscriber object (a lower bound: it restarts at 1 in a new process).
+this subscriber object (a lower bound: it restarts at 1 in a new process), and
+``Delivery.attempt_durable`` is False.
 """
 
 from __future__ import annotations
@@ -293,7 +294,8 @@ class PubSubSubscriber:
                 del self._held[next(iter(self._held))]
         attempt = int(received.delivery_attempt) or seen
         publish_time_ms = int(message.publish_time.timestamp() * 1000)
-        return Delivery(str(received.ack_id), bytes(message.data), attempt, publish_time_ms)
+        durable = bool(received.delivery_attempt)  # Pub/Sub's own count (dead-letter policy), not ours
+        return Delivery(str(received.ack_id), bytes(message.data), attempt, publish_time_ms, durable, message_id)
 
     def ack(self, ack_ids: Sequence[str]) -> None:
         """Acknowledge: Pub/Sub will not redeliver these (an expired lease's id is accepted and ignored)."""

@@ -382,7 +382,10 @@ class SQLiteSubscriber:
                     (lease_until, _now_ms(), max_messages),
                 ).fetchall()
             rows.sort(key=lambda row: int(row[0]))
-            deliveries = [Delivery(f"{row[0]}:{row[2]}", bytes(row[1]), int(row[2]), int(row[3])) for row in rows]
+            deliveries = [
+                Delivery(f"{row[0]}:{row[2]}", bytes(row[1]), int(row[2]), int(row[3]), message_id=str(row[0]))
+                for row in rows
+            ]
             self._held.update(dict.fromkeys(d.ack_id for d in deliveries))
             while len(self._held) > _HELD_REMEMBERED:
                 del self._held[next(iter(self._held))]

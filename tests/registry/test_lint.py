@@ -103,6 +103,11 @@ EVIL = [
     r"(\d|[0-9a-f])+x",
     r"^(([a-z])+.)+[A-Z]([a-z])+$",
     r"^(\d+\.\d+)+$",
+    # issue 15: bounded counts still split a near miss exponentially many ways
+    r"^(a{1,99})+$",
+    r"^(a+){2,50}$",
+    r"^(.*a){20}$",
+    r"(a{0,99}){0,99}$",
 ]
 SAFE = [
     r"^[a-z]+$",
@@ -111,6 +116,8 @@ SAFE = [
     r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$",
     r"(ab|a)*",
     r"^\d{4}-\d{2}$",
+    r"(\d{1,3}\.){3}\d{1,3}",
+    r"^([a-z]{1,5}-){1,20}$",
 ]
 
 
@@ -168,3 +175,48 @@ _json = st.recursive(
 def test_lint_never_raises(document: object) -> None:
     """Any JSON document gets findings, never an exception."""
     assert isinstance(lint_schema(document), list)
+
+
+ISSUE_15_PATTERNS = [r"^(a{1,99})+$", r"^(a+){2,50}$", r"^(.*a){20}$", r"(a{0,99}){0,99}$"]
+
+
+def _schema_with(pattern: str, where: str) -> dict[str, object]:
+    string: dict[str, object] = {"type": "string", "maxLength": 100, "description": "a word"}
+    schema: dict[str, object] = {
+        "$schema": "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#",
+        "self": {"vendor": "com.acme", "name": "word", "format": "jsonschema", "version": "1-0-0"},
+        "description": "a word",
+        "type": "object",
+        "additionalProperties": False,
+    }
+    if where == "pattern":
+        schema["properties"] = {"word": {**string, "pattern": pattern}}
+    else:
+        schema["patternProperties"] = {pattern: string}
+    return schema
+
+
+@pytest.mark.parametrize("where", ["pattern", "patternProperties"])
+@pytest.mark.parametrize("pattern", ISSUE_15_PATTERNS)
+def test_issue_15_patterns_are_refused_by_lint_and_publish(tmp_path: Path, pattern: str, where: str) -> None:
+    """`schema lint` fails and `schema publish` refuses each pattern that stalled a pipeline, in either keyword."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "word.json"
+    source.write_bytes(orjson.dumps(_schema_with(pattern, where)))
+    cli = [sys.executable, "-c", "from core.cli import main; main()", "schema"]
+    lint = subprocess.run([*cli, "lint", str(source)], capture_output=True, text=True, timeout=60, check=False)
+    assert lint.returncode == 1, lint.stdout + lint.stderr
+    assert "patternBacktracking" in lint.stdout
+    registry = tmp_path / "registry"
+    publish = subprocess.run(
+        [*cli, "publish", str(source), "--registry", str(registry)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert publish.returncode == 1, publish.stdout + publish.stderr
+    assert "backtrack" in publish.stdout + publish.stderr
+    assert not (registry / "com.acme").exists()
