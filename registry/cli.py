@@ -125,15 +125,19 @@ def diff_cmd(
         typer.echo(f"{change.kind:<22} {change.pointer or '/'}: {change.description}")
     if not result.changes:
         typer.echo("no validation-relevant changes")
+    rejected = result.instances_rejected
+    every = " (all)" if rejected and rejected == result.instances_tested else ""
     typer.echo(
-        f"instances generated from {old.name}: {result.instances_tested}, "
-        f"rejected by {new.name}: {len(result.counterexamples)}"
+        f"instances generated from {old.name}: {result.instances_tested}, rejected by {new.name}: {rejected}{every}"
     )
     typer.echo(f"verdict: {result.verdict}")
     for reason in result.reasons:
         typer.echo(f"  because {reason}")
     if result.verdict == "UNSURE":
-        typer.echo("  (the structural diff cannot decide every change; review it before calling it an ADDITION)")
+        typer.echo(
+            f"  (the proofs leave {result.lowest} to {result.highest} possible; publishing needs {result.highest}, "
+            "review the change before declaring less)"
+        )
 
 
 @schema_app.command("publish")
@@ -144,7 +148,9 @@ def publish(
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="EVENTKIT_REGISTRY_API_KEY")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Run every check, write nothing.")] = False,
     public: Annotated[bool, typer.Option("--public", help="Readable without a key.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Accept changes the diff cannot decide as ADDITIONs.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Accept an UNSURE change at the smallest bump its proofs allow.")
+    ] = False,
     dev_mode: Annotated[bool, typer.Option("--dev-mode", help="Allow overwriting (local registries).")] = False,
 ) -> None:
     """Publish schemas in version order, refusing anything that would harm historical data; exit 1 if any is refused."""

@@ -6,6 +6,9 @@ present and absent — combines them into objects and arrays, and keeps only wha
 accepts (draft-04). If the old schema accepts an instance the new one rejects, the change is not an
 ADDITION, whatever the structural diff said. Patterns are met by trying a fixed set of typical
 strings, so a schema with exotic patterns may yield few instances (`generate` then returns fewer).
+Objects that allow undeclared properties are also probed with `probe_names` (the names another
+schema declares) holding values of every JSON type, since historical data may carry them in any shape.
+Validation is enrich's (`validator_for`): draft-04, checked formats, decimal `multipleOf`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
-__all__ = ["accepts", "candidates", "generate"]
+__all__ = ["accepts", "candidates", "generate", "validator_for"]
 
 _FORMAT_SAMPLES: dict[str, list[str]] = {
     "date-time": ["2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123+01:00"],
@@ -43,15 +46,25 @@ _STRING_SAMPLES = [
     "2024-01-02T03:04:05Z",
 ]
 _MAX_PER_NODE = 24
+_MAX_AT_ROOT = 400
 _MAX_STRING = 512
+_PROBE_VALUES: list[Any] = [None, "a", 0, 1.5, True, [], {}]
+_MAX_PROBES = 8
 
 
-def generate(schema: dict[str, Any], *, limit: int = 200) -> list[Any]:
+def validator_for(schema: dict[str, Any]) -> Any:
+    """The validator enrich uses for `schema` (Iglu metadata stripped, checked formats, decimal multipleOf)."""
+    from registry.schema_compiler import FORMAT_CHECKER, IgluDraft4Validator, validation_schema
+
+    return IgluDraft4Validator(validation_schema(schema), format_checker=FORMAT_CHECKER)
+
+
+def generate(schema: dict[str, Any], *, limit: int = 200, probe_names: list[str] | None = None) -> list[Any]:
     """Up to `limit` distinct instances that `schema` accepts (edge values first)."""
-    validator = Draft4Validator(_strip(schema))
+    validator = validator_for(schema)
     out: list[Any] = []
     seen: set[str] = set()
-    for value in candidates(schema, schema, depth=0):
+    for value in candidates(schema, schema, depth=0, probe_names=tuple(probe_names or ())[:_MAX_PROBES]):
         fingerprint = repr(value)
         if fingerprint in seen:
             continue
@@ -75,7 +88,7 @@ def _strip(schema: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in schema.items() if k not in ("$schema", "self", "$supersedes", "$supersededBy")}
 
 
-def candidates(sub: Any, root: dict[str, Any], depth: int) -> list[Any]:
+def candidates(sub: Any, root: dict[str, Any], depth: int, probe_names: tuple[str, ...] = ()) -> list[Any]:
     """Candidate values for one subschema (not all necessarily valid: the caller filters)."""
     if not isinstance(sub, dict) or depth > 8:
         return [None, "a", 0, True]
@@ -84,7 +97,7 @@ def candidates(sub: Any, root: dict[str, Any], depth: int) -> list[Any]:
         target: Any = root
         for part in ref[2:].split("/"):
             target = target.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(target, dict) else None
-        return candidates(target, root, depth + 1)
+        return candidates(target, root, depth + 1, probe_names)
     if "enum" in sub and isinstance(sub["enum"], list):
         return list(sub["enum"])
     for keyword in ("anyOf", "oneOf"):
@@ -92,18 +105,18 @@ def candidates(sub: Any, root: dict[str, Any], depth: int) -> list[Any]:
             merged = [
                 {**{k: v for k, v in sub.items() if k != keyword}, **b} for b in sub[keyword] if isinstance(b, dict)
             ]
-            return _cap(_round_robin([candidates(b, root, depth + 1) for b in merged]))
+            return _cap(_round_robin([candidates(b, root, depth + 1, probe_names) for b in merged]), depth)
     if isinstance(sub.get("allOf"), list):
         merged_all: dict[str, Any] = {k: v for k, v in sub.items() if k != "allOf"}
         for part in sub["allOf"]:
             if isinstance(part, dict):
                 merged_all = {**part, **merged_all}
-        return candidates(merged_all, root, depth + 1)
+        return candidates(merged_all, root, depth + 1, probe_names)
     types = sub.get("type")
     type_list = [types] if isinstance(types, str) else list(types) if isinstance(types, list) else []
     if not type_list:
         type_list = ["object"] if "properties" in sub else ["null", "string", "integer", "boolean", "object", "array"]
-    return _cap(_round_robin([_of_type(t, sub, root, depth) for t in type_list]))
+    return _cap(_round_robin([_of_type(t, sub, root, depth, probe_names) for t in type_list]), depth)
 
 
 def _round_robin(groups: list[list[Any]]) -> list[Any]:
@@ -115,11 +128,11 @@ def _round_robin(groups: list[list[Any]]) -> list[Any]:
     return out
 
 
-def _cap(values: list[Any]) -> list[Any]:
-    return values[:_MAX_PER_NODE]
+def _cap(values: list[Any], depth: int) -> list[Any]:
+    return values[: _MAX_AT_ROOT if depth == 0 else _MAX_PER_NODE]
 
 
-def _of_type(t: str, sub: dict[str, Any], root: dict[str, Any], depth: int) -> list[Any]:
+def _of_type(t: str, sub: dict[str, Any], root: dict[str, Any], depth: int, probe_names: tuple[str, ...]) -> list[Any]:
     if t == "null":
         return [None]
     if t == "boolean":
@@ -129,9 +142,9 @@ def _of_type(t: str, sub: dict[str, Any], root: dict[str, Any], depth: int) -> l
     if t == "string":
         return _strings(sub)
     if t == "array":
-        return _arrays(sub, root, depth)
+        return _arrays(sub, root, depth, probe_names)
     if t == "object":
-        return _objects(sub, root, depth)
+        return _objects(sub, root, depth, probe_names)
     return []
 
 
@@ -182,9 +195,9 @@ def _int_or(value: Any, default: int | None) -> Any:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def _arrays(sub: dict[str, Any], root: dict[str, Any], depth: int) -> list[list[Any]]:
+def _arrays(sub: dict[str, Any], root: dict[str, Any], depth: int, probe_names: tuple[str, ...]) -> list[list[Any]]:
     items = sub.get("items")
-    item_values = candidates(items, root, depth + 1) if isinstance(items, dict) else [None, "a", 1]
+    item_values = candidates(items, root, depth + 1, probe_names) if isinstance(items, dict) else [None, "a", 1]
     lo: int = _int_or(sub.get("minItems"), 0)
     hi = _int_or(sub.get("maxItems"), None)
     out: list[list[Any]] = [[]]
@@ -194,20 +207,22 @@ def _arrays(sub: dict[str, Any], root: dict[str, Any], depth: int) -> list[list[
             out.append([v] * min(hi, 20))
     if len(item_values) > 1:
         out.append(item_values[: max(lo, 2)])
+    if item_values:
+        out.append([item_values[0]] * max(lo, 2))  # repeated items, for uniqueItems
     return out
 
 
-def _objects(sub: dict[str, Any], root: dict[str, Any], depth: int) -> list[dict[str, Any]]:
+def _objects(
+    sub: dict[str, Any], root: dict[str, Any], depth: int, probe_names: tuple[str, ...]
+) -> list[dict[str, Any]]:
     raw_props = sub.get("properties")
     props: dict[str, Any] = raw_props if isinstance(raw_props, dict) else {}
     required = (
         [r for r in sub.get("required", []) if isinstance(r, str)] if isinstance(sub.get("required"), list) else []
     )
-    per_prop = {name: candidates(p, root, depth + 1) for name, p in props.items()}
+    per_prop = {name: candidates(p, root, depth + 1, probe_names) for name, p in props.items()}
     definitions = {"definitions": root.get("definitions", {})}
-    validators = {
-        name: Draft4Validator({**definitions, **_strip(p)} if isinstance(p, dict) else {}) for name, p in props.items()
-    }
+    validators = {name: validator_for({**definitions, **p} if isinstance(p, dict) else {}) for name, p in props.items()}
     # prefer values valid for the property itself so the base object is usually valid
     valid = {name: [v for v in vals if accepts(validators[name], v)] or vals for name, vals in per_prop.items()}
     base = {name: valid[name][0] for name in required if valid.get(name)}
@@ -220,8 +235,17 @@ def _objects(sub: dict[str, Any], root: dict[str, Any], depth: int) -> list[dict
         if vals:
             everything[name] = vals[0]
     out.append(everything)
+    variants: list[dict[str, Any]] = []
     for name, vals in valid.items():
         for v in vals[:8]:
-            out.append({**base, name: v})
-            out.append({**everything, name: v})
-    return out
+            variants.append({**base, name: v})
+            variants.append({**everything, name: v})
+    # Undeclared names another schema declares, in every shape: what historical data may hold under them.
+    extra = sub.get("additionalProperties", True)
+    probes: list[dict[str, Any]] = []
+    if extra is not False:
+        values = candidates(extra, root, depth + 1) if isinstance(extra, dict) else _PROBE_VALUES
+        for name in probe_names:
+            if name not in props:
+                probes.extend({**base, name: v} for v in values[: len(_PROBE_VALUES)])
+    return out + _round_robin([variants, probes])

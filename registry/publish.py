@@ -240,15 +240,17 @@ class Publisher:
             for direction in directions:
                 d = diff(previous, schema) if direction == "backward" else diff(schema, previous)
                 diffs[f"{direction} {version}"] = d
-                if allowed(bump, d.verdict):
+                if allowed(bump, d.highest):
                     continue
-                if d.verdict == "UNSURE" and force and not d.counterexamples:
+                if d.verdict == "UNSURE" and force and allowed(bump, d.lowest):
                     continue
                 what = "old data" if direction == "backward" else "new data under the old schema"
                 article = "an" if bump == "ADDITION" else "a"
                 head = f"{key.version} is declared {article} {bump} of {version}; the change is {d.verdict} for {what}"
                 if d.verdict == "UNSURE":
-                    head += " (publish with --force to accept an undecidable change as an ADDITION)"
+                    head += f" (it may need a {d.highest})"
+                    if allowed(bump, d.lowest):
+                        head += f"; publish with --force to accept it as {article} {bump}"
                 refusals.append(head)
                 refusals.extend(f"  {reason}" for reason in d.reasons)
         if refusals:

@@ -80,12 +80,25 @@ def test_tightened_addition_is_refused_naming_each_change(store: SchemaStore) ->
     assert store.list_keys() == [SchemaKey.parse("iglu:com.acme/checkout/jsonschema/1-0-0")]
 
 
-def test_the_same_change_as_a_new_model_or_revision_is_accepted(store: SchemaStore) -> None:
-    """The tightened schema is fine as 2-0-0 (new MODEL) and, being a tightening, as 1-1-0 (REVISION)."""
+def test_a_change_no_history_survives_needs_a_new_model(store: SchemaStore) -> None:
+    """The tightened schema requires a property the closed 1-0-0 forbade: refused as 1-1-0, accepted as 2-0-0."""
     publisher = Publisher(store)
     publisher.publish(_case("checkout-1-0-0.json"))
+    outcome = publisher.publish(_at(_case("checkout-tightened.json"), "1-1-0"))
+    assert outcome.status == "conflict"
+    text = "\n".join(outcome.details)
+    assert "declared a REVISION of 1-0-0; the change is MODEL" in text
+    assert "no historical instance can pass the new schema" in text and "'currency'" in text
     assert publisher.publish(_at(_case("checkout-tightened.json"), "2-0-0")).status == "created"
-    assert publisher.publish(_at(_case("checkout-tightened.json"), "1-1-0")).status == "created"
+
+
+def test_a_tightening_that_keeps_some_history_is_a_revision(store: SchemaStore) -> None:
+    """Narrowing a type and lowering a maxLength keep some old checkouts valid: accepted as 1-1-0."""
+    publisher = Publisher(store)
+    publisher.publish(_case("checkout-1-0-0.json"))
+    tightened = _at(_case("checkout-tightened.json"), "1-1-0")
+    tightened["required"] = ["order_id", "total"]
+    assert publisher.publish(tightened).status == "created"
 
 
 def test_type_change_needs_a_model(store: SchemaStore) -> None:
