@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -51,6 +52,35 @@ def _path_key(file: Path) -> SchemaKey | None:
 
 def _load(file: Path) -> Any:
     return orjson.loads(file.read_bytes())
+
+
+def _read_schema(file: Path) -> dict[str, Any]:
+    """The JSON Schema object in `file`; a missing, unreadable or non-JSON file ends the command (one line, exit 2)."""
+    try:
+        value = _load(file)
+    except (OSError, orjson.JSONDecodeError) as e:
+        _user_error(f"{file}: {_unreadable(e)}", e)
+    if not isinstance(value, dict):
+        _user_error(f"{file}: not a JSON Schema: the document is a JSON {type(value).__name__}, not an object", None)
+    return value
+
+
+def _unreadable(e: Exception) -> str:
+    if isinstance(e, orjson.JSONDecodeError):
+        return f"not valid JSON: {e}"
+    if isinstance(e, FileNotFoundError):
+        return "no such file"
+    if isinstance(e, IsADirectoryError):
+        return "is a folder, not a schema file"
+    return f"cannot be read: {e.strerror if isinstance(e, OSError) and e.strerror else e}"
+
+
+def _user_error(message: str, cause: Exception | None) -> NoReturn:
+    """Report a user mistake in one line on stderr and exit 2; `eventkit --debug` raises it for the traceback."""
+    if os.environ.get("EVENTKIT_DEBUG"):
+        raise cause if cause is not None else EventkitError(message)
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
 
 
 @schema_app.command("lint")
@@ -117,7 +147,7 @@ def diff_cmd(
     """Print what changed from OLD to NEW and which SchemaVer bump that needs (ADDITION/REVISION/MODEL/UNSURE)."""
     from registry.compat import diff
 
-    result = diff(_load(old), _load(new))
+    result = diff(_read_schema(old), _read_schema(new))
     if as_json:
         typer.echo(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode())
         return
@@ -318,19 +348,35 @@ def check(
     lake: Annotated[str, typer.Option("--lake", help="file:///path, a folder, or gs://bucket/prefix.")],
     since: Annotated[str, typer.Option("--since", help="How far back: 7d, 12h, 30m.")] = "7d",
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
+    allow_new_failures: Annotated[
+        bool, typer.Option("--allow-new-failures", help="Exit 0 even when recent events would newly fail.")
+    ] = False,
 ) -> None:
-    """Before publishing: how many recent events would pass, newly fail, and how many bad rows it would fix."""
-    from registry.check import check_impact, parse_since
+    """Before publishing: how many recent events would pass, newly fail (exit 1), and how many bad rows it would fix."""
+    from registry.check import InvalidCandidate, check_impact, parse_since
 
+    candidate = _read_schema(file)
     try:
-        report = check_impact(_load(file), lake, since=parse_since(since))
+        window = parse_since(since)
     except EventkitError as e:
-        typer.echo(f"check: {e}", err=True)
-        raise typer.Exit(2) from e
+        _user_error(f"check: {e}", e)
+    try:
+        report = check_impact(candidate, lake, since=window)
+    except InvalidCandidate as e:
+        _user_error(f"{file}: {e}", e)
+    except EventkitError as e:
+        _user_error(f"check: {e}", e)
     if as_json:
         typer.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
-        return
-    typer.echo(report.summary())
+    else:
+        typer.echo(report.summary())
+    if report.would_newly_fail and not allow_new_failures:
+        typer.echo(
+            f"{report.would_newly_fail} recent event(s) would newly fail under {report.candidate} "
+            "(--allow-new-failures to accept)",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 @registry_app.command("serve")
