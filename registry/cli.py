@@ -177,7 +177,13 @@ def publish(
     registry: Annotated[str, typer.Option("--registry", help="A folder, gs://bucket/prefix, or http(s)://host/api.")],
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="EVENTKIT_REGISTRY_API_KEY")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Run every check, write nothing.")] = False,
-    public: Annotated[bool, typer.Option("--public", help="Readable without a key.")] = False,
+    public: Annotated[
+        bool | None,
+        typer.Option(
+            "--public/--private",
+            help="Readable without a key, or only with one (default: as the schema's published versions, else public).",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Accept an UNSURE change at the smallest bump its proofs allow.")
     ] = False,
@@ -198,6 +204,8 @@ def publish(
     remote = registry.startswith(("http://", "https://"))
     outcomes: list[tuple[Path, Outcome | tuple[int, dict[str, Any]]]]
     try:
+        if remote:
+            _check_api(registry, api_key)
         if remote and not dry_run:
             outcomes = [(f, _publish_http(registry, s, api_key, public, f)) for f, s in loaded]
         else:
@@ -210,7 +218,7 @@ def publish(
             outcomes = []
             for f, s in loaded:
                 local = publisher.publish(s, expected_key=_path_key(f), is_public=public, force=force)
-                if dry_run and local.ok:
+                if dry_run and local.ok and local.status != "unchanged":
                     local.status = "would-update" if local.status == "updated" else "would-create"
                     local.message = "Dry run: all checks passed, nothing written"
                 outcomes.append((f, local))
@@ -227,7 +235,8 @@ def publish(
         else:
             status, body = outcome
             failed |= status >= 300
-            typer.echo(f"{file}: HTTP {status}: {body.get('message', '')}")
+            unchanged = str(body.get("message", "")).startswith("Schema unchanged")
+            typer.echo(f"{file}: {'unchanged' if unchanged else f'HTTP {status}'}: {body.get('message', '')}")
             for line in body.get("details", []) + [
                 f"{r['level']} {r['pointer']}: {r['message']}" for r in body.get("report", [])
             ]:
@@ -249,9 +258,39 @@ def _open_store(location: str) -> Any:
     return open_store(location)
 
 
-def _publish_http(base: str, schema: Any, api_key: str | None, public: bool, file: Path) -> tuple[int, dict[str, Any]]:
+def _api_hint(base: str) -> str:
+    """What --registry should look like when `base` does not answer as an Iglu Server API."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base.rstrip("/"))
+    if not parts.path.endswith("/api"):
+        return f"--registry takes the Iglu Server API base URL, ending in /api: {base.rstrip('/')}/api"
+    return "--registry takes the Iglu Server API base URL, e.g. http://host:8080/api"
+
+
+def _check_api(base: str, api_key: str | None) -> None:
+    """Refuse a URL that is not an Iglu Server API (GET <base>/meta/health answers OK) before publishing to it."""
     import httpx
 
+    from core.errors import RegistryUnavailable
+
+    url = f"{base.rstrip('/')}/meta/health"
+    try:
+        response = httpx.get(url, headers={"apikey": api_key} if api_key else {}, timeout=30)
+    except httpx.HTTPError as e:
+        raise RegistryUnavailable(f"GET {url} failed: {e}") from e
+    if response.status_code != 200:
+        raise RegistryUnavailable(
+            f"not an Iglu Server API: GET {url} answered HTTP {response.status_code}; {_api_hint(base)}"
+        )
+
+
+def _publish_http(
+    base: str, schema: Any, api_key: str | None, public: bool | None, file: Path
+) -> tuple[int, dict[str, Any]]:
+    import httpx
+
+    from core.errors import RegistryUnavailable
     from registry.lint import schema_key_of
 
     key = schema_key_of(schema) or _path_key(file)
@@ -259,19 +298,41 @@ def _publish_http(base: str, schema: Any, api_key: str | None, public: bool, fil
         return 400, {"message": "the file declares no valid self block"}
     headers = {"apikey": api_key} if api_key else {}
     url = f"{base.rstrip('/')}/schemas/{key.path}"
+    # Iglu Server makes an unflagged schema private; eventkit's default is public everywhere (docs/DESIGN.md).
+    visibility = "false" if public is False else "true"
     try:
         response = httpx.put(
-            url, content=orjson.dumps(schema), headers=headers, params={"isPublic": str(public).lower()}, timeout=30
+            url, content=orjson.dumps(schema), headers=headers, params={"isPublic": visibility}, timeout=30
         )
     except httpx.HTTPError as e:
-        from core.errors import RegistryUnavailable
-
         raise RegistryUnavailable(f"PUT {url} failed: {e}") from e
     try:
         body = response.json()
     except ValueError:
         body = {"message": response.text}
-    return response.status_code, body if isinstance(body, dict) else {"message": str(body)}
+    body = body if isinstance(body, dict) else {"message": str(body)}
+    if response.status_code == 404:
+        body = {"message": f"PUT {url} answered 404 (no schema API there); {_api_hint(base)}"}
+    elif response.status_code == 409 and _published_as(url, headers, schema):
+        return 200, {"message": "Schema unchanged: the same schema is already published"}
+    elif not body.get("message"):
+        body["message"] = f"PUT {url} answered HTTP {response.status_code} with no explanation"
+    return response.status_code, body
+
+
+def _published_as(url: str, headers: dict[str, str], schema: Any) -> bool:
+    """Is the schema at `url` the very same as `schema` (an Iglu Server answers 409 to any republish)?"""
+    import httpx
+
+    try:
+        response = httpx.get(url, headers=headers, timeout=30)
+        stored = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return False
+    if not isinstance(stored, dict) or not isinstance(schema, dict):
+        return False
+    ignore = ("$supersededBy", "metadata")
+    return {k: v for k, v in stored.items() if k not in ignore} == {k: v for k, v in schema.items() if k not in ignore}
 
 
 def _families(loaded: list[tuple[Path, Any]]) -> set[tuple[str, str, str]]:

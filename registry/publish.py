@@ -43,7 +43,7 @@ COMPATIBILITY_MODES = (
 )
 _POLICY_FILE = f"{META}/compatibility.json"
 
-Status = Literal["created", "updated", "would-create", "would-update", "invalid", "conflict"]
+Status = Literal["created", "updated", "unchanged", "would-create", "would-update", "invalid", "conflict"]
 
 
 def order_problem(version: SchemaVer, existing: Iterable[SchemaVer]) -> str | None:
@@ -124,13 +124,12 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("created", "updated", "would-create", "would-update")
+        return self.status in ("created", "updated", "unchanged", "would-create", "would-update")
 
     @property
     def http_status(self) -> int:
-        return {"created": 201, "would-create": 201, "updated": 200, "would-update": 200, "invalid": 400}.get(
-            self.status, 409
-        )
+        statuses = {"created": 201, "would-create": 201, "updated": 200, "unchanged": 200, "would-update": 200}
+        return statuses.get(self.status, 400 if self.status == "invalid" else 409)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"message": self.message, "status": self.http_status}
@@ -162,11 +161,15 @@ class Publisher:
         schema: Any,
         *,
         expected_key: SchemaKey | None = None,
-        is_public: bool = False,
+        is_public: bool | None = None,
         dry_run: bool = False,
         force: bool = False,
     ) -> Outcome:
-        """Check and (unless `dry_run`) write one self-describing schema; never raises on bad input."""
+        """Check and (unless `dry_run`) write one self-describing schema; never raises on bad input.
+
+        `is_public=None` takes the visibility of the schema's published versions, public for a new schema
+        (as a static repository is); republishing the very same schema is `unchanged`, not a conflict.
+        """
         findings = lint_schema(schema, path_key=expected_key)
         key = schema_key_of(schema)
         if key is None or has_errors(findings):
@@ -177,13 +180,22 @@ class Publisher:
         family = (key.vendor, key.name, key.format)
         group = [k for k in self.store.list_keys() if (k.vendor, k.name, k.format) == family]
         exists = key in group
+        visibility = {self.store.meta(k).is_public for k in group if k != key}
+        if is_public is None:
+            is_public = self.store.meta(key).is_public if exists else visibility == {True} or not visibility
+        if exists and self._identical(key, schema) and self.store.meta(key).is_public == is_public:
+            return Outcome("unchanged", key, "Schema unchanged: the same schema is already published")
         if exists and not self.dev_mode:
-            return Outcome("conflict", key, "Schema already exists", [f"{key.uri} is published and may not be changed"])
+            return Outcome(
+                "conflict",
+                key,
+                "Schema already exists",
+                [f"{key.uri} is published with a different body or visibility and may not be changed"],
+            )
         others = [k.version for k in group if k != key]
         problem = None if exists else order_problem(key.version, others)
         if problem is not None:
             return Outcome("conflict", key, "Schema version is out of order", [problem])
-        visibility = {self.store.meta(k).is_public for k in group if k != key}
         if visibility and visibility != {is_public}:
             wanted = "public" if is_public else "private"
             return Outcome("conflict", key, f"Schemas of {key.vendor}/{key.name} are not {wanted}", [])
@@ -194,6 +206,10 @@ class Publisher:
         if outcome is not None:
             return outcome
         return self._write(schema, key, exists=exists, is_public=is_public, supersedes=supersedes, dry_run=dry_run)
+
+    def _identical(self, key: SchemaKey, schema: dict[str, Any]) -> bool:
+        stored = self.store.get(key)
+        return stored is not None and stored == {k: v for k, v in schema.items() if k != "$supersededBy"}
 
     def _supersedes(
         self, schema: dict[str, Any], key: SchemaKey, others: list[SchemaVer]

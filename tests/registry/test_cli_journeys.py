@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +83,133 @@ def test_a_required_property_an_open_schema_allowed_is_a_revision(tmp_path: Path
     assert eventkit("schema", "publish", str(old), "--registry", str(registry)).returncode == 0
     published = eventkit("schema", "publish", str(new), "--registry", str(registry))
     assert published.returncode == 0 and "created iglu:com.acme/click/jsonschema/1-1-0" in published.stdout
+
+
+def _one_line_naming(result: subprocess.CompletedProcess[str], file: Path, problem: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(file) in lines[0] and problem in lines[0], result.stderr
+
+
+def test_user_mistakes_print_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """A broken or missing schema file gives one line naming it (exit 2); --debug shows the traceback."""
+    broken = _write(tmp_path / "broken.json", b'{"type": "object",')
+    good = _write(tmp_path / "x.json", _schema("1-0-0", {"id": _ID}, ["id"]))
+    listed = _write(tmp_path / "list.json", b"[1, 2]")
+    nope = tmp_path / "nope.json"
+    _one_line_naming(eventkit("schema", "diff", str(broken), str(good)), broken, "not valid JSON")
+    _one_line_naming(eventkit("schema", "diff", str(good), str(broken)), broken, "not valid JSON")
+    _one_line_naming(eventkit("schema", "diff", str(nope), str(good)), nope, "no such file")
+    _one_line_naming(eventkit("schema", "diff", str(listed), str(good)), listed, "not an object")
+    _one_line_naming(eventkit("schema", "check", str(broken), "--lake", str(tmp_path)), broken, "not valid JSON")
+    debug = eventkit("--debug", "schema", "diff", str(nope), str(good))
+    assert debug.returncode != 0 and "Traceback" in debug.stderr + debug.stdout and "FileNotFoundError" in debug.stderr
+
+
+CLICK = "iglu:com.acme/click/jsonschema/1-0-0"
+UE = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
+
+
+def _good_events(lake: Path, name: str, events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Parquet of good events (event_id, event_fingerprint, unstruct data of com.acme/click 1-0-0) an hour ago."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    when = datetime.now(UTC) - timedelta(hours=1)
+    folder = lake / f"good/date={when:%Y-%m-%d}/hour={when:%H}"
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pa.table(
+        {
+            "event_id": [e for e, _, _ in events],
+            "event_fingerprint": [f for _, f, _ in events],
+            "unstruct_event": [
+                orjson.dumps({"schema": UE, "data": {"schema": CLICK, "data": d}}).decode() for *_, d in events
+            ],
+            "contexts": [None] * len(events),
+            "collector_tstamp": pa.array([when] * len(events), pa.timestamp("ms", tz="UTC")),
+        }
+    )
+    pq.write_table(table, folder / name)
+
+
+def _bad_rows(lake: Path, rows: list[tuple[str, dict[str, Any], str]]) -> list[bytes]:
+    """schema_violations rows (eid, click data, failed schema key) an hour ago; returns the lines written."""
+    when = datetime.now(UTC) - timedelta(hours=1)
+    folder = lake / f"bad/schema_violations/date={when:%Y-%m-%d}/hour={when:%H}"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for eid, data, failed in rows:
+        ue = orjson.dumps({"schema": UE, "data": {"schema": failed, "data": data}}).decode()
+        row = {
+            "schema": "iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-0-0",
+            "data": {
+                "failure": {"timestamp": when.isoformat(), "messages": [{"schemaKey": failed, "error": {}}]},
+                "payload": {"raw": {"parameters": [{"name": "eid", "value": eid}, {"name": "ue_pr", "value": ue}]}},
+            },
+        }
+        lines.append(orjson.dumps(row))
+    (folder / "part-0.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    return lines
+
+
+def test_check_counts_each_event_once_and_gates_new_failures(tmp_path: Path) -> None:
+    """Redelivered and re-replayed events count once; a newly failing event exits 1 unless allowed."""
+    lake = tmp_path / "lake"
+    ok = {"id": "a"}
+    too_long = {"id": "x" * 15}
+    _good_events(lake, "part-0.parquet", [("e1", "f1", ok), ("e2", "f2", too_long)])
+    _good_events(lake, "part-1.parquet", [("e1", "f1", ok), ("e2", "f2", too_long)])  # redelivered copies
+    candidate = _write(tmp_path / "1-0-1.json", _schema("1-0-1", {"id": {"type": "string", "maxLength": 10}}, ["id"]))
+    gated = eventkit("schema", "check", str(candidate), "--lake", str(lake), "--json")
+    assert gated.returncode == 1, gated.stderr
+    good = orjson.loads(gated.stdout)["good"]
+    assert (good["entitiesChecked"], good["wouldPass"], good["wouldNewlyFail"]) == (2, 1, 1)
+    assert good["duplicatesSkipped"] == 2
+    assert "1 recent event(s) would newly fail" in gated.stderr
+    allowed = eventkit("schema", "check", str(candidate), "--lake", str(lake), "--allow-new-failures")
+    assert allowed.returncode == 0 and "would newly fail 1" in allowed.stdout
+
+
+def test_check_claims_only_fixes_it_can_make(tmp_path: Path) -> None:
+    """Replayed rows, repeats of an event and rows of another MODEL are never counted as fixed."""
+    lake = tmp_path / "lake"
+    long_id = {"id": "y" * 30}
+    lines = _bad_rows(
+        lake,
+        [
+            ("e1", long_id, CLICK),  # fixable by a 1-0-1 that allows 40 characters
+            ("e1", long_id, CLICK),  # the same event failing again (redelivery): counted once
+            ("e2", long_id, CLICK),  # already replayed (in the manifest): not counted
+            ("e3", long_id, "iglu:com.acme/click/jsonschema/2-0-0"),  # another MODEL: cannot be fixed by 1-0-1
+        ],
+    )
+    manifest = lake / "replayed" / "run-1.jsonl"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_bytes(orjson.dumps({"row_id": hashlib.sha256(lines[2].strip()).hexdigest(), "outcome": "sent"}))
+    candidate = _write(tmp_path / "1-0-1.json", _schema("1-0-1", {"id": {"type": "string", "maxLength": 40}}, ["id"]))
+    result = eventkit("schema", "check", str(candidate), "--lake", str(lake), "--json")
+    assert result.returncode == 0, result.stderr
+    bad = orjson.loads(result.stdout)["bad"]
+    assert bad == {
+        "rowsChecked": 1,
+        "wouldFix": 1,
+        "stillFailing": 0,
+        "alreadyReplayed": 1,
+        "duplicatesSkipped": 1,
+        "otherModel": 1,
+    }
+    human = eventkit("schema", "check", str(candidate), "--lake", str(lake))
+    assert "would fix 1" in human.stdout and "1 already replayed" in human.stdout and "another MODEL" in human.stdout
+
+
+def test_check_refuses_an_invalid_candidate(tmp_path: Path) -> None:
+    """A candidate that is not a valid JSON Schema ("type": "objekt") is refused in one line, exit 2."""
+    lake = tmp_path / "lake"
+    _good_events(lake, "part-0.parquet", [("e1", "f1", {"id": "a"})])
+    schema = _schema("1-0-1", {"id": _ID}, ["id"])
+    schema["type"] = "objekt"
+    candidate = _write(tmp_path / "objekt.json", schema)
+    result = eventkit("schema", "check", str(candidate), "--lake", str(lake))
+    _one_line_naming(result, candidate, "not a valid schema")
+    assert "/type" in result.stderr and result.stdout == ""
