@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,12 @@ from typing import Any
 
 import orjson
 
+from core.iglu import SchemaKey
+from registry.api import create_app
+from registry.store import open_store
+from tests.registry.registry_server import running
+
+MASTER = "0f4b3c57-6c1d-4a44-9d2e-1d5f7b0e8c11"
 SELF_DESC = "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#"
 
 
@@ -213,3 +220,75 @@ def test_check_refuses_an_invalid_candidate(tmp_path: Path) -> None:
     result = eventkit("schema", "check", str(candidate), "--lake", str(lake))
     _one_line_naming(result, candidate, "not a valid schema")
     assert "/type" in result.stderr and result.stdout == ""
+
+
+def test_registry_url_without_api_says_what_was_expected(tmp_path: Path) -> None:
+    """`--registry http://host:port` (no /api) is refused up front, naming the URL to use; nothing is written."""
+    store = open_store(tmp_path / "served")
+    schema = _write(tmp_path / "1-0-0.json", _schema("1-0-0", {"id": _ID}, ["id"]))
+    with running(create_app(store, master_key=MASTER)) as base:
+        for extra in ([], ["--dry-run"]):
+            result = eventkit("schema", "publish", str(schema), "--registry", base, "--api-key", MASTER, *extra)
+            assert result.returncode == 2, (result.stdout, result.stderr)
+            assert "not an Iglu Server API" in result.stderr and f"{base}/api" in result.stderr
+            assert "HTTP 404: \n" not in result.stdout + "\n"
+        published = eventkit("schema", "publish", str(schema), "--registry", f"{base}/api", "--api-key", MASTER)
+        assert published.returncode == 0, published.stdout
+    assert store.list_keys() == [SchemaKey.parse(CLICK)]
+
+
+def test_republishing_the_same_schema_is_a_no_op(tmp_path: Path) -> None:
+    """A CI re-run publishing the same file exits 0 (`unchanged`), to a folder and over HTTP; a changed body exits 1."""
+    schema = _schema("1-0-0", {"id": _ID}, ["id"])
+    same = _write(tmp_path / "1-0-0.json", schema)
+    changed = _write(tmp_path / "changed.json", {**schema, "description": "A changed click"})
+    folder = tmp_path / "registry"
+    store = open_store(tmp_path / "served")
+    with running(create_app(store, master_key=MASTER)) as base:
+        for registry in (str(folder), f"{base}/api"):
+            assert eventkit("schema", "publish", str(same), "--registry", registry, "--api-key", MASTER).returncode == 0
+            again = eventkit("schema", "publish", str(same), "--registry", registry, "--api-key", MASTER)
+            assert again.returncode == 0 and "unchanged" in again.stdout, again.stdout
+            dry = eventkit("schema", "publish", str(same), "--registry", registry, "--api-key", MASTER, "--dry-run")
+            assert dry.returncode == 0 and "unchanged" in dry.stdout, dry.stdout
+            refused = eventkit("schema", "publish", str(changed), "--registry", registry, "--api-key", MASTER)
+            assert refused.returncode == 1 and "already exists" in refused.stdout, refused.stdout
+    stored = open_store(folder).get(SchemaKey.parse(CLICK))
+    assert stored is not None and stored["description"] == "A button click"
+
+
+def test_published_and_hand_copied_schemas_are_public_by_default(tmp_path: Path) -> None:
+    """Publishing next to hand-copied schemas works (both public); --private is the explicit opt-out."""
+    folder = tmp_path / "registry"
+    copied = folder / "com.acme/click/jsonschema/1-0-0"
+    copied.parent.mkdir(parents=True)
+    copied.write_bytes(orjson.dumps(_schema("1-0-0", {"id": _ID}, ["id"])))
+    addition = _write(tmp_path / "1-0-1.json", _schema("1-0-1", {"id": _ID, "label": _LABEL}, ["id"]))
+    result = eventkit("schema", "publish", str(addition), "--registry", str(folder))
+    assert result.returncode == 0, result.stdout
+    store = open_store(folder)
+    assert [store.meta(k).is_public for k in store.list_keys()] == [True, True]
+    other = _schema("1-0-0", {"id": _ID}, ["id"])
+    other["self"]["name"] = "secret"
+    private = eventkit(
+        "schema", "publish", str(_write(tmp_path / "s.json", other)), "--registry", str(folder), "--private"
+    )
+    assert private.returncode == 0, private.stdout
+    assert open_store(folder).meta(SchemaKey.parse("iglu:com.acme/secret/jsonschema/1-0-0")).is_public is False
+
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+IGLU_CENTRAL_CI_SKIPS = "optionalNull,description,numericMinMax,stringLength,stringMaxLengthRange,rootObject"
+
+
+def test_iglu_central_lints_as_igluctl_lints_it_in_its_ci(tmp_path: Path) -> None:
+    """Iglu Central's jsonschema, avro, protobuf and thrift schemas together lint with exit 0 under its CI skips."""
+    folder = tmp_path / "schemas"
+    shutil.copytree(CASES / "iglu-central" / "schemas", folder)
+    shutil.copytree(CASES / "iglu-central" / "non-jsonschema", folder, dirs_exist_ok=True)
+    result = eventkit("schema", "lint", str(folder), "--skip-checks", IGLU_CENTRAL_CI_SKIPS)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.stdout.splitlines()[-1].split(": ")[1].startswith("0 error(s)")
+    avro = [line for line in result.stdout.splitlines() if "/avro/" in line]
+    assert len(avro) == 16 and all("INFO notJsonSchema" in line and "'avro' is not linted" in line for line in avro)
+    assert sum("/protobuf/" in line and "INFO notJsonSchema" in line for line in result.stdout.splitlines()) == 1
