@@ -215,15 +215,31 @@ def _witness(result: Diff, old: dict[str, Any], new: dict[str, Any]) -> None:
             seen.add(kind)
             where = "/" + "/".join(str(p) for p in error.absolute_path)
             result.counterexamples.append({"instance": instance, "error": f"{where}: {error.message}"})
+    if not result.counterexamples or result.kept:
+        return  # nothing rejected (no MODEL to rule out), or already ruled out
     for instance in new_instances:
-        if len(result.kept) >= _WITNESSES:
-            break
-        try:
-            shared = old_check.is_valid(instance)
-        except Exception:
-            break
-        if shared and instance not in result.kept:
+        if _shared(old_check, new_check, instance):
             result.kept.append(instance)
+            return
+    if result.disjoint is None:  # (a proven disjointness cannot have a shared instance: skip the search)
+        for instance in _merged(old_instances, new_instances):
+            if _shared(old_check, new_check, instance):
+                result.kept.append(instance)
+                return
+
+
+def _shared(old_check: Any, new_check: Any, instance: Any) -> bool:
+    try:
+        return bool(old_check.is_valid(instance) and new_check.is_valid(instance))
+    except Exception:  # a schema that cannot be evaluated shares nothing we can show
+        return False
+
+
+def _merged(old_instances: list[Any], new_instances: list[Any], width: int = 16) -> list[dict[str, Any]]:
+    """Objects carrying what both sides ask for (an old instance's properties over a new one's, and the reverse)."""
+    olds = [i for i in old_instances if isinstance(i, dict)][:width]
+    news = [i for i in new_instances if isinstance(i, dict)][:width]
+    return [m for o in olds for n in news for m in ({**n, **o}, {**o, **n})]
 
 
 def _property_names(schema: Any, out: set[str] | None = None, depth: int = 0) -> list[str]:
@@ -325,6 +341,17 @@ def _compare_old_enum(old: dict[str, Any], new: dict[str, Any], ptr: str, out: l
     if not rejected:
         out.append(Change(f"{ptr}/enum", f"every old enum value {values!r} is still accepted", "compatible"))
     return True
+
+
+def _admits_nothing(sub: Any, root: dict[str, Any]) -> bool:
+    """Provably no value passes `sub`: an enum none of whose values passes the rest of it."""
+    if not isinstance(sub, dict) or not isinstance(sub.get("enum"), list) or "$ref" in sub:
+        return False
+    try:
+        check = validator_for(_in_root(sub, root))
+        return not any(check.is_valid(v) for v in sub["enum"])
+    except Exception:  # cannot be evaluated on its own: claim nothing
+        return False
 
 
 def _in_root(sub: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -487,9 +514,13 @@ def _compare_object(
         elif _pattern_match(new, name) is not False:
             out.append(Change(p, f"property {name!r} removed where new patternProperties may cover it", "unknown"))
         elif nap is False:
-            out.append(
-                Change(p, f"property {name!r} removed while additionalProperties is false", "breaking-for-old-data")
-            )
+            if _admits_nothing(oprops[name], roots[0]):
+                out.append(
+                    Change(p, f"property {name!r} removed; the old schema admitted no value for it", "compatible")
+                )
+            else:
+                text = f"property {name!r} removed while additionalProperties is false"
+                out.append(Change(p, text, "breaking-for-old-data"))
         elif isinstance(nap, dict):
             _compare(oprops[name], nap, p, out, refs_differ=refs_differ, roots=roots)
         else:
