@@ -205,7 +205,7 @@ def publish(
     outcomes: list[tuple[Path, Outcome | tuple[int, dict[str, Any]]]]
     try:
         if remote:
-            _check_api(registry, api_key)
+            _check_api(registry)
         if remote and not dry_run:
             outcomes = [(f, _publish_http(registry, s, api_key, public, f)) for f, s in loaded]
         else:
@@ -268,7 +268,7 @@ def _api_hint(base: str) -> str:
     return "--registry takes the Iglu Server API base URL, e.g. http://host:8080/api"
 
 
-def _check_api(base: str, api_key: str | None) -> None:
+def _check_api(base: str) -> None:
     """Refuse a URL that is not an Iglu Server API (GET <base>/meta/health answers OK) before publishing to it."""
     import httpx
 
@@ -276,7 +276,7 @@ def _check_api(base: str, api_key: str | None) -> None:
 
     url = f"{base.rstrip('/')}/meta/health"
     try:
-        response = httpx.get(url, headers={"apikey": api_key} if api_key else {}, timeout=30)
+        response = httpx.get(url, timeout=30)  # Iglu Server's health answers without a key
     except httpx.HTTPError as e:
         raise RegistryUnavailable(f"GET {url} failed: {e}") from e
     if response.status_code != 200:

@@ -263,6 +263,8 @@ class Publisher:
                 what = "old data" if direction == "backward" else "new data under the old schema"
                 article = "an" if bump == "ADDITION" else "a"
                 head = f"{key.version} is declared {article} {bump} of {version}; the change is {d.verdict} for {what}"
+                if d.verdict == "MODEL" or d.highest == "MODEL":
+                    head += f"; publish it as {key.version.model + 1}-0-0 if the change is meant"
                 if d.verdict == "UNSURE":
                     head += f" (it may need a {d.highest})"
                     if allowed(bump, d.lowest):
