@@ -183,15 +183,13 @@ class Publisher:
         visibility = {self.store.meta(k).is_public for k in group if k != key}
         if is_public is None:
             is_public = self.store.meta(key).is_public if exists else visibility == {True} or not visibility
-        if exists and self._identical(key, schema) and self.store.meta(key).is_public == is_public:
+        same_body = exists and self._identical(key, schema)
+        if same_body and self.store.meta(key).is_public == is_public:
             return Outcome("unchanged", key, "Schema unchanged: the same schema is already published")
         if exists and not self.dev_mode:
-            return Outcome(
-                "conflict",
-                key,
-                "Schema already exists",
-                [f"{key.uri} is published with a different body or visibility and may not be changed"],
-            )
+            published = "public" if self.store.meta(key).is_public else "private"
+            what = f"the same body but is {published}" if same_body else "a different body"
+            return Outcome("conflict", key, "Schema already exists", [f"{key.uri} is published with {what}"])
         others = [k.version for k in group if k != key]
         problem = None if exists else order_problem(key.version, others)
         if problem is not None:

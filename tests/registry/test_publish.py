@@ -231,3 +231,25 @@ def test_bad_input_is_an_outcome_not_an_exception(store: SchemaStore) -> None:
     """Non-objects and self-less documents come back as invalid outcomes."""
     for document in (None, [], {"type": "object"}):
         assert Publisher(store).publish(document).status == "invalid"
+
+
+def test_the_same_schema_again_is_unchanged_and_a_visibility_change_is_refused(store: SchemaStore) -> None:
+    """Republishing identical content is a no-op; the same body with another visibility is still a conflict."""
+    publisher = Publisher(store)
+    assert publisher.publish(_case("checkout-1-0-0.json")).status == "created"
+    again = publisher.publish(_case("checkout-1-0-0.json"))
+    assert (again.status, again.ok, again.http_status) == ("unchanged", True, 200)
+    hidden = publisher.publish(_case("checkout-1-0-0.json"), is_public=False)
+    assert hidden.status == "conflict" and "same body but is public" in hidden.details[0]
+
+
+def test_visibility_defaults_to_public_or_to_the_published_siblings(store: SchemaStore) -> None:
+    """Without a choice a new schema is public, and a new version takes its published versions' visibility."""
+    publisher = Publisher(store)
+    publisher.publish(_case("checkout-1-0-0.json"), is_public=False)
+    assert publisher.publish(_case("checkout-addition.json")).status == "created"
+    assert [store.meta(k).is_public for k in store.list_keys()] == [False, False]
+    other = _case("checkout-1-0-0.json")
+    other["self"]["name"] = "refund"
+    publisher.publish(other)
+    assert store.meta(SchemaKey.parse("iglu:com.acme/refund/jsonschema/1-0-0")).is_public is True
