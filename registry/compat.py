@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from registry.instances import generate, validator_for
+from registry.instances import generate, probes_from, validator_for
 
 __all__ = ["Bump", "Change", "ChangeClass", "Diff", "Verdict", "allowed", "diff"]
 
@@ -133,10 +133,11 @@ class Diff:
             out.append(f"no historical instance can pass the new schema: {self.disjoint}")
         for ce in self.counterexamples[:_WITNESSES]:
             out.append(
-                f"an instance valid under the old schema is rejected by the new one: {ce['instance']!r} ({ce['error']})"
+                f"an instance valid under the old schema is rejected by the new one: {_show_instance(ce['instance'])} "
+                f"({_clip(ce['error'])})"
             )
         if self.kept and self.verdict in ("REVISION", "UNSURE") and self.counterexamples:
-            out.append(f"an instance valid under both is kept: {self.kept[0]!r}")
+            out.append(f"an instance valid under both is kept: {_show_instance(self.kept[0])}")
         if self.verdict == "UNSURE":
             if self.lowest == "ADDITION":
                 out.append("no generated instance shows old data rejected, but the changes above may reject some")
@@ -161,6 +162,15 @@ class Diff:
             "counterexamples": self.counterexamples[:10],
             "kept": self.kept[:_WITNESSES],
         }
+
+
+def _clip(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _show_instance(instance: Any) -> str:
+    """An instance for a reader: its repr, clipped (a witness may hold a string of 65536 characters)."""
+    return _clip(repr(instance))
 
 
 def allowed(bump: str, needed: str) -> bool:
@@ -189,8 +199,8 @@ def diff(old: dict[str, Any], new: dict[str, Any], *, confirm: bool = True) -> D
 def _witness(result: Diff, old: dict[str, Any], new: dict[str, Any]) -> None:
     """Validate instances generated from each schema against the other: rejections and shared instances."""
     try:
-        old_instances = generate(old, probe_names=[_UNDECLARED, *_property_names(new)])
-        new_instances = generate(new, probe_names=[_UNDECLARED, *_property_names(old)])
+        old_instances = generate(old, probes=probes_from(new, [_UNDECLARED, *_property_names(new)]))
+        new_instances = generate(new, probes=probes_from(old, [_UNDECLARED, *_property_names(old)]))
     except (TypeError, ValueError, AttributeError, RecursionError):
         old_instances, new_instances = [], []
     old_check, new_check = validator_for(old), validator_for(new)
@@ -495,6 +505,8 @@ def _compare_object(
     oprops: dict[str, Any] = old["properties"] if isinstance(old.get("properties"), dict) else {}
     nprops: dict[str, Any] = new["properties"] if isinstance(new.get("properties"), dict) else {}
     oap, nap = old.get("additionalProperties", True), new.get("additionalProperties", True)
+    if old.get("maxProperties") == 0 and not isinstance(old.get("maxProperties"), bool):
+        oap = False  # an object that may hold no property holds no undeclared one either
     for name in sorted(set(oprops) | set(nprops)):
         p = f"{ptr}/properties/{name.replace('~', '~0').replace('/', '~1')}"
         if name in oprops and name in nprops:

@@ -95,6 +95,7 @@ def test_compatible_changes_are_an_addition() -> None:
         ({"enum": ["a", "bb"]}, {"enum": ["a", "bb"], "maxLength": 1}, "REVISION", "old enum value 'bb' is rejected"),
         ({"enum": ["a", "b"]}, {"type": "string", "maxLength": 1}, "ADDITION", "every old enum value"),
         ({"type": "integer"}, {"type": "integer", "maxLength": 2}, "ADDITION", ""),
+        ({"type": "string"}, {"type": "string", "maxLength": 65535}, "REVISION", "maxLength 65535 added"),
         ({"type": "number", "multipleOf": 4}, {"type": "number", "multipleOf": 2}, "ADDITION", "multipleOf relaxed"),
         ({"type": "array"}, {"type": "array", "uniqueItems": True}, "REVISION", "uniqueItems changed to true"),
     ],
@@ -150,6 +151,20 @@ def test_instances_decide_a_change_the_walk_cannot_see() -> None:
     assert result.verdict == "REVISION", result.reasons
     assert any(ce["instance"].get("x", 0) is None for ce in result.counterexamples)
     assert not allowed("ADDITION", result.highest)
+
+
+def test_declaring_properties_on_an_object_that_held_none_is_an_addition() -> None:
+    """`maxProperties: 0` let no property through, so declaring typed optional properties rejects nothing."""
+    old = _obj({"p": {"type": "object", "maxProperties": 0}}, ["p"], additional=True)
+    new = _obj({"p": {"type": "object", "properties": {"db": {"type": "string"}}}}, ["p"], additional=True)
+    result = diff(old, new)
+    assert result.verdict == "ADDITION", result.reasons
+
+
+def test_reasons_clip_long_witnesses() -> None:
+    """A witness string past a 65535 maxLength is shown clipped, never as 64 KiB of text."""
+    result = diff(_obj({"x": {"type": "string"}}), _obj({"x": {"type": "string", "maxLength": 65535}}))
+    assert result.counterexamples and all(len(r) < 600 for r in result.reasons)
 
 
 def test_all_generated_instances_rejected_without_a_proof_is_unsure_up_to_model() -> None:
