@@ -8,6 +8,7 @@ an app with one command becomes `eventkit NAME`, an app with several becomes a g
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 import typer
@@ -125,8 +126,11 @@ def root(
     version: bool = typer.Option(
         False, "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
     ),
+    debug: bool = typer.Option(False, "--debug", help="Show the Python traceback of user errors too."),
 ) -> None:
     """eventkit: schema-first event validation and enrichment, wire-compatible with Snowplow."""
+    if debug:
+        os.environ["EVENTKIT_DEBUG"] = "1"  # read by the stages' error reporting (child processes inherit it)
 
 
 def main() -> None:

@@ -1,18 +1,24 @@
 """Impact before publishing: run a candidate schema over recent lake data to see who it would break or fix.
 
-Good events (`good/date=YYYY-MM-DD/hour=HH/*.parquet`) carry their self-describing entities in the
+The candidate is linted first (an invalid schema is refused, not run). Good events
+(`good/date=YYYY-MM-DD/hour=HH/*.parquet`) carry their self-describing entities in the
 `unstruct_event` and `contexts` columns; every entity of the candidate's vendor/name (any version)
 seen since the cutoff is validated against the candidate: it *would pass* or *would newly fail*
-(it passed its own version when enriched). Schema-violation bad rows
-(`bad/schema_violations/date=.../hour=.../*.jsonl`) that failed on this vendor/name are re-checked
-from their raw tracker parameters (`ue_pr`/`ue_px`, `co`/`cx`): a row is *fixed* when every such
-entity now validates and it failed for no other schema.
+(it passed its own version when enriched). Each event counts once: the lake may hold an event twice
+(redelivery, a replay sent again), and the loader keeps one per `(event_id, event_fingerprint)`, so
+this does too. Schema-violation bad rows (`bad/schema_violations/date=.../hour=.../*.jsonl`) that
+failed on the candidate's model (same vendor/name/format and MODEL: a replay can point them at the
+candidate, a new model is another contract) are re-checked from their raw tracker parameters
+(`ue_pr`/`ue_px`, `co`/`cx`): a row is *fixed* when every such entity now validates and it failed for
+no other schema. Rows a replay already handled (the manifest under `replayed/`) and repeats of one
+event (the same `eid`) are not counted again.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import re
 from dataclasses import dataclass, field
@@ -20,17 +26,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from jsonschema import Draft4Validator
 
 from core.errors import ConfigError, IgluParseError
 from core.iglu import SchemaKey
-from registry.lint import schema_key_of
+from registry.lint import lint_schema, schema_key_of
 
-__all__ = ["ImpactReport", "check_impact", "parse_since"]
+__all__ = ["ImpactReport", "InvalidCandidate", "check_impact", "parse_since"]
 
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
 _SINCE = re.compile(r"^(\d+)([dhm])$")
 _EXAMPLES = 5
+
+
+class InvalidCandidate(ConfigError):
+    """The candidate schema itself is unusable (no self block, lint errors): nothing was checked."""
 
 
 def parse_since(text: str) -> timedelta:
@@ -51,9 +60,14 @@ class ImpactReport:
     entities_checked: int = 0
     would_pass: int = 0
     would_newly_fail: int = 0
+    entities_other_model: int = 0  # entities of another MODEL: publishing the candidate does not touch them
+    duplicate_events: int = 0  # good events seen again (same event_id and fingerprint), not counted twice
     bad_rows_checked: int = 0
     bad_rows_fixed: int = 0
     bad_rows_still_failing: int = 0
+    bad_rows_replayed: int = 0  # handled by an earlier replay: neither fixed nor failing
+    bad_rows_duplicate: int = 0  # another bad row of an event already counted
+    bad_rows_other_model: int = 0  # failed on another MODEL of this schema: the candidate cannot fix them
     by_version: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
 
@@ -65,12 +79,17 @@ class ImpactReport:
                 "entitiesChecked": self.entities_checked,
                 "wouldPass": self.would_pass,
                 "wouldNewlyFail": self.would_newly_fail,
+                "duplicatesSkipped": self.duplicate_events,
+                "otherModel": self.entities_other_model,
                 "byVersion": self.by_version,
             },
             "bad": {
                 "rowsChecked": self.bad_rows_checked,
                 "wouldFix": self.bad_rows_fixed,
                 "stillFailing": self.bad_rows_still_failing,
+                "alreadyReplayed": self.bad_rows_replayed,
+                "duplicatesSkipped": self.bad_rows_duplicate,
+                "otherModel": self.bad_rows_other_model,
             },
             "examples": self.failures,
         }
@@ -83,10 +102,22 @@ class ImpactReport:
         ]
         for version, counts in sorted(self.by_version.items()):
             lines.append(f"  recorded as {version}: pass {counts['pass']}, fail {counts['fail']}")
+        if self.duplicate_events:
+            lines.append(f"  repeated events skipped (same event_id and fingerprint): {self.duplicate_events}")
+        if self.entities_other_model:
+            lines.append(f"  entities of another MODEL, unaffected by this candidate: {self.entities_other_model}")
         lines.append(
-            f"bad rows checked: {self.bad_rows_checked}: would fix {self.bad_rows_fixed}, "
+            f"bad rows checked: {self.bad_rows_checked}: would fix {self.bad_rows_fixed} once replayed against it, "
             f"still failing {self.bad_rows_still_failing}"
         )
+        skipped = [
+            (self.bad_rows_replayed, "already replayed"),
+            (self.bad_rows_duplicate, "repeats of a counted event"),
+            (self.bad_rows_other_model, "failed on another MODEL, which this candidate cannot fix"),
+        ]
+        for count, why in skipped:
+            if count:
+                lines.append(f"  not counted: {count} {why}")
         for example in self.failures:
             lines.append(f"  newly failing ({example['schema']}): {example['error']}")
         return "\n".join(lines)
@@ -102,37 +133,73 @@ def check_impact(
 
     key = schema_key_of(candidate)
     if key is None:
-        raise ConfigError("check: the candidate declares no valid self block (vendor/name/format/version)")
-    validator = Draft4Validator(
-        {k: v for k, v in candidate.items() if k not in ("self", "$schema", "$supersedes", "$supersededBy")},
-        format_checker=Draft4Validator.FORMAT_CHECKER,
-    )
+        raise InvalidCandidate("the candidate declares no valid self block (vendor/name/format/version)")
+    errors = [f for f in lint_schema(candidate) if f.level == "ERROR"]
+    if errors:
+        shown = "; ".join(f"{f.pointer}: {f.message}" for f in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise InvalidCandidate(f"the candidate is not a valid schema: {shown}{more}")
+    from registry.instances import validator_for
+
+    validator = validator_for(candidate)  # as enrich validates: checked formats, decimal multipleOf
     cutoff = (now or datetime.now(UTC)) - since
     report = ImpactReport(candidate=key.uri, since=cutoff.isoformat())
     lake = open_lake(lake_url)
 
+    seen_events: set[tuple[Any, Any]] = set()
     for name in lake.list("good/"):
         if not name.endswith(".parquet") or not _recent(name, cutoff):
             continue
         table = pq.read_table(io.BytesIO(lake.read(name)))
         columns = set(table.column_names)
-        wanted = [c for c in ("unstruct_event", "contexts", "collector_tstamp") if c in columns]
+        wanted = [
+            c
+            for c in ("unstruct_event", "contexts", "collector_tstamp", "event_id", "event_fingerprint")
+            if c in columns
+        ]
         for row in table.select(wanted).to_pylist():
             stamp = row.get("collector_tstamp")
             if isinstance(stamp, datetime) and _aware(stamp) < cutoff:
                 continue
+            if row.get("event_id") is not None:
+                identity = (row["event_id"], row.get("event_fingerprint"))
+                if identity in seen_events:
+                    report.duplicate_events += 1
+                    continue
+                seen_events.add(identity)
             for entity_key, data in _entities(row.get("unstruct_event"), row.get("contexts")):
                 if (entity_key.vendor, entity_key.name, entity_key.format) != (key.vendor, key.name, key.format):
                     continue
+                if entity_key.version.model != key.version.model:
+                    report.entities_other_model += 1  # validated against their own model, not this candidate
+                    continue
                 _count(report, validator, entity_key, data)
 
+    replayed = _replayed_row_ids(lake)
+    seen_rows: set[str] = set()
     for name in lake.list("bad/schema_violations/"):
         if not name.endswith(".jsonl") or not _recent(name, cutoff):
             continue
         for line in lake.read(name).splitlines():
             if line.strip():
-                _check_bad_row(report, validator, key, line)
+                _check_bad_row(report, validator, key, line, replayed=replayed, seen=seen_rows)
     return report
+
+
+def _replayed_row_ids(lake: Any) -> set[str]:
+    """Bad rows an earlier `eventkit replay` handled: the manifest lines under `replayed/` (loader/replay.py)."""
+    ids: set[str] = set()
+    for name in lake.list("replayed/"):
+        if not name.endswith(".jsonl"):
+            continue
+        for line in lake.read(name).splitlines():
+            try:
+                entry = orjson.loads(line) if line.strip() else None
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("row_id"), str):
+                ids.add(entry["row_id"])
+    return ids
 
 
 def _recent(name: str, cutoff: datetime) -> bool:
@@ -175,7 +242,7 @@ def _entities(unstruct: Any, contexts: Any) -> list[tuple[SchemaKey, Any]]:
     return out
 
 
-def _count(report: ImpactReport, validator: Draft4Validator, entity_key: SchemaKey, data: Any) -> None:
+def _count(report: ImpactReport, validator: Any, entity_key: SchemaKey, data: Any) -> None:
     report.entities_checked += 1
     counts = report.by_version.setdefault(str(entity_key.version), {"pass": 0, "fail": 0})
     error = next(iter(validator.iter_errors(data)), None)
@@ -209,7 +276,9 @@ def _b64(text: str) -> str | None:
         return None
 
 
-def _check_bad_row(report: ImpactReport, validator: Draft4Validator, key: SchemaKey, line: bytes) -> None:
+def _check_bad_row(
+    report: ImpactReport, validator: Any, key: SchemaKey, line: bytes, *, replayed: set[str], seen: set[str]
+) -> None:
     try:
         row = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -223,14 +292,29 @@ def _check_bad_row(report: ImpactReport, validator: Draft4Validator, key: Schema
         parsed = _sdj({"schema": message.get("schemaKey"), "data": None}) if isinstance(message, dict) else None
         failed_keys.append(parsed[0] if parsed else None)
     family = (key.vendor, key.name, key.format)
-    if not any(k is not None and (k.vendor, k.name, k.format) == family for k in failed_keys):
+    ours = [k for k in failed_keys if k is not None and (k.vendor, k.name, k.format) == family]
+    if not ours:
         return
-    report.bad_rows_checked += 1
+    if hashlib.sha256(line.strip()).hexdigest() in replayed:  # the row id loader/selection.py gives a bad row
+        report.bad_rows_replayed += 1
+        return
+    if all(k.version.model != key.version.model for k in ours):
+        report.bad_rows_other_model += 1
+        return
     params = _parameters((data.get("payload") or {}).get("raw"))
+    identity = f"eid:{params['eid']}" if params.get("eid") else hashlib.sha256(line.strip()).hexdigest()
+    if identity in seen:
+        report.bad_rows_duplicate += 1
+        return
+    seen.add(identity)
+    report.bad_rows_checked += 1
     unstruct = params.get("ue_pr") or (_b64(params["ue_px"]) if "ue_px" in params else None)
     contexts = params.get("co") or (_b64(params["cx"]) if "cx" in params else None)
-    entities = [(k, d) for k, d in _entities(unstruct, contexts) if (k.vendor, k.name, k.format) == family]
-    other_failures = any(k is None or (k.vendor, k.name, k.format) != family for k in failed_keys)
+    same_model = (*family, key.version.model)
+    entities = [
+        (k, d) for k, d in _entities(unstruct, contexts) if (k.vendor, k.name, k.format, k.version.model) == same_model
+    ]
+    other_failures = any(k is None or (k.vendor, k.name, k.format, k.version.model) != same_model for k in failed_keys)
     if entities and not other_failures and all(validator.is_valid(d) for _, d in entities):
         report.bad_rows_fixed += 1
     else:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -52,6 +53,35 @@ def _path_key(file: Path) -> SchemaKey | None:
 
 def _load(file: Path) -> Any:
     return orjson.loads(file.read_bytes())
+
+
+def _read_schema(file: Path) -> dict[str, Any]:
+    """The JSON Schema object in `file`; a missing, unreadable or non-JSON file ends the command (one line, exit 2)."""
+    try:
+        value = _load(file)
+    except (OSError, orjson.JSONDecodeError) as e:
+        _user_error(f"{file}: {_unreadable(e)}", e)
+    if not isinstance(value, dict):
+        _user_error(f"{file}: not a JSON Schema: the document is a JSON {type(value).__name__}, not an object", None)
+    return value
+
+
+def _unreadable(e: Exception) -> str:
+    if isinstance(e, orjson.JSONDecodeError):
+        return f"not valid JSON: {e}"
+    if isinstance(e, FileNotFoundError):
+        return "no such file"
+    if isinstance(e, IsADirectoryError):
+        return "is a folder, not a schema file"
+    return f"cannot be read: {e.strerror if isinstance(e, OSError) and e.strerror else e}"
+
+
+def _user_error(message: str, cause: Exception | None) -> NoReturn:
+    """Report a user mistake in one line on stderr and exit 2; `eventkit --debug` raises it for the traceback."""
+    if os.environ.get("EVENTKIT_DEBUG"):
+        raise cause if cause is not None else EventkitError(message)
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
 
 
 @schema_app.command("lint")
@@ -118,7 +148,7 @@ def diff_cmd(
     """Print what changed from OLD to NEW and which SchemaVer bump that needs (ADDITION/REVISION/MODEL/UNSURE)."""
     from registry.compat import diff
 
-    result = diff(_load(old), _load(new))
+    result = diff(_read_schema(old), _read_schema(new))
     if as_json:
         typer.echo(orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2).decode())
         return
@@ -126,15 +156,19 @@ def diff_cmd(
         typer.echo(f"{change.kind:<22} {change.pointer or '/'}: {change.description}")
     if not result.changes:
         typer.echo("no validation-relevant changes")
+    rejected = result.instances_rejected
+    every = " (all)" if rejected and rejected == result.instances_tested else ""
     typer.echo(
-        f"instances generated from {old.name}: {result.instances_tested}, "
-        f"rejected by {new.name}: {len(result.counterexamples)}"
+        f"instances generated from {old.name}: {result.instances_tested}, rejected by {new.name}: {rejected}{every}"
     )
     typer.echo(f"verdict: {result.verdict}")
     for reason in result.reasons:
         typer.echo(f"  because {reason}")
     if result.verdict == "UNSURE":
-        typer.echo("  (the structural diff cannot decide every change; review it before calling it an ADDITION)")
+        typer.echo(
+            f"  (the proofs leave {result.lowest} to {result.highest} possible; publishing needs {result.highest}, "
+            "review the change before declaring less)"
+        )
 
 
 @schema_app.command("publish")
@@ -144,8 +178,16 @@ def publish(
     registry: Annotated[str, typer.Option("--registry", help="A folder, gs://bucket/prefix, or http(s)://host/api.")],
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="EVENTKIT_REGISTRY_API_KEY")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Run every check, write nothing.")] = False,
-    public: Annotated[bool, typer.Option("--public", help="Readable without a key.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Accept changes the diff cannot decide as ADDITIONs.")] = False,
+    public: Annotated[
+        bool | None,
+        typer.Option(
+            "--public/--private",
+            help="Readable without a key, or only with one (default: as the schema's published versions, else public).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Accept an UNSURE change at the smallest bump its proofs allow.")
+    ] = False,
     dev_mode: Annotated[bool, typer.Option("--dev-mode", help="Allow overwriting (local registries).")] = False,
 ) -> None:
     """Publish schemas in version order, refusing anything that would harm historical data; exit 1 if any is refused."""
@@ -163,6 +205,8 @@ def publish(
     remote = registry.startswith(("http://", "https://"))
     outcomes: list[tuple[Path, Outcome | tuple[int, dict[str, Any]]]]
     try:
+        if remote:
+            _check_api(registry)
         if remote and not dry_run:
             outcomes = [(f, _publish_http(registry, s, api_key, public, f)) for f, s in loaded]
         else:
@@ -175,7 +219,7 @@ def publish(
             outcomes = []
             for f, s in loaded:
                 local = publisher.publish(s, expected_key=_path_key(f), is_public=public, force=force)
-                if dry_run and local.ok:
+                if dry_run and local.ok and local.status != "unchanged":
                     local.status = "would-update" if local.status == "updated" else "would-create"
                     local.message = "Dry run: all checks passed, nothing written"
                 outcomes.append((f, local))
@@ -192,7 +236,8 @@ def publish(
         else:
             status, body = outcome
             failed |= status >= 300
-            typer.echo(f"{file}: HTTP {status}: {body.get('message', '')}")
+            unchanged = str(body.get("message", "")).startswith("Schema unchanged")
+            typer.echo(f"{file}: {'unchanged' if unchanged else f'HTTP {status}'}: {body.get('message', '')}")
             for line in body.get("details", []) + [
                 f"{r['level']} {r['pointer']}: {r['message']}" for r in body.get("report", [])
             ]:
@@ -214,9 +259,39 @@ def _open_store(location: str) -> Any:
     return open_store(location)
 
 
-def _publish_http(base: str, schema: Any, api_key: str | None, public: bool, file: Path) -> tuple[int, dict[str, Any]]:
+def _api_hint(base: str) -> str:
+    """What --registry should look like when `base` does not answer as an Iglu Server API."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base.rstrip("/"))
+    if not parts.path.endswith("/api"):
+        return f"--registry takes the Iglu Server API base URL, ending in /api: {base.rstrip('/')}/api"
+    return "--registry takes the Iglu Server API base URL, e.g. http://host:8080/api"
+
+
+def _check_api(base: str) -> None:
+    """Refuse a URL that is not an Iglu Server API (GET <base>/meta/health answers OK) before publishing to it."""
     import httpx
 
+    from core.errors import RegistryUnavailable
+
+    url = f"{base.rstrip('/')}/meta/health"
+    try:
+        response = httpx.get(url, timeout=30)  # Iglu Server's health answers without a key
+    except httpx.HTTPError as e:
+        raise RegistryUnavailable(f"GET {url} failed: {e}") from e
+    if response.status_code != 200:
+        raise RegistryUnavailable(
+            f"not an Iglu Server API: GET {url} answered HTTP {response.status_code}; {_api_hint(base)}"
+        )
+
+
+def _publish_http(
+    base: str, schema: Any, api_key: str | None, public: bool | None, file: Path
+) -> tuple[int, dict[str, Any]]:
+    import httpx
+
+    from core.errors import RegistryUnavailable
     from registry.lint import schema_key_of
 
     key = schema_key_of(schema) or _path_key(file)
@@ -224,19 +299,41 @@ def _publish_http(base: str, schema: Any, api_key: str | None, public: bool, fil
         return 400, {"message": "the file declares no valid self block"}
     headers = {"apikey": api_key} if api_key else {}
     url = f"{base.rstrip('/')}/schemas/{key.path}"
+    # Iglu Server makes an unflagged schema private; eventkit's default is public everywhere (docs/DESIGN.md).
+    visibility = "false" if public is False else "true"
     try:
         response = httpx.put(
-            url, content=orjson.dumps(schema), headers=headers, params={"isPublic": str(public).lower()}, timeout=30
+            url, content=orjson.dumps(schema), headers=headers, params={"isPublic": visibility}, timeout=30
         )
     except httpx.HTTPError as e:
-        from core.errors import RegistryUnavailable
-
         raise RegistryUnavailable(f"PUT {url} failed: {e}") from e
     try:
         body = response.json()
     except ValueError:
         body = {"message": response.text}
-    return response.status_code, body if isinstance(body, dict) else {"message": str(body)}
+    body = body if isinstance(body, dict) else {"message": str(body)}
+    if response.status_code == 404:
+        body = {"message": f"PUT {url} answered 404 (no schema API there); {_api_hint(base)}"}
+    elif response.status_code == 409 and _published_as(url, headers, schema):
+        return 200, {"message": "Schema unchanged: the same schema is already published"}
+    elif not body.get("message"):
+        body["message"] = f"PUT {url} answered HTTP {response.status_code} with no explanation"
+    return response.status_code, body
+
+
+def _published_as(url: str, headers: dict[str, str], schema: Any) -> bool:
+    """Is the schema at `url` the very same as `schema` (an Iglu Server answers 409 to any republish)?"""
+    import httpx
+
+    try:
+        response = httpx.get(url, headers=headers, timeout=30)
+        stored = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return False
+    if not isinstance(stored, dict) or not isinstance(schema, dict):
+        return False
+    ignore = ("$supersededBy", "metadata")
+    return {k: v for k, v in stored.items() if k not in ignore} == {k: v for k, v in schema.items() if k not in ignore}
 
 
 def _families(loaded: list[tuple[Path, Any]]) -> set[tuple[str, str, str]]:
@@ -323,31 +420,46 @@ def check(  # noqa: PLR0917 - Typer maps each command-line option to one paramet
         str | None,
         typer.Option("--registry", help="Where the candidate would be published (default: the one `up` recorded)."),
     ] = None,
+    allow_new_failures: Annotated[
+        bool, typer.Option("--allow-new-failures", help="Exit 0 even when recent events would newly fail.")
+    ] = False,
 ) -> None:
-    """Before publishing: how many recent events would pass, newly fail, and how many bad rows it would fix."""
+    """Before publishing: how many recent events would pass, newly fail (exit 1), and how many bad rows it would fix."""
     from core.layout import check_data_dir, readable_lake
     from core.recorded_registry import choose_registry
     from core.settings import load_settings
-    from registry.check import check_impact, parse_since
+    from registry.check import InvalidCandidate, check_impact, parse_since
 
+    candidate = _read_schema(file)
     try:
         # Like load/bad/replay: --lake wins, else the data folder's lake (settings' data_dir by default).
         if data_dir is not None:
             check_data_dir(data_dir)
         settings = load_settings(data_dir=data_dir)
-        lake = readable_lake(lake or settings.loader.lake, "--lake" if lake else "loader.lake", settings.data_dir)
-        candidate = _load(file)
+        where = readable_lake(lake or settings.loader.lake, "--lake" if lake else "loader.lake", settings.data_dir)
+        window = parse_since(since)
         choice = choose_registry(registry, data_dir, settings.enrich.registry)
         typer.echo(choice.describe(), err=True)  # only once the paths and the file are proven
         _published_versions(candidate, choice.location)
-        report = check_impact(candidate, lake, since=parse_since(since))
     except EventkitError as e:
-        typer.echo(f"check: {e}", err=True)
-        raise typer.Exit(2) from e
+        _user_error(f"check: {e}", e)
+    try:
+        report = check_impact(candidate, where, since=window)
+    except InvalidCandidate as e:
+        _user_error(f"{file}: {e}", e)
+    except EventkitError as e:
+        _user_error(f"check: {e}", e)
     if as_json:
         typer.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
-        return
-    typer.echo(report.summary())
+    else:
+        typer.echo(report.summary())
+    if report.would_newly_fail and not allow_new_failures:
+        typer.echo(
+            f"{report.would_newly_fail} recent event(s) would newly fail under {report.candidate} "
+            "(--allow-new-failures to accept)",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def _published_versions(candidate: Any, registry: str) -> None:

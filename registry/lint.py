@@ -147,12 +147,17 @@ def lint_schema(schema: Any, *, path_key: SchemaKey | None = None, skip: frozens
         add("selfDescribing", "/", "a schema must be a JSON object")
         return out
     declared = schema_key_of(schema)
-    if declared is not None and declared.format != "jsonschema":
-        # igluctl lints only jsonschema; other formats (thrift IDL) get the self/path checks alone.
-        for finding in _self_findings(schema, path_key):
-            if finding.check in ("selfDescribing", "selfPath"):
-                out.append(finding)
-        add("notJsonSchema", "/self/format", f"format {declared.format!r} is not linted beyond its self block")
+    fmt = declared.format if declared is not None else path_key.format if path_key is not None else "jsonschema"
+    if fmt != "jsonschema":
+        # igluctl lints only jsonschema; other formats get the self/path checks alone, and only when they carry a
+        # self block (Iglu Central's avro schemas are plain Avro records, their format known from the path).
+        if declared is not None:
+            for finding in _self_findings(schema, path_key):
+                if finding.check in ("selfDescribing", "selfPath"):
+                    out.append(finding)
+        where = "/self/format" if declared is not None else "/"
+        beyond = "beyond its self block" if declared is not None else "(only jsonschema is)"
+        add("notJsonSchema", where, f"format {fmt!r} is not linted {beyond}")
         return out
     _lint_self_describing(schema, path_key, add)
     try:

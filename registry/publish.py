@@ -48,7 +48,7 @@ COMPATIBILITY_MODES = (
 _POLICY_FILE = f"{META}/compatibility.json"
 MAX_REFERENCED_SCHEMAS = 256  # a bound on the store walk through `$ref` chains
 
-Status = Literal["created", "updated", "would-create", "would-update", "invalid", "conflict"]
+Status = Literal["created", "updated", "unchanged", "would-create", "would-update", "invalid", "conflict"]
 
 
 def order_problem(version: SchemaVer, existing: Iterable[SchemaVer]) -> str | None:
@@ -129,13 +129,12 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("created", "updated", "would-create", "would-update")
+        return self.status in ("created", "updated", "unchanged", "would-create", "would-update")
 
     @property
     def http_status(self) -> int:
-        return {"created": 201, "would-create": 201, "updated": 200, "would-update": 200, "invalid": 400}.get(
-            self.status, 409
-        )
+        statuses = {"created": 201, "would-create": 201, "updated": 200, "unchanged": 200, "would-update": 200}
+        return statuses.get(self.status, 400 if self.status == "invalid" else 409)
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"message": self.message, "status": self.http_status}
@@ -167,7 +166,7 @@ class Publisher:
         schema: Any,
         *,
         expected_key: SchemaKey | None = None,
-        is_public: bool = False,
+        is_public: bool | None = None,
         dry_run: bool = False,
         force: bool = False,
         publisher: Principal | None = None,
@@ -175,6 +174,8 @@ class Publisher:
         """Check and (unless `dry_run`) write one self-describing schema; never raises on bad input.
 
         `publisher` is the API key publishing (None: the CLI, which reads the storage directly).
+        `is_public=None` takes the visibility of the schema's published versions, public for a new schema
+        (as a static repository is); republishing the very same schema is `unchanged`, not a conflict.
         """
         findings = lint_schema(schema, path_key=expected_key)
         key = schema_key_of(schema)
@@ -189,13 +190,20 @@ class Publisher:
         family = (key.vendor, key.name, key.format)
         group = [k for k in self.store.list_keys() if (k.vendor, k.name, k.format) == family]
         exists = key in group
+        visibility = {self.store.meta(k).is_public for k in group if k != key}
+        if is_public is None:
+            is_public = self.store.meta(key).is_public if exists else visibility == {True} or not visibility
+        same_body = exists and self._identical(key, schema)
+        if same_body and self.store.meta(key).is_public == is_public:
+            return Outcome("unchanged", key, "Schema unchanged: the same schema is already published")
         if exists and not self.dev_mode:
-            return Outcome("conflict", key, "Schema already exists", [f"{key.uri} is published and may not be changed"])
+            published = "public" if self.store.meta(key).is_public else "private"
+            what = f"the same body but is {published}" if same_body else "a different body"
+            return Outcome("conflict", key, "Schema already exists", [f"{key.uri} is published with {what}"])
         others = [k.version for k in group if k != key]
         problem = None if exists else order_problem(key.version, others)
         if problem is not None:
             return Outcome("conflict", key, "Schema version is out of order", [problem])
-        visibility = {self.store.meta(k).is_public for k in group if k != key}
         if visibility and visibility != {is_public}:
             wanted = "public" if is_public else "private"
             return Outcome("conflict", key, f"Schemas of {key.vendor}/{key.name} are not {wanted}", [])
@@ -234,6 +242,10 @@ class Publisher:
                 continue
             pending.extend((target, ref) for ref in iglu_refs(found))
         return problems
+
+    def _identical(self, key: SchemaKey, schema: dict[str, Any]) -> bool:
+        stored = self.store.get(key)
+        return stored is not None and stored == {k: v for k, v in schema.items() if k != "$supersededBy"}
 
     def _supersedes(
         self, schema: dict[str, Any], key: SchemaKey, others: list[SchemaVer]
@@ -280,15 +292,19 @@ class Publisher:
             for direction in directions:
                 d = diff(previous, schema) if direction == "backward" else diff(schema, previous)
                 diffs[f"{direction} {version}"] = d
-                if allowed(bump, d.verdict):
+                if allowed(bump, d.highest):
                     continue
-                if d.verdict == "UNSURE" and force and not d.counterexamples:
+                if d.verdict == "UNSURE" and force and allowed(bump, d.lowest):
                     continue
                 what = "old data" if direction == "backward" else "new data under the old schema"
                 article = "an" if bump == "ADDITION" else "a"
                 head = f"{key.version} is declared {article} {bump} of {version}; the change is {d.verdict} for {what}"
+                if d.verdict == "MODEL" or d.highest == "MODEL":
+                    head += f"; publish it as {key.version.model + 1}-0-0 if the change is meant"
                 if d.verdict == "UNSURE":
-                    head += " (publish with --force to accept an undecidable change as an ADDITION)"
+                    head += f" (it may need a {d.highest})"
+                    if allowed(bump, d.lowest):
+                        head += f"; publish with --force to accept it as {article} {bump}"
                 refusals.append(head)
                 refusals.extend(f"  {reason}" for reason in d.reasons)
         if refusals:

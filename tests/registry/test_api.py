@@ -130,9 +130,11 @@ def test_url_and_self_must_agree(client: TestClient, acme: dict[str, str]) -> No
 
 
 def test_conflicts_are_409(client: TestClient, acme: dict[str, str]) -> None:
-    """Existing version, gaps and incompatible bumps answer 409 with reasons; nothing changes."""
+    """A changed existing version, gaps and incompatible bumps answer 409 with reasons; the same schema is a no-op."""
     assert _put(client, _case("checkout-1-0-0.json"), acme["write"]).status_code == 201
-    again = _put(client, _case("checkout-1-0-0.json"), acme["write"])
+    same = _put(client, _case("checkout-1-0-0.json"), acme["write"])
+    assert (same.status_code, same.json()["updated"]) == (200, False) and "unchanged" in same.json()["message"]
+    again = _put(client, {**_case("checkout-1-0-0.json"), "description": "changed"}, acme["write"])
     assert (again.status_code, again.json()["message"]) == (409, "Schema already exists")
     gap = _put(client, _for_vendor(_case("checkout-addition.json"), "com.acme", "1-0-2"), acme["write"])
     assert gap.status_code == 409

@@ -84,7 +84,7 @@ def test_diff_prints_changes_and_verdict() -> None:
     )
     assert result.exit_code == 0
     assert "maxLength lowered 100 → 50" in result.output
-    assert "verdict: REVISION" in result.output
+    assert "verdict: MODEL" in result.output
     as_json = runner.invoke(
         app, ["schema", "diff", "--json", str(COMPAT / "checkout-1-0-0.json"), str(COMPAT / "checkout-addition.json")]
     )

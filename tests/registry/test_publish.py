@@ -80,12 +80,25 @@ def test_tightened_addition_is_refused_naming_each_change(store: SchemaStore) ->
     assert store.list_keys() == [SchemaKey.parse("iglu:com.acme/checkout/jsonschema/1-0-0")]
 
 
-def test_the_same_change_as_a_new_model_or_revision_is_accepted(store: SchemaStore) -> None:
-    """The tightened schema is fine as 2-0-0 (new MODEL) and, being a tightening, as 1-1-0 (REVISION)."""
+def test_a_change_no_history_survives_needs_a_new_model(store: SchemaStore) -> None:
+    """The tightened schema requires a property the closed 1-0-0 forbade: refused as 1-1-0, accepted as 2-0-0."""
     publisher = Publisher(store)
     publisher.publish(_case("checkout-1-0-0.json"))
+    outcome = publisher.publish(_at(_case("checkout-tightened.json"), "1-1-0"))
+    assert outcome.status == "conflict"
+    text = "\n".join(outcome.details)
+    assert "declared a REVISION of 1-0-0; the change is MODEL" in text
+    assert "no historical instance can pass the new schema" in text and "'currency'" in text
     assert publisher.publish(_at(_case("checkout-tightened.json"), "2-0-0")).status == "created"
-    assert publisher.publish(_at(_case("checkout-tightened.json"), "1-1-0")).status == "created"
+
+
+def test_a_tightening_that_keeps_some_history_is_a_revision(store: SchemaStore) -> None:
+    """Narrowing a type and lowering a maxLength keep some old checkouts valid: accepted as 1-1-0."""
+    publisher = Publisher(store)
+    publisher.publish(_case("checkout-1-0-0.json"))
+    tightened = _at(_case("checkout-tightened.json"), "1-1-0")
+    tightened["required"] = ["order_id", "total"]
+    assert publisher.publish(tightened).status == "created"
 
 
 def test_type_change_needs_a_model(store: SchemaStore) -> None:
@@ -218,3 +231,25 @@ def test_bad_input_is_an_outcome_not_an_exception(store: SchemaStore) -> None:
     """Non-objects and self-less documents come back as invalid outcomes."""
     for document in (None, [], {"type": "object"}):
         assert Publisher(store).publish(document).status == "invalid"
+
+
+def test_the_same_schema_again_is_unchanged_and_a_visibility_change_is_refused(store: SchemaStore) -> None:
+    """Republishing identical content is a no-op; the same body with another visibility is still a conflict."""
+    publisher = Publisher(store)
+    assert publisher.publish(_case("checkout-1-0-0.json")).status == "created"
+    again = publisher.publish(_case("checkout-1-0-0.json"))
+    assert (again.status, again.ok, again.http_status) == ("unchanged", True, 200)
+    hidden = publisher.publish(_case("checkout-1-0-0.json"), is_public=False)
+    assert hidden.status == "conflict" and "same body but is public" in hidden.details[0]
+
+
+def test_visibility_defaults_to_public_or_to_the_published_siblings(store: SchemaStore) -> None:
+    """Without a choice a new schema is public, and a new version takes its published versions' visibility."""
+    publisher = Publisher(store)
+    publisher.publish(_case("checkout-1-0-0.json"), is_public=False)
+    assert publisher.publish(_case("checkout-addition.json")).status == "created"
+    assert [store.meta(k).is_public for k in store.list_keys()] == [False, False]
+    other = _case("checkout-1-0-0.json")
+    other["self"]["name"] = "refund"
+    publisher.publish(other)
+    assert store.meta(SchemaKey.parse("iglu:com.acme/refund/jsonschema/1-0-0")).is_public is True
