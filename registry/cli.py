@@ -88,11 +88,22 @@ def _user_error(message: str, cause: Exception | None) -> NoReturn:
 def lint(
     paths: Annotated[list[Path], typer.Argument(help="Schema files or folders in Iglu static layout.")],
     skip_checks: Annotated[str, typer.Option("--skip-checks", help="Comma-separated skippable checks.")] = "",
+    include_checks: Annotated[
+        str,
+        typer.Option("--include-checks", help="Comma-separated checks that run only when asked: stringMaxLengthRange."),
+    ] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
 ) -> None:
     """Lint schemas like igluctl (plus self/path, meta-schema, version gaps, ReDoS patterns); exit 1 on errors."""
-    from registry.lint import CHECKS, Finding, lint_schema, lint_versions
+    from registry.lint import CHECKS, OPT_IN_CHECKS, Finding, lint_schema, lint_versions
 
+    include = frozenset(s.strip() for s in include_checks.split(",") if s.strip())
+    if include - OPT_IN_CHECKS:
+        names = ", ".join(sorted(include - OPT_IN_CHECKS))
+        typer.echo(
+            f"--include-checks: not an opt-in check: {names} (opt-in: {', '.join(sorted(OPT_IN_CHECKS))})", err=True
+        )
+        raise typer.Exit(2)
     skip = frozenset(s.strip() for s in skip_checks.split(",") if s.strip())
     unknown = sorted(skip - set(CHECKS))
     fixed = sorted(s for s in skip & set(CHECKS) if not CHECKS[s][1])
@@ -107,7 +118,7 @@ def lint(
     report: dict[str, list[Finding]] = {}
     for file, key in files:
         try:
-            report[str(file)] = lint_schema(_load(file), path_key=key, skip=skip)
+            report[str(file)] = lint_schema(_load(file), path_key=key, skip=skip, include=include)
         except (OSError, orjson.JSONDecodeError) as e:
             report[str(file)] = [Finding("selfDescribing", "ERROR", "/", f"cannot read a JSON schema: {e}")]
     by_key = {key: str(file) for file, key in files if key is not None}

@@ -58,10 +58,16 @@ _MAX_PROBE_STRING = 1 << 17  # past a Redshift-sized maxLength (65535), still ch
 
 
 def validator_for(schema: dict[str, Any]) -> Any:
-    """The validator enrich uses for `schema` (Iglu metadata stripped, checked formats, decimal multipleOf)."""
+    """The validator enrich uses for `schema` (Iglu metadata stripped, checked formats, decimal multipleOf).
+
+    Its registry retrieves nothing: without one, jsonschema would fetch an `http(s)://` `$ref` itself.
+    """
+    import referencing
+
     from registry.schema_compiler import FORMAT_CHECKER, IgluDraft4Validator, validation_schema
 
-    return IgluDraft4Validator(validation_schema(schema), format_checker=FORMAT_CHECKER)
+    nothing: referencing.Registry[Any] = referencing.Registry()
+    return IgluDraft4Validator(validation_schema(schema), registry=nothing, format_checker=FORMAT_CHECKER)
 
 
 @dataclass(frozen=True, slots=True)

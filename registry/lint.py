@@ -5,7 +5,9 @@ skipped, ERROR checks cannot. Ours add: `metaSchema` (valid against Iglu's self-
 i.e. the `self` block plus draft-04), `selfPath` (file path equals `self`), `versionGaps` (a model
 folder with 1-0-0 and 1-0-2 but no 1-0-1), `patternBacktracking` (ReDoS-prone `pattern`s) and
 `refResolvable` (a `$ref` validation would never resolve: http(s)://, file://, relative; registry.refs).
-ERROR findings block publishing and make `eventkit schema lint` exit 1.
+ERROR findings block publishing and make `eventkit schema lint` exit 1. As in igluctl,
+`stringMaxLengthRange` (a Redshift column limit) runs only when asked for (`--include-checks`; igluctl's
+`static deploy` `includedChecks`).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ CHECKS: dict[str, tuple[Level, bool]] = {
     "patternBacktracking": ("ERROR", False),
     "refResolvable": ("ERROR", False),
 }
+
+# Checks igluctl runs only when included (its deploy config's `includedChecks`), not by default.
+OPT_IN_CHECKS = frozenset({"stringMaxLengthRange"})
 
 KNOWN_FORMATS = frozenset({"date-time", "date", "email", "hostname", "ipv4", "ipv6", "uri", "uuid"})
 REDSHIFT_VARCHAR_MAX = 65535
@@ -135,11 +140,22 @@ def _declared(schema: Any) -> tuple[SchemaKey | None, str]:
         return None, str(e)
 
 
-def lint_schema(schema: Any, *, path_key: SchemaKey | None = None, skip: frozenset[str] = frozenset()) -> list[Finding]:
-    """Every finding for one schema document; `path_key` is the key its file path implies, if any."""
+def lint_schema(
+    schema: Any,
+    *,
+    path_key: SchemaKey | None = None,
+    skip: frozenset[str] = frozenset(),
+    include: frozenset[str] = frozenset(),
+) -> list[Finding]:
+    """Every finding for one schema document; `path_key` is the key its file path implies, if any.
+
+    `include` turns on checks of OPT_IN_CHECKS; `skip` turns off skippable ones.
+    """
     out: list[Finding] = []
 
     def add(check: str, pointer: str, message: str) -> None:
+        if check in OPT_IN_CHECKS and check not in include:
+            return
         if check not in skip or not CHECKS[check][1]:
             out.append(Finding(check, CHECKS[check][0], pointer, message))
 

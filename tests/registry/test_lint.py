@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.iglu import SchemaKey
-from registry.lint import CHECKS, has_errors, lint_schema, lint_versions
+from registry.lint import CHECKS, OPT_IN_CHECKS, has_errors, lint_schema, lint_versions
 from registry.regex_safety import analyse_pattern
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ def test_every_iglu_central_schema_lints_without_errors() -> None:
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_each_check_fires_on_its_golden_case(case: str) -> None:
     """Each golden schema in tests/cases/lint triggers exactly the check it is named for (clean.json triggers none)."""
-    findings = lint_schema(orjson.loads((CASES / case).read_bytes()))
+    findings = lint_schema(orjson.loads((CASES / case).read_bytes()), include=OPT_IN_CHECKS)
     found = {f.check for f in findings}
     assert set(EXPECTED[case]) <= found
     if not EXPECTED[case]:
@@ -220,3 +220,21 @@ def test_issue_15_patterns_are_refused_by_lint_and_publish(tmp_path: Path, patte
     assert publish.returncode == 1, publish.stdout + publish.stderr
     assert "backtrack" in publish.stdout + publish.stderr
     assert not (registry / "com.acme").exists()
+
+
+def test_string_max_length_range_runs_only_when_included() -> None:
+    """As in igluctl, stringMaxLengthRange (a Redshift limit) is opt-in: silent by default, reported when asked."""
+    schema = orjson.loads((CASES / "stringMaxLengthRange.json").read_bytes())
+    assert "stringMaxLengthRange" not in {f.check for f in lint_schema(schema)}
+    included = lint_schema(schema, include=frozenset({"stringMaxLengthRange"}))
+    assert "stringMaxLengthRange" in {f.check for f in included}
+
+
+def test_the_bundled_schemas_of_eventkit_lint_without_warnings() -> None:
+    """`schema lint schemas/io.eventkit` (the project's own collector_payload) reports no warning and no error."""
+    root = Path(__file__).resolve().parents[2] / "schemas" / "io.eventkit"
+    files = [p for p in root.rglob("*") if p.is_file() and p.parent.name == "jsonschema"]
+    assert files
+    for file in files:
+        findings = lint_schema(orjson.loads(file.read_bytes()))
+        assert [f for f in findings if f.level in ("ERROR", "WARNING")] == [], (file, findings)
