@@ -298,7 +298,9 @@ class ChaosRun:
                     named.update(m.decode() for m in UUID.findall(line))
                     for b64 in B64.findall(line):  # payloads kept as base64 (collector_payload_format_violation)
                         with contextlib.suppress(binascii.Error, ValueError):
-                            decoded = base64.b64decode(b64 + b"==", altchars=b"-_" if b"-" in b64 or b"_" in b64 else None)
+                            decoded = base64.b64decode(
+                                b64 + b"==", altchars=b"-_" if b"-" in b64 or b"_" in b64 else None
+                            )
                             named.update(m.decode() for m in UUID.findall(decoded))
         return good, named, len(distinct)
 
@@ -332,7 +334,15 @@ class ChaosRun:
     def _audit(self) -> None:
         warehouse = self.tmp / "warehouse.duckdb"
         load = EventkitProcess(
-            ["load", "--lake", str(self.lake_dir), "--warehouse", f"duckdb:///{warehouse}", "--registry", str(self.registry)],
+            [
+                "load",
+                "--lake",
+                str(self.lake_dir),
+                "--warehouse",
+                f"duckdb:///{warehouse}",
+                "--registry",
+                str(self.registry),
+            ],
             self.tmp / "load.log",
         )
         code = load.proc.wait(300)
@@ -344,7 +354,8 @@ class ChaosRun:
             rows: dict[str, int] = dict(db.execute("SELECT event_id, count(*) FROM events GROUP BY 1").fetchall())
             self.figures.good = sum(rows.values())
             self.figures.duplicated = sum(
-                n - 1 for (n,) in db.execute("SELECT count(*) FROM events GROUP BY event_id, event_fingerprint").fetchall()
+                n - 1
+                for (n,) in db.execute("SELECT count(*) FROM events GROUP BY event_id, event_fingerprint").fetchall()
             )
         _, named, distinct_bad = self._lake_markers()
         self.figures.bad = distinct_bad

@@ -87,7 +87,9 @@ def _ue_pr(text: str) -> Callable[[str], HttpRequest]:
 
 
 def _unstruct(schema: str, data: object) -> str:
-    return json.dumps({"schema": f"iglu:{SP}/unstruct_event/jsonschema/1-0-0", "data": {"schema": schema, "data": data}})
+    return json.dumps(
+        {"schema": f"iglu:{SP}/unstruct_event/jsonschema/1-0-0", "data": {"schema": schema, "data": data}}
+    )
 
 
 def _post(body: bytes, content_type: str = "application/json", **headers: str) -> Callable[[str], HttpRequest]:
@@ -123,12 +125,18 @@ _HTTP = (
     Hostile("header-nul", _raw_request("GET /i HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n"), "none"),
     Hostile(
         "5000-headers",
-        _raw_request("GET /i?e=pv&m={m} HTTP/1.1\r\nHost: x\r\n" + "".join(f"X-H{i}: v\r\n" for i in range(5000)) + "\r\n"),
+        _raw_request(
+            "GET /i?e=pv&m={m} HTTP/1.1\r\nHost: x\r\n" + "".join(f"X-H{i}: v\r\n" for i in range(5000)) + "\r\n"
+        ),
         "none",
     ),
     Hostile("100kb-header", _raw_request("GET /i HTTP/1.1\r\nHost: x\r\nX-Big: " + "b" * 100_000 + "\r\n\r\n"), "none"),
-    Hostile("negative-content-length", _raw_request(f"POST {TP2} HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"), "none"),
-    Hostile("text-content-length", _raw_request(f"POST {TP2} HTTP/1.1\r\nHost: x\r\nContent-Length: ab\r\n\r\n"), "none"),
+    Hostile(
+        "negative-content-length", _raw_request(f"POST {TP2} HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"), "none"
+    ),
+    Hostile(
+        "text-content-length", _raw_request(f"POST {TP2} HTTP/1.1\r\nHost: x\r\nContent-Length: ab\r\n\r\n"), "none"
+    ),
     Hostile(
         "conflicting-content-lengths",
         _raw_request(f"POST {TP2} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 9\r\n\r\nabc"),
@@ -146,7 +154,9 @@ _HTTP = (
         ),
         "none",
     ),
-    Hostile("500kb-get", _raw_request("GET /i?e=pv&eid={m}&x=" + "q" * 500_000 + " HTTP/1.1\r\nHost: x\r\n\r\n"), "none"),
+    Hostile(
+        "500kb-get", _raw_request("GET /i?e=pv&eid={m}&x=" + "q" * 500_000 + " HTTP/1.1\r\nHost: x\r\n\r\n"), "none"
+    ),
     Hostile("invalid-utf8-target", _raw(b"GET /i?e=pv&url=\xff\xfe\xfd HTTP/1.1\r\nHost: x\r\n\r\n"), "none"),
     Hostile("http2-preface", _raw(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), "none"),
     Hostile("tls-client-hello", _raw(bytes.fromhex("160301020001000200030300") + b"\x00" * 64), "none"),
@@ -158,23 +168,42 @@ _HTTP = (
         _raw_request("GET /i HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"),
         "none",
     ),
-    Hostile("truncated-body", _raw_request(f"POST {TP2}?m={{m}} HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{{"), "none"),
+    Hostile(
+        "truncated-body",
+        _raw_request(f"POST {TP2}?m={{m}} HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{{"),
+        "none",
+    ),
 )
 
 _EVENTS = (
     Hostile("invalid-utf8-params", lambda m: HttpRequest("GET", "/i?url=%FF%FE&page=%C3%28", _base(m)), "event"),
     Hostile("bad-base64", lambda m: HttpRequest("GET", "/i", [*_base(m, "ue"), ("ue_px", "!!not*base64!!")]), "event"),
-    Hostile("base64-not-json", lambda m: HttpRequest("GET", "/i", [*_base(m, "ue"), ("ue_px", "bm90IGpzb24")]), "event"),
+    Hostile(
+        "base64-not-json", lambda m: HttpRequest("GET", "/i", [*_base(m, "ue"), ("ue_px", "bm90IGpzb24")]), "event"
+    ),
     Hostile("depth-10000-json", _ue_pr(_deep(10_000)), "event"),
     Hostile("depth-10000-context", _get(("co", '{"schema":"x","data":' + _deep(10_000) + "}")), "event"),
-    Hostile("1e999", _ue_pr('{"schema":"iglu:%s/unstruct_event/jsonschema/1-0-0","data":1e999}' % SP), "event"),
-    Hostile("nan", _ue_pr('{"schema":"iglu:%s/unstruct_event/jsonschema/1-0-0","data":NaN}' % SP), "event"),
-    Hostile("lone-surrogate", _ue_pr(_unstruct("iglu:com.acme/checkout/jsonschema/1-0-0", {"orderId": "\ud800"})), "event"),
+    Hostile("1e999", _ue_pr('{"schema":"iglu:' + SP + '/unstruct_event/jsonschema/1-0-0","data":1e999}'), "event"),
+    Hostile("nan", _ue_pr('{"schema":"iglu:' + SP + '/unstruct_event/jsonschema/1-0-0","data":NaN}'), "event"),
+    Hostile(
+        "lone-surrogate", _ue_pr(_unstruct("iglu:com.acme/checkout/jsonschema/1-0-0", {"orderId": "\ud800"})), "event"
+    ),
     Hostile(
         "300-contexts",
-        _get(("co", json.dumps({"schema": f"iglu:{SP}/contexts/jsonschema/1-0-1",
-                                "data": [{"schema": "iglu:com.acme/user_context/jsonschema/1-0-0",
-                                          "data": {"userId": str(i)}} for i in range(300)]}))),  # fmt: skip
+        _get(
+            (
+                "co",
+                json.dumps(
+                    {
+                        "schema": f"iglu:{SP}/contexts/jsonschema/1-0-1",
+                        "data": [
+                            {"schema": "iglu:com.acme/user_context/jsonschema/1-0-0", "data": {"userId": str(i)}}
+                            for i in range(300)
+                        ],
+                    }
+                ),
+            )
+        ),
         "event",
     ),
     Hostile("unknown-event-type", _get(e="zz"), "event"),
@@ -190,7 +219,9 @@ _EVENTS = (
     Hostile("four-part-version", _ue_pr(_unstruct("iglu:com.acme/checkout/jsonschema/1-0-0-0", {})), "event"),
     Hostile("unknown-vendor-schema", _ue_pr(_unstruct("iglu:com.nobody/x/jsonschema/1-0-0", {})), "event"),
     *(
-        Hostile(f"regex-{name}", _ue_pr(_unstruct(f"iglu:com.acme/{name}/jsonschema/1-0-0", {"code": BOMB_INPUT})), "event")
+        Hostile(
+            f"regex-{name}", _ue_pr(_unstruct(f"iglu:com.acme/{name}/jsonschema/1-0-0", {"code": BOMB_INPUT})), "event"
+        )
         for name in REGEX_BOMBS
     ),
     Hostile(
@@ -201,11 +232,21 @@ _EVENTS = (
     Hostile("remote-ref-schema", _ue_pr(_unstruct("iglu:com.acme/remote_ref/jsonschema/1-0-0", {"a": 1})), "event"),
     Hostile(
         "200kb-field",
-        _tp2(lambda m: [{**dict(_base(m, "ue")),
-                         "ue_pr": _unstruct("iglu:com.acme/checkout/jsonschema/1-0-0", {"orderId": "o" * 200_000})}]),
+        _tp2(
+            lambda m: [
+                {
+                    **dict(_base(m, "ue")),
+                    "ue_pr": _unstruct("iglu:com.acme/checkout/jsonschema/1-0-0", {"orderId": "o" * 200_000}),
+                }
+            ]
+        ),
         "event",
     ),
-    Hostile("unicode-everywhere", _get(("page", "ﷺ‮ 👩‍👩‍👧 \u200b"), ("url", "https://例え.jp/ü?q=ß")), "event"),
+    Hostile(
+        "unicode-everywhere",
+        _get(("page", "ﷺ\u202e 👩\u200d👩\u200d👧 \u200b"), ("url", "https://例え.jp/ü?q=ß")),
+        "event",
+    ),
     Hostile("control-characters", _get(("page", "a\x00b\x1bc\x7f\td\ne"), ("url", "https://x.example/\x01")), "event"),
     Hostile("script-title", _get(("page", "<script>alert(1)</script>"), ("url", "https://x.example/<img>")), "event"),
     Hostile("transaction-total-text", _get(("tr_id", "o"), ("tr_tt", "lots"), e="tr"), "event"),
@@ -217,9 +258,15 @@ _EVENTS = (
     Hostile("10kb-query-url", _get(("url", "https://x.example/?" + "k=v&" * 2500))),
     Hostile("broken-referer", _get(("refr", "http://[::1"), ("url", "http://%zz/"))),
     Hostile("bad-uuid-duid", _get(("duid", "\x00" * 40), ("sid", "not-a-uuid"), ("vid", "-1"))),
-    Hostile("hostile-cookie", lambda m: HttpRequest("GET", "/i", _base(m), headers={"Cookie": "sp=%00%ff; sp=..; =;;"})),
-    Hostile("forwarded-garbage", lambda m: HttpRequest("GET", "/i", _base(m), headers={"X-Forwarded-For": "zz, , ::g"})),
-    Hostile("8kb-user-agent", lambda m: HttpRequest("GET", "/i", _base(m), headers={"User-Agent": "Mozilla/5.0 " * 700})),
+    Hostile(
+        "hostile-cookie", lambda m: HttpRequest("GET", "/i", _base(m), headers={"Cookie": "sp=%00%ff; sp=..; =;;"})
+    ),
+    Hostile(
+        "forwarded-garbage", lambda m: HttpRequest("GET", "/i", _base(m), headers={"X-Forwarded-For": "zz, , ::g"})
+    ),
+    Hostile(
+        "8kb-user-agent", lambda m: HttpRequest("GET", "/i", _base(m), headers={"User-Agent": "Mozilla/5.0 " * 700})
+    ),
 )
 
 _BODIES = (
@@ -227,21 +274,32 @@ _BODIES = (
     Hostile("body-json-array", _post(b"[1, 2, 3]"), "request"),
     Hostile("body-data-not-list", _post(json.dumps({"schema": PAYLOAD, "data": {"e": "pv"}}).encode()), "request"),
     Hostile("body-schema-not-string", _post(b'{"schema": 1, "data": []}'), "request"),
-    Hostile("body-text-plain", _post(json.dumps({"schema": PAYLOAD, "data": [{"e": "pv"}]}).encode(), "text/plain"), "request"),
-    Hostile("body-utf16", _post('{"schema":"x","data":[]}'.encode("utf-16"), "application/json; charset=utf-16"), "request"),
+    Hostile(
+        "body-text-plain",
+        _post(json.dumps({"schema": PAYLOAD, "data": [{"e": "pv"}]}).encode(), "text/plain"),
+        "request",
+    ),
+    Hostile(
+        "body-utf16", _post('{"schema":"x","data":[]}'.encode("utf-16"), "application/json; charset=utf-16"), "request"
+    ),
     Hostile("body-invalid-utf8", _post(b'{"schema":"\xff\xfe","data":[]}'), "request"),
     Hostile("body-bom", _post(b"\xef\xbb\xbf" + json.dumps({"schema": PAYLOAD, "data": []}).encode()), "request"),
     Hostile("body-empty", _post(b""), "request"),
     Hostile("body-gzip-garbage", _post(b"\x1f\x8b\x08\x00garbage", **{"Content-Encoding": "gzip"}), "request"),
     Hostile(
         "body-gzip-valid",
-        _post(gzip.compress(json.dumps({"schema": PAYLOAD, "data": [{"e": "pv"}]}).encode()), **{"Content-Encoding": "gzip"}),
+        _post(
+            gzip.compress(json.dumps({"schema": PAYLOAD, "data": [{"e": "pv"}]}).encode()),
+            **{"Content-Encoding": "gzip"},
+        ),
         "request",
     ),
     Hostile("unknown-vendor-path", lambda m: HttpRequest("POST", "/com.foo/v1", [("m", m)], b'{"a":1}'), "request"),
     Hostile(
         "iglu-webhook-bad-schema",
-        lambda m: HttpRequest("GET", "/com.snowplowanalytics.iglu/v1", [("m", m), ("schema", "iglu:../x/jsonschema/1-0-0")]),
+        lambda m: HttpRequest(
+            "GET", "/com.snowplowanalytics.iglu/v1", [("m", m), ("schema", "iglu:../x/jsonschema/1-0-0")]
+        ),
         "request",
     ),
     Hostile(
@@ -251,7 +309,9 @@ _BODIES = (
     ),
     Hostile("tp2-2000-events", _tp2(lambda m: [dict(_base(m))] + [{"e": "pv", "p": "web", "tv": "x"}] * 1999), "event"),
     Hostile("tp2-non-string-value", _tp2(lambda m: [{**dict(_base(m)), "page": ["x"]}]), "event"),
-    Hostile("redirect-javascript", lambda m: HttpRequest("GET", "/r/tp2", [*_base(m), ("u", "javascript:alert(1)")]), "none"),
+    Hostile(
+        "redirect-javascript", lambda m: HttpRequest("GET", "/r/tp2", [*_base(m), ("u", "javascript:alert(1)")]), "none"
+    ),
 )
 
 CATALOGUE: tuple[Hostile, ...] = (*_HTTP, *_EVENTS, *_BODIES)
