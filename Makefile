@@ -9,7 +9,7 @@ PORT ?= 9090
 
 NATIVESTAMP := $(VENV)/.installed-native
 
-.PHONY: run test bench lint typecheck native clean
+.PHONY: run test bench chaos lint typecheck native clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,11 @@ test: lint typecheck native
 
 bench: $(DEVSTAMP) native
 	$(BIN)/python -m tests.bench
+
+# The chaos run of `make test` for longer (not in CI): MINUTES of kill -9 and hostile input, then the audit's figures.
+MINUTES ?= 5
+chaos: $(DEVSTAMP) native
+	$(BIN)/python -m tests.chaos $(MINUTES)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis data build
