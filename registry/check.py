@@ -31,7 +31,7 @@ from core.errors import ConfigError, IgluParseError
 from core.iglu import SchemaKey
 from registry.lint import lint_schema, schema_key_of
 
-__all__ = ["ImpactReport", "InvalidCandidate", "check_impact", "parse_since"]
+__all__ = ["ImpactReport", "InvalidCandidate", "check_impact", "parse_since", "proven_candidate"]
 
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/")
 _SINCE = re.compile(r"^(\d+)([dhm])$")
@@ -123,14 +123,8 @@ class ImpactReport:
         return "\n".join(lines)
 
 
-def check_impact(
-    candidate: dict[str, Any], lake_url: str, *, since: timedelta, now: datetime | None = None
-) -> ImpactReport:
-    """Validate recent good entities and matching bad rows of the candidate's vendor/name against it."""
-    import pyarrow.parquet as pq
-
-    from core.lake import open_lake
-
+def proven_candidate(candidate: dict[str, Any]) -> SchemaKey:
+    """The candidate's key, once it is a usable schema; InvalidCandidate (no self block, lint errors) otherwise."""
     key = schema_key_of(candidate)
     if key is None:
         raise InvalidCandidate("the candidate declares no valid self block (vendor/name/format/version)")
@@ -139,6 +133,18 @@ def check_impact(
         shown = "; ".join(f"{f.pointer}: {f.message}" for f in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         raise InvalidCandidate(f"the candidate is not a valid schema: {shown}{more}")
+    return key
+
+
+def check_impact(
+    candidate: dict[str, Any], lake_url: str, *, since: timedelta, now: datetime | None = None
+) -> ImpactReport:
+    """Validate recent good entities and matching bad rows of the candidate's vendor/name against it."""
+    import pyarrow.parquet as pq
+
+    from core.lake import open_lake
+
+    key = proven_candidate(candidate)
     from registry.instances import validator_for
 
     validator = validator_for(candidate)  # as enrich validates: checked formats, decimal multipleOf

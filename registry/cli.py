@@ -439,9 +439,13 @@ def check(  # noqa: PLR0917 - Typer maps each command-line option to one paramet
     from core.layout import check_data_dir, readable_lake
     from core.recorded_registry import choose_registry
     from core.settings import load_settings
-    from registry.check import InvalidCandidate, check_impact, parse_since
+    from registry.check import InvalidCandidate, check_impact, parse_since, proven_candidate
 
     candidate = _read_schema(file)
+    try:
+        proven_candidate(candidate)  # an unusable candidate is the one line, before anything else is said
+    except InvalidCandidate as e:
+        _user_error(f"{file}: {e}", e)
     try:
         # Like load/bad/replay: --lake wins, else the data folder's lake (settings' data_dir by default).
         if data_dir is not None:
