@@ -14,7 +14,8 @@ PORT ?= 9090
 RUNVENV := .venv-run
 COMPILED := $(CURDIR)/build/compiled
 ON_COMPILED := cd $(COMPILED)/path && EVENTKIT_EXPECT_COMPILED=1 PYTHONSAFEPATH=1 \
-	PYTHONPATH=$(COMPILED)/site:$(COMPILED)/path $(CURDIR)/$(BIN)/python
+	PYTHONPATH=$(COMPILED)/site:$(COMPILED)/path $(abspath $(BIN))/python
+TESTS ?= tests
 # What `make test` also runs against the editable install (the Python source): the user-enrichment and build tests.
 PURE_TESTS := tests/enrich/enrichments/test_python_enrichment.py tests/test_build.py
 
@@ -52,7 +53,7 @@ typecheck: $(DEVSTAMP)
 # The whole suite runs against the compiled build (what `make run` and a `pip install` run), then the tests of
 # PURE_TESTS against the source.
 test: lint typecheck compiled
-	$(ON_COMPILED) -m pytest -q -c $(CURDIR)/pyproject.toml --rootdir $(COMPILED)/path tests
+	$(ON_COMPILED) -m pytest -q -c $(CURDIR)/pyproject.toml --rootdir $(COMPILED)/path $(TESTS)
 	$(BIN)/pytest -q $(PURE_TESTS)
 
 bench: compiled
