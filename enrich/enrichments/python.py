@@ -85,7 +85,7 @@ class PythonEnrichment(BuiltInEnrichment):
         added_from = len(ctx.derived_contexts)
         result = self._call(event, ctx)
         problems = _returned(result)
-        failures: list[EnrichmentFailureMessage] = result if result and not problems else []
+        failures: list[EnrichmentFailureMessage] = list(result) if result and not problems else []
         problems.extend(_changed_fields(before, event.values()))
         failures.extend(EnrichmentFailureMessage(information(self), EnrichmentErrorMessage(p)) for p in problems)
         failures.extend(self._check_contexts(ctx.derived_contexts[added_from:]))
@@ -126,10 +126,12 @@ def _changed_fields(before: tuple[Any, ...], after: tuple[Any, ...]) -> list[str
     problems = []
     for index, name, kind in _CHECKS:
         value = after[index]
-        if value is before[index] or value is None:
+        if value is before[index]:
             continue
-        if kind == "json":
+        if kind == "json":  # cleared too: the tracker's contexts are not the enrichment's to drop
             problems.append(f"set {name}, which the pipeline writes; add contexts with ctx.add_derived_context")
+        elif value is None:
+            continue
         elif not isinstance(value, _KINDS[kind]) or (kind != "bool" and isinstance(value, bool)):
             problems.append(f"set {name} to a {type(value).__name__}; it holds {_KINDS[kind][0].__name__}")
     return problems

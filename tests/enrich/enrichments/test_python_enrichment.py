@@ -27,7 +27,7 @@ from enrich.pipeline import enrich_payload
 from registry.resolver import Resolver
 from registry.validation import Validator
 from tests.enrich.enrichments.events import payload
-from tests.enrich.pipeline_env import ETL_TSTAMP, make_env
+from tests.enrich.pipeline_env import ETL_TSTAMP, REPO_ROOT, make_env
 
 CONFIG = "iglu:io.eventkit/python_enrichment_config/jsonschema/1-0-0"
 LOYALTY = "iglu:com.acme/loyalty/jsonschema/1-0-0"
@@ -215,7 +215,15 @@ def test_a_context_failing_its_schema_is_an_enrichment_failure(tmp_path: Path) -
         ('return [{"schema": "iglu:com.acme/loyalty/jsonschema/1-0-0"}]', "returned a list; an enrichment returns"),
         ("return 'ok'", "returned a str; an enrichment returns None"),
     ],
-    ids=["other-schema", "not-an-entity", "int-in-str", "bool-in-ts", "json-column", "returns-contexts", "returns-str"],
+    ids=[
+        "other-schema",
+        "not-an-entity",
+        "int-in-str",
+        "bool-in-ts",
+        "json-column",
+        "returns-contexts",
+        "returns-str",
+    ],
 )
 def test_what_user_code_must_not_do_is_an_enrichment_failure(tmp_path: Path, body: str, fragment: str) -> None:
     """Wrong contexts, atomic fields of the wrong kind, the pipeline's JSON columns and odd return values are each
@@ -225,6 +233,50 @@ def test_what_user_code_must_not_do_is_an_enrichment_failure(tmp_path: Path, bod
     _configure(folder, {"file": "bad.py", "function": "enrich", "schema": LOYALTY})
     message = _failure(_run(load_enrichments(folder, resolver), resolver, VIP))
     assert fragment in message["error"]
+
+
+def test_clearing_the_trackers_entities_is_an_enrichment_failure(tmp_path: Path) -> None:
+    """Dropping the event's own unstruct event (a JSON column phase 1 wrote) is refused like any write to it."""
+    folder, resolver = _environment(tmp_path)
+    (folder / "drop.py").write_text("def enrich(event, ctx):\n    event.unstruct_event = None\n")
+    _configure(folder, {"file": "drop.py", "function": "enrich"})
+    entity = {
+        "schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
+        "data": {"schema": LOYALTY, "data": {"tier": "gold"}},
+    }
+    unstruct = {**VIP, "e": "ue", "ue_pr": json.dumps(entity)}
+    message = _failure(_run(load_enrichments(folder, resolver), resolver, unstruct))
+    assert "set unstruct_event, which the pipeline writes" in message["error"]
+
+
+def test_failure_messages_returned_as_the_builtins_return_them_are_the_bad_row(tmp_path: Path) -> None:
+    """A user enrichment may report a failure as the built-ins do, by returning EnrichmentFailureMessages."""
+    folder, resolver = _environment(tmp_path)
+    (folder / "reports.py").write_text(
+        "from core.badrows import EnrichmentErrorMessage, EnrichmentFailureMessage\n\n"
+        "def enrich(event, ctx):\n"
+        "    return [EnrichmentFailureMessage(None, EnrichmentErrorMessage('loyalty id unknown'))]\n"
+    )
+    _configure(folder, {"file": "reports.py", "function": "enrich"})
+    outcome = _run(load_enrichments(folder, resolver), resolver, VIP)
+    assert isinstance(outcome, EnrichmentFailures)
+    assert [m.to_json() for m in outcome.messages] == [{"enrichment": None, "message": {"error": "loyalty id unknown"}}]
+
+
+def test_the_readme_example_runs_as_documented(tmp_path: Path) -> None:
+    """The config and class the README shows, written as they are there, add the loyalty context."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Your own enrichments, in Python") :]
+    config_text = section[section.index("```json\n") + 8 : section.index("```", section.index("```json\n") + 8)]
+    code_start = section.index("```python\n") + 10
+    code = section[code_start : section.index("```", code_start)]
+    folder, resolver = _environment(tmp_path)
+    (folder / "loyalty.json").write_text(config_text)
+    (folder / "loyalty.py").write_text(code)
+    good = _run(load_enrichments(folder, resolver), resolver, VIP)
+    assert isinstance(good, Good)
+    assert {"schema": LOYALTY, "data": {"tier": "gold"}} in _derived(good)
+    assert good.event.mkt_campaign == "loyalty-gold"
 
 
 def test_a_context_without_a_configured_schema_is_an_enrichment_failure(tmp_path: Path) -> None:
