@@ -11,9 +11,11 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import enrich.enrichments.base
@@ -28,6 +30,7 @@ from registry.resolver import Resolver
 from registry.validation import Validator
 from tests.enrich.enrichments.events import payload
 from tests.enrich.pipeline_env import ETL_TSTAMP, REPO_ROOT, make_env
+from tests.enrich.processes import EventkitProcess, free_port
 
 CONFIG = "iglu:io.eventkit/python_enrichment_config/jsonschema/1-0-0"
 LOYALTY = "iglu:com.acme/loyalty/jsonschema/1-0-0"
@@ -407,3 +410,34 @@ def test_eventkit_enrich_refuses_a_broken_user_enrichment_in_one_line(tmp_path: 
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == f"error: {config}: loyalty.py raised RuntimeError on import: no database"
+
+
+@pytest.mark.slow
+def test_eventkit_up_runs_a_user_enrichment_from_its_enrichments_folder(tmp_path: Path) -> None:
+    """`eventkit up` (real uvicorn, the build under test) loads the user's class from --enrichments: a page view comes
+    out good in Micro with the user's context, and one the code raises on as an enrichment_failures row naming it."""
+    folder, _ = _environment(tmp_path)
+    (folder / "loyalty.py").write_text(LOYALTY_CLASS)
+    _configure(folder, {"file": "loyalty.py", "class": "LoyaltyTier", "schema": LOYALTY, "options": {"vipPrefix": "v"}})
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = ["up", "--port", str(port), "--data-dir", str(tmp_path / "data"), "--registry", str(tmp_path / "schemas")]
+    proc = EventkitProcess([*args, "--enrichments", str(folder)], tmp_path / "up.log")
+    try:
+        proc.wait_http(f"{base}/health")
+        for extra in ({}, {"tr_id": "boom"}):
+            page_view = {"e": "pv", "p": "web", "tv": "js-4.10.1", "uid": "vip-7", **extra}
+            assert httpx.get(f"{base}/i", params=page_view).status_code == 200
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{base}/micro/all").json()["total"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (good,) = httpx.get(f"{base}/micro/good").json()
+        assert '"tier": "gold"' in json.dumps(good["event"]), good
+        (bad,) = httpx.get(f"{base}/micro/bad").json()
+        row = json.loads(bad["errors"][0])
+        assert row["schema"].startswith("iglu:com.snowplowanalytics.snowplow.badrows/enrichment_failures/")
+        (message,) = row["data"]["failure"]["messages"]
+        assert message["enrichment"]["identifier"] == "loyalty"
+        assert message["message"] == {"error": "ValueError: loyalty service returned garbage"}
+    finally:
+        assert proc.terminate() == 0, proc.log()
