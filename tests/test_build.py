@@ -24,7 +24,18 @@ REPO = Path(__file__).resolve().parents[1]
 COMPILED = os.environ.get("EVENTKIT_EXPECT_COMPILED") == "1"
 MODULES: list[str] = runpy.run_path(str(REPO / "setup.py"), run_name="eventkit_setup")["MODULES"]
 NAMES = [m.removesuffix(".py").replace("/", ".") for m in MODULES]
-WHEEL_KEY = runpy.run_path(str(REPO / "tools" / "compiled_wheel.py"), run_name="compiled_wheel")["source_key"]
+COMPILED_WHEEL = runpy.run_path(str(REPO / "tools" / "compiled_wheel.py"), run_name="compiled_wheel")
+WHEEL_KEY = COMPILED_WHEEL["source_key"]
+
+
+def test_the_wheel_is_rebuilt_for_what_goes_into_it_and_only_that() -> None:
+    """The key `make` reuses the wheel by covers the build files, every package module and the bundled schemas, and
+    nothing the wheel does not hold (tests, caches)."""
+    files = {str(p.relative_to(REPO)) for p in COMPILED_WHEEL["sources"]()}
+    for needed in ("setup.py", "pyproject.toml", "core/iglu.py", "enrich/enrichments/python.py", "loader/load.py"):
+        assert needed in files
+    assert "schemas/io.eventkit/python_enrichment_config/jsonschema/1-0-0" in files
+    assert not [f for f in files if f.startswith(("tests/", "tools/", "build/")) or "__pycache__" in f]
 
 
 def test_setup_lists_only_modules_that_exist() -> None:
