@@ -91,9 +91,9 @@ def compiled() -> dict[str, Any]:
     # mypyc names modules by their paths relative to the working folder, and setuptools wants the C sources it
     # writes relative to this file: the build runs from this folder.
     os.chdir(ROOT)
-    # The runtime dependencies are not in the isolated build environment: what mypy cannot see is Any to it, and the
-    # modules it reads but does not compile are checked by `make typecheck` (with them), not here. A cache of its
-    # own: the dev .mypy_cache was made with other options and the dependencies present.
+    # The isolated build environment holds only the libraries the compiled modules call (pyproject.toml): the other
+    # dependencies are Any to mypy, and the modules it reads but does not compile are checked by `make typecheck`
+    # (with everything installed), not here. A cache of its own: the dev .mypy_cache was made with other options.
     options = ["--ignore-missing-imports", "--follow-imports=silent", f"--cache-dir={Path(scratch) / 'mypy'}"]
     extensions = mypycify([*options, *MODULES], opt_level="3", group_name=GROUP, target_dir="build/mypyc")
     return {"ext_modules": extensions, "options": {"build": {"build_base": scratch}}}
