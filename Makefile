@@ -7,9 +7,19 @@ DEVSTAMP := $(VENV)/.installed-dev
 DATA_DIR ?= ./data
 PORT ?= 9090
 
-NATIVESTAMP := $(VENV)/.installed-native
+# The compiled build is the wheel (setup.py compiles enrich's per-event path with mypyc), built once per state of
+# the sources (tools/compiled_wheel.py). `make run` installs it into a venv of its own, as `pip install .` would;
+# `make test` and `make bench` unpack it alone into build/compiled/site and run the dev venv's Python on it, with
+# no path to the source packages (PYTHONSAFEPATH; build/compiled/path holds only a link to tests/).
+RUNVENV := .venv-run
+COMPILED := $(CURDIR)/build/compiled
+ON_COMPILED := cd $(COMPILED)/path && EVENTKIT_EXPECT_COMPILED=1 PYTHONSAFEPATH=1 \
+	PYTHONPATH=$(COMPILED)/site:$(COMPILED)/path $(abspath $(BIN))/python
+TESTS ?= tests
+# What `make test` also runs against the editable install (the Python source): the user-enrichment and build tests.
+PURE_TESTS := tests/enrich/enrichments/test_python_enrichment.py tests/test_build.py
 
-.PHONY: run test bench chaos lint typecheck native clean
+.PHONY: run test bench chaos lint typecheck compiled clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,39 +33,36 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(STAMP)
 
-$(NATIVESTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[native]'
-	touch $@ $(STAMP)
+run:
+	$(PY) tools/compiled_wheel.py install $(RUNVENV)
+	$(RUNVENV)/bin/eventkit up --port $(PORT) --data-dir $(DATA_DIR)
 
-# The enrich hot path compiled with mypyc into build/native/ (skipped when it already matches the sources;
-# core/native.py uses it only while it does, else the same Python source runs).
-native: $(NATIVESTAMP)
-	$(BIN)/python tools/build_native.py
-
-run: $(NATIVESTAMP)
-	$(BIN)/python tools/build_native.py || echo "native build failed: eventkit runs its Python source instead"
-	$(BIN)/eventkit up --port $(PORT) --data-dir $(DATA_DIR)
+compiled: $(DEVSTAMP)
+	$(BIN)/python tools/compiled_wheel.py unpack $(COMPILED)
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check core registry collector enrich loader tools
+	$(BIN)/ruff format --check core registry collector enrich loader tools setup.py
 
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
-	$(BIN)/mypy tools/build_native.py
+	$(BIN)/mypy setup.py tools/compiled_wheel.py
 
 # Services the tests need (Pub/Sub emulator, fake-gcs-server, uvicorn) are started and stopped
 # by pytest session fixtures in tests/conftest.py, each in its own process group.
-test: lint typecheck native
-	$(BIN)/pytest -q
+# The whole suite runs against the compiled build (what `make run` and a `pip install` run), then the tests of
+# PURE_TESTS against the source.
+test: lint typecheck compiled
+	$(ON_COMPILED) -m pytest -q -c $(CURDIR)/pyproject.toml --rootdir $(COMPILED)/path $(TESTS)
+	$(BIN)/pytest -q $(PURE_TESTS)
 
-bench: $(DEVSTAMP) native
-	$(BIN)/python -m tests.bench
+bench: compiled
+	$(ON_COMPILED) -m tests.bench
 
 # The chaos run of `make test` for longer (not in CI): MINUTES of kill -9 and hostile input, then the audit's figures.
 MINUTES ?= 5
-chaos: $(DEVSTAMP) native
-	$(BIN)/python -m tests.chaos $(MINUTES)
+chaos: compiled
+	$(ON_COMPILED) -m tests.chaos $(MINUTES)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis data build
+	rm -rf $(VENV) $(RUNVENV) .mypy_cache .ruff_cache .hypothesis data build *.egg-info

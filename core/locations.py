@@ -20,8 +20,10 @@ __all__ = [
     "parse_warehouse_url",
 ]
 
-# The project's own registry data (Iglu static layout), shipped beside the packages.
-BUNDLED_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+# The project's own registry data (Iglu static layout): `schemas/` beside the packages in a checkout (and so in an
+# editable install), `core/schemas/` in an installed wheel (setup.py copies it there).
+_PACKAGED_SCHEMAS = Path(__file__).resolve().parent / "schemas"
+BUNDLED_SCHEMAS = _PACKAGED_SCHEMAS if _PACKAGED_SCHEMAS.is_dir() else _PACKAGED_SCHEMAS.parent.parent / "schemas"
 
 QUEUE_FORMS = "sqlite:///path/queue.db[?topic=NAME], pubsub://PROJECT/TOPIC[?subscription=NAME]"
 LAKE_FORMS = "file:///path/lake, a plain path, gs://BUCKET/PREFIX"

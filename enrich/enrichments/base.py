@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import unquote
 
+from mypy_extensions import mypyc_attr
+
 from core.badrows.messages import EnrichmentFailureMessage, EnrichmentInformation
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload, split_headers
@@ -108,10 +110,11 @@ class Enrichment(Protocol):
     def enrich(self, event: EnrichedEvent, ctx: EnrichmentContext) -> list[EnrichmentFailureMessage] | None: ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BuiltInEnrichment:
-    """The base of the enrichments shipped here (an Enrichment): compiled with the pipeline, which calls their
-    `enrich` as a native method instead of looking it up by name on each event. Any other object with the
-    protocol's attributes is an enrichment too, called the generic way."""
+    """The base of the enrichments shipped here (an Enrichment), compiled with the pipeline. Any other object with
+    the protocol's attributes is an enrichment too. Users' own enrichments (enrich/enrichments/python.py) may
+    subclass it: the compiled build allows interpreted subclasses of this class (and of no shipped enrichment)."""
 
     __slots__ = ("config_schema", "identifier")
 

@@ -31,6 +31,8 @@ class EnrichmentConfig:
     parameters: dict[str, Any]
     data: dict[str, Any] = field(repr=False)  # the whole `data` object (some options sit beside `parameters`)
     source: Path | None = None  # the file it came from (relative database paths resolve against its folder)
+    # The validator it was read with (the registry enrich uses): what a user's enrichment checks its contexts with.
+    validator: SchemaValidator | None = field(default=None, repr=False, compare=False)
 
     @property
     def folder(self) -> Path:
@@ -57,7 +59,7 @@ def read_config(document: Any, validator: SchemaValidator, source: Path | None =
     parameters = data.get("parameters", {})
     if not isinstance(parameters, dict):
         raise ConfigError(f"{where}: data.parameters must be an object")
-    return EnrichmentConfig(sdj.schema, name, data.get("enabled") is True, parameters, data, source)
+    return EnrichmentConfig(sdj.schema, name, data.get("enabled") is True, parameters, data, source, validator)
 
 
 def read_folder(folder: Path, validator: SchemaValidator) -> list[EnrichmentConfig]:

@@ -29,7 +29,7 @@ from enrich.event import EnrichedEvent
 
 __all__ = ["BUNDLED_REFERERS", "Referer", "RefererDataset", "RefererParser", "build", "load_dataset"]
 
-# Found through the package, not __file__: the compiled build of this module lives outside the source tree.
+# The package's data file (package data in the wheel, beside the compiled module; in the source tree otherwise).
 BUNDLED_REFERERS = Path(str(files("enrich.enrichments"))) / "data" / "referers.json"
 
 

@@ -25,6 +25,7 @@ from enrich.enrichments import (
     http_header_extractor,
     ip_lookups,
     pii,
+    python,
     referer_parser,
     spiders_and_robots,
     ua_parser,
@@ -37,6 +38,7 @@ __all__ = ["ENRICHMENTS", "Plugin", "build_chain", "load_enrichments", "load_set
 
 _SP = "com.snowplowanalytics.snowplow"
 _SPE = "com.snowplowanalytics.snowplow.enrichments"
+_EK = "io.eventkit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class Plugin:
     accepts: tuple[SchemaCriterion, ...]
     order: int  # the step number of snowplow.md §3.1 phase 2
     build: Callable[[EnrichmentConfig], Enrichment]
+    several: bool = False  # whether a chain may hold more than one of the family (each its own `name`)
 
 
 def _c(*uris: str) -> tuple[SchemaCriterion, ...]:
@@ -75,6 +78,10 @@ ENRICHMENTS: dict[tuple[str, str], Plugin] = {
         _c(f"iglu:{_SPE}/http_header_extractor_config/jsonschema/1-0-*"), 14, http_header_extractor.build
     ),
     (_SP, "ip_lookups"): Plugin(_c(f"iglu:{_SP}/ip_lookups/jsonschema/2-0-*"), 18, ip_lookups.build),
+    # Users' own, where Snowplow runs its JavaScript enrichment (21): after the lookups, before anon_ip and PII.
+    (_EK, "python_enrichment_config"): Plugin(
+        _c(f"iglu:{_EK}/python_enrichment_config/jsonschema/1-0-*"), 21, python.build, several=True
+    ),
     (_SP, "anon_ip"): Plugin(_c(f"iglu:{_SP}/anon_ip/jsonschema/1-0-*"), 24, anon_ip.build),
     (_SPE, "pii_enrichment_config"): Plugin(
         _c(
@@ -87,9 +94,9 @@ ENRICHMENTS: dict[tuple[str, str], Plugin] = {
 
 
 def build_chain(configs: Sequence[EnrichmentConfig]) -> list[Enrichment]:
-    """The enabled enrichments, built and sorted into Snowplow's order (one per family)."""
+    """The enabled enrichments, built and sorted into Snowplow's order (one per family, but users' own)."""
     chosen: list[tuple[int, Enrichment]] = []
-    seen: dict[tuple[str, str], EnrichmentConfig] = {}
+    seen: dict[tuple[str, ...], EnrichmentConfig] = {}
     for config in configs:
         family = (config.schema.vendor, config.schema.name)
         plugin = ENRICHMENTS.get(family)
@@ -101,9 +108,11 @@ def build_chain(configs: Sequence[EnrichmentConfig]) -> list[Enrichment]:
         if not any(c.matches(config.schema) for c in accepts):
             accepted = ", ".join(str(c) for c in accepts)
             raise ConfigError(f"{where}: {config.schema.uri} is not an accepted version ({accepted})")
-        if family in seen:
-            raise ConfigError(f"{where}: a second {family[1]} config (first: {seen[family].source})")
-        seen[family] = config
+        # Several of a family run in the order of their files (the sort below keeps it), under distinct names.
+        instance = (*family, config.name) if plugin is not None and plugin.several else family
+        if instance in seen:
+            raise ConfigError(f"{where}: a second {'/'.join(instance[1:])} config (first: {seen[instance].source})")
+        seen[instance] = config
         if config.enabled and plugin is not None:
             chosen.append((plugin.order, plugin.build(config)))
     chosen.sort(key=lambda pair: pair[0])

@@ -14,9 +14,9 @@ def main(argv: list[str]) -> int:
     names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith("bench_"))
     wanted = [n for n in names if not argv or any(a in n for a in argv)]
     import enrich.pipeline
-    from core import native
 
-    built = "mypyc-compiled (build/native)" if native.active(enrich.pipeline) else "the Python source (no fresh build)"
+    where = str(enrich.pipeline.__file__)
+    built = f"mypyc-compiled ({where})" if where.endswith(".so") else f"the Python source ({where})"
     print(f"enrich hot path: {built}", flush=True)
     for name in wanted:
         module = importlib.import_module(f"tests.bench.{name}")

@@ -148,13 +148,14 @@ def test_unknown_section_and_top_level_environment_variables_are_errors(monkeypa
         load_settings()
 
 
-def test_the_native_build_switches_are_not_mistaken_for_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """EVENTKIT_PURE and EVENTKIT_NATIVE_DIR belong to core.native: settings load with them set."""
-    monkeypatch.setenv("EVENTKIT_PURE", "1")
-    monkeypatch.setenv("EVENTKIT_NATIVE_DIR", "/nowhere")
+def test_the_build_switches_are_not_mistaken_for_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EVENTKIT_COMPILE (setup.py) and EVENTKIT_EXPECT_COMPILED (the tests) are no settings: settings load with them
+    set, while a near miss is still refused."""
+    monkeypatch.setenv("EVENTKIT_COMPILE", "0")
+    monkeypatch.setenv("EVENTKIT_EXPECT_COMPILED", "1")
     load_settings()
-    monkeypatch.setenv("EVENTKIT_PURES", "1")
-    with pytest.raises(ConfigError, match="EVENTKIT_PURES"):
+    monkeypatch.setenv("EVENTKIT_COMPILED", "1")
+    with pytest.raises(ConfigError, match="EVENTKIT_COMPILED"):
         load_settings()
 
 
