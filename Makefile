@@ -38,7 +38,7 @@ run: $(NATIVESTAMP)
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check core registry collector enrich loader tools
+	$(BIN)/ruff format --check core registry collector enrich loader embedded tools
 
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
