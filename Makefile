@@ -42,7 +42,7 @@ compiled: $(DEVSTAMP)
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check core registry collector enrich loader tools setup.py
+	$(BIN)/ruff format --check core registry collector enrich loader embedded tools setup.py
 
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy

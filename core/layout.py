@@ -19,7 +19,7 @@ from core.locations import parse_lake_url
 
 __all__ = ["DATA_DIR_ENTRIES", "check_data_dir", "is_data_dir", "readable_lake"]
 
-# What `eventkit up --data-dir DIR` creates there (see enrich/up.py); any one of them marks the folder.
+# What `eventkit up --data-dir DIR` creates there (see embedded/up.py); any one of them marks the folder.
 DATA_DIR_ENTRIES = ("queue.db", "spool.db", "lake", "micro.db", "warehouse.duckdb")
 
 

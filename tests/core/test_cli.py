@@ -164,7 +164,7 @@ def test_stage_apps_mount_as_commands_and_groups(monkeypatch: pytest.MonkeyPatch
 def test_command_import_strings_are_the_published_surface() -> None:
     """The stage import strings other engineers build against stay exactly as published."""
     assert {name: target for name, (target, _) in COMMANDS.items()} == {
-        "up": "enrich.up_cli:app",
+        "up": "embedded.cli:app",
         "collector": "collector.cli:app",
         "enrich": "enrich.cli:app",
         "load": "loader.cli:load_app",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from enrich.up import UpOptions
+    from embedded.up import UpOptions
 
 __all__ = ["app", "serve"]
 
@@ -41,7 +41,7 @@ def serve(options: UpOptions, log_level: str = "warning") -> None:
 
     from core.errors import ConfigError
     from core.listening import bind_listening_socket
-    from enrich.up import build_up
+    from embedded.up import build_up
 
     try:
         # Bound before anything is announced: a port in use is the error, not a banner then a traceback.
@@ -139,7 +139,7 @@ def up(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
     from core.errors import ConfigError
     from core.settings import load_settings
     from core.telemetry import configure_logging_from
-    from enrich.up import UpOptions
+    from embedded.up import UpOptions
     from registry.resolver import configured_cache_ttl
 
     try:

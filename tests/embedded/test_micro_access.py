@@ -7,8 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from enrich.micro import micro_router
-from enrich.micro_store import MicroStore
+from embedded.micro import micro_router
+from embedded.micro_store import MicroStore
 from registry.keys import KeyRing
 from registry.publish import Publisher
 from registry.resolver import Resolver

@@ -25,7 +25,7 @@ DATA/eventkit.json, so `bad`, `replay`, `load` and `schema check --data-dir DATA
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,27 +35,25 @@ import structlog
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from core.badrows import BadRowBase
 from core.lake import open_lake
 from core.process_lock import ProcessLock, hold_lock
 from core.queue import open_publisher, open_subscriber
+from embedded.micro import MicroListener, bad_record, micro_router
+from embedded.micro_store import MicroStore
 from enrich.attempts import AttemptLog
 from enrich.cli import attempt_log_path, build_enrich
 from enrich.metrics import EnrichMetrics
-from enrich.micro import bad_record, good_record, micro_router
-from enrich.micro_store import MicroRecord, MicroStore
-from enrich.outcome import Good
 from enrich.outputs.rolling import CutPolicy
-from enrich.worker import CommittedMessage, EnrichWorker, WorkerConfig
+from enrich.worker import EnrichWorker, WorkerConfig
 from registry.cache_ttl import NOT_SET, Ttl
 from registry.keys import KeyRing
 from registry.resolver import with_bundled_schemas
 from registry.store import SchemaStore, open_store
 
-__all__ = ["MicroListener", "UpApp", "UpOptions", "UpStack", "build_up"]
+__all__ = ["UpApp", "UpOptions", "UpStack", "build_up"]
 
 LIVE_SCHEMA_TTL_S = 2.0
-log = structlog.get_logger("enrich.up")
+log = structlog.get_logger("embedded.up")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,23 +69,6 @@ class UpOptions:
     enrichments: str | None = None
     policy: CutPolicy = field(default_factory=CutPolicy.embedded)
     cache_ttl: Ttl = NOT_SET  # NOT_SET: a resolver config's cacheTtl, else LIVE_SCHEMA_TTL_S
-
-
-class MicroListener:
-    """Puts every committed outcome into the Micro store (called before the raw message is acked)."""
-
-    def __init__(self, store: MicroStore) -> None:
-        self.store = store
-
-    def committed(self, messages: Sequence[CommittedMessage]) -> None:
-        records: list[MicroRecord] = []
-        for message in messages:
-            for outcome in message.outcomes:
-                if isinstance(outcome, Good):
-                    records.append(good_record(outcome.event, outcome.raw))
-                elif isinstance(outcome, BadRowBase):
-                    records.append(bad_record(outcome.to_json(), message.data))
-        self.store.add(records)
 
 
 class UpApp:

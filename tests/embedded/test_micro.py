@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from core.badrows import AdapterFailures, InputDataMessage, Processor, RawEvent
+from embedded.micro import ENDPOINTS, bad_record, good_record, micro_router
+from embedded.micro_store import MicroRecord, MicroStore
 from enrich.event import EnrichedEvent
-from enrich.micro import ENDPOINTS, bad_record, good_record, micro_router
-from enrich.micro_store import MicroRecord, MicroStore
 from registry.resolver import Resolver
 from tests.raw_records import raw_record
 

@@ -28,17 +28,20 @@ import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from core.badrows import BadRowBase
 from core.badrows.payloads import RawEvent
 from core.errors import IgluParseError, RegistryUnavailable
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload, RawRecordError, format_instant
+from embedded.micro_store import MicroRecord, MicroStore
 from enrich.event import EnrichedEvent
-from enrich.micro_store import MicroRecord, MicroStore
+from enrich.outcome import Good
 from enrich.sdk_json import to_sdk_json
+from enrich.worker import CommittedMessage
 from registry.keys import ANONYMOUS, KeyRing
 from registry.resolver import Resolver, SchemaNotFound
 
-__all__ = ["ENDPOINTS", "bad_record", "good_record", "micro_raw_event", "micro_router"]
+__all__ = ["ENDPOINTS", "MicroListener", "bad_record", "good_record", "micro_raw_event", "micro_router"]
 
 ENDPOINTS = (
     "/micro/all",
@@ -264,3 +267,20 @@ def micro_router(store: MicroStore, resolver: Resolver, keys: KeyRing | None = N
         return JSONResponse({"error": f"unknown endpoint /micro/{rest}", "endpoints": list(ENDPOINTS)}, 404)
 
     return router
+
+
+class MicroListener:
+    """Puts every committed outcome into the Micro store (called before the raw message is acked)."""
+
+    def __init__(self, store: MicroStore) -> None:
+        self.store = store
+
+    def committed(self, messages: Sequence[CommittedMessage]) -> None:
+        records: list[MicroRecord] = []
+        for message in messages:
+            for outcome in message.outcomes:
+                if isinstance(outcome, Good):
+                    records.append(good_record(outcome.event, outcome.raw))
+                elif isinstance(outcome, BadRowBase):
+                    records.append(bad_record(outcome.to_json(), message.data))
+        self.store.add(records)
