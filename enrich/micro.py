@@ -32,9 +32,9 @@ from core.badrows.payloads import RawEvent
 from core.errors import IgluParseError, RegistryUnavailable
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload, RawRecordError, format_instant
+from core.sdk_json import to_sdk_json
 from enrich.event import EnrichedEvent
 from enrich.micro_store import MicroRecord, MicroStore
-from enrich.sdk_json import to_sdk_json
 from registry.keys import ANONYMOUS, KeyRing
 from registry.resolver import Resolver, SchemaNotFound
 

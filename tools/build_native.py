@@ -32,6 +32,7 @@ GROUP = "eventkit_native"  # the shared library every compiled module links to
 # Not here: enrich/event.py (EnrichedEvent is read column-wise by pyarrow through attrgetter, which a native
 # class makes slower), the outputs (their work is in pyarrow), and anything run once per process.
 MODULES = [
+    "core/base64url.py",
     "core/ids.py",
     "core/iglu.py",
     "core/raw.py",
@@ -40,13 +41,13 @@ MODULES = [
     "enrich/adapters/redirect.py",
     "enrich/adapters/tp1.py",
     "enrich/adapters/tp2.py",
-    "enrich/base64url.py",
     "enrich/derive.py",
     "enrich/enrichments/anon_ip.py",
     "enrich/enrichments/base.py",
     "enrich/enrichments/campaign_attribution.py",
     "enrich/enrichments/cookie_extractor.py",
     "enrich/enrichments/cross_navigation.py",
+    "enrich/enrichments/cross_navigation_sp.py",
     "enrich/enrichments/http_header_extractor.py",
     "enrich/enrichments/ip_lookups.py",
     "enrich/enrichments/json_path.py",
@@ -59,6 +60,7 @@ MODULES = [
     "enrich/environment.py",
     "enrich/outcome.py",
     "enrich/pii_event.py",
+    "enrich/pii_transformation.py",
     "enrich/pipeline.py",
     "enrich/tracker_protocol.py",
     "registry/validation.py",

@@ -32,7 +32,7 @@ from enrich.enrichments.json_path import JsonPath, compile_path
 from enrich.enrichments.proofs import Shape, Shapes
 from enrich.entities import dumps_json
 from enrich.event import EnrichedEvent
-from enrich.pii_event import PiiChanges, PiiTransformation, is_canonical_uuid
+from enrich.pii_transformation import PiiChanges, PiiTransformation, is_canonical_uuid
 
 __all__ = ["MEMO_SIZE", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 

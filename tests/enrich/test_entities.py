@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.badrows import CriterionMismatchMessage, IgluErrorMessage, NotIgluMessage, NotJsonMessage
-from enrich.base64url import decode_lenient, encode_base64url
+from core.base64url import decode_lenient, encode_base64url
 from enrich.entities import (
     CONTEXTS_OUTPUT,
     VALIDATION_INFO,

@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.atomic import ATOMIC_FIELDS, FIELD_NAMES
 from core.errors import LakeUnavailable
+from core.lake.jsonl import decode_jsonl, encode_jsonl
 from core.lake.local import LocalLake
-from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES
+from core.lake.partitions import PartNamer, hour_partition, parse_part_name
 from enrich.event import EnrichedEvent
-from enrich.outputs.badrows import decode_jsonl, encode_jsonl
 from enrich.outputs.commit import Backoff, commit_file
 from enrich.outputs.lake_writer import LakeWriter
 from enrich.outputs.parquet import GOOD_SCHEMA, decode_parquet, encode_parquet
-from enrich.outputs.partitions import PartNamer, hour_partition, parse_part_name
 from enrich.outputs.rolling import CutPolicy, RollingFile
 from enrich.outputs.tsv import decode_tsv, encode_tsv
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.base64url import decode_lenient
 from core.errors import ConfigError
-from enrich.base64url import decode_lenient
 from loader.fixes import diff, load_fixes, parse_fixes
 from loader.json_path import JsonPath
 from loader.payload_view import close_view, open_view
