@@ -102,7 +102,7 @@ def test_replaced_is_replace_strings_on_a_copy_and_leaves_the_document_alone(doc
     assert json.dumps(doc) == before
 
 
-# -- fix steps' reading and editing (was loader/json_path.py) ----------------------------------
+# -- reading and editing, as fix steps use them ---------------------------------------------------
 
 FIX_DOC: dict[str, Any] = {
     "a": {"b": [1, 2, 3], "odd key": "x"},
