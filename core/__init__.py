@@ -1,4 +1,4 @@
-"""The stage-independent kernel: Iglu identities, the raw record, bad rows, ports, settings, telemetry."""
+"""The stage-independent kernel: Iglu, the raw record, the enriched-event contract, bad rows, ports, settings."""
 
 from core import native as _native
 
