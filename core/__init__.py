@@ -1,4 +1,4 @@
-"""The stage-independent kernel: Iglu, the raw record, the enriched-event contract, bad rows, ports, settings."""
+"""The stage-independent kernel: Iglu, the raw and enriched event contracts, bad rows, ports, settings, telemetry."""
 
 from core import native as _native
 
