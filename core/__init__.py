@@ -1,1 +1,1 @@
-"""The stage-independent kernel: Iglu identities, the raw record, bad rows, ports, settings, telemetry."""
+"""The stage-independent kernel: Iglu, the raw and enriched event contracts, bad rows, ports, settings, telemetry."""

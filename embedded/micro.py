@@ -33,10 +33,10 @@ from core.badrows.payloads import RawEvent
 from core.errors import IgluParseError, RegistryUnavailable
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload, RawRecordError, format_instant
+from core.sdk_json import to_sdk_json
 from embedded.micro_store import MicroRecord, MicroStore
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
-from enrich.sdk_json import to_sdk_json
 from enrich.worker import CommittedMessage
 from registry.keys import ANONYMOUS, KeyRing
 from registry.resolver import Resolver, SchemaNotFound

@@ -25,6 +25,8 @@ import typer
 
 from registry.cache_ttl import NOT_SET, Ttl
 
+# Type-only and function-level imports here are for start-up speed, not cycles: the CLI root imports
+# this module on every `eventkit` run, so the pipeline is imported only when `enrich` actually runs.
 if TYPE_CHECKING:
     from enrich.enrichments.base import Enrichment
     from enrich.metrics import EnrichMetrics
@@ -101,7 +103,7 @@ def build_enrich(
     chain: tuple[Enrichment, ...] = ()
     fingerprint: FingerprintConfig | None = FingerprintConfig()
     if enrichments is not None:
-        from enrich.enrichments import load_enrichment_setup
+        from enrich.enrichments.registry import load_enrichment_setup
 
         configured, fingerprint = load_enrichment_setup(Path(enrichments), resolver)
         chain = tuple(configured)

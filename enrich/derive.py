@@ -15,9 +15,9 @@ from operator import gt
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from core.atomic import FIELD_INDEX, LengthLimits
 from core.badrows import InputDataMessage
 from core.iglu import SchemaKey
-from enrich.atomic import FIELD_INDEX, LengthLimits
 from enrich.environment import FingerprintConfig
 from enrich.event import EnrichedEvent
 from enrich.tracker_protocol import first_ip_token, sanitise

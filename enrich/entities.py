@@ -24,10 +24,10 @@ from core.badrows import (
     NotJsonMessage,
     SchemaViolationMessage,
 )
+from core.base64url import decode_base64_text
 from core.errors import IgluParseError
 from core.iglu import SchemaCriterion, SchemaKey, SelfDescribing, parse_self_describing
-from enrich.base64url import decode_base64_text
-from enrich.environment import SchemaValidator
+from registry.validator import SchemaValidator
 
 __all__ = [
     "CONTEXTS_CRITERION",

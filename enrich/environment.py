@@ -10,50 +10,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Literal
 
+from core.atomic import STRING_LIMITS, LengthLimits
 from core.badrows.processor import EVENTKIT_PROCESSOR_VERSION, Processor, eventkit_processor
 from core.errors import ConfigError
 from core.ids import new_uuid4
-from core.iglu import SchemaKey
-from enrich.atomic import STRING_LIMITS, LengthLimits
-
-if TYPE_CHECKING:
-    from enrich.enrichments.base import Enrichment
+from enrich.enrichments.base import Enrichment
+from registry.validator import SchemaValidator
 
 __all__ = [
     "DEFAULT_FINGERPRINT_EXCLUDES",
     "Environment",
     "FingerprintConfig",
     "HashAlgorithm",
-    "SchemaValidator",
-    "ValidationOutcome",
     "wall_clock_ms",
 ]
 
 HashAlgorithm = Literal["MD5", "SHA1", "SHA256", "SHA384", "SHA512"]
 DEFAULT_FINGERPRINT_EXCLUDES: tuple[str, ...] = ("eid", "nuid", "stm", "cv")
-
-
-class ValidationOutcome(Protocol):
-    """What enrich reads from a validation result (registry.validation.ValidationResult satisfies it)."""
-
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def key(self) -> SchemaKey: ...  # the schema actually used (the superseding one when superseded)
-    @property
-    def original(self) -> SchemaKey: ...
-    @property
-    def error(self) -> dict[str, Any] | None: ...  # IgluClientError JSON when not ok
-    @property
-    def superseded(self) -> bool: ...
-
-
-class SchemaValidator(Protocol):
-    """Validate an instance against an Iglu schema; raises core.errors.RegistryUnavailable on outages."""
-
-    def validate(self, key: SchemaKey, data: Any) -> ValidationOutcome: ...
 
 
 def wall_clock_ms() -> int:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
-from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES
+from core.atomic import ATOMIC_FIELDS, FIELD_NAMES
 
 __all__ = ["EnrichedEvent", "TsvFormatError", "format_tstamp", "parse_tstamp"]
 

@@ -51,7 +51,8 @@ from enrich.derive import (
     set_refr_url,
 )
 from enrich.enrichments.base import EnrichmentContext, information
-from enrich.enrichments.cross_navigation import CrossNavigation, CrossNavigationValue, set_cross_navigation
+from enrich.enrichments.cross_navigation import CrossNavigation, set_cross_navigation
+from enrich.enrichments.cross_navigation_sp import CrossNavigationValue
 from enrich.entities import (
     Entities,
     contexts_column,

@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from core.iglu import SchemaKey
-from enrich.sdk_json import entity_column
+from core.sdk_json import entity_column
 from registry.data_reports import json_type
 
 __all__ = [

@@ -45,7 +45,7 @@ import orjson
 
 from core.errors import ConfigError, IgluParseError
 from core.iglu import SchemaCriterion
-from loader.json_path import JsonPath
+from core.json_path import JsonPath
 from loader.payload_view import close_view, open_view
 
 __all__ = ["Change", "Condition", "FixConfig", "FixResult", "Flow", "Step", "diff", "load_fixes", "parse_fixes"]

@@ -40,11 +40,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import structlog
 
+from core.atomic import ATOMIC_FIELDS
 from core.errors import IgluParseError, TransientError
 from core.iglu import SchemaKey
 from core.lake import Lake, local_path, open_lake
 from core.process_lock import ProcessLock, hold_lock
-from enrich.atomic import ATOMIC_FIELDS
 from loader.columns import JSON, ColumnType, ListOf, column_name, model_prefix, quote_identifier, schema_type, widen
 from loader.warehouse import (
     EVENTS_TABLE,

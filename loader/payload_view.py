@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from core.badrows.limits import chunk_pairs, unchunk_pairs
-from enrich.base64url import decode_lenient, encode_base64url
+from core.base64url import decode_lenient, encode_base64url
 
 __all__ = ["BASE64_PARAMS", "JSON_PARAMS", "close_view", "open_view"]
 

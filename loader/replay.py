@@ -56,13 +56,11 @@ import orjson
 from core.badrows import EnrichmentPayload, RecoveryError, eventkit_processor
 from core.badrows.payloads import collector_payload_from_json
 from core.lake import Lake
+from core.lake.jsonl import encode_jsonl
+from core.lake.partitions import PartNamer
 from core.queue import Publisher
 from core.raw import CollectorPayload, RawRecordError
-from enrich.environment import Environment
-from enrich.outcome import Good
-from enrich.outputs.badrows import encode_jsonl
-from enrich.outputs.partitions import PartNamer
-from enrich.pipeline import enrich_payload
+from enrich.recheck import Recheck
 from loader.fixes import FixConfig, FixResult
 from loader.selection import (
     REPLAYED_PREFIX,
@@ -374,7 +372,7 @@ class Replayer:
         self.resolver = resolver
         self.fixes = fixes
         self.processor = eventkit_processor("replay")
-        self.env = Environment(Validator(resolver), processor=self.processor)
+        self.recheck = Recheck(Validator(resolver), self.processor)
 
     def candidate(self, entry: BadRowEntry) -> Candidate:
         """Fix (if configured), rebuild and re-check one bad row (a recovery_error as the row it wraps)."""
@@ -406,11 +404,9 @@ class Replayer:
         schemas: list[str] = []
         passes = True
         for record in candidate.records:
-            for outcome in enrich_payload(record, self.env):
-                if isinstance(outcome, Good):
-                    continue
+            for bad_row in self.recheck.failures(record):
                 passes = False
-                found_schemas, found_errors = describe_errors(outcome.to_json()["data"].get("failure"))
+                found_schemas, found_errors = describe_errors(bad_row["data"].get("failure"))
                 schemas.extend(found_schemas)
                 errors.extend(found_errors)
         candidate.passes = passes

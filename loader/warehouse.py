@@ -20,9 +20,9 @@ from pathlib import Path
 import duckdb
 import orjson
 
+from core.atomic import ATOMIC_FIELDS
 from core.errors import ConfigError, TransientError
 from core.locations import parse_warehouse_url
-from enrich.atomic import ATOMIC_FIELDS
 from loader.columns import ColumnType, dumps_type, quote_identifier, type_from_json, widen
 
 __all__ = [

@@ -22,6 +22,7 @@ from jsonschema.exceptions import SchemaError
 from core.iglu import SchemaKey, SchemaVer
 from registry.refs import ref_refusal, schema_refs
 from registry.regex_safety import analyse_pattern
+from registry.version_order import order_problem
 
 __all__ = [
     "CHECKS",
@@ -343,8 +344,6 @@ def _is_number(x: Any) -> bool:
 
 def lint_versions(keys: list[SchemaKey]) -> list[tuple[SchemaKey, Finding]]:
     """`versionGaps` findings for a set of keys: every version must follow Iglu's publish order."""
-    from registry.publish import order_problem
-
     out: list[tuple[SchemaKey, Finding]] = []
     by_schema: dict[tuple[str, str, str], list[SchemaVer]] = {}
     for key in keys:

@@ -13,7 +13,6 @@ that the schema's own vendor may not read (validation would never resolve it: re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +25,7 @@ from registry.keys import Principal, may_read, schema_reader
 from registry.lint import Finding, has_errors, lint_schema, schema_key_of
 from registry.refs import iglu_refs
 from registry.store import META, SchemaMeta, SchemaStore
+from registry.version_order import order_problem
 
 __all__ = [
     "COMPATIBILITY_MODES",
@@ -33,7 +33,6 @@ __all__ = [
     "Outcome",
     "Publisher",
     "declared_bump",
-    "order_problem",
 ]
 
 COMPATIBILITY_MODES = (
@@ -49,27 +48,6 @@ _POLICY_FILE = f"{META}/compatibility.json"
 MAX_REFERENCED_SCHEMAS = 256  # a bound on the store walk through `$ref` chains
 
 Status = Literal["created", "updated", "unchanged", "would-create", "would-update", "invalid", "conflict"]
-
-
-def order_problem(version: SchemaVer, existing: Iterable[SchemaVer]) -> str | None:
-    """Why Iglu Server's VersionCursor would refuse `version` next to `existing` (None when allowed)."""
-    have = set(existing)
-    m, r, a = version.model, version.revision, version.addition
-    if (m, r, a) == (1, 0, 0):
-        return None
-    if r == 0 and a == 0:
-        if not any(v.model == m - 1 for v in have):
-            return f"{version} needs some {m - 1}-*-* published first (no gaps between models)"
-        return None
-    if a == 0:
-        if not any(v.model == m and v.revision == r - 1 for v in have):
-            return f"{version} needs some {m}-{r - 1}-* published first (no gaps between revisions)"
-        return None
-    if SchemaVer(m, r, a - 1) not in have:
-        return f"{version} needs {m}-{r}-{a - 1} published first (no gaps between additions)"
-    if any(v.model == m and v.revision == r + 1 for v in have):
-        return f"Next revision in the group exists: {m}-{r + 1}-* is already published, so {version} cannot be added"
-    return None
 
 
 def declared_bump(previous: SchemaVer | None, version: SchemaVer) -> Literal["ADDITION", "REVISION", "MODEL"]:

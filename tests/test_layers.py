@@ -127,7 +127,6 @@ def test_nothing_imports_embedded() -> None:
     assert not into_embedded, "\n".join(map(str, into_embedded))
 
 
-@pytest.mark.xfail(strict=True, reason="until house-core lands")
 def test_loader_reaches_enrich_only_through_its_entry_point() -> None:
     """The loader imports from enrich only `enrich.recheck`, the narrow entry point replay's re-check uses."""
     other = [

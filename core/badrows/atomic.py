@@ -1,9 +1,8 @@
 """The 131 atomic fields as the bad-row schemas type them: once as a partially enriched event, once as a loader event.
 
-The table is copied from the published schemas (schema_violations 2-0-1 `payload.enriched` and
-loader_runtime_error 1-0-1 `payload`), in Snowplow TSV order. Each row:
-(name, kind in a partially enriched event, kind in a loader event, nullable in a loader event,
-loader maxLength, loader date-time).
+The shapes follow the published schemas (schema_violations 2-0-1 `payload.enriched` and
+loader_runtime_error 1-0-1 `payload`); the fields, their order, kinds and limits come from the one
+atomic table, `core.atomic`.
 """
 
 from __future__ import annotations
@@ -12,152 +11,47 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from core.atomic import ATOMIC_FIELDS, FIELD_NAMES, Kind
 from core.badrows.limits import fit, is_instant
 from core.raw import format_instant
 
 __all__ = [
-    "ATOMIC_FIELDS",
-    "ATOMIC_FIELD_NAMES",
     "normalise_loader_event",
     "normalise_partially_enriched",
 ]
 
-ATOMIC_FIELDS: tuple[tuple[str, str, str, bool, int | None, bool], ...] = (
-    ("app_id", "string", "string", True, 255, False),
-    ("platform", "string", "string", True, 255, False),
-    ("etl_tstamp", "string", "string", True, None, True),
-    ("collector_tstamp", "string", "string", False, None, True),
-    ("dvce_created_tstamp", "string", "string", True, None, True),
-    ("event", "string", "string", True, 128, False),
-    ("event_id", "string", "string", False, 36, False),
-    ("txn_id", "string", "integer", True, None, False),
-    ("name_tracker", "string", "string", True, 128, False),
-    ("v_tracker", "string", "string", True, 100, False),
-    ("v_collector", "string", "string", False, 100, False),
-    ("v_etl", "string", "string", False, 100, False),
-    ("user_id", "string", "string", True, 255, False),
-    ("user_ipaddress", "string", "string", True, 128, False),
-    ("user_fingerprint", "string", "string", True, 128, False),
-    ("domain_userid", "string", "string", True, 128, False),
-    ("domain_sessionidx", "integer", "integer", True, None, False),
-    ("network_userid", "string", "string", True, 128, False),
-    ("geo_country", "string", "string", True, 2, False),
-    ("geo_region", "string", "string", True, 3, False),
-    ("geo_city", "string", "string", True, 75, False),
-    ("geo_zipcode", "string", "string", True, 15, False),
-    ("geo_latitude", "number", "number", True, None, False),
-    ("geo_longitude", "number", "number", True, None, False),
-    ("geo_region_name", "string", "string", True, 100, False),
-    ("ip_isp", "string", "string", True, 100, False),
-    ("ip_organization", "string", "string", True, 128, False),
-    ("ip_domain", "string", "string", True, 128, False),
-    ("ip_netspeed", "string", "string", True, 100, False),
-    ("page_url", "string", "string", True, 4096, False),
-    ("page_title", "string", "string", True, 2000, False),
-    ("page_referrer", "string", "string", True, 4096, False),
-    ("page_urlscheme", "string", "string", True, 16, False),
-    ("page_urlhost", "string", "string", True, 255, False),
-    ("page_urlport", "integer", "integer", True, None, False),
-    ("page_urlpath", "string", "string", True, 3000, False),
-    ("page_urlquery", "string", "string", True, 6000, False),
-    ("page_urlfragment", "string", "string", True, 3000, False),
-    ("refr_urlscheme", "string", "string", True, 16, False),
-    ("refr_urlhost", "string", "string", True, 255, False),
-    ("refr_urlport", "integer", "integer", True, None, False),
-    ("refr_urlpath", "string", "string", True, 6000, False),
-    ("refr_urlquery", "string", "string", True, 6000, False),
-    ("refr_urlfragment", "string", "string", True, 3000, False),
-    ("refr_medium", "string", "string", True, 25, False),
-    ("refr_source", "string", "string", True, 50, False),
-    ("refr_term", "string", "string", True, 255, False),
-    ("mkt_medium", "string", "string", True, 255, False),
-    ("mkt_source", "string", "string", True, 255, False),
-    ("mkt_term", "string", "string", True, 255, False),
-    ("mkt_content", "string", "string", True, 500, False),
-    ("mkt_campaign", "string", "string", True, 255, False),
-    ("contexts", "string", "object", True, None, False),
-    ("se_category", "string", "string", True, 1000, False),
-    ("se_action", "string", "string", True, 1000, False),
-    ("se_label", "string", "string", True, 1000, False),
-    ("se_property", "string", "string", True, 1000, False),
-    ("se_value", "string", "number", True, None, False),
-    ("unstruct_event", "string", "object", True, None, False),
-    ("tr_orderid", "string", "string", True, 255, False),
-    ("tr_affiliation", "string", "string", True, 255, False),
-    ("tr_total", "string", "number", True, None, False),
-    ("tr_tax", "string", "number", True, None, False),
-    ("tr_shipping", "string", "number", True, None, False),
-    ("tr_city", "string", "string", True, 255, False),
-    ("tr_state", "string", "string", True, 255, False),
-    ("tr_country", "string", "string", True, 255, False),
-    ("ti_orderid", "string", "string", True, 255, False),
-    ("ti_sku", "string", "string", True, 255, False),
-    ("ti_name", "string", "string", True, 255, False),
-    ("ti_category", "string", "string", True, 255, False),
-    ("ti_price", "string", "number", True, None, False),
-    ("ti_quantity", "integer", "integer", True, None, False),
-    ("pp_xoffset_min", "integer", "integer", True, None, False),
-    ("pp_xoffset_max", "integer", "integer", True, None, False),
-    ("pp_yoffset_min", "integer", "integer", True, None, False),
-    ("pp_yoffset_max", "integer", "integer", True, None, False),
-    ("useragent", "string", "string", True, 1000, False),
-    ("br_name", "string", "string", True, 50, False),
-    ("br_family", "string", "string", True, 50, False),
-    ("br_version", "string", "string", True, 50, False),
-    ("br_type", "string", "string", True, 50, False),
-    ("br_renderengine", "string", "string", True, 50, False),
-    ("br_lang", "string", "string", True, 255, False),
-    ("br_features_pdf", "integer", "boolean", True, None, False),
-    ("br_features_flash", "integer", "boolean", True, None, False),
-    ("br_features_java", "integer", "boolean", True, None, False),
-    ("br_features_director", "integer", "boolean", True, None, False),
-    ("br_features_quicktime", "integer", "boolean", True, None, False),
-    ("br_features_realplayer", "integer", "boolean", True, None, False),
-    ("br_features_windowsmedia", "integer", "boolean", True, None, False),
-    ("br_features_gears", "integer", "boolean", True, None, False),
-    ("br_features_silverlight", "integer", "boolean", True, None, False),
-    ("br_cookies", "integer", "boolean", True, None, False),
-    ("br_colordepth", "string", "string", True, 12, False),
-    ("br_viewwidth", "integer", "integer", True, None, False),
-    ("br_viewheight", "integer", "integer", True, None, False),
-    ("os_name", "string", "string", True, 50, False),
-    ("os_family", "string", "string", True, 50, False),
-    ("os_manufacturer", "string", "string", True, 50, False),
-    ("os_timezone", "string", "string", True, 255, False),
-    ("dvce_type", "string", "string", True, 50, False),
-    ("dvce_ismobile", "integer", "boolean", True, None, False),
-    ("dvce_screenwidth", "integer", "integer", True, None, False),
-    ("dvce_screenheight", "integer", "integer", True, None, False),
-    ("doc_charset", "string", "string", True, 128, False),
-    ("doc_width", "integer", "integer", True, None, False),
-    ("doc_height", "integer", "integer", True, None, False),
-    ("tr_currency", "string", "string", True, 3, False),
-    ("tr_total_base", "string", "number", True, None, False),
-    ("tr_tax_base", "string", "number", True, None, False),
-    ("tr_shipping_base", "string", "number", True, None, False),
-    ("ti_currency", "string", "string", True, 3, False),
-    ("ti_price_base", "string", "number", True, None, False),
-    ("base_currency", "string", "string", True, 3, False),
-    ("geo_timezone", "string", "string", True, 64, False),
-    ("mkt_clickid", "string", "string", True, 128, False),
-    ("mkt_network", "string", "string", True, 64, False),
-    ("etl_tags", "string", "string", True, 500, False),
-    ("dvce_sent_tstamp", "string", "string", True, None, True),
-    ("refr_domain_userid", "string", "string", True, 128, False),
-    ("refr_dvce_tstamp", "string", "string", True, None, True),
-    ("derived_contexts", "string", "object", True, None, False),
-    ("domain_sessionid", "string", "string", True, 128, False),
-    ("derived_tstamp", "string", "string", True, None, True),
-    ("event_vendor", "string", "string", True, 1000, False),
-    ("event_name", "string", "string", True, 1000, False),
-    ("event_format", "string", "string", True, 128, False),
-    ("event_version", "string", "string", True, 128, False),
-    ("event_fingerprint", "string", "string", True, 128, False),
-    ("true_tstamp", "string", "string", True, None, True),
+# How the two bad-row payload shapes type each value kind of the atomic table.
+_PARTIAL_KINDS: dict[Kind, str] = {
+    "str": "string",
+    "int": "integer",
+    "dec": "string",
+    "float": "number",
+    "bool": "integer",
+    "ts": "string",
+    "json": "string",
+}
+_LOADER_KINDS: dict[Kind, str] = {
+    "str": "string",
+    "int": "integer",
+    "dec": "number",
+    "float": "number",
+    "bool": "boolean",
+    "ts": "string",
+    "json": "object",
+}
+# Snowplow's PartiallyEnrichedEvent keeps txn_id as it arrived (a string), unlike the loader event.
+_PARTIAL_EXCEPTIONS: dict[str, str] = {"txn_id": "string"}
+
+# (name, kind in a partially enriched event) and (name, kind in a loader event, nullable, loader
+# maxLength, date-time), in TSV order, from the one atomic table in core.atomic.
+_PARTIAL_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (f.name, _PARTIAL_EXCEPTIONS.get(f.name, _PARTIAL_KINDS[f.kind])) for f in ATOMIC_FIELDS
+)
+_LOADER_FIELDS: tuple[tuple[str, str, bool, int | None, bool], ...] = tuple(
+    (f.name, _LOADER_KINDS[f.kind], f.nullable, f.schema_max_length, f.kind == "ts") for f in ATOMIC_FIELDS
 )
 
-ATOMIC_FIELD_NAMES: tuple[str, ...] = tuple(row[0] for row in ATOMIC_FIELDS)
-
+_NAMES = frozenset(FIELD_NAMES)
 _INT64 = 2**63
 _MAX_INSTANT_MS = 253402300799999  # the last instant a four-digit year can write
 
@@ -215,7 +109,7 @@ def _tsv_instant(value: datetime) -> str:
 
 
 def _check_names(event: dict[str, Any], what: str) -> None:
-    unknown = set(event) - set(ATOMIC_FIELD_NAMES)
+    unknown = set(event) - _NAMES
     if unknown:
         raise ValueError(f"{what}: not atomic fields: {sorted(unknown)[:5]}")
 
@@ -228,7 +122,7 @@ def normalise_partially_enriched(event: dict[str, Any]) -> dict[str, Any]:
     """
     _check_names(event, "partially enriched event")
     out: dict[str, Any] = {}
-    for name, kind, *_ in ATOMIC_FIELDS:
+    for name, kind in _PARTIAL_FIELDS:
         value = event.get(name)
         if value is None:
             out[name] = None
@@ -260,7 +154,7 @@ def normalise_loader_event(event: dict[str, Any]) -> dict[str, Any]:
     """
     _check_names(event, "enriched event")
     out: dict[str, Any] = {}
-    for name, _, kind, nullable, limit, instant in ATOMIC_FIELDS:
+    for name, kind, nullable, limit, instant in _LOADER_FIELDS:
         value = event.get(name)
         result: Any = None
         if value is None:

@@ -11,7 +11,7 @@ from core.badrows import InputDataMessage
 from core.raw import CollectorPayload
 from enrich.adapters import iglu_webhook, redirect, tp1, tp2
 from enrich.adapters.base import Adapter, Params, Rejected, rejected
-from enrich.environment import SchemaValidator
+from registry.validator import SchemaValidator
 
 __all__ = ["ADAPTERS", "Adapter", "Params", "Rejected", "adapt", "is_tracker_protocol"]
 

@@ -17,7 +17,7 @@ from core.badrows import AdapterMessage, NotIgluMessage, NotJsonMessage, Tracker
 from core.errors import IgluParseError
 from core.iglu import SelfDescribing, parse_self_describing
 from core.raw import CollectorPayload
-from enrich.environment import SchemaValidator
+from registry.validator import SchemaValidator
 
 __all__ = ["Adapter", "Params", "Rejected", "query_params", "query_text", "read_sdj_body", "rejected"]
 

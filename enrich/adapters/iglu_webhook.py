@@ -19,7 +19,7 @@ from core.errors import IgluParseError
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload
 from enrich.adapters.base import Params, Rejected, query_params, read_sdj_body, rejected
-from enrich.environment import SchemaValidator
+from registry.validator import SchemaValidator
 
 __all__ = ["TRACKER_VERSION", "adapt"]
 

@@ -12,10 +12,10 @@ from typing import Any, Final
 import orjson
 
 from core.badrows import InputDataMessage, NotJsonMessage
+from core.base64url import decode_base64_text, encode_base64url
 from core.raw import CollectorPayload
 from enrich.adapters.base import Params, Rejected, query_params, query_text, rejected
-from enrich.base64url import decode_base64_text, encode_base64url
-from enrich.environment import SchemaValidator
+from registry.validator import SchemaValidator
 
 __all__ = ["URI_REDIRECT", "adapt"]
 

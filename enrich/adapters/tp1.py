@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.badrows import InputDataMessage
 from core.raw import CollectorPayload
 from enrich.adapters.base import Params, Rejected, query_params, rejected
-from enrich.environment import SchemaValidator
+from registry.validator import SchemaValidator
 
 __all__ = ["adapt"]
 

@@ -22,7 +22,7 @@ from core.badrows import (
 from core.iglu import SchemaCriterion, SelfDescribing
 from core.raw import CollectorPayload
 from enrich.adapters.base import Params, Rejected, query_params, read_sdj_body, rejected
-from enrich.environment import SchemaValidator
+from registry.validator import SchemaValidator
 
 __all__ = ["CONTENT_TYPES", "PAYLOAD_DATA", "adapt"]
 

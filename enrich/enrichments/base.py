@@ -15,23 +15,20 @@ validates and attaches to the good event.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 from urllib.parse import unquote
 
 from mypy_extensions import mypyc_attr
 
-from core.badrows.messages import EnrichmentFailureMessage, EnrichmentInformation
+from core.badrows.messages import EnrichmentFailureMessage, EnrichmentInformation, InputDataMessage
 from core.iglu import SchemaKey
 from core.raw import CollectorPayload, split_headers
+from enrich.enrichments.cross_navigation_sp import CrossNavigationValue, read_sp
 from enrich.enrichments.proofs import Shape, checked_entity, validator_generation
 from enrich.entities import Entities
-from enrich.environment import SchemaValidator
 from enrich.event import EnrichedEvent
-
-if TYPE_CHECKING:
-    from core.badrows.messages import InputDataMessage
-    from enrich.enrichments.cross_navigation import CrossNavigationValue
-    from enrich.pii_event import PiiTransformation
+from enrich.pii_transformation import PiiTransformation
+from registry.validator import SchemaValidator
 
 __all__ = ["BuiltInEnrichment", "Enrichment", "EnrichmentContext", "information", "parse_query"]
 
@@ -176,11 +173,9 @@ class EnrichmentContext:
 
     @property
     def sp(self) -> CrossNavigationValue | InputDataMessage | None:
-        """The page URL's first `_sp` parameter, parsed (enrich/enrichments/cross_navigation.py): None without one,
+        """The page URL's first `_sp` parameter, parsed (enrich/enrichments/cross_navigation_sp.py): None without one,
         the problem when its timestamp is unreadable."""
         if not self._sp_read:
-            from enrich.enrichments.cross_navigation import read_sp  # (that module builds on this one)
-
             self.known_sp(read_sp(self.page_query))
         return self._sp
 

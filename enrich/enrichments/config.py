@@ -16,7 +16,7 @@ import orjson
 
 from core.errors import ConfigError, IgluParseError
 from core.iglu import SchemaKey, parse_self_describing
-from enrich.environment import SchemaValidator
+from registry.validator import SchemaValidator
 
 __all__ = ["EnrichmentConfig", "read_config", "read_folder"]
 

@@ -26,13 +26,13 @@ import orjson
 from core.badrows import EnrichmentFailureMessage
 from core.errors import ConfigError, IgluParseError
 from core.iglu import SchemaCriterion, SchemaKey
+from core.json_path import JsonPath, compile_path
 from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext
 from enrich.enrichments.config import EnrichmentConfig
-from enrich.enrichments.json_path import JsonPath, compile_path
 from enrich.enrichments.proofs import Shape, Shapes
 from enrich.entities import dumps_json
 from enrich.event import EnrichedEvent
-from enrich.pii_event import PiiChanges, PiiTransformation, is_canonical_uuid
+from enrich.pii_transformation import PiiChanges, PiiTransformation, is_canonical_uuid
 
 __all__ = ["MEMO_SIZE", "JsonField", "PiiPseudonymiser", "build", "hasher"]
 

@@ -23,7 +23,7 @@ from core.badrows import NotIgluMessage
 from core.errors import IgluParseError
 from core.iglu import SchemaKey
 from enrich.entities import Entities, declared_uri, parse_entity, validate_entity
-from enrich.environment import SchemaValidator
+from registry.validator import SchemaValidator
 
 __all__ = ["MAX_PROOFS", "Proof", "Proofs", "Shape", "Shapes", "checked_entity", "proven", "validator_generation"]
 

@@ -34,14 +34,14 @@ from pathlib import Path, PurePath
 from types import ModuleType
 from typing import Any
 
+from core.atomic import ATOMIC_FIELDS
 from core.badrows import EnrichmentErrorMessage, EnrichmentFailureMessage, IgluErrorMessage
 from core.errors import ConfigError, IgluParseError
 from core.iglu import SchemaKey
-from enrich.atomic import ATOMIC_FIELDS
 from enrich.enrichments.base import BuiltInEnrichment, EnrichmentContext, information
 from enrich.enrichments.config import EnrichmentConfig
-from enrich.environment import SchemaValidator
 from enrich.event import EnrichedEvent
+from registry.validator import SchemaValidator
 
 __all__ = ["ENTRY_POINT_GROUP", "PythonEnrichment", "build"]
 

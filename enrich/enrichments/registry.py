@@ -1,5 +1,10 @@
 """The enrichment plug-ins: a literal map from configuration schema to module, with Snowplow's run order.
 
+`load_enrichments(folder, registry)` is what the composition roots call (`eventkit enrich
+--enrichments DIR`, `eventkit up` with `./enrichments/`): it validates each config file through the
+registry and returns the enabled enrichments in order; `load_enrichment_setup` also returns the
+`event_fingerprint_config` settings.
+
 Keyed by the config schema's (vendor, name), as the wire says; each entry names the schema versions
 it accepts (a criterion) and its place in snowplow.md §3.1 phase 2: the UA and referer steps before
 campaign attribution, IP lookups before IP anonymisation, PII pseudonymisation last. A config whose
@@ -16,6 +21,7 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from core.iglu import SchemaCriterion
+from core.locations import BUNDLED_SCHEMAS
 from enrich.enrichments import (
     anon_ip,
     campaign_attribution,
@@ -32,9 +38,12 @@ from enrich.enrichments import (
 )
 from enrich.enrichments.base import Enrichment
 from enrich.enrichments.config import EnrichmentConfig, read_folder
-from enrich.environment import FingerprintConfig, SchemaValidator
+from enrich.environment import FingerprintConfig
+from registry.resolver import Resolver
+from registry.validation import Validator
+from registry.validator import SchemaValidator
 
-__all__ = ["ENRICHMENTS", "Plugin", "build_chain", "load_enrichments", "load_setup"]
+__all__ = ["ENRICHMENTS", "Plugin", "build_chain", "load_enrichment_setup", "load_enrichments"]
 
 _SP = "com.snowplowanalytics.snowplow"
 _SPE = "com.snowplowanalytics.snowplow.enrichments"
@@ -119,12 +128,27 @@ def build_chain(configs: Sequence[EnrichmentConfig]) -> list[Enrichment]:
     return [enrichment for _, enrichment in chosen]
 
 
-def load_enrichments(folder: Path, validator: SchemaValidator) -> list[Enrichment]:
-    """Read, validate and build every config in `folder`, in Snowplow's order."""
-    return load_setup(folder, validator)[0]
+def load_enrichments(folder: Path, registry: Resolver | SchemaValidator) -> list[Enrichment]:
+    """The enabled enrichments configured in `folder`, in Snowplow's order; ConfigError on any bad file."""
+    return load_enrichment_setup(folder, registry)[0]
 
 
-def load_setup(folder: Path, validator: SchemaValidator) -> tuple[list[Enrichment], FingerprintConfig | None]:
-    """The enrichment chain of `folder` and its fingerprint settings (the default when it has none)."""
-    configs = read_folder(folder, validator)
+def load_enrichment_setup(
+    folder: Path, registry: Resolver | SchemaValidator
+) -> tuple[list[Enrichment], FingerprintConfig | None]:
+    """load_enrichments() plus the fingerprint settings of `folder` (`event_fingerprint_config`, else the default).
+
+    Configs are validated through `registry`; given a resolver, Snowplow's enrichment config schemas
+    (bundled in `schemas/`) are consulted after its chain.
+    """
+    if isinstance(registry, Resolver):
+        # Snowplow's enrichment config schemas are bundled: consult them after the given chain
+        # (composition roots already include them via with_bundled_schemas; don't add them twice).
+        bundled = Resolver.from_locations(str(BUNDLED_SCHEMAS), cache_ttl=None)
+        roots = {getattr(r, "root", None) for r in registry.repositories}
+        extra = [r for r in bundled.repositories if getattr(r, "root", None) not in roots]
+        if extra:
+            registry = Resolver([*registry.repositories, *extra], cache_ttl=None)
+        registry = Validator(registry)
+    configs = read_folder(folder, registry)
     return build_chain(configs), fingerprint.fingerprint_config(configs)

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import LakeUnavailable, ObjectExists
+from core.lake.partitions import PartNamer
 from core.lake.port import Lake
-from enrich.outputs.partitions import PartNamer
 from enrich.outputs.rolling import PendingFile
 
 __all__ = ["Backoff", "commit_file"]

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from core.lake.jsonl import encode_jsonl
+from core.lake.partitions import PartNamer
 from enrich.event import EnrichedEvent
-from enrich.outputs.badrows import encode_jsonl
 from enrich.outputs.parquet import encode_parquet
-from enrich.outputs.partitions import PartNamer
 from enrich.outputs.rolling import CutPolicy, PendingFile, RollingFile
 from enrich.outputs.tsv import encode_tsv
 from enrich.pii_event import PII_COLUMNS, PiiEvent

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from enrich.atomic import ATOMIC_FIELDS, AtomicField
+from core.atomic import ATOMIC_FIELDS, AtomicField
 
 __all__ = ["DECIMAL_TYPE", "GOOD_SCHEMA", "decode_parquet", "encode_parquet", "events_to_table"]
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from enrich.outputs.partitions import PartNamer
+from core.lake.partitions import PartNamer
 
 __all__ = ["CutPolicy", "PendingFile", "RollingFile"]
 

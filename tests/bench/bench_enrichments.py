@@ -24,8 +24,8 @@ from urllib.parse import quote
 
 from core.badrows import EnrichmentFailureMessage
 from core.lake.local import LocalLake
-from enrich.enrichments import load_enrichments
 from enrich.enrichments.base import Enrichment, EnrichmentContext
+from enrich.enrichments.registry import load_enrichments
 from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.pipeline import enrich_record

@@ -15,6 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.atomic import ATOMIC_FIELDS
+from core.atomic import FIELD_NAMES as ATOMIC_FIELD_NAMES
 from core.badrows import (
     BAD_ROW_TYPES,
     EVENTKIT_PROCESSOR_VERSION,
@@ -50,7 +52,6 @@ from core.badrows import (
     schema_issues_error,
     validation_error,
 )
-from core.badrows.atomic import ATOMIC_FIELD_NAMES, ATOMIC_FIELDS
 from core.badrows.limits import chunk_pairs, unchunk_pairs
 from core.badrows.loader_rows import RECOVERABLE_SCHEMAS
 from core.badrows.raw_rows import LOADERS

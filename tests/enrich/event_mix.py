@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
+from core.lake.jsonl import decode_jsonl
 from core.lake.port import Lake
 from core.raw import CollectorPayload
-from enrich.outputs.badrows import decode_jsonl
 from enrich.outputs.parquet import decode_parquet
 from registry.resolver import with_bundled_schemas
 from tests.badrow_schemas import assert_valid_bad_row

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.atomic import FIELD_NAMES, LengthLimits
 from core.iglu import SchemaKey
-from enrich.atomic import FIELD_NAMES, LengthLimits
 from enrich.derive import (
     LENGTH_KEYWORD,
     client_ip,

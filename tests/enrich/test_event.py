@@ -11,151 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES, STRING_LIMITS
+from core.atomic import ATOMIC_FIELDS, FIELD_NAMES
 from enrich.event import EnrichedEvent, format_tstamp, parse_tstamp
 from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS
 from tests.enrich.pipeline_env import REPO_ROOT
 
-# §3.2 of the reference, as a flat list: the order every loader and analytics SDK relies on.
-SNOWPLOW_ORDER = [
-    "app_id",
-    "platform",
-    "etl_tstamp",
-    "collector_tstamp",
-    "dvce_created_tstamp",
-    "event",
-    "event_id",
-    "txn_id",
-    "name_tracker",
-    "v_tracker",
-    "v_collector",
-    "v_etl",
-    "user_id",
-    "user_ipaddress",
-    "user_fingerprint",
-    "domain_userid",
-    "domain_sessionidx",
-    "network_userid",
-    "geo_country",
-    "geo_region",
-    "geo_city",
-    "geo_zipcode",
-    "geo_latitude",
-    "geo_longitude",
-    "geo_region_name",
-    "ip_isp",
-    "ip_organization",
-    "ip_domain",
-    "ip_netspeed",
-    "page_url",
-    "page_title",
-    "page_referrer",
-    "page_urlscheme",
-    "page_urlhost",
-    "page_urlport",
-    "page_urlpath",
-    "page_urlquery",
-    "page_urlfragment",
-    "refr_urlscheme",
-    "refr_urlhost",
-    "refr_urlport",
-    "refr_urlpath",
-    "refr_urlquery",
-    "refr_urlfragment",
-    "refr_medium",
-    "refr_source",
-    "refr_term",
-    "mkt_medium",
-    "mkt_source",
-    "mkt_term",
-    "mkt_content",
-    "mkt_campaign",
-    "contexts",
-    "se_category",
-    "se_action",
-    "se_label",
-    "se_property",
-    "se_value",
-    "unstruct_event",
-    "tr_orderid",
-    "tr_affiliation",
-    "tr_total",
-    "tr_tax",
-    "tr_shipping",
-    "tr_city",
-    "tr_state",
-    "tr_country",
-    "ti_orderid",
-    "ti_sku",
-    "ti_name",
-    "ti_category",
-    "ti_price",
-    "ti_quantity",
-    "pp_xoffset_min",
-    "pp_xoffset_max",
-    "pp_yoffset_min",
-    "pp_yoffset_max",
-    "useragent",
-    "br_name",
-    "br_family",
-    "br_version",
-    "br_type",
-    "br_renderengine",
-    "br_lang",
-    "br_features_pdf",
-    "br_features_flash",
-    "br_features_java",
-    "br_features_director",
-    "br_features_quicktime",
-    "br_features_realplayer",
-    "br_features_windowsmedia",
-    "br_features_gears",
-    "br_features_silverlight",
-    "br_cookies",
-    "br_colordepth",
-    "br_viewwidth",
-    "br_viewheight",
-    "os_name",
-    "os_family",
-    "os_manufacturer",
-    "os_timezone",
-    "dvce_type",
-    "dvce_ismobile",
-    "dvce_screenwidth",
-    "dvce_screenheight",
-    "doc_charset",
-    "doc_width",
-    "doc_height",
-    "tr_currency",
-    "tr_total_base",
-    "tr_tax_base",
-    "tr_shipping_base",
-    "ti_currency",
-    "ti_price_base",
-    "base_currency",
-    "geo_timezone",
-    "mkt_clickid",
-    "mkt_network",
-    "etl_tags",
-    "dvce_sent_tstamp",
-    "refr_domain_userid",
-    "refr_dvce_tstamp",
-    "derived_contexts",
-    "domain_sessionid",
-    "derived_tstamp",
-    "event_vendor",
-    "event_name",
-    "event_format",
-    "event_version",
-    "event_fingerprint",
-    "true_tstamp",
-]
 
-
-def test_fields_are_snowplows_131_in_order() -> None:
-    """Names and order match the enriched TSV exactly; indexes are positions."""
-    assert tuple(SNOWPLOW_ORDER) == FIELD_NAMES
-    assert [f.index for f in ATOMIC_FIELDS] == list(range(131))
+def test_event_slots_are_the_atomic_fields_in_order() -> None:
+    """EnrichedEvent's attributes are the 131 atomic fields of core.atomic, in TSV order, all None at first."""
     assert EnrichedEvent.__slots__ == FIELD_NAMES
     assert EnrichedEvent().values() == (None,) * 131
 
@@ -168,29 +31,6 @@ def test_update_sets_several_fields_and_refuses_unknown_ones() -> None:
     assert event.copy() == event
     with pytest.raises(AttributeError):
         event.update({"apid": "shop"})
-
-
-def test_limits_are_enrichs_defaults() -> None:
-    """Every string field has enrich's default limit (page_url 10000, mkt_clickid 1000, not the schema's)."""
-    assert STRING_LIMITS["page_url"] == 10000
-    assert STRING_LIMITS["page_referrer"] == 10000
-    assert STRING_LIMITS["mkt_clickid"] == 1000
-    assert STRING_LIMITS["event_id"] == 36
-    assert STRING_LIMITS["geo_country"] == 2
-    assert all((f.max_length is not None) == (f.kind == "str") for f in ATOMIC_FIELDS)
-
-
-def test_enrich_and_bad_row_tables_describe_the_same_fields() -> None:
-    """enrich.atomic and core.badrows.atomic (typed from the bad-row schemas) list the same 131 fields in the
-    same order, and enrich's limits equal the loader bad-row schemas' maxLength except the three enrich widens
-    and se_label, which those schemas cap at 1000 while the atomic schema and enrich allow 4096."""
-    from core.badrows.atomic import ATOMIC_FIELD_NAMES
-    from core.badrows.atomic import ATOMIC_FIELDS as SCHEMA_FIELDS
-
-    assert FIELD_NAMES == ATOMIC_FIELD_NAMES
-    schema_limits = {row[0]: row[4] for row in SCHEMA_FIELDS if row[4] is not None}
-    differing = {name for name, limit in STRING_LIMITS.items() if schema_limits.get(name) != limit}
-    assert differing == {"page_url", "page_referrer", "mkt_clickid", "se_label"}
 
 
 def test_new_event_is_all_null_and_serialises_to_130_tabs() -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from core.atomic import FIELD_NAMES
 from core.raw import CollectorPayload
-from enrich.atomic import FIELD_NAMES
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good, Outcome
 from enrich.pipeline import enrich_payload

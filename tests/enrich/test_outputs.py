@@ -1,9 +1,8 @@
-"""Enrich outputs: Parquet / TSV / JSON-lines encoders, partitions and part names, the rolling cutter, commits."""
+"""Enrich outputs: Parquet / TSV encoders, the rolling cutter, the lake writer, commits."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,15 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.atomic import ATOMIC_FIELDS, FIELD_NAMES
 from core.errors import LakeUnavailable
+from core.lake.jsonl import encode_jsonl
 from core.lake.local import LocalLake
-from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES
+from core.lake.partitions import PartNamer, hour_partition
 from enrich.event import EnrichedEvent
-from enrich.outputs.badrows import decode_jsonl, encode_jsonl
 from enrich.outputs.commit import Backoff, commit_file
 from enrich.outputs.lake_writer import LakeWriter
 from enrich.outputs.parquet import GOOD_SCHEMA, decode_parquet, encode_parquet
-from enrich.outputs.partitions import PartNamer, hour_partition, parse_part_name
 from enrich.outputs.rolling import CutPolicy, RollingFile
 from enrich.outputs.tsv import decode_tsv, encode_tsv
 
@@ -140,37 +139,6 @@ def test_tsv_file_is_one_131_field_line_per_event() -> None:
     assert re.search(r"\t2026-11-2\d \d\d:\d\d:\d\d\.\d{3}\t", lines[0])
     assert decode_tsv(data) == events
     assert encode_tsv([]) == b""
-
-
-def test_jsonl_round_trip() -> None:
-    """JSON-lines framing keeps one document per line, in order."""
-    docs = [b'{"a":1}', b'{"b":"x\\ny"}']
-    data = encode_jsonl(docs)
-    assert data.count(b"\n") == 2
-    assert decode_jsonl(data) == [{"a": 1}, {"b": "x\ny"}]
-
-
-@given(st.integers(min_value=0, max_value=253_402_300_799_999))
-def test_hour_partition_matches_utc_calendar(ms: int) -> None:
-    """The partition of an instant is its UTC date and hour."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    assert hour_partition(ms) == f"date={dt.date().isoformat()}/hour={dt.hour:02d}"
-
-
-def test_part_names_are_unique_sortable_and_parseable() -> None:
-    """One namer never repeats a name; names carry open time, writer id and sequence; other namers differ."""
-    namer, other = PartNamer(), PartNamer()
-    names = [namer.next_name("good", T0 + i, "parquet") for i in range(50)]
-    assert len(set(names)) == 50 and names == sorted(names)
-    assert other.next_name("good", T0, "parquet") not in names
-    first = names[0]
-    assert first.startswith("good/date=2026-11-26/hour=")
-    parsed = parse_part_name(first.rsplit("/", 1)[1])
-    assert parsed is not None
-    assert (parsed.opened_ms, parsed.writer, parsed.seq, parsed.ext) == (T0, namer.writer_id, 1, "parquet")
-    assert parse_part_name("not-a-part.parquet") is None
-    with pytest.raises(ValueError):
-        PartNamer("XYZ")
 
 
 def test_rolling_file_cuts_on_count_bytes_and_age() -> None:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from core.atomic import ATOMIC_FIELDS, FIELD_NAMES, STRING_LIMITS
 from core.badrows import IgluErrorMessage, SchemaViolations
-from enrich.atomic import ATOMIC_FIELDS, FIELD_NAMES, STRING_LIMITS
 from enrich.derive import length_reports
 from enrich.enrichments.pii import PiiPseudonymiser
 from enrich.enrichments.proofs import Shape
@@ -20,18 +20,8 @@ from enrich.environment import Environment
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
 from enrich.outputs.parquet import decode_parquet, encode_parquet
-from enrich.pii_event import (
-    LIMITED_FIELDS,
-    PARENT_EVENT,
-    PII_COLUMNS,
-    PII_FIELDS,
-    PII_TRANSFORMATION,
-    PiiChanges,
-    PiiEvent,
-    PiiTransformation,
-    is_canonical_uuid,
-    pii_event,
-)
+from enrich.pii_event import LIMITED_FIELDS, PII_COLUMNS, PII_FIELDS, PiiEvent, pii_event
+from enrich.pii_transformation import PARENT_EVENT, PII_TRANSFORMATION, PiiChanges, PiiTransformation, is_canonical_uuid
 from enrich.pipeline import enrich_payload
 from registry.json_formats import is_uuid
 from tests.enrich.enrichments.events import CountingValidator, build, payload, snowplow_config

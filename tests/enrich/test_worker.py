@@ -18,6 +18,7 @@ import pytest
 from snowplow_analytics_sdk.event_transformer import transform
 
 from core.errors import LakeUnavailable
+from core.lake.jsonl import decode_jsonl
 from core.lake.local import LocalLake
 from core.locations import BUNDLED_SCHEMAS
 from core.queue import open_publisher, open_subscriber
@@ -25,7 +26,6 @@ from core.queue.port import Delivery, Subscriber
 from core.raw import CollectorPayload, RawRecordError
 from enrich.cli import build_enrich
 from enrich.outcome import Outcome
-from enrich.outputs.badrows import decode_jsonl
 from enrich.outputs.commit import Backoff
 from enrich.outputs.parquet import decode_parquet
 from enrich.outputs.rolling import CutPolicy

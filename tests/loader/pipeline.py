@@ -16,13 +16,13 @@ from typing import Any
 
 from core.badrows import BadRowBase, Processor
 from core.lake import Lake
+from core.lake.jsonl import encode_jsonl
+from core.lake.partitions import PartNamer
 from core.locations import BUNDLED_SCHEMAS
 from core.raw import CollectorPayload
 from enrich.environment import Environment
 from enrich.outcome import Good
-from enrich.outputs.badrows import encode_jsonl
 from enrich.outputs.parquet import encode_parquet
-from enrich.outputs.partitions import PartNamer
 from enrich.pipeline import enrich_payload
 from registry.resolver import Resolver
 from registry.validation import Validator

@@ -1,4 +1,4 @@
-"""Fix steps: the JSONPath subset, the opened payload view, conditions, and each step kind."""
+"""Fix steps: the opened payload view, conditions, and each step kind (their JSONPath: tests/core/test_json_path.py)."""
 
 from __future__ import annotations
 
@@ -13,61 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.base64url import decode_lenient
 from core.errors import ConfigError
-from enrich.base64url import decode_lenient
 from loader.fixes import diff, load_fixes, parse_fixes
-from loader.json_path import JsonPath
 from loader.payload_view import close_view, open_view
 from tests.loader.pipeline import b64
-
-DOC: dict[str, Any] = {
-    "a": {"b": [1, 2, 3], "odd key": "x"},
-    "items": [
-        {"schema": "iglu:com.acme/x/jsonschema/1-0-0", "n": 1},
-        {"schema": "iglu:com.other/y/jsonschema/1-0-0", "n": 2},
-    ],
-}
-
-
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        ("$.a.b[0]", [1]),
-        ("$.a.b[-1]", [3]),
-        ("$.a.b[*]", [1, 2, 3]),
-        ("$.a['odd key']", ["x"]),
-        ('$.a["odd key"]', ["x"]),
-        ("$.items[?(@.schema =~ iglu:com.acme/.*)].n", [1]),
-        ("$.items.[?(@.schema=~'iglu:com\\.other/.*')].n", [2]),
-        ("$.items[?(@.n == 2)].schema", ["iglu:com.other/y/jsonschema/1-0-0"]),
-        ("$.items[*].n", [1, 2]),
-        ("$.missing.x", []),
-        ("$.a.b[7]", []),
-        ("$", [DOC]),
-    ],
-)
-def test_paths_find_values(path: str, expected: list[Any]) -> None:
-    """The supported JSONPath forms reach the values they name, and nothing for paths that do not exist."""
-    assert JsonPath.parse(path).values(DOC) == expected
-
-
-@pytest.mark.parametrize("path", ["a.b", "$.", "$[", "$.a[x]", "$[?(@.a ~ 1)]", "$[?(@.a =~ ([)]"])
-def test_bad_paths_are_refused_with_a_reason(path: str) -> None:
-    """A malformed path is a ValueError naming the path (the fix file's loader turns it into ConfigError)."""
-    with pytest.raises(ValueError, match=r"path|regex"):
-        JsonPath.parse(path)
-
-
-def test_set_remove_add_change_the_document() -> None:
-    """set replaces every match, remove deletes (list elements from the back), add creates missing objects."""
-    doc = json.loads(json.dumps(DOC))
-    assert JsonPath.parse("$.items[*].n").set(doc, 0) == 2
-    assert JsonPath.parse("$.a.b[?(@ == 2)]").remove(doc) == 1  # `@` alone is the element itself
-    assert doc["a"]["b"] == [1, 3]
-    assert JsonPath.parse("$.a.b[*]").remove(doc) == 2
-    assert JsonPath.parse("$.new.deep.key").add(doc, True) == 1
-    assert doc["items"][0]["n"] == 0 and doc["a"]["b"] == [] and doc["new"] == {"deep": {"key": True}}
-
 
 RAW_PARAMS = [
     {"name": "e", "value": "ue"},
@@ -276,28 +226,6 @@ def test_diff_lists_changed_leaves() -> None:
     """diff reports removed, added and changed leaves with their paths."""
     changes = diff({"a": 1, "b": {"c": [1, 2]}}, {"b": {"c": [1, 3]}, "d": None})
     assert [(c.path, c.before, c.after) for c in changes] == [("$.a", 1, None), ("$.b.c[1]", 2, 3), ("$.d", None, None)]
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-    lambda inner: (
-        st.lists(inner, max_size=3)
-        | st.dictionaries(st.text(alphabet="abc .-_'", min_size=1, max_size=4), inner, max_size=3)
-    ),
-    max_leaves=12,
-)
-
-
-@given(json_values)
-def test_every_found_location_has_an_exact_path_back_to_it(doc: Any) -> None:
-    """For every value reachable in a document, the concrete path JsonPath reports finds exactly that value again."""
-    frontier = [JsonPath.parse("$").find(doc)[0]]
-    while frontier:
-        loc = frontier.pop()
-        if loc.container is not None:
-            assert loc.exact().values(doc) == [loc.value]
-        if isinstance(loc.value, dict | list):
-            frontier.extend(JsonPath(loc.path, (*loc.exact().segments, JsonPath.parse("$[*]").segments[0])).find(doc))
 
 
 FIXES_DOC = Path(__file__).resolve().parents[2] / "docs" / "FIXES.md"

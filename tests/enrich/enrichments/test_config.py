@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
-from enrich.enrichments import load_enrichments
 from enrich.enrichments.base import BuiltInEnrichment
-from enrich.enrichments.registry import ENRICHMENTS
+from enrich.enrichments.registry import ENRICHMENTS, load_enrichments
 from registry.resolver import Resolver
 from tests.enrich.enrichments.events import SNOWPLOW_CONFIGS, snowplow_config, staged_configs
 from tests.enrich.enrichments.mmdb import write_databases

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from core.badrows import EnrichmentFailures, InputDataMessage
 from core.raw import format_instant
 from enrich.enrichments.base import EnrichmentContext
-from enrich.enrichments.cross_navigation import CrossNavigationValue, parse_sp, read_sp
+from enrich.enrichments.cross_navigation_sp import CrossNavigationValue, parse_sp, read_sp
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good, Outcome
 from enrich.tracker_protocol import MAX_TSTAMP_MS, MIN_TSTAMP_MS

@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import ConfigError
 from enrich.cli import build_enrich
-from enrich.enrichments import load_enrichment_setup
+from enrich.enrichments.registry import load_enrichment_setup
 from enrich.environment import DEFAULT_FINGERPRINT_EXCLUDES, FingerprintConfig
 from enrich.outcome import Good
 from tests.enrich.event_mix import raw_record

@@ -16,7 +16,8 @@ from enrich.enrichments.pii import PiiPseudonymiser, hasher
 from enrich.enrichments.registry import build_chain
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good, Outcome
-from enrich.pii_event import PARENT_EVENT, PII_TRANSFORMATION, PiiEvent
+from enrich.pii_event import PiiEvent
+from enrich.pii_transformation import PARENT_EVENT, PII_TRANSFORMATION
 from enrich.pipeline import enrich_payload
 from tests.enrich.enrichments.events import b64, build, config, enrich_one, payload, snowplow_config
 from tests.enrich.pipeline_env import ETL_TSTAMP, make_env, shared_validator

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from snowplow_analytics_sdk.event_transformer import transform
 
 from core.iglu import SchemaKey
+from core.sdk_json import entity_column, to_sdk_json
 from enrich.event import EnrichedEvent
-from enrich.sdk_json import entity_column, to_sdk_json
 
 T0 = 1_795_690_794_412
 

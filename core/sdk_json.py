@@ -14,16 +14,30 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from core.atomic import ATOMIC_FIELDS
 from core.iglu import SchemaKey
 from core.raw import format_instant
-from enrich.atomic import ATOMIC_FIELDS
-from enrich.event import EnrichedEvent
 
-__all__ = ["SDK_NAMES", "entity_column", "to_sdk_json"]
+__all__ = ["SDK_NAMES", "AtomicEvent", "entity_column", "to_sdk_json"]
+
+
+class AtomicEvent(Protocol):
+    """An enriched event as an object whose attributes are the 131 atomic fields (enrich's `EnrichedEvent`).
+
+    Only the three JSON columns are spelt out; the others are read by name from `core.atomic`.
+    """
+
+    @property
+    def contexts(self) -> str | None: ...
+    @property
+    def derived_contexts(self) -> str | None: ...
+    @property
+    def unstruct_event(self) -> str | None: ...
+
 
 _JSON_COLUMNS = frozenset({"contexts", "derived_contexts", "unstruct_event"})
 SDK_NAMES: dict[str, str] = {f.name: f.name for f in ATOMIC_FIELDS} | {"refr_dvce_tstamp": "refr_device_tstamp"}
@@ -75,7 +89,7 @@ def _shred_unstruct(text: str, out: dict[str, Any]) -> None:
         out[entity_column("unstruct_event", key)] = _with_version(inner.get("data"), key)
 
 
-def to_sdk_json(event: EnrichedEvent) -> dict[str, Any]:
+def to_sdk_json(event: AtomicEvent) -> dict[str, Any]:
     """The analytics-SDK JSON object of a good event (JSON columns must be valid self-describing JSON)."""
     out: dict[str, Any] = {}
     for name, sdk_name, convert in _FIELDS:
