@@ -59,7 +59,7 @@ VARCHAR, BIGINT, DOUBLE, TIMESTAMPTZ = STRING, INTEGER, FLOAT, TIMESTAMP
     ],
 )
 def test_schema_types_follow_the_mapping_table(schema: dict[str, Any], expected: ColumnType) -> None:
-    """Each JSON Schema construct maps to the logical type the module's table promises (JSON when it cannot be typed)."""
+    """Each JSON Schema construct maps to the logical type the module's table promises (JSON when untypable)."""
     assert schema_type(schema) == expected
 
 

@@ -38,7 +38,9 @@ def _schema(name: str, version: str, properties: dict[str, Any]) -> dict[str, An
     }
 
 
-THING_1_0_0 = _schema("contract_thing", "1-0-0", {"label": {"type": "string"}, "at": {"type": "string", "format": "date-time"}})
+THING_1_0_0 = _schema(
+    "contract_thing", "1-0-0", {"label": {"type": "string"}, "at": {"type": "string", "format": "date-time"}}
+)
 # An ADDITION: 1-0-0 plus one optional field.
 THING_1_0_1 = _schema(
     "contract_thing",
@@ -67,7 +69,10 @@ def write(pipeline: Pipeline, events: list[dict[str, str]]) -> str:
     return name
 
 
-def thing(label: str, *, eid: str | None = None, count: int | None = None, people: tuple[str, ...] = ()) -> dict[str, str]:
+def thing(
+    label: str, *, eid: str | None = None, count: int | None = None, people: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """Tracker parameters of one contract_thing event (1-0-1 when it has a count), with person contexts."""
     data: dict[str, Any] = {"label": label, "at": "2026-11-26T10:00:00.250Z"}
     version = "1-0-0"
     if count is not None:
@@ -88,6 +93,7 @@ def test_the_table_is_created_with_one_typed_column_per_model_seen(
     """A first batch creates the events table, one record column per unstruct model and one repeated record
     column per context model, typed from the schema, and fills them."""
     destination = warehouse.open()
+    assert isinstance(destination, Destination)
     assert destination.columns() == {}
     eid = str(uuid.uuid4())
     name = write(pipeline, [thing("first", eid=eid, people=("p-1", "p-2"))])
@@ -110,7 +116,9 @@ def test_the_table_is_created_with_one_typed_column_per_model_seen(
     assert [p["id"] for p in row[PERSON_COLUMN]] == ["p-1", "p-2"]
 
 
-def test_an_addition_adds_a_nullable_field_to_the_same_column(warehouse: WarehouseUnderTest, pipeline: Pipeline) -> None:
+def test_an_addition_adds_a_nullable_field_to_the_same_column(
+    warehouse: WarehouseUnderTest, pipeline: Pipeline
+) -> None:
     """After a 1-0-1 ADDITION the model's column gains the field (reported as widened, no new column); earlier
     rows read it as null and keep their values."""
     destination = warehouse.open()
@@ -140,7 +148,9 @@ def test_a_repeated_batch_loads_nothing_twice(warehouse: WarehouseUnderTest, pip
     assert destination.loaded_files() == {name}
 
 
-def test_overlapping_batches_load_each_file_and_each_event_once(warehouse: WarehouseUnderTest, pipeline: Pipeline) -> None:
+def test_overlapping_batches_load_each_file_and_each_event_once(
+    warehouse: WarehouseUnderTest, pipeline: Pipeline
+) -> None:
     """A batch overlapping a loaded one loads only its new files; an event redelivered in a new file is a duplicate."""
     destination = warehouse.open()
     a, b, c = (thing(x) for x in "abc")
@@ -154,7 +164,9 @@ def test_overlapping_batches_load_each_file_and_each_event_once(warehouse: Wareh
     assert destination.loaded_files() == {first, second}
 
 
-def test_duplicates_within_a_batch_are_counted_and_loaded_once(warehouse: WarehouseUnderTest, pipeline: Pipeline) -> None:
+def test_duplicates_within_a_batch_are_counted_and_loaded_once(
+    warehouse: WarehouseUnderTest, pipeline: Pipeline
+) -> None:
     """The same event twice in a file and again in a second file of the same batch loads once, counted twice."""
     destination = warehouse.open()
     a, b = thing("a"), thing("b")
