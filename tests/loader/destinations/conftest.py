@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from core.lake import Lake, LocalLake
 from loader.destinations import Destination, open_destination
 
 
@@ -60,3 +61,10 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
         yield under_test
     finally:
         under_test.close()
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    """The lake the batches come from: a fresh folder (a destination that loads straight from object storage
+    can pair its param with a gs:// lake here; the suite uses only the Lake port)."""
+    return LocalLake(tmp_path / "lake")

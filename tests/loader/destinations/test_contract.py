@@ -8,13 +8,16 @@ tests talk to the warehouse only through the port (and read rows back with the f
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from core.errors import TransientError
-from core.lake import LocalLake
+from core.lake import Lake
 from loader.columns import INTEGER, STRING, TIMESTAMP, ListOf, RegistryTyping, StructOf
 from loader.destinations import Destination, LoadBatch, QuarantinedFile, read_quarantine
 from loader.load import Loader
@@ -51,10 +54,9 @@ PERSON_1_0_0 = _schema("contract_person", "1-0-0", {"id": {"type": "string"}})
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path) -> Pipeline:
-    """The real enrich pipeline writing into a fresh lake folder, with the contract's schemas published."""
+def pipeline(tmp_path: Path, lake: Lake) -> Pipeline:
+    """The real enrich pipeline writing into the `lake` fixture, with the contract's schemas published."""
     registry = tmp_path / "registry"
-    lake = LocalLake(tmp_path / "lake")
     publish_schema(registry, THING_1_0_0)
     publish_schema(registry, PERSON_1_0_0)
     return Pipeline(lake, registry)
@@ -175,6 +177,20 @@ def test_duplicates_within_a_batch_are_counted_and_loaded_once(
     assert sorted(r[THING_COLUMN]["label"] for r in warehouse.events()) == ["a", "b"]
 
 
+def test_the_earliest_copy_of_an_event_in_a_batch_wins(warehouse: WarehouseUnderTest, pipeline: Pipeline) -> None:
+    """Two copies of one event (a redelivery) in one batch: the one enriched first (earliest etl_tstamp) is
+    kept, whatever the order of the batch's files."""
+    destination = warehouse.open()
+    event = thing("redelivered")
+    earlier = write(pipeline, [event])
+    later = write(pipeline, [event])
+    first_etl, second_etl = (etl_tstamp(pipeline, name) for name in (earlier, later))
+    assert first_etl < second_etl
+    report = load(destination, pipeline, later, earlier)
+    assert (report["rows_read"], report["rows_loaded"], report["duplicates"]) == (2, 1, 1)
+    assert [r["etl_tstamp"] for r in warehouse.events()] == [first_etl]
+
+
 def test_an_unreadable_file_fails_its_batch_whole(warehouse: WarehouseUnderTest, pipeline: Pipeline) -> None:
     """A truncated Parquet file makes the batch fail with an error that is not transient, leaving no rows,
     no columns and no manifest entry; without it the rest loads."""
@@ -222,6 +238,13 @@ def test_the_loader_quarantines_a_truncated_file_names_it_and_loads_the_rest(
     assert (again.files, again.skipped_quarantined, again.quarantined) == (0, 1, [])
     assert [q.file for q in read_quarantine(warehouse.url)] == [truncated]
     assert len(warehouse.events()) == 2
+
+
+def etl_tstamp(pipeline: Pipeline, name: str) -> datetime:
+    """The etl_tstamp of the one event in a good file."""
+    (value,) = pq.read_table(pa.BufferReader(pipeline.lake.read(name))).column("etl_tstamp").to_pylist()
+    assert isinstance(value, datetime)
+    return value
 
 
 def truncated_copy(pipeline: Pipeline, name: str) -> str:
