@@ -1,8 +1,8 @@
 """Readers of the lake: load good events into the warehouse and replay bad rows.
 
-load.py          Loader: new good Parquet files → DuckDB `events`, set-wise, typed, deduplicated, manifest
-columns.py       JSON Schema → DuckDB types, widening rules, per-model column names
-warehouse.py     the DuckDB file: tables, typed-column bookkeeping, lock-sharing open
+load.py          Loader: new good Parquet files → a Destination, in batches, quarantining unreadable files
+destinations/    the Destination port (port.py) and its implementations: DuckDB (duckdb.py, duckdb_tables.py)
+columns.py       JSON Schema → logical column types, widening rules, per-model column names (shared)
 selection.py     reading bad rows from the lake and choosing them (type, schema, error, time)
 replay.py        Replayer: bad rows → per-event raw records, re-check, republish, replay manifest
 fixes.py         the fix-step language (flows, conditions, Replace/Remove/Cast/Add/Rename)

@@ -1,4 +1,7 @@
-"""Typed warehouse columns for self-describing data: JSON Schema → DuckDB type, widening, and column names.
+"""Typed warehouse columns for self-describing data: JSON Schema → logical type, widening, names, models.
+
+Shared by every destination (loader/destinations/): this module says *what* a column holds; each
+destination spells it in its own SQL (DuckDB: `loader/destinations/duckdb_tables.py`).
 
 One column per schema **model**: `unstruct_event_<vendor>_<name>_<model>` (a STRUCT) and
 `contexts_<vendor>_<name>_<model>` (a LIST of STRUCT), named as Snowplow's analytics SDKs do
@@ -7,146 +10,103 @@ Schema of every version of that model the registry knows, merged so that it only
 
 Mapping (a type that cannot be represented falls back to JSON, never to an error):
 
-| JSON Schema                                         | DuckDB                     |
-|-----------------------------------------------------|----------------------------|
-| `string`                                            | VARCHAR                    |
-| `string` + `format: date-time`                      | TIMESTAMPTZ                |
-| `string` + `format: date`                           | DATE                       |
-| `integer`                                           | BIGINT                     |
-| `number`, or `integer` and `number` together        | DOUBLE                     |
-| `boolean`                                           | BOOLEAN                    |
-| `enum` of one JSON kind (no `type`)                 | that kind's type           |
-| `object` with `properties`                          | STRUCT (property names kept as they are) |
-| `array` with one `items` schema                     | LIST of the item type      |
-| `["T", "null"]`                                     | T (every column is nullable) |
-| anything else (mixed types, `oneOf`/`anyOf`, free-form objects, tuple arrays) | JSON |
+| JSON Schema                                         | logical type   | DuckDB        |
+|-----------------------------------------------------|----------------|---------------|
+| `string`                                            | STRING         | VARCHAR       |
+| `string` + `format: date-time`                      | TIMESTAMP      | TIMESTAMPTZ   |
+| `string` + `format: date`                           | DATE           | DATE          |
+| `integer`                                           | INTEGER        | BIGINT        |
+| `number`, or `integer` and `number` together        | FLOAT          | DOUBLE        |
+| `boolean`                                           | BOOLEAN        | BOOLEAN       |
+| `enum` of one JSON kind (no `type`)                 | that kind's type |             |
+| `object` with `properties`                          | StructOf (property names kept as they are) | STRUCT |
+| `array` with one `items` schema                     | ListOf the item type | LIST    |
+| `["T", "null"]`                                     | T (every column is nullable) |       |
+| anything else (mixed types, `oneOf`/`anyOf`, free-form objects, tuple arrays) | JSON | JSON |
 
 Widening (`widen`), applied across versions and against the column already in the warehouse:
-equal types stay; BIGINT and DOUBLE give DOUBLE; two STRUCTs give the union of their fields
-(each common field widened); two LISTs widen their items; any other pair gives JSON. A type is
+equal types stay; INTEGER and FLOAT give FLOAT; two structs give the union of their fields
+(each common field widened); two lists widen their items; any other pair gives JSON. A type is
 therefore never narrowed, and a load never fails because a later version changed a type: the
 column becomes wider (an existing column is rebuilt through JSON, keeping every value).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import orjson
-
+from core.errors import IgluParseError
 from core.iglu import SchemaKey
 from core.sdk_json import entity_column
 from registry.data_reports import json_type
+from registry.resolver import Resolver, SchemaNotFound
 
 __all__ = [
-    "BIGINT",
     "BOOLEAN",
     "DATE",
-    "DOUBLE",
+    "FLOAT",
+    "INTEGER",
     "JSON",
-    "TIMESTAMPTZ",
-    "VARCHAR",
+    "STRING",
+    "TIMESTAMP",
     "ColumnType",
+    "ColumnTyping",
+    "EntityModel",
     "ListOf",
+    "ModelColumn",
+    "RegistryTyping",
     "Scalar",
     "StructOf",
     "column_name",
     "model_prefix",
+    "models_seen",
     "schema_type",
-    "type_from_json",
     "widen",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class Scalar:
-    """A DuckDB scalar type by name (VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMPTZ, DATE, JSON)."""
+    """A scalar logical type by name (string, integer, float, boolean, timestamp, date, json)."""
 
     name: str
-
-    def sql(self) -> str:
-        return self.name
-
-    def transform_spec(self) -> Any:
-        return self.name
-
-    def to_json(self) -> Any:
-        return self.name
 
 
 @dataclass(frozen=True, slots=True)
 class StructOf:
-    """A STRUCT; fields keep the order in which they were first seen (later versions append)."""
+    """A record; fields keep the order in which they were first seen (later versions append)."""
 
     fields: tuple[tuple[str, ColumnType], ...]
-
-    def sql(self) -> str:
-        inner = ", ".join(f"{quote_identifier(name)} {t.sql()}" for name, t in self.fields)
-        return f"STRUCT({inner})"
-
-    def transform_spec(self) -> Any:
-        return {name: t.transform_spec() for name, t in self.fields}
-
-    def to_json(self) -> Any:
-        return {"struct": [[name, t.to_json()] for name, t in self.fields]}
 
 
 @dataclass(frozen=True, slots=True)
 class ListOf:
-    """A LIST of one item type."""
+    """A list (repeated values) of one item type."""
 
     item: ColumnType
-
-    def sql(self) -> str:
-        return f"{self.item.sql()}[]"
-
-    def transform_spec(self) -> Any:
-        return [self.item.transform_spec()]
-
-    def to_json(self) -> Any:
-        return {"list": self.item.to_json()}
 
 
 ColumnType = Scalar | StructOf | ListOf
 
-VARCHAR = Scalar("VARCHAR")
-BIGINT = Scalar("BIGINT")
-DOUBLE = Scalar("DOUBLE")
-BOOLEAN = Scalar("BOOLEAN")
-TIMESTAMPTZ = Scalar("TIMESTAMPTZ")
-DATE = Scalar("DATE")
-JSON = Scalar("JSON")
-_SCALARS = {t.name: t for t in (VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMPTZ, DATE, JSON)}
+STRING = Scalar("string")
+INTEGER = Scalar("integer")
+FLOAT = Scalar("float")
+BOOLEAN = Scalar("boolean")
+TIMESTAMP = Scalar("timestamp")  # an instant (with time zone)
+DATE = Scalar("date")
+JSON = Scalar("json")  # any JSON value, kept as its text
+SCALARS = (STRING, INTEGER, FLOAT, BOOLEAN, TIMESTAMP, DATE, JSON)
 _MAX_DEPTH = 32  # deeper nesting (or a recursive $ref) is kept as JSON
-
-
-def quote_identifier(name: str) -> str:
-    """A SQL identifier in double quotes (any property name is allowed)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def type_from_json(value: Any) -> ColumnType:
-    """Inverse of `ColumnType.to_json` (the warehouse keeps each column's type in this form)."""
-    if isinstance(value, str):
-        return _SCALARS.get(value, JSON)
-    if isinstance(value, dict) and "list" in value:
-        return ListOf(type_from_json(value["list"]))
-    if isinstance(value, dict) and "struct" in value:
-        return StructOf(tuple((str(name), type_from_json(t)) for name, t in value["struct"]))
-    return JSON
-
-
-def dumps_type(t: ColumnType) -> str:
-    return orjson.dumps(t.to_json()).decode()
 
 
 def widen(a: ColumnType, b: ColumnType) -> ColumnType:
     """The narrowest type holding every value of `a` and of `b` (see the module's table)."""
     if a == b:
         return a
-    if {a, b} == {BIGINT, DOUBLE}:
-        return DOUBLE
+    if {a, b} == {INTEGER, FLOAT}:
+        return FLOAT
     if isinstance(a, StructOf) and isinstance(b, StructOf):
         merged: dict[str, ColumnType] = dict(a.fields)
         for name, t in b.fields:
@@ -158,7 +118,7 @@ def widen(a: ColumnType, b: ColumnType) -> ColumnType:
 
 
 def schema_type(schema: Any, depth: int = 0) -> ColumnType:
-    """The DuckDB type of values valid against `schema` (a JSON Schema object); JSON when it cannot be typed."""
+    """The logical type of values valid against `schema` (a JSON Schema object); JSON when it cannot be typed."""
     if not isinstance(schema, dict) or depth > _MAX_DEPTH:
         return JSON
     if any(k in schema for k in ("oneOf", "anyOf", "allOf", "$ref", "not")):
@@ -177,17 +137,17 @@ def schema_type(schema: Any, depth: int = 0) -> ColumnType:
     kinds = {declared} if isinstance(declared, str) else set(declared) if isinstance(declared, list) else set()
     kinds.discard("null")
     if kinds == {"integer", "number"}:
-        return DOUBLE
+        return FLOAT
     if len(kinds) != 1:
         return JSON
     kind = next(iter(kinds))
     if kind == "string":
         fmt = schema.get("format")
-        return TIMESTAMPTZ if fmt == "date-time" else DATE if fmt == "date" else VARCHAR
+        return TIMESTAMP if fmt == "date-time" else DATE if fmt == "date" else STRING
     if kind == "integer":
-        return BIGINT
+        return INTEGER
     if kind == "number":
-        return DOUBLE
+        return FLOAT
     if kind == "boolean":
         return BOOLEAN
     if kind == "object":
@@ -213,3 +173,79 @@ def column_name(kind: str, key: SchemaKey) -> str:
     if kind not in ("unstruct_event", "contexts"):
         raise ValueError(f"column kind must be unstruct_event or contexts, not {kind!r}")
     return entity_column(kind, key)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityModel:
+    """One schema model of one kind of self-describing column (a model gets one typed column)."""
+
+    kind: str  # unstruct_event | contexts
+    vendor: str
+    name: str
+    format: str
+    model: int
+
+    def sort_key(self) -> tuple[str, str, str, int]:
+        return (self.kind, self.vendor, self.name, self.model)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelColumn:
+    """One per-model column: `kind` is unstruct_event or contexts, `prefix` the model's Iglu URI prefix."""
+
+    name: str
+    kind: str
+    prefix: str
+    type: ColumnType
+
+
+def models_seen(found: Iterable[tuple[str, str | None]]) -> dict[EntityModel, set[SchemaKey]]:
+    """The models (and versions) behind `(kind, schema URI)` pairs a destination found in a batch.
+
+    URIs that are not Iglu keys are skipped: enrich only writes valid keys, anything else is not ours to type.
+    """
+    models: dict[EntityModel, set[SchemaKey]] = {}
+    for kind, uri in found:
+        if uri is None:
+            continue
+        try:
+            key = SchemaKey.parse(uri)
+        except IgluParseError:
+            continue
+        model = EntityModel(kind, key.vendor, key.name, key.format, key.version.model)
+        models.setdefault(model, set()).add(key)
+    return models
+
+
+class ColumnTyping(Protocol):
+    """How a destination learns the column a model needs (the loader types through the registry)."""
+
+    def column_for(self, model: EntityModel, seen: Iterable[SchemaKey]) -> ModelColumn: ...
+
+
+class RegistryTyping:
+    """Types a model's column from every version of it the registry knows, merged so it only widens."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+
+    def column_for(self, model: EntityModel, seen: Iterable[SchemaKey]) -> ModelColumn:
+        """The column a model needs: its entity type merged over every known version (JSON if one is missing)."""
+        keys = set(seen)
+        first = next(iter(keys))
+        keys.update(self.resolver.list_versions(model.vendor, model.name, model.model))
+        entity: ColumnType | None = None
+        for key in sorted(keys, key=lambda k: k.version):
+            if key.format != model.format:
+                continue
+            try:
+                schema = self.resolver.lookup(key)
+            except SchemaNotFound:
+                # A version we cannot see any more: keep every value rather than guess its shape.
+                entity = JSON
+                break
+            t = schema_type(schema)
+            entity = t if entity is None else widen(entity, t)
+        assert entity is not None
+        column_type: ColumnType = entity if model.kind == "unstruct_event" else ListOf(entity)
+        return ModelColumn(column_name(model.kind, first), model.kind, model_prefix(first), column_type)

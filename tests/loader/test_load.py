@@ -14,8 +14,8 @@ import pytest
 
 from core.lake import LocalLake, open_lake
 from enrich.outputs.parquet import decode_parquet
+from loader.destinations.duckdb_tables import MANIFEST_TABLE
 from loader.load import Loader
-from loader.warehouse import MANIFEST_TABLE
 from tests.loader.pipeline import CASES, Pipeline, get_payload, self_describing_event
 
 PRODUCT = "iglu:com.acme/product_view/jsonschema/{}"

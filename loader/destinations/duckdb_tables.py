@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: the `events` table (atomic columns + typed per-model columns) and its bookkeeping tables.
+"""The DuckDB warehouse file: the `events` table (atomic columns + typed per-model columns) and its bookkeeping tables.
 
     events                       131 atomic columns (Snowplow names), then one column per schema model
     _eventkit_columns            each typed column's kind, model and type (as JSON), so widening knows the old type
@@ -8,14 +8,17 @@
 DuckDB lets one process write a database file at a time. The continuous loader inside `eventkit up`
 opens the file only for each load and closes it after, and `open_warehouse` waits for the lock
 (bounded), so readers (`eventkit bad`, a DuckDB shell) take turns with it instead of failing. A
-second loader is refused before it gets here (the loader lock beside the file, loader/load.py).
+second loader is refused before it gets here (the loader lock beside the file, `DuckDBKind.hold_lock`).
+
+The logical column types (loader/columns.py) are spelled here in DuckDB's SQL; `_eventkit_columns`
+keeps them in that spelling (`"BIGINT"`, `{"struct": [["sku", "VARCHAR"]]}`), as it always has.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import orjson
@@ -23,7 +26,20 @@ import orjson
 from core.atomic import ATOMIC_FIELDS
 from core.errors import ConfigError, TransientError
 from core.locations import parse_warehouse_url
-from loader.columns import ColumnType, dumps_type, quote_identifier, type_from_json, widen
+from loader.columns import (
+    BOOLEAN,
+    DATE,
+    FLOAT,
+    INTEGER,
+    JSON,
+    STRING,
+    TIMESTAMP,
+    ColumnType,
+    ListOf,
+    ModelColumn,
+    StructOf,
+    widen,
+)
 
 __all__ = [
     "ATOMIC_SQL_TYPES",
@@ -31,12 +47,16 @@ __all__ = [
     "EVENTS_TABLE",
     "MANIFEST_TABLE",
     "QUARANTINE_TABLE",
-    "TypedColumn",
     "WarehouseBusy",
     "apply_column",
-    "dumps_type_spec",
+    "duckdb_type",
+    "dumps_transform_spec",
     "ensure_tables",
     "open_warehouse",
+    "quote_identifier",
+    "stored_type",
+    "transform_spec",
+    "type_from_stored",
     "typed_columns",
 ]
 
@@ -54,20 +74,69 @@ _KIND_SQL = {
     "ts": "TIMESTAMPTZ",
 }
 ATOMIC_SQL_TYPES: dict[str, str] = {f.name: _KIND_SQL[f.kind] for f in ATOMIC_FIELDS}
+_SCALAR_SQL = {
+    STRING: "VARCHAR",
+    INTEGER: "BIGINT",
+    FLOAT: "DOUBLE",
+    BOOLEAN: "BOOLEAN",
+    TIMESTAMP: "TIMESTAMPTZ",
+    DATE: "DATE",
+    JSON: "JSON",
+}
+_SQL_SCALAR = {sql: t for t, sql in _SCALAR_SQL.items()}
 
 
 class WarehouseBusy(TransientError):
     """Another process held the warehouse's write lock for longer than we were willing to wait."""
 
 
-@dataclass(frozen=True, slots=True)
-class TypedColumn:
-    """One per-model column: `kind` is unstruct_event or contexts, `prefix` the model's Iglu URI prefix."""
+def quote_identifier(name: str) -> str:
+    """A SQL identifier in double quotes (any property name is allowed)."""
+    return '"' + name.replace('"', '""') + '"'
 
-    name: str
-    kind: str
-    prefix: str
-    type: ColumnType
+
+def duckdb_type(t: ColumnType) -> str:
+    """The DuckDB spelling of a logical type (`STRUCT("sku" VARCHAR)`, `BIGINT[]`)."""
+    if isinstance(t, StructOf):
+        inner = ", ".join(f"{quote_identifier(name)} {duckdb_type(f)}" for name, f in t.fields)
+        return f"STRUCT({inner})"
+    if isinstance(t, ListOf):
+        return f"{duckdb_type(t.item)}[]"
+    return _SCALAR_SQL.get(t, "JSON")
+
+
+def transform_spec(t: ColumnType) -> Any:
+    """The type as a json_transform structure (`{"sku": "VARCHAR"}`, `["BIGINT"]`)."""
+    if isinstance(t, StructOf):
+        return {name: transform_spec(f) for name, f in t.fields}
+    if isinstance(t, ListOf):
+        return [transform_spec(t.item)]
+    return duckdb_type(t)
+
+
+def dumps_transform_spec(t: ColumnType) -> str:
+    """The json_transform structure, quoted for a SQL string literal."""
+    return orjson.dumps(transform_spec(t)).decode().replace("'", "''")
+
+
+def stored_type(t: ColumnType) -> Any:
+    """The type as `_eventkit_columns.type_json` keeps it (DuckDB type names)."""
+    if isinstance(t, StructOf):
+        return {"struct": [[name, stored_type(f)] for name, f in t.fields]}
+    if isinstance(t, ListOf):
+        return {"list": stored_type(t.item)}
+    return duckdb_type(t)
+
+
+def type_from_stored(value: Any) -> ColumnType:
+    """Inverse of `stored_type`; a name this version does not know reads as JSON (the widest), never an error."""
+    if isinstance(value, str):
+        return _SQL_SCALAR.get(value, JSON)
+    if isinstance(value, dict) and "list" in value:
+        return ListOf(type_from_stored(value["list"]))
+    if isinstance(value, dict) and "struct" in value:
+        return StructOf(tuple((str(name), type_from_stored(t)) for name, t in value["struct"]))
+    return JSON
 
 
 def open_warehouse(url: str, *, wait_s: float = 60.0, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -109,41 +178,33 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def typed_columns(con: duckdb.DuckDBPyConnection) -> dict[str, TypedColumn]:
+def typed_columns(con: duckdb.DuckDBPyConnection) -> dict[str, ModelColumn]:
     """The per-model columns the events table has, by name."""
     rows = con.execute(f"SELECT column_name, kind, prefix, type_json FROM {COLUMNS_TABLE}").fetchall()
-    return {name: TypedColumn(name, kind, prefix, type_from_json(_loads(tj))) for name, kind, prefix, tj in rows}
+    return {
+        name: ModelColumn(name, kind, prefix, type_from_stored(orjson.loads(tj))) for name, kind, prefix, tj in rows
+    }
 
 
-def _loads(text: str) -> object:
-    return orjson.loads(text)
-
-
-def apply_column(con: duckdb.DuckDBPyConnection, wanted: TypedColumn, existing: TypedColumn | None) -> TypedColumn:
+def apply_column(con: duckdb.DuckDBPyConnection, wanted: ModelColumn, existing: ModelColumn | None) -> ModelColumn:
     """Add the column or widen it to hold `wanted.type`; returns the column as it now is (never narrower)."""
     ident = quote_identifier(wanted.name)
     if existing is None:
-        con.execute(f"ALTER TABLE {EVENTS_TABLE} ADD COLUMN {ident} {wanted.type.sql()}")
+        con.execute(f"ALTER TABLE {EVENTS_TABLE} ADD COLUMN {ident} {duckdb_type(wanted.type)}")
         final = wanted
     else:
         merged = widen(existing.type, wanted.type)
         if merged == existing.type:
             return existing
         # Rebuild through JSON: works for added STRUCT fields, BIGINT → DOUBLE and anything → JSON alike.
-        if merged.sql() == "JSON":
+        if merged == JSON:
             using = f"to_json({ident})"
         else:
-            spec = dumps_type_spec(merged)
-            using = f"json_transform(to_json({ident}), '{spec}')"
-        con.execute(f"ALTER TABLE {EVENTS_TABLE} ALTER {ident} TYPE {merged.sql()} USING {using}")
-        final = TypedColumn(wanted.name, existing.kind, existing.prefix, merged)
+            using = f"json_transform(to_json({ident}), '{dumps_transform_spec(merged)}')"
+        con.execute(f"ALTER TABLE {EVENTS_TABLE} ALTER {ident} TYPE {duckdb_type(merged)} USING {using}")
+        final = ModelColumn(wanted.name, existing.kind, existing.prefix, merged)
     con.execute(
         f"INSERT OR REPLACE INTO {COLUMNS_TABLE} VALUES (?, ?, ?, ?)",
-        [final.name, final.kind, final.prefix, dumps_type(final.type)],
+        [final.name, final.kind, final.prefix, orjson.dumps(stored_type(final.type)).decode()],
     )
     return final
-
-
-def dumps_type_spec(t: ColumnType) -> str:
-    """The type as DuckDB's json_transform structure, quoted for a SQL string literal."""
-    return orjson.dumps(t.transform_spec()).decode().replace("'", "''")
