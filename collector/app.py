@@ -35,9 +35,9 @@ def _version() -> str:
         return "0.0.0"
 
 
-def collector_name(raw_url: str) -> str:
-    """`eventkit-<version>-<sink>` (the Snowplow `collector` field shape, e.g. `eventkit-0.1.0-sqlite`)."""
-    sink = urlsplit(raw_url).scheme or "custom"
+def collector_name(raw: str) -> str:
+    """`eventkit-<version>-<sink>` for raw queue URL `raw` (Snowplow's `collector` field: `eventkit-0.1.0-sqlite`)."""
+    sink = urlsplit(raw).scheme or "custom"
     return f"eventkit-{_version()}-{sink}"
 
 

@@ -130,7 +130,7 @@ def test_redirect_goes_only_to_allowed_domains(make_rig: Callable[..., Rig]) -> 
     assert [(r.vendor, r.version) for r in records] == [("r", "tp2"), ("r", "tp2")]
 
 
-def test_custom_paths_map_to_canonical_routes(make_rig: Callable[..., Rig]) -> None:
+def test_configured_paths_map_to_standard_routes(make_rig: Callable[..., Rig]) -> None:
     """A configured custom path behaves exactly like the canonical path it maps to."""
     rig = make_rig(paths={"/acme/track": TP2, "/acme/iglu": "/com.snowplowanalytics.iglu/v1"})
     post, iglu = run(rig, ("POST", "/acme/track", {"body": b"{}"}), ("GET", "/acme/iglu", {"query": b"e=pv"}))
