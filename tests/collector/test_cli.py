@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -62,13 +63,20 @@ def test_project_settings_file_configures_the_collector(tmp_path: Path) -> None:
 
 
 def test_collector_names_are_the_settings_names() -> None:
-    """The collector has one model: the renamed runtime fields of the old second model are accepted nowhere."""
+    """The collector has one model: the old second model's renamed fields are neither keys nor names in its code."""
     from core.settings import section_model
 
     assert section_model("collector") is CollectorSettings
     for old in ("max_record_size", "custom_paths", "raw_url", "spool_path", "lake_url", "do_not_track", "cors_max_age"):
         with pytest.raises(ConfigError, match=rf"collector\.{old}: unknown key.*sink_max_bytes"):
             load_collector(**{old: 1})
+    old_names = re.compile(
+        r"\b(CollectorConfig|CookieConfig|DoNotTrackConfig|config_from_settings|load_config|max_record_size|custom_paths"
+        r"|raw_url|spool_path|lake_url|cors_max_age|redirect_enabled|redirect_domains|crossdomain_(enabled|domains|secure))\b"
+    )
+    for source in sorted((Path(__file__).resolve().parents[2] / "collector").glob("*.py")):
+        found = old_names.findall(source.read_text())
+        assert not found, (source.name, found)
 
 
 def test_config_errors_name_the_key(tmp_path: Path) -> None:
