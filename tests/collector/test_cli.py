@@ -135,17 +135,23 @@ def test_a_corrupt_hand_over_is_a_config_error(text: str) -> None:
 
 @pytest.mark.slow
 def test_several_workers_share_the_port_and_the_queue(tmp_path: Path) -> None:
-    """With --workers 2 the worker processes start from the handed-over config and every request is recorded once."""
+    """With --workers 2 the workers run on the handed-over settings and lake: every request is recorded once, and
+    a record over the configured sizes is a size_violation in the enrich lake (under the settings' data_dir)."""
     queue = f"sqlite:///{tmp_path}/queue.db"
+    sizes = {"EVENTKIT_COLLECTOR__SINK_MAX_BYTES": "3000", "EVENTKIT_COLLECTOR__MAX_PAYLOAD_SIZE": "4000"}
     server = CollectorProcess(
-        "--raw", queue, "--spool", str(tmp_path / "spool.db"), "--workers", "2", log=tmp_path / "c.log"
+        "--raw", queue, "--spool", str(tmp_path / "spool.db"), "--workers", "2", log=tmp_path / "c.log", env=sizes
     )
     try:
         for i in range(40):
             with urllib.request.urlopen(f"{server.base}/i?e=pv&eid=w{i}", timeout=5) as r:
                 assert r.status == 200
+        with urllib.request.urlopen(f"{server.base}/i?e=pv&eid=big&x={'y' * 5000}", timeout=5) as r:
+            assert r.status == 200  # recorded as a bad row, not refused
     finally:
         server.signal(signal.SIGTERM)
         server.wait()
+    violations = list((tmp_path / "data" / "lake" / "bad" / "size_violation").rglob("*.jsonl"))
+    assert len(violations) == 1 and "Payload exceeds max size of 4000" in violations[0].read_text()
     records = read_queue(queue)
     assert sorted(dict(r.querystring)["eid"] for r in records) == sorted(f"w{i}" for i in range(40))
