@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from collector.settings import CollectorSettings, CookieSettings, config_from_json, config_to_json, load_collector
+from collector.settings import (
+    CollectorSettings,
+    CookieSettings,
+    CorsSettings,
+    CrossDomainSettings,
+    DoNotTrackCookieSettings,
+    RedirectSettings,
+    config_from_json,
+    config_to_json,
+    load_collector,
+)
 from core.errors import ConfigError
 from tests.collector.conftest import read_queue
 from tests.collector.processes import CollectorProcess
@@ -69,7 +79,7 @@ def test_collector_names_are_the_settings_names() -> None:
     assert section_model("collector") is CollectorSettings
     for old in ("max_record_size", "custom_paths", "raw_url", "spool_path", "lake_url", "do_not_track", "cors_max_age"):
         with pytest.raises(ConfigError, match=rf"collector\.{old}: unknown key.*sink_max_bytes"):
-            load_collector(**{old: 1})
+            load_collector(None, **{old: 1})
     old_names = re.compile(
         r"\b(CollectorConfig|CookieConfig|DoNotTrackConfig|config_from_settings|load_config|max_record_size|custom_paths"
         r"|raw_url|spool_path|lake_url|cors_max_age|redirect_enabled|redirect_domains|crossdomain_(enabled|domains|secure))\b"
@@ -105,11 +115,11 @@ def test_config_survives_the_hand_over_to_workers() -> None:
         spool=Path("/tmp/s.db"),
         sink_max_bytes=4321,
         cookie=CookieSettings(domains=["a.com"], client_cookie_name="c", same_site=None),
-        do_not_track_cookie={"enabled": True, "name": "dnt", "value": "1|yes"},
+        do_not_track_cookie=DoNotTrackCookieSettings(enabled=True, name="dnt", value="1|yes"),
         paths={"/x/y": "/r/tp2"},
-        redirect={"enabled": True, "domains": ["a.com"]},
-        cors={"max_age": 5},
-        crossdomain={"enabled": True, "domains": ["*.a.com"], "secure": False},
+        redirect=RedirectSettings(enabled=True, domains=["a.com"]),
+        cors=CorsSettings(max_age=5),
+        crossdomain=CrossDomainSettings(enabled=True, domains=["*.a.com"], secure=False),
         trusted_proxies=["10.0.0.0/8"],
         header_timeout=1.5,
     )
