@@ -1,7 +1,7 @@
 """The HTTP edge: accepts every tracker request and acknowledges only what is durable.
 
     create_app(config, publisher, *, spool, lake) -> CollectorApp   (collector.app)
-    CollectorConfig                                                 (collector.settings)
+    CollectorSettings ([collector] of eventkit.toml)                (collector.settings)
     eventkit collector --port P --raw URL [--spool PATH] [--config FILE] [--workers N]
 
 Modules: app (factory, operational routes), tracking (the lean tracking handler), record (request

@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 
 from collector.connection_guard import ConnectionLimits
-from collector.durability import Acknowledger
+from collector.durability import Acknowledger, DurabilityTiming
 from collector.metrics import CollectorMetrics
 from collector.responses import ROBOTS_TXT, crossdomain_xml
-from collector.settings import CollectorConfig
+from collector.settings import CollectorSettings
 from collector.sizing import SizeViolationFact
 from collector.spool import Spool
 from collector.tracking import Receive, Scope, Send, TrackingEndpoint
@@ -35,9 +35,9 @@ def _version() -> str:
         return "0.0.0"
 
 
-def collector_name(raw_url: str) -> str:
-    """`eventkit-<version>-<sink>` (the Snowplow `collector` field shape, e.g. `eventkit-0.1.0-sqlite`)."""
-    sink = urlsplit(raw_url).scheme or "custom"
+def collector_name(raw: str) -> str:
+    """`eventkit-<version>-<sink>` for raw queue URL `raw` (Snowplow's `collector` field: `eventkit-0.1.0-sqlite`)."""
+    sink = urlsplit(raw).scheme or "custom"
     return f"eventkit-{_version()}-{sink}"
 
 
@@ -82,11 +82,12 @@ def _default_violation_writer(
 
 
 def create_app(
-    config: CollectorConfig,
+    config: CollectorSettings,
     publisher: Publisher,
     *,
     spool: Spool | None,
     lake: Lake | None,
+    timing: DurabilityTiming | None = None,
     owns_resources: bool = False,
     clock_ms: Callable[[], int] | None = None,
     new_id: Callable[[], str] | None = None,
@@ -94,7 +95,8 @@ def create_app(
 ) -> CollectorApp:
     """Build the collector. Its lifespan proves the queue reachable, starts batching and draining, and on
     shutdown confirms every pending record before returning; with `owns_resources` it then closes the
-    publisher and the spool. `clock_ms`/`new_id` exist so golden tests can pin timestamps and ids.
+    publisher and the spool. `timing` bounds publishes and drains; `clock_ms`/`new_id` exist so golden
+    tests can pin timestamps and ids.
     `size_violations_shown` gets the size_violation bad rows (JSON bytes) once they are in the lake
     (`eventkit up` puts them in the Micro store, where enrich's bad rows are).
     """
@@ -102,11 +104,7 @@ def create_app(
     acknowledger = Acknowledger(
         publisher,
         spool,
-        publish_timeout=config.publish_timeout,
-        max_batch=config.max_batch,
-        max_in_flight=config.max_in_flight,
-        drain_batch=config.drain_batch,
-        drain_interval=config.drain_interval,
+        timing=timing,
         on_outcome=metrics.sink_outcome,
         on_publish=metrics.published,
     )
@@ -132,7 +130,7 @@ def create_app(
         config,
         acknowledger,
         lake=lake,
-        collector_name=collector_name(config.raw_url),
+        collector_name=collector_name(config.raw),
         metrics=metrics,
         write_violations=_default_violation_writer(size_violations_shown) if lake is not None else _no_lake,
         clock_ms=clock_ms,
@@ -155,8 +153,8 @@ def create_app(
     async def robots() -> str:
         return ROBOTS_TXT
 
-    if config.crossdomain_enabled:
-        policy = crossdomain_xml(config.crossdomain_domains, config.crossdomain_secure)
+    if config.crossdomain.enabled:
+        policy = crossdomain_xml(tuple(config.crossdomain.domains), config.crossdomain.secure)
 
         @app.get("/crossdomain.xml")
         async def crossdomain() -> Response:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from collector.settings import CollectorConfig
+    from collector.settings import CollectorSettings
 
 __all__ = ["app"]
 
@@ -60,22 +60,22 @@ def collector(
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
     from collector.server import build_app, export_config, settle_heap
-    from collector.settings import load_config
     from core.errors import ConfigError
     from core.settings import load_settings
     from core.telemetry import configure_logging_from
 
     try:
-        logging_settings = load_settings(config, log_level=log_level)
-        level = configure_logging_from(logging_settings)
-        settings = load_config(
+        logging_settings = load_settings(
             config,
-            port=port,
-            host=host,
-            raw_url=raw,
-            spool_path=str(spool.resolve()) if spool else None,
-            lake_url=lake,
+            log_level=log_level,
+            collector__port=port,
+            collector__host=host,
+            collector__raw=raw,
+            collector__spool=spool.resolve() if spool else None,
         )
+        level = configure_logging_from(logging_settings)
+        settings: CollectorSettings = logging_settings.collector
+        lake = lake or logging_settings.enrich.lake  # size_violation rows beside enrich's bad rows
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -106,19 +106,19 @@ def collector(
         raise typer.Exit(2) from None
     if workers > 1:
         sock.close()  # uvicorn's supervisor binds the shared socket itself, right after this check
-        export_config(settings)
+        export_config(settings, lake=lake)
         # Worker processes configure their own logging from the environment (collector.server.app_from_env).
         os.environ["EVENTKIT_LOG_LEVEL"] = level
         if logging_settings.log_json is not None:
             os.environ["EVENTKIT_LOG_JSON"] = str(logging_settings.log_json).lower()
-        _banner(settings, settings.port, workers)
+        _banner(settings, settings.port, workers, lake)
         uvicorn.run("collector.server:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         return
     from collector.spool import SpoolUnavailable
     from core.errors import QueueUnavailable
 
     try:
-        application = build_app(settings)
+        application = build_app(settings, lake=lake)
     except ConfigError as e:
         sock.close()
         typer.echo(f"error: {e}", err=True)
@@ -127,7 +127,7 @@ def collector(
         sock.close()
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
-    _banner(settings, sock.getsockname()[1], workers)
+    _banner(settings, sock.getsockname()[1], workers, lake)
     settle_heap()
     server = DeadlineServer(uvicorn.Config(application, **common), drain_timeout=settings.drain_timeout)  # type: ignore[arg-type]
     try:
@@ -138,7 +138,7 @@ def collector(
         raise typer.Exit(3)
 
 
-def _banner(settings: CollectorConfig, port: int, workers: int) -> None:
+def _banner(settings: CollectorSettings, port: int, workers: int, lake: str | None) -> None:
     """What is listening and where records go, on stderr (as `eventkit up` prints its own)."""
     base = f"http://{settings.host}:{port}"
     typer.echo(
@@ -146,9 +146,9 @@ def _banner(settings: CollectorConfig, port: int, workers: int) -> None:
             [
                 f"eventkit collector: listening on {base} ({workers} worker{'s' if workers > 1 else ''})",
                 f"  trackers     {base}/com.snowplowanalytics.snowplow/tp2  /i  /{{vendor}}/{{version}}",
-                f"  raw queue    {settings.raw_url}",
-                f"  spool        {settings.spool_path or '(none)'}",
-                f"  bad rows     {settings.lake_url or '(none)'}  (size_violation)",
+                f"  raw queue    {settings.raw}",
+                f"  spool        {settings.spool}",
+                f"  bad rows     {lake or '(none)'}  (size_violation)",
                 f"  health       {base}/health  {base}/metrics",
             ]
         ),

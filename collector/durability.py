@@ -21,6 +21,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -29,10 +30,26 @@ from core.errors import QueueUnavailable
 from core.queue.port import AsyncPublisher, Publisher
 from core.telemetry import get_logger
 
-__all__ = ["Acknowledger"]
+__all__ = ["Acknowledger", "DurabilityTiming"]
 
 T = TypeVar("T")
 log = get_logger("collector.durability")
+
+
+@dataclass(frozen=True, slots=True)
+class DurabilityTiming:
+    """How the acknowledger groups publishes, gives up on a slow one and drains the spool.
+
+    Internal bounds, not settings (eventkit.toml has no key for them): tests shorten them to see an
+    outage and its recovery in well under a second.
+    """
+
+    publish_timeout: float = 1.0  # a publish slower than this goes to the spool instead
+    max_batch: int = 500  # records per group publish (batcher path: thread publishers such as Pub/Sub, spool mode)
+    max_in_flight: int = 1  # concurrent group publishes on the batcher path (an awaitable publisher such as the
+    # SQLite queue is published to directly while healthy: its writer groups and serialises the commits itself)
+    drain_batch: int = 500
+    drain_interval: float = 0.5  # seconds between drain attempts while the queue is down
 
 
 class Acknowledger:
@@ -43,22 +60,19 @@ class Acknowledger:
         publisher: Publisher,
         spool: Spool | None,
         *,
-        publish_timeout: float = 1.0,
-        max_batch: int = 500,
-        max_in_flight: int = 1,
-        drain_batch: int = 500,
-        drain_interval: float = 0.5,
+        timing: DurabilityTiming | None = None,
         check_timeout: float = 5.0,
         on_outcome: Callable[[str, int], None] | None = None,
         on_publish: Callable[[float, int], None] | None = None,
     ) -> None:
         self.publisher = publisher
         self.spool = spool
-        self.publish_timeout = publish_timeout
-        self.max_batch = max_batch
-        self.max_in_flight = max_in_flight
-        self.drain_batch = drain_batch
-        self.drain_interval = drain_interval
+        timing = timing or DurabilityTiming()
+        self.publish_timeout = timing.publish_timeout
+        self.max_batch = timing.max_batch
+        self.max_in_flight = timing.max_in_flight
+        self.drain_batch = timing.drain_batch
+        self.drain_interval = timing.drain_interval
         self.check_timeout = check_timeout
         self._on_outcome = on_outcome or (lambda outcome, n: None)
         self._on_publish = on_publish or (lambda seconds, n: None)

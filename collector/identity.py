@@ -9,7 +9,7 @@ from email.utils import formatdate
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from collector.settings import CollectorConfig, CookieConfig
+from collector.settings import CollectorSettings, CookieSettings
 from core.ids import new_uuid4
 
 __all__ = ["ANONYMOUS_NUID", "Identity", "IdentityRules", "parse_cookies"]
@@ -44,10 +44,10 @@ class Identity(NamedTuple):
 class IdentityRules:
     """Applies the cookie configuration; built once, called per request."""
 
-    def __init__(self, config: CollectorConfig, new_id: Callable[[], str] | None = None) -> None:
+    def __init__(self, config: CollectorSettings, new_id: Callable[[], str] | None = None) -> None:
         self._cookie = config.cookie
-        self._dnt = config.do_not_track
-        self._dnt_value = re.compile(config.do_not_track.value) if config.do_not_track.enabled else None
+        self._dnt = config.do_not_track_cookie
+        self._dnt_value = re.compile(config.do_not_track_cookie.value) if config.do_not_track_cookie.enabled else None
         self._new_id = new_id or new_uuid4
         self._lifetime = config.cookie.expiration_days * 86400
         self._domains = tuple(d.lower().lstrip(".") for d in config.cookie.domains)
@@ -141,12 +141,12 @@ class IdentityRules:
 
     def _cookie_attributes(self, expires: str, domain: str | None, *, http_only: bool) -> str:
         """Everything after `name=value; ` in a Set-Cookie line."""
-        cfg: CookieConfig = self._cookie
+        cfg: CookieSettings = self._cookie
         parts = [f"Expires={expires}"]
         if domain:
             parts.append(f"Domain={domain}")
         parts.append("Path=/")
-        parts.append(f"SameSite={cfg.same_site}")
+        parts.append(f"SameSite={cfg.same_site or 'None'}")
         if cfg.secure:
             parts.append("Secure")
         if http_only:

@@ -46,19 +46,19 @@ def _escaped_len(text: str) -> int:
     return len(orjson.dumps(text)) - 2
 
 
-def fit_record(payload: CollectorPayload, *, max_record_size: int, max_payload_size: int) -> SizeOutcome:
+def fit_record(payload: CollectorPayload, *, sink_max_bytes: int, max_payload_size: int) -> SizeOutcome:
     """Apply §2.4 to one request's raw record (sizes are serialized record bytes).
 
     Departure from Snowplow (docs/DESIGN.md): a POST whose events can be split is split whatever its
     total size (the drop size bounds the body); only a record that cannot be split and exceeds
-    `max_payload_size`, or a single event that alone exceeds `max_record_size`, is a size_violation.
+    `max_payload_size`, or a single event that alone exceeds `sink_max_bytes`, is a size_violation.
     Snowplow refuses a whole batch above `maxPayloadSize`, losing thousands of valid small events.
     """
     encoded = payload.encode()
     size = len(encoded)
-    if size <= max_record_size:
+    if size <= sink_max_bytes:
         return SizeOutcome(records=[encoded])
-    split = _split(payload, max_record_size)
+    split = _split(payload, sink_max_bytes)
     if isinstance(split, SizeOutcome):
         return split
     if size > max_payload_size:
@@ -66,7 +66,7 @@ def fit_record(payload: CollectorPayload, *, max_record_size: int, max_payload_s
             f"oversized collector payload: Payload exceeds max size of {max_payload_size}. Actual length: {size}"
         )
         return SizeOutcome(violations=[_violation(payload, size, max_payload_size, expectation)])
-    return SizeOutcome(violations=[_violation(payload, size, max_record_size, f"oversized collector payload: {split}")])
+    return SizeOutcome(violations=[_violation(payload, size, sink_max_bytes, f"oversized collector payload: {split}")])
 
 
 def _split(payload: CollectorPayload, limit: int) -> SizeOutcome | str:

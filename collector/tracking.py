@@ -20,7 +20,7 @@ from collector.identity import Identity, IdentityRules, parse_cookies
 from collector.metrics import CollectorMetrics
 from collector.record import RequestFacts, build_record, encode_record
 from collector.responses import CORS_ALLOW_HEADERS, NO_CACHE, PIXEL
-from collector.settings import CollectorConfig
+from collector.settings import CollectorSettings
 from collector.sizing import SizeViolationFact, fit_record
 from core.errors import LakeUnavailable, ObjectExists
 from core.lake.port import Lake
@@ -83,7 +83,7 @@ class TrackingEndpoint:
 
     def __init__(
         self,
-        config: CollectorConfig,
+        config: CollectorSettings,
         acknowledger: Acknowledger,
         *,
         lake: Lake | None,
@@ -102,14 +102,14 @@ class TrackingEndpoint:
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._identity = IdentityRules(config, new_id=new_id)
         self._client = ClientAddress(config.trusted_proxies)
-        self._paths = dict(config.custom_paths)
-        self._redirect_domains = tuple(d.lower().lstrip(".") for d in config.redirect_domains)
+        self._paths = dict(config.paths)
+        self._redirect_domains = tuple(d.lower().lstrip(".") for d in config.redirect.domains)
         self._routes: dict[tuple[str, str], Route | None] = {}
         self._preflight_tail = [
             _CREDENTIALS,
             (b"access-control-allow-headers", CORS_ALLOW_HEADERS.encode()),
             (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-            (b"access-control-max-age", str(config.cors_max_age).encode()),
+            (b"access-control-max-age", str(config.cors.max_age).encode()),
             (b"content-length", b"0"),
         ]
 
@@ -185,7 +185,7 @@ class TrackingEndpoint:
         query: bytes = scope.get("query_string", b"")
         location: str | None = None
         if route.kind == "redirect":
-            if not self.config.redirect_enabled:
+            if not self.config.redirect.enabled:
                 return _text(404, "redirects disabled", _cors(origin)), [], origin
             location = self._redirect_target(query)
             if location is None:
@@ -208,7 +208,7 @@ class TrackingEndpoint:
                 network_user_id=identity.network_user_id,
                 anonymous=identity.anonymous,
             )
-            if len(encoded) > self.config.max_record_size:
+            if len(encoded) > self.config.sink_max_bytes:
                 return Oversized(route, facts, query, body, now, ip_address, identity, location, origin)
             records.append(encoded)
         return self._success(route, origin, location, identity), records, origin
@@ -258,7 +258,7 @@ class TrackingEndpoint:
                 network_user_id=identity.network_user_id,
                 anonymous=identity.anonymous,
             ),
-            max_record_size=self.config.max_record_size,
+            sink_max_bytes=self.config.sink_max_bytes,
             max_payload_size=self.config.max_payload_size,
         )
         if outcome.violations:

@@ -1,6 +1,11 @@
 """One typed settings model for every stage: defaults < `eventkit.toml` < `EVENTKIT_*` env < command-line overrides.
 
-Sections mirror the stages (`collector`, `enrich`, `registry`, `loader`) plus top-level keys.
+Each stage owns its section model next to its code (`collector.settings.CollectorSettings`,
+`enrich.settings.EnrichSettings`, `registry.settings.RegistrySettings`, `loader.settings.LoaderSettings`);
+this module composes them by name (`SECTIONS`, import strings resolved with importlib, as `core.cli`
+mounts the stages' commands), so `core/` never imports a stage. It owns the machinery: the TOML file,
+the environment, unknown keys refused, the top-level keys and the `data_dir` defaults.
+
 In the TOML file a section is a table (`[collector]`, `[collector.cookie]`); in the environment a
 key is `EVENTKIT_<SECTION>__<KEY>` (`EVENTKIT_ENRICH__LAKE=gs://bucket/lake`,
 `EVENTKIT_COLLECTOR__COOKIE__NAME=sp`); lists and maps in the environment are JSON
@@ -22,63 +27,42 @@ raises pydantic's ValidationError and reads no TOML file.
 
 from __future__ import annotations
 
-import ipaddress
+import importlib
 import os
-import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import ConfigError
-from core.locations import BUNDLED_SCHEMAS, parse_lake_url, parse_queue_url, parse_warehouse_url
+from core.locations import parse_lake_url, parse_queue_url
+from core.section import DEFAULT_DATA_DIR, lake_url, queue_url, warehouse_url
 
-__all__ = [
-    "CollectorSettings",
-    "CookieSettings",
-    "CorsSettings",
-    "CrossDomainSettings",
-    "DoNotTrackCookieSettings",
-    "EnrichSettings",
-    "FileCutSettings",
-    "LoaderSettings",
-    "RedirectSettings",
-    "RegistrySettings",
-    "Settings",
-    "load_settings",
-]
+__all__ = ["SECTIONS", "Settings", "load_settings", "section_model"]
 
 CONFIG_FILE = Path("eventkit.toml")
-DEFAULT_DATA_DIR = Path("data")
-REGISTRY_FORMS = "a folder in Iglu static layout, file:///path, http(s)://HOST/PATH, gs://BUCKET/PREFIX"
-STANDARD_PATHS = ("/com.snowplowanalytics.snowplow/tp2", "/com.snowplowanalytics.iglu/v1", "/r/tp2")
 # Switches of the wheel build (setup.py) and of the test suite, not settings: eventkit runs with them exported.
 BUILD_ENVIRONMENT = ("EVENTKIT_COMPILE", "EVENTKIT_EXPECT_COMPILED")
 
-
-def _queue_url(data_dir: Path) -> str:
-    return f"sqlite://{(data_dir.resolve() / 'queue.db').as_posix()}"
-
-
-def _lake_url(data_dir: Path) -> str:
-    return str((data_dir.resolve() / "lake").as_posix())
-
-
-def _warehouse_url(data_dir: Path) -> str:
-    return f"duckdb://{(data_dir.resolve() / 'warehouse.duckdb').as_posix()}"
+# section name -> "module:Model". Each stage owns its model; `core` knows only where to find it.
+SECTIONS: dict[str, str] = {
+    "collector": "collector.settings:CollectorSettings",
+    "enrich": "enrich.settings:EnrichSettings",
+    "registry": "registry.settings:RegistrySettings",
+    "loader": "loader.settings:LoaderSettings",
+}
 
 
-def _check(parse: Any, key: str, value: str) -> str:
-    """Run a `core.locations` parser; its ConfigError becomes the ValueError pydantic collects."""
-    try:
-        parse(value, key=key)
-    except ConfigError as e:
-        raise ValueError(str(e)) from None
-    return value
+def section_model(name: str) -> type[BaseModel]:
+    """The model of section `name`, imported from its stage."""
+    module_name, _, attr = SECTIONS[name].partition(":")
+    model = getattr(importlib.import_module(module_name), attr)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{SECTIONS[name]} is not a pydantic model")
+    return model
 
 
 def _follow(leader: Any, parse: Any, fallback: str) -> Any:
@@ -90,203 +74,8 @@ def _follow(leader: Any, parse: Any, fallback: str) -> Any:
     return leader
 
 
-def _check_registry(key: str, value: str) -> str:
-    scheme = urlsplit(value).scheme
-    if not value or (scheme not in ("", "file", "http", "https", "gs") and not re.match(r"^[A-Za-z]:[\\/]", value)):
-        raise ValueError(f"{key}: {value!r} is not a registry location; accepted forms: {REGISTRY_FORMS}")
-    return value
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class CookieSettings(_Section):
-    """The network_userid cookie (Snowplow `cookie { ... }`)."""
-
-    enabled: bool = True
-    name: str = "sp"
-    expiration_days: int = Field(default=365, ge=0)
-    domains: list[str] = Field(default_factory=list, description="first one matching the Origin host is used")
-    fallback_domain: str | None = None
-    secure: bool = True
-    http_only: bool = True
-    same_site: Literal["None", "Lax", "Strict"] | None = "None"
-    client_cookie_name: str | None = Field(default=None, description="second cookie, same value, not HttpOnly")
-
-
-class DoNotTrackCookieSettings(_Section):
-    """Requests carrying cookie `name` whose value matches regex `value` are answered but not stored."""
-
-    enabled: bool = False
-    name: str = ""
-    value: str = ""
-
-    @field_validator("value")
-    @classmethod
-    def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as e:
-            raise ValueError(f"collector.do_not_track_cookie.value: {value!r} is not a regular expression: {e}") from e
-        return value
-
-
-class CorsSettings(_Section):
-    """CORS preflight answers."""
-
-    max_age: int = Field(default=3600, ge=0, description="Access-Control-Max-Age, seconds")
-
-
-class RedirectSettings(_Section):
-    """The `/r/tp2` redirect route (Snowplow `enableDefaultRedirect`, `redirectDomains`)."""
-
-    enabled: bool = False
-    domains: list[str] = Field(default_factory=list, description="allowed target hosts; empty = any")
-
-
-class CrossDomainSettings(_Section):
-    """`/crossdomain.xml` (served only when enabled)."""
-
-    enabled: bool = False
-    domains: list[str] = Field(default_factory=lambda: ["*"])
-    secure: bool = True
-
-
-class CollectorSettings(_Section):
-    """The HTTP collector: where raw records go and how requests are answered."""
-
-    host: str = "0.0.0.0"  # trackers reach the collector on every interface
-    port: int = Field(default=8080, ge=0, le=65535)
-    raw: str = Field(default_factory=lambda: _queue_url(DEFAULT_DATA_DIR), description="raw queue URL (publish)")
-    spool: Path = Field(default_factory=lambda: DEFAULT_DATA_DIR.resolve() / "spool.db", description="local spool")
-    drop_payload_size: int = Field(default=2_097_152, gt=0, description="larger bodies: 413, not stored")
-    max_payload_size: int = Field(default=1_048_576, gt=0, description="larger: size_violation bad row")
-    sink_max_bytes: int = Field(default=1_000_000, gt=0, description="largest raw queue record")
-    header_timeout: float = Field(default=10.0, gt=0, description="seconds to send a request's headers: else 408")
-    body_timeout: float = Field(default=30.0, gt=0, description="seconds to send a request's body: else 408")
-    max_connections: int = Field(default=1024, gt=0, description="open connections; more are closed at once")
-    drain_timeout: float = Field(default=30.0, gt=0, description="seconds from SIGTERM to exit, at the latest")
-    cookie: CookieSettings = Field(default_factory=CookieSettings)
-    do_not_track_cookie: DoNotTrackCookieSettings = Field(default_factory=DoNotTrackCookieSettings)
-    cors: CorsSettings = Field(default_factory=CorsSettings)
-    redirect: RedirectSettings = Field(default_factory=RedirectSettings)
-    paths: dict[str, str] = Field(default_factory=dict, description="custom path -> standard path")
-    trusted_proxies: list[str] = Field(default_factory=list, description="IPs/CIDRs whose X-Forwarded-For is used")
-    crossdomain: CrossDomainSettings = Field(default_factory=CrossDomainSettings)
-
-    @field_validator("raw")
-    @classmethod
-    def _raw(cls, value: str) -> str:
-        return _check(parse_queue_url, "collector.raw", value)
-
-    @field_validator("paths")
-    @classmethod
-    def _paths(cls, value: dict[str, str]) -> dict[str, str]:
-        for custom, standard in value.items():
-            if not custom.startswith("/") or standard not in STANDARD_PATHS:
-                raise ValueError(
-                    f"collector.paths: {custom!r} = {standard!r}; keys are paths starting with '/', "
-                    f"values one of {', '.join(STANDARD_PATHS)}"
-                )
-        return value
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _proxies(cls, value: list[str]) -> list[str]:
-        for proxy in value:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"collector.trusted_proxies: {proxy!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)"
-                ) from None
-        return value
-
-    @model_validator(mode="after")
-    def _sizes(self) -> CollectorSettings:
-        if self.max_payload_size > self.drop_payload_size:
-            raise ValueError("collector.max_payload_size must not exceed collector.drop_payload_size")
-        return self
-
-
-class FileCutSettings(_Section):
-    """When enrich closes a lake file: whichever limit is reached first."""
-
-    max_events: int = Field(default=10_000, gt=0)
-    max_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
-    max_age_seconds: float = Field(default=60.0, gt=0)
-
-
-class EnrichSettings(_Section):
-    """The enrich worker: raw queue in, lake out, schemas from the registry."""
-
-    raw: str = Field(default_factory=lambda: _queue_url(DEFAULT_DATA_DIR), description="raw queue URL (consume)")
-    lake: str = Field(default_factory=lambda: _lake_url(DEFAULT_DATA_DIR), description="lake URL")
-    registry: str = Field(default_factory=lambda: str(BUNDLED_SCHEMAS), description="registry path or URL")
-    workers: int = Field(default=1, ge=1)
-    enrichments: Path | None = Field(default=None, description="enrichment configs folder")
-    write_tsv: bool = Field(default=False, description="also write Snowplow enriched TSV beside Parquet")
-    file_cut: FileCutSettings = Field(default_factory=FileCutSettings)
-    validation_budget_ms: int = Field(default=200, ge=0, description="per event; over it a schema_violations row")
-    max_delivery_attempts: int = Field(default=3, ge=1, description="failed attempts before a generic_error row")
-
-    @field_validator("raw")
-    @classmethod
-    def _raw(cls, value: str) -> str:
-        return _check(parse_queue_url, "enrich.raw", value)
-
-    @field_validator("lake")
-    @classmethod
-    def _lake(cls, value: str) -> str:
-        return _check(parse_lake_url, "enrich.lake", value)
-
-    @field_validator("registry")
-    @classmethod
-    def _registry(cls, value: str) -> str:
-        return _check_registry("enrich.registry", value)
-
-
-class RegistrySettings(_Section):
-    """The schema registry: where schemas live, the resolver cache, the HTTP API."""
-
-    path_or_url: str = Field(default_factory=lambda: str(BUNDLED_SCHEMAS))
-    cache_size: int = Field(default=500, ge=0)
-    cache_ttl: int | None = Field(
-        default=600,
-        ge=0,
-        description="seconds a schema or its absence is cached; None = never expire. Used only when set "
-        "(eventkit.toml, EVENTKIT_REGISTRY__CACHE_TTL); unset: a resolver config's cacheTtl, else the command's",
-    )
-    api_master_key: SecretStr | None = Field(default=None, description="None = read-only API")
-    host: str = "127.0.0.1"
-    port: int = Field(default=8081, ge=0, le=65535)
-
-    @field_validator("path_or_url")
-    @classmethod
-    def _where(cls, value: str) -> str:
-        return _check_registry("registry.path_or_url", value)
-
-
-class LoaderSettings(_Section):
-    """The loader: good events from the lake into the warehouse."""
-
-    lake: str = Field(default_factory=lambda: _lake_url(DEFAULT_DATA_DIR))
-    warehouse: str = Field(default_factory=lambda: _warehouse_url(DEFAULT_DATA_DIR))
-
-    @field_validator("lake")
-    @classmethod
-    def _lake(cls, value: str) -> str:
-        return _check(parse_lake_url, "loader.lake", value)
-
-    @field_validator("warehouse")
-    @classmethod
-    def _warehouse(cls, value: str) -> str:
-        return _check(parse_warehouse_url, "loader.warehouse", value)
-
-
-class Settings(BaseSettings):
-    """All of eventkit's settings. Read `settings.collector.port`, `settings.enrich.lake`, ..."""
+class _TopLevel(BaseSettings):
+    """The keys outside any section and how every source is read; the sections are added by `_compose`."""
 
     model_config = SettingsConfigDict(
         env_prefix="EVENTKIT_",
@@ -298,10 +87,6 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool | None = Field(default=None, description="None = JSON when stderr is not a terminal")
-    collector: CollectorSettings = Field(default_factory=CollectorSettings)
-    enrich: EnrichSettings = Field(default_factory=EnrichSettings)
-    registry: RegistrySettings = Field(default_factory=RegistrySettings)
-    loader: LoaderSettings = Field(default_factory=LoaderSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -315,12 +100,12 @@ class Settings(BaseSettings):
         if not all(section is None or isinstance(section, dict) for section in sections.values()):
             return data  # section objects passed in are complete already
         collector, enrich, loader = (dict(section or {}) for section in sections.values())
-        collector.setdefault("raw", _queue_url(data_dir))
+        collector.setdefault("raw", queue_url(data_dir))
         collector.setdefault("spool", data_dir.resolve() / "spool.db")
-        enrich.setdefault("raw", _follow(collector["raw"], parse_queue_url, _queue_url(data_dir)))
-        enrich.setdefault("lake", _lake_url(data_dir))
-        loader.setdefault("lake", _follow(enrich["lake"], parse_lake_url, _lake_url(data_dir)))
-        loader.setdefault("warehouse", _warehouse_url(data_dir))
+        enrich.setdefault("raw", _follow(collector["raw"], parse_queue_url, queue_url(data_dir)))
+        enrich.setdefault("lake", lake_url(data_dir))
+        loader.setdefault("lake", _follow(enrich["lake"], parse_lake_url, lake_url(data_dir)))
+        loader.setdefault("warehouse", warehouse_url(data_dir))
         data.update(collector=collector, enrich=enrich, loader=loader)
         return data
 
@@ -335,6 +120,32 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Earlier wins: overrides (init kwargs) > environment > the TOML file (see load_settings).
         return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=_TOML_DATA.get())
+
+
+def _compose() -> type[_TopLevel]:
+    """`Settings`: the top-level keys plus one field per section of SECTIONS, defaulting to its model's defaults."""
+    sections: dict[str, Any] = {}
+    for name in SECTIONS:
+        model = section_model(name)
+        sections[name] = (model, Field(default_factory=model))
+    return create_model(
+        "Settings",
+        __base__=_TopLevel,
+        __module__=__name__,
+        __doc__="All of eventkit's settings. Read `settings.collector.port`, `settings.enrich.lake`, ...",
+        **sections,
+    )
+
+
+if TYPE_CHECKING:
+
+    class Settings(_TopLevel):
+        """All of eventkit's settings; a section's type is its stage's model, unknown here (`core` imports no stage)."""
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    Settings = _compose()
 
 
 # The TOML file's data for the Settings being built in this context (set and reset by load_settings).
@@ -418,8 +229,21 @@ def _describe(error: ValidationError, config_file: Path) -> str:
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             env = "EVENTKIT_" + "__".join(str(part).upper() for part in item["loc"])
-            message = f"unknown key (from {config_file}, {env} or an override); accepted keys: core/settings.py"
+            accepted = ", ".join(_accepted_keys(item["loc"][:-1]))
+            message = f"unknown key (from {config_file}, {env} or an override); accepted keys: {accepted}"
         elif not message.startswith(f"{key}:") and key and "key" not in key:
             message = f"{message} (got {item.get('input')!r})"
         lines.append(message if message.startswith(f"{key}:") else f"{key}: {message}")
     return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def _accepted_keys(parent: tuple[int | str, ...]) -> list[str]:
+    """The keys the model at `parent` (a path of field names from Settings) accepts, sorted."""
+    model: Any = Settings
+    for part in parent:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return sorted(model.model_fields)

@@ -147,7 +147,7 @@ class UpStack:
 def build_up(options: UpOptions) -> UpStack:
     """Wire the embedded platform under `options.data_dir` (created if missing)."""
     from collector.app import create_app
-    from collector.settings import load_config
+    from collector.settings import load_collector
     from collector.spool import Spool
     from core.recorded_registry import record_registry
 
@@ -171,13 +171,12 @@ def build_up(options: UpOptions) -> UpStack:
     record_registry(data, options.registry)
     store = MicroStore(data / "micro.db", max_events=options.max_events)
     lake = open_lake(lake_url)
-    config = load_config(
+    config = load_collector(
         None,
         host=options.host,
         port=options.port,
-        raw_url=queue_url,
-        spool_path=str(data / "spool.db"),
-        lake_url=lake_url,
+        raw=queue_url,
+        spool=str(data / "spool.db"),
     )
     collector = create_app(
         config,

@@ -75,7 +75,7 @@ def _is_bundled(location: str) -> bool:
 def configured_cache_ttl(flag: float | None, settings: Any) -> Ttl:
     """The cache TTL a command was told to use: `--cache-ttl` first, then `registry.cache_ttl` when set in
     eventkit.toml or EVENTKIT_REGISTRY__CACHE_TTL; NOT_SET when neither (a resolver config's `cacheTtl`, then
-    the command's default apply). `settings` is core.settings.RegistrySettings.
+    the command's default apply). `settings` is registry.settings.RegistrySettings.
     """
     if flag is not None:
         return flag

@@ -6,14 +6,14 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from collector.app import CollectorApp, create_app
-from collector.settings import CollectorConfig
+from collector.durability import DurabilityTiming
+from collector.settings import CollectorSettings
 from collector.spool import Spool
 from core.errors import QueueUnavailable
 from core.lake import open_lake
@@ -94,7 +94,7 @@ class Rig:
     def __init__(
         self,
         root: Path,
-        config: CollectorConfig,
+        config: CollectorSettings,
         *,
         spool: bool,
         lake: bool,
@@ -103,7 +103,7 @@ class Rig:
     ) -> None:
         self.root = root
         self.queue_url = f"sqlite:///{root}/queue.db"
-        self.config = replace(config, raw_url=self.queue_url)
+        self.config = config.model_copy(update={"raw": self.queue_url})
         switch = SwitchableAsyncPublisher if publish_async else SwitchablePublisher
         self.publisher = switch(open_publisher(self.queue_url))
         self.spool = Spool(root / "spool.db") if spool else None
@@ -116,7 +116,10 @@ class Rig:
 
 @pytest.fixture
 def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
-    """Build rigs: `make_rig(spool=True, lake=True, publish_async=False, clock_ms=..., **config_fields)`."""
+    """Build rigs: `make_rig(spool=True, lake=True, publish_async=False, timing=..., clock_ms=..., **settings)`.
+
+    `settings` are CollectorSettings keys (`sink_max_bytes=2000`, `cookie={"name": "x"}`): validated as settings.
+    """
     rigs: list[Rig] = []
 
     def make(
@@ -124,6 +127,7 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         spool: bool = True,
         lake: bool = True,
         publish_async: bool = False,
+        timing: DurabilityTiming | None = None,
         clock_ms: Any = None,
         new_id: Any = None,
         **fields: Any,
@@ -132,10 +136,11 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         root.mkdir()
         rig = Rig(
             root,
-            CollectorConfig(**fields),
+            CollectorSettings(**fields),
             spool=spool,
             lake=lake,
             publish_async=publish_async,
+            timing=timing,
             clock_ms=clock_ms,
             new_id=new_id,
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from collector.durability import DurabilityTiming
 from collector.spool import Spool, SpoolUnavailable
 from tests.collector.conftest import Rig, read_queue
 from tests.collector.driver import call, lifespan
@@ -42,7 +43,7 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None
 @pytest.mark.parametrize("publish_async", [False, True], ids=["via-batcher", "direct-async"])
 def test_queue_down_spools_then_drains_in_order(make_rig: Callable[..., Rig], publish_async: bool) -> None:
     """While the queue fails, requests are spooled and answered 200, /sink-health is 503; once back, all drain."""
-    rig = make_rig(drain_interval=0.05, publish_async=publish_async)
+    rig = make_rig(timing=DurabilityTiming(drain_interval=0.05), publish_async=publish_async)
     assert rig.spool is not None
 
     async def go() -> None:
@@ -69,7 +70,7 @@ def test_queue_down_spools_then_drains_in_order(make_rig: Callable[..., Rig], pu
 @pytest.mark.parametrize("publish_async", [False, True], ids=["via-batcher", "direct-async"])
 def test_slow_queue_is_bounded_by_the_spool(make_rig: Callable[..., Rig], publish_async: bool) -> None:
     """A publish slower than the bound is answered from the spool within about the bound, not the queue's delay."""
-    rig = make_rig(publish_timeout=0.2, drain_interval=0.05, publish_async=publish_async)
+    rig = make_rig(timing=DurabilityTiming(publish_timeout=0.2, drain_interval=0.05), publish_async=publish_async)
 
     async def go() -> float:
         async with lifespan(rig.app):
@@ -120,7 +121,7 @@ def test_queue_and_spool_both_failing_means_503(make_rig: Callable[..., Rig], pu
 @pytest.mark.parametrize("publish_async", [False, True], ids=["via-batcher", "direct-async"])
 def test_sink_health_is_503_until_the_queue_is_proven(make_rig: Callable[..., Rig], publish_async: bool) -> None:
     """A collector that starts while the queue is down reports 503 on /sink-health until it comes back."""
-    rig = make_rig(drain_interval=0.05, publish_async=publish_async)
+    rig = make_rig(timing=DurabilityTiming(drain_interval=0.05), publish_async=publish_async)
     rig.publisher.up = False
 
     async def go() -> None:
@@ -237,7 +238,7 @@ def test_a_failing_log_never_leaves_a_request_unanswered(
     import collector.durability
 
     monkeypatch.setattr(collector.durability, "log", RaisingLog())
-    rig = make_rig(drain_interval=0.05, publish_async=publish_async)
+    rig = make_rig(timing=DurabilityTiming(drain_interval=0.05), publish_async=publish_async)
 
     async def go() -> None:
         async with lifespan(rig.app):

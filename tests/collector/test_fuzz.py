@@ -71,7 +71,7 @@ def live(
 ) -> Iterator[tuple[Rig, asyncio.AbstractEventLoop, Callable[[], int]]]:
     """One app (redirects on, small limits so size rules are hit) running in one event loop for every example."""
     from collector.app import create_app
-    from collector.settings import CollectorConfig
+    from collector.settings import CollectorSettings
     from collector.spool import Spool
     from core.lake import open_lake
     from tests.collector.conftest import SwitchablePublisher
@@ -84,14 +84,13 @@ def live(
     rig.publisher = SwitchablePublisher(inner)
     rig.spool = Spool(root / "spool.db")
     rig.lake = open_lake(str(root / "lake"))
-    rig.config = CollectorConfig(
-        raw_url=rig.queue_url,
-        redirect_enabled=True,
-        redirect_domains=("example.com",),
-        drop_payload_size=250,
-        max_record_size=900,
-        max_payload_size=1200,
-        trusted_proxies=("203.0.113.0/24",),
+    rig.config = CollectorSettings(
+        raw=rig.queue_url,
+        redirect={"enabled": True, "domains": ["example.com"]},
+        drop_payload_size=250,  # bodies up to 300 bytes: some are refused with 413
+        sink_max_bytes=200,  # split, or a violation under either limit's message
+        max_payload_size=250,  # the settings refuse a payload limit above the drop size
+        trusted_proxies=["203.0.113.0/24"],
     )
     rig.app = create_app(rig.config, rig.publisher, spool=rig.spool, lake=rig.lake)
     loop = asyncio.new_event_loop()

@@ -212,7 +212,7 @@ def test_requests_left_to_asgi_are_answered_alike(
 
 def test_a_too_large_body_is_refused_alike(pair: Callable[..., tuple[Served, Served]]) -> None:
     """A declared length above the drop size gets the same 413, before the body is read, through either protocol."""
-    servers = pair(drop_payload_size=1000)
+    servers = pair(drop_payload_size=1000, max_payload_size=1000)
     (answer,) = same_everywhere(servers, post(b"y" * 2000)[:-1500])
     assert answer.startswith(b"HTTP/1.1 413 ")
 
@@ -221,7 +221,7 @@ def test_an_oversized_record_follows_the_size_rules_alike(pair: Callable[..., tu
     """A record over the queue's message size is split as on the ASGI path (the protocol hands it over)."""
     events = b",".join(b'{"e":"pv","eid":"00000000-0000-4000-8000-%012d","tv":"t","p":"web"}' % i for i in range(40))
     body = b'{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[' + events + b"]}"
-    servers = pair(max_record_size=2500)
+    servers = pair(sink_max_bytes=2500)
     same_everywhere(servers, post(body))
     asgi, fast = (queued(s) for s in servers)
     assert len(fast) > 1 and fast == asgi

@@ -11,7 +11,7 @@ from typing import Any
 
 from collector.forwarding import ClientAddress
 from collector.identity import ANONYMOUS_NUID, IdentityRules
-from collector.settings import CollectorConfig, CookieConfig
+from collector.settings import CollectorSettings, CookieSettings, DoNotTrackCookieSettings
 from tests.collector.conftest import Rig
 from tests.collector.driver import call, lifespan
 
@@ -67,7 +67,7 @@ def test_nuid_parameter_wins_over_the_cookie(make_rig: Callable[..., Rig]) -> No
 
 def test_cookie_domain_is_chosen_from_the_origin(make_rig: Callable[..., Rig]) -> None:
     """The first configured domain matching an Origin host (or its parent) is used, else the fallback."""
-    cookie = CookieConfig(domains=("acme.com", "shop.example"), fallback_domain="fallback.example")
+    cookie = CookieSettings(domains=["acme.com", "shop.example"], fallback_domain="fallback.example")
     rig = make_rig(cookie=cookie)
     sub, exact, other, none = run(
         rig,
@@ -84,7 +84,7 @@ def test_cookie_domain_is_chosen_from_the_origin(make_rig: Callable[..., Rig]) -
 
 def test_client_cookie_twin_is_readable_by_scripts(make_rig: Callable[..., Rig]) -> None:
     """With client_cookie_name a second cookie carries the same id without HttpOnly."""
-    rig = make_rig(cookie=CookieConfig(client_cookie_name="sp_client"))
+    rig = make_rig(cookie=CookieSettings(client_cookie_name="sp_client"))
     (a,) = run(rig, ("GET", "/i", {}))
     first, second = (attributes(c) for c in a.all("set-cookie"))
     assert first["sp"] == second["sp_client"]
@@ -93,7 +93,7 @@ def test_client_cookie_twin_is_readable_by_scripts(make_rig: Callable[..., Rig])
 
 def test_sp_anonymous_zeroes_identity_and_strips_forwarding(make_rig: Callable[..., Rig]) -> None:
     """SP-Anonymous records the zero id, ip `unknown`, no cookies or forwarding headers, and deletes sp."""
-    rig = make_rig(trusted_proxies=("203.0.113.0/24",))
+    rig = make_rig(trusted_proxies=["203.0.113.0/24"])
     headers = [
         ("SP-Anonymous", "*"),
         ("Cookie", "sp=known-user; x=1"),
@@ -117,9 +117,7 @@ def test_sp_anonymous_zeroes_identity_and_strips_forwarding(make_rig: Callable[.
 
 def test_do_not_track_cookie_answers_normally_but_records_nothing(make_rig: Callable[..., Rig]) -> None:
     """A request whose DNT cookie value matches is answered (pixel/ok) without storing or setting cookies."""
-    from collector.settings import DoNotTrackConfig
-
-    rig = make_rig(do_not_track=DoNotTrackConfig(enabled=True, name="dnt", value="yes|1"))
+    rig = make_rig(do_not_track_cookie=DoNotTrackCookieSettings(enabled=True, name="dnt", value="yes|1"))
     pixel, post, partial = run(
         rig,
         ("GET", "/i", {"headers": [("Cookie", "dnt=yes")]}),
@@ -134,14 +132,14 @@ def test_do_not_track_cookie_answers_normally_but_records_nothing(make_rig: Call
 
 def test_cookie_can_be_disabled() -> None:
     """With the cookie disabled no Set-Cookie is produced but a fresh id is still recorded."""
-    rules = IdentityRules(CollectorConfig(cookie=CookieConfig(enabled=False)), new_id=lambda: "fixed")
+    rules = IdentityRules(CollectorSettings(cookie=CookieSettings(enabled=False)), new_id=lambda: "fixed")
     identity = rules.resolve(cookies=[], nuid_param=None, anonymous=False, origins=[])
     assert identity.set_cookies == () and identity.network_user_id == "fixed"
 
 
 def test_forwarded_headers_count_only_from_trusted_proxies(make_rig: Callable[..., Rig]) -> None:
     """X-Forwarded-For is believed only when the TCP peer is a configured trusted proxy."""
-    rig = make_rig(trusted_proxies=("10.0.0.0/8",))
+    rig = make_rig(trusted_proxies=["10.0.0.0/8"])
     xff = [("X-Forwarded-For", "198.51.100.7, 10.1.1.1")]
     run(
         rig,
@@ -164,7 +162,7 @@ def test_client_address_chain_rules() -> None:
 
 def test_new_ids_are_distinct_canonical_uuid4_strings_across_random_reads() -> None:
     """Ids drawn from the pooled random bytes are canonical RFC 4122 version-4 UUID strings, all different."""
-    rules = IdentityRules(CollectorConfig(cookie=CookieConfig(enabled=False)))
+    rules = IdentityRules(CollectorSettings(cookie=CookieSettings(enabled=False)))
     ids = [rules.resolve(cookies=[], nuid_param=None, anonymous=False, origins=[]).network_user_id for _ in range(1000)]
     parsed = [uuid.UUID(i) for i in ids if i is not None]
     assert [str(u) for u in parsed] == ids

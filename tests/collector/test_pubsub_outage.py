@@ -16,7 +16,8 @@ import pytest
 import uvicorn
 
 from collector.app import create_app
-from collector.settings import CollectorConfig
+from collector.durability import DurabilityTiming
+from collector.settings import CollectorSettings
 from collector.spool import Spool
 from core.queue import Subscriber, open_publisher, open_subscriber
 from core.raw import CollectorPayload
@@ -86,8 +87,9 @@ def test_emulator_outage_under_load_loses_nothing(
     subscriber = prepare(url)
     spool = Spool(tmp_path / "spool.db")
     publisher = open_publisher(url, timeout=2.0)
-    config = CollectorConfig(raw_url=url, publish_timeout=0.5, drain_interval=0.2)
-    app = create_app(config, publisher, spool=spool, lake=None)
+    config = CollectorSettings(raw=url)
+    timing = DurabilityTiming(publish_timeout=0.5, drain_interval=0.2)
+    app = create_app(config, publisher, spool=spool, lake=None, timing=timing)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -75,7 +75,7 @@ def test_cors_headers_echo_the_origin_on_tracking_responses(make_rig: Callable[.
 
 def test_preflight_matches_what_chromium_asked_for(make_rig: Callable[..., Rig]) -> None:
     """The captured browser OPTIONS request gets its Origin echoed, credentials, SP-Anonymous allowed, max-age."""
-    rig = make_rig(cors_max_age=1234)
+    rig = make_rig(cors={"max_age": 1234})
     (options,) = [r for r in captured("js") if r["method"] == "OPTIONS"]
 
     async def go() -> Any:
@@ -108,7 +108,7 @@ def test_redirect_is_off_by_default(make_rig: Callable[..., Rig]) -> None:
 
 def test_redirect_goes_only_to_allowed_domains(make_rig: Callable[..., Rig]) -> None:
     """When enabled, allowed targets get 302 and are recorded as r/tp2; others (or no u) get 400, unrecorded."""
-    rig = make_rig(redirect_enabled=True, redirect_domains=("shop.example",))
+    rig = make_rig(redirect={"enabled": True, "domains": ["shop.example"]})
     ok, sub, evil, missing, script = run(
         rig,
         ("GET", "/r/tp2", {"query": b"e=se&u=https%3A%2F%2Fshop.example%2Fp%3Fx%3D1"}),
@@ -130,20 +130,20 @@ def test_redirect_goes_only_to_allowed_domains(make_rig: Callable[..., Rig]) -> 
     assert [(r.vendor, r.version) for r in records] == [("r", "tp2"), ("r", "tp2")]
 
 
-def test_custom_paths_map_to_canonical_routes(make_rig: Callable[..., Rig]) -> None:
+def test_configured_paths_map_to_standard_routes(make_rig: Callable[..., Rig]) -> None:
     """A configured custom path behaves exactly like the canonical path it maps to."""
-    rig = make_rig(custom_paths=(("/acme/track", TP2), ("/acme/px", "/i")))
-    post, pixel = run(rig, ("POST", "/acme/track", {"body": b"{}"}), ("GET", "/acme/px", {"query": b"e=pv"}))
-    assert (post.status, post.body, pixel.status) == (200, b"ok", 200)
+    rig = make_rig(paths={"/acme/track": TP2, "/acme/iglu": "/com.snowplowanalytics.iglu/v1"})
+    post, iglu = run(rig, ("POST", "/acme/track", {"body": b"{}"}), ("GET", "/acme/iglu", {"query": b"e=pv"}))
+    assert (post.status, post.body, iglu.status) == (200, b"ok", 200)
     assert [(r.vendor, r.version) for r in rig.records()] == [
         ("com.snowplowanalytics.snowplow", "tp2"),
-        ("com.snowplowanalytics.snowplow", "tp1"),
+        ("com.snowplowanalytics.iglu", "v1"),
     ]
 
 
 def test_operational_routes(make_rig: Callable[..., Rig]) -> None:
     """/health, /sink-health, /robots.txt and /metrics answer; /crossdomain.xml only when enabled; others 404."""
-    rig = make_rig(crossdomain_enabled=True, crossdomain_domains=("*.acme.com",))
+    rig = make_rig(crossdomain={"enabled": True, "domains": ["*.acme.com"]})
     health, sink, robots, metrics, cross, missing, deep = run(
         rig,
         ("GET", "/health", {}),

@@ -63,7 +63,7 @@ def bad_rows(rig: Rig) -> list[dict[str, Any]]:
 
 def test_declared_body_over_the_drop_size_gets_413_unread(make_rig: Callable[..., Rig]) -> None:
     """A Content-Length above the drop size is refused with 413 and a reason, nothing recorded."""
-    rig = make_rig(drop_payload_size=1000)
+    rig = make_rig(drop_payload_size=1000, max_payload_size=1000)
     (a,) = run(rig, ("POST", TP2, {"headers": [("Content-Length", "5000")], "body": b"x" * 5000}))
     assert a.status == 413 and b"drop size of 1000" in a.body
     assert rig.records() == []
@@ -71,7 +71,7 @@ def test_declared_body_over_the_drop_size_gets_413_unread(make_rig: Callable[...
 
 def test_streamed_body_over_the_drop_size_gets_413(make_rig: Callable[..., Rig]) -> None:
     """A body without Content-Length is cut off with 413 once it exceeds the drop size."""
-    rig = make_rig(drop_payload_size=1000)
+    rig = make_rig(drop_payload_size=1000, max_payload_size=1000)
     (a,) = run(rig, ("POST", TP2, {"body": b"x" * 5000, "chunks": 10}))
     assert a.status == 413 and b"payload too large" in a.body
     assert rig.records() == []
@@ -79,7 +79,7 @@ def test_streamed_body_over_the_drop_size_gets_413(make_rig: Callable[..., Rig])
 
 def test_big_post_batch_is_split_into_fitting_records_exactly_once(make_rig: Callable[..., Rig]) -> None:
     """A batch too big for one queue message becomes several records holding every event once, in order."""
-    rig = make_rig(max_record_size=4000, max_payload_size=1_000_000)
+    rig = make_rig(sink_max_bytes=4000, max_payload_size=1_000_000)
     body = batch(200)
     (a,) = run(rig, ("POST", TP2, {"headers": [("Content-Type", "application/json")], "body": body}))
     assert (a.status, a.body) == (200, b"ok")
@@ -95,7 +95,7 @@ def test_unsplittable_payload_over_the_maximum_becomes_a_size_violation_bad_row(
     make_rig: Callable[..., Rig],
 ) -> None:
     """A body that cannot be split and exceeds max_payload_size is answered 200 and lands as a size_violation."""
-    rig = make_rig(max_record_size=2000, max_payload_size=10_000)
+    rig = make_rig(sink_max_bytes=2000, max_payload_size=10_000)
     (a,) = run(rig, ("POST", TP2, {"body": b"not json " * 2000}))
     assert a.status == 200
     assert rig.records() == []
@@ -110,7 +110,7 @@ def test_unsplittable_payload_over_the_maximum_becomes_a_size_violation_bad_row(
 
 def test_a_batch_over_the_maximum_payload_size_is_split_not_refused(make_rig: Callable[..., Rig]) -> None:
     """A splittable POST above max_payload_size is split into fitting records like any other big batch (issue 15)."""
-    rig = make_rig(max_record_size=2000, max_payload_size=10_000)
+    rig = make_rig(sink_max_bytes=2000, max_payload_size=10_000)
     (a,) = run(rig, ("POST", TP2, {"body": batch(200)}))
     assert (a.status, a.body) == (200, b"ok")
     records = rig.records()
@@ -121,7 +121,7 @@ def test_a_batch_over_the_maximum_payload_size_is_split_not_refused(make_rig: Ca
 
 def test_get_too_big_for_one_message_cannot_be_split(make_rig: Callable[..., Rig]) -> None:
     """A GET between the record size and the maximum becomes a size_violation saying GETs cannot be split."""
-    rig = make_rig(max_record_size=2000, max_payload_size=100_000)
+    rig = make_rig(sink_max_bytes=2000, max_payload_size=100_000)
     (a,) = run(rig, ("GET", "/i", {"query": b"e=pv&page=" + b"y" * 5000}))
     assert a.status == 200
     (row,) = bad_rows(rig)
@@ -130,7 +130,7 @@ def test_get_too_big_for_one_message_cannot_be_split(make_rig: Callable[..., Rig
 
 def test_a_single_oversized_event_is_a_violation_and_the_rest_are_kept(make_rig: Callable[..., Rig]) -> None:
     """Splitting keeps every event that fits and turns each one that alone is too big into its own bad row."""
-    rig = make_rig(max_record_size=10_000, max_payload_size=1_000_000)
+    rig = make_rig(sink_max_bytes=10_000, max_payload_size=1_000_000)
     events: list[dict[str, str]] = [{"e": "pv", "eid": f"e{i}", "page": "p" * 1000} for i in range(30)]
     events.insert(4, {"e": "pv", "eid": "huge", "page": "h" * 20_000})
     (a,) = run(rig, ("POST", TP2, {"body": json.dumps({"schema": PAYLOAD_DATA, "data": events}).encode()}))
@@ -151,7 +151,7 @@ def test_a_single_oversized_event_is_a_violation_and_the_rest_are_kept(make_rig:
 
 def test_without_a_lake_an_unrecordable_payload_is_refused(make_rig: Callable[..., Rig]) -> None:
     """With no lake to hold the bad row, an oversize payload gets 413 rather than a silent drop."""
-    rig = make_rig(lake=False, max_record_size=2000, max_payload_size=5000)
+    rig = make_rig(lake=False, sink_max_bytes=2000, max_payload_size=5000)
     (a,) = run(rig, ("POST", TP2, {"body": b"not json " * 1000}))
     assert a.status == 413 and rig.records() == []
 
@@ -176,7 +176,7 @@ class BrokenLake:
 
 def test_failed_bad_row_write_answers_503(make_rig: Callable[..., Rig]) -> None:
     """If the size_violation cannot be written the tracker hears 503 (and retries), never 200."""
-    rig = make_rig(max_record_size=2000, max_payload_size=5000)
+    rig = make_rig(sink_max_bytes=2000, max_payload_size=5000)
     rig.app.tracking.lake = BrokenLake()
     (a,) = run(rig, ("POST", TP2, {"body": b"not json " * 1000}))
     assert a.status == 503
@@ -205,7 +205,7 @@ def test_splitting_conserves_every_event(events: list[dict[str, str]], limit: in
     """Every event ends in exactly one record (in order) or one violation, and every record fits the limit."""
     tagged = [dict(e, eid=str(i)) for i, e in enumerate(events)]
     body = json.dumps({"schema": PAYLOAD_DATA, "data": tagged}, ensure_ascii=False)
-    outcome = fit_record(payload_with(body), max_record_size=limit, max_payload_size=10**9)
+    outcome = fit_record(payload_with(body), sink_max_bytes=limit, max_payload_size=10**9)
     kept: list[str] = []
     for record in outcome.records:
         assert len(record) <= limit

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel, SecretStr
 
 from core.errors import ConfigError
 from core.locations import BUNDLED_SCHEMAS
-from core.settings import Settings, load_settings
+from core.settings import SECTIONS, Settings, load_settings, section_model
 
 
 @pytest.fixture(autouse=True)
@@ -221,3 +225,174 @@ def test_ports_from_the_environment_are_range_checked(port: int) -> None:
                 load_settings()
     finally:
         del os.environ["EVENTKIT_COLLECTOR__PORT"]
+
+
+# Every key a user can set today, each with a valid non-default value: the names users write in
+# eventkit.toml and EVENTKIT_* variables, which moving the section models into their stages must not change.
+EVERY_KEY: dict[str, Any] = {
+    "data_dir": "/srv/eventkit",
+    "log_level": "warning",
+    "log_json": True,
+    "collector.host": "127.0.0.2",
+    "collector.port": 9100,
+    "collector.raw": "pubsub://proj/raw",
+    "collector.spool": "/srv/spool.db",
+    "collector.drop_payload_size": 3_000_000,
+    "collector.max_payload_size": 2_000_000,
+    "collector.sink_max_bytes": 900_000,
+    "collector.header_timeout": 5.5,
+    "collector.body_timeout": 20.5,
+    "collector.max_connections": 64,
+    "collector.drain_timeout": 12.5,
+    "collector.cookie.enabled": False,
+    "collector.cookie.name": "nuid",
+    "collector.cookie.expiration_days": 30,
+    "collector.cookie.domains": ["acme.com", "shop.example"],
+    "collector.cookie.fallback_domain": "acme.com",
+    "collector.cookie.secure": False,
+    "collector.cookie.http_only": False,
+    "collector.cookie.same_site": "Lax",
+    "collector.cookie.client_cookie_name": "sp_client",
+    "collector.do_not_track_cookie.enabled": True,
+    "collector.do_not_track_cookie.name": "dnt",
+    "collector.do_not_track_cookie.value": "yes|1",
+    "collector.cors.max_age": 60,
+    "collector.redirect.enabled": True,
+    "collector.redirect.domains": ["acme.com"],
+    "collector.paths": {"/acme/t": "/com.snowplowanalytics.snowplow/tp2"},
+    "collector.trusted_proxies": ["10.0.0.0/8", "::1"],
+    "collector.crossdomain.enabled": True,
+    "collector.crossdomain.domains": ["*.acme.com"],
+    "collector.crossdomain.secure": False,
+    "enrich.raw": "pubsub://proj/raw?subscription=enrich",
+    "enrich.lake": "gs://bucket/lake",
+    "enrich.registry": "https://iglu.example.com/api",
+    "enrich.workers": 4,
+    "enrich.enrichments": "/srv/enrichments",
+    "enrich.write_tsv": True,
+    "enrich.file_cut.max_events": 500,
+    "enrich.file_cut.max_bytes": 1024,
+    "enrich.file_cut.max_age_seconds": 5.5,
+    "enrich.validation_budget_ms": 50,
+    "enrich.max_delivery_attempts": 7,
+    "registry.path_or_url": "gs://schemas/iglu",
+    "registry.cache_size": 10,
+    "registry.cache_ttl": 30,
+    "registry.api_master_key": "s3cret",
+    "registry.host": "0.0.0.0",
+    "registry.port": 9101,
+    "loader.lake": "file:///srv/lake",
+    "loader.warehouse": "duckdb:///srv/warehouse.duckdb",
+}
+
+
+def _leaf_keys(model: Any, prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _leaf_keys(annotation, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
+
+
+def _read(settings: Any, key: str) -> Any:
+    value = settings
+    for part in key.split("."):
+        value = getattr(value, part)
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return str(value) if isinstance(value, Path) else value
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def test_every_key_users_set_today_is_still_a_key() -> None:
+    """The composed model has exactly the documented keys: none renamed, lost or added by the move into the stages."""
+    assert _leaf_keys(Settings) == set(EVERY_KEY)
+
+
+def test_every_documented_variable_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EVENTKIT_<SECTION>__<KEY> for every key reaches the stage's model (lists and maps as JSON)."""
+    for key, value in EVERY_KEY.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        monkeypatch.setenv("EVENTKIT_" + key.replace(".", "__").upper(), text)
+    settings = load_settings()
+    assert {key: _read(settings, key) for key in EVERY_KEY} == EVERY_KEY
+
+
+def test_every_documented_toml_key_is_accepted(clean_environment: Path) -> None:
+    """Every key written in eventkit.toml (top-level, `[section]` and `[section.sub]` tables) is read."""
+    tables: dict[str, list[str]] = {}
+    for key, value in EVERY_KEY.items():
+        table, _, leaf = key.rpartition(".")
+        tables.setdefault(table, []).append(f"{leaf} = {_toml_value(value)}")
+    text = "\n".join(tables.pop(""))
+    for table, lines in tables.items():
+        text += f"\n[{table}]\n" + "\n".join(lines)
+    (clean_environment / "eventkit.toml").write_text(text + "\n")
+    settings = load_settings()
+    assert {key: _read(settings, key) for key in EVERY_KEY} == EVERY_KEY
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_each_section_model_lives_in_its_stage(section: str) -> None:
+    """A section's model, and every model nested in it, is defined in `<stage>.settings`, and Settings composes it."""
+    model = section_model(section)
+    assert Settings.model_fields[section].annotation is model
+    stage = SECTIONS[section].split(".", 1)[0]
+    nested = [model]
+    while nested:
+        current = nested.pop()
+        assert current.__module__ == f"{stage}.settings", current
+        for field in current.model_fields.values():
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                nested.append(field.annotation)
+
+
+def test_core_settings_imports_no_stage() -> None:
+    """core/settings.py and core/section.py import no stage module anywhere (module or function level)."""
+    stages = {"collector", "enrich", "registry", "loader", "embedded"}
+    core = Path(__file__).resolve().parents[2] / "core"
+    for name in ("settings.py", "section.py"):
+        tree = ast.parse((core / name).read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+        assert "core" in imported  # the walk sees imports at all
+        assert not imported & stages, (name, imported & stages)
+    assert all(":" in target and target.split(".")[0] in stages for target in SECTIONS.values())
+
+
+def test_unknown_keys_are_refused_naming_the_accepted_ones(
+    clean_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown section, section key or nested key fails, and the message lists what that level accepts."""
+    monkeypatch.setenv("EVENTKIT_COLECTOR__PORT", "1")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "top-level keys collector, data_dir, enrich, loader, log_json, log_level, registry" in str(caught.value)
+    monkeypatch.delenv("EVENTKIT_COLECTOR__PORT")
+    monkeypatch.setenv("EVENTKIT_LOADER__WAREHOUS", "duckdb:///x.duckdb")
+    with pytest.raises(ConfigError, match=r"loader\.warehous: unknown key .*accepted keys: lake, warehouse$"):
+        load_settings()
+    monkeypatch.delenv("EVENTKIT_LOADER__WAREHOUS")
+    (clean_environment / "eventkit.toml").write_text("colour = 1\n[enrich.file_cut]\nmax_event = 3\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "colour: unknown key" in message and "accepted keys: collector, data_dir, enrich," in message
+    assert "enrich.file_cut.max_event: unknown key" in message
+    assert "accepted keys: max_age_seconds, max_bytes, max_events" in message
