@@ -22,8 +22,8 @@ import enrich.enrichments.base
 from core.badrows import EnrichmentFailures
 from core.errors import ConfigError
 from core.locations import BUNDLED_SCHEMAS
-from enrich.enrichments import load_enrichments
 from enrich.enrichments.base import BuiltInEnrichment, Enrichment
+from enrich.enrichments.registry import load_enrichments
 from enrich.outcome import Good, Outcome
 from enrich.pipeline import enrich_payload
 from registry.resolver import Resolver
