@@ -1,4 +1,4 @@
-"""Warehouses the loader writes to, chosen by the warehouse URL's scheme: DuckDB today.
+"""Warehouses the loader writes to, chosen by the warehouse URL's scheme: DuckDB and BigQuery.
 
 A new kind of warehouse is a module implementing `Destination` and `DestinationKind` (port.py),
 one entry in `_KINDS`, and one more param of the contract suite's fixture
@@ -33,9 +33,18 @@ def _duckdb() -> DestinationKind:
     return DUCKDB
 
 
+def _bigquery() -> DestinationKind:
+    from loader.destinations.bigquery import BIGQUERY
+
+    return BIGQUERY
+
+
 # URL scheme → the kind of warehouse it names (a plain path is a DuckDB file, as before).
-_KINDS: dict[str, Callable[[], DestinationKind]] = {"duckdb": _duckdb}
-SUPPORTED = "duckdb:///path/warehouse.duckdb (or a plain path ending in .duckdb)"
+_KINDS: dict[str, Callable[[], DestinationKind]] = {"duckdb": _duckdb, "bigquery": _bigquery}
+SUPPORTED = (
+    "duckdb:///path/warehouse.duckdb (or a plain path ending in .duckdb), "
+    "bigquery://PROJECT/DATASET[?table=events&location=EU]"
+)
 
 
 def destination_kind(url: str, key: str = "warehouse") -> DestinationKind:

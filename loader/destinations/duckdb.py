@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.locations import parse_warehouse_url
 from core.process_lock import ProcessLock, hold_lock
 from enrich.atomic import ATOMIC_FIELDS
 from loader.columns import JSON, ColumnTyping, ListOf, ModelColumn, models_seen
@@ -40,6 +38,7 @@ from loader.destinations.duckdb_tables import (
     open_warehouse,
     quote_identifier,
     typed_columns,
+    warehouse_path,
 )
 from loader.destinations.port import LoadBatch, LoadReport, QuarantinedFile
 
@@ -178,11 +177,11 @@ class DuckDBKind:
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:
         """The lock file beside the warehouse (`warehouse.duckdb.lock`)."""
-        path = Path(parse_warehouse_url(url).path).resolve()
+        path = warehouse_path(url).resolve()
         return hold_lock(path.with_name(path.name + ".lock"), what, role)
 
     def read_quarantine(self, url: str, *, wait_s: float = 10.0) -> list[QuarantinedFile]:
-        if not Path(parse_warehouse_url(url).path).exists():
+        if not warehouse_path(url).exists():
             return []
         con = open_warehouse(url, wait_s=wait_s, read_only=True)
         try:
