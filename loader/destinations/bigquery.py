@@ -169,7 +169,7 @@ class BigQueryDestination:
         self.url = url
         self.location = parse_warehouse_url(url)
         assert self.location.project is not None and self.location.dataset is not None
-        self.wait_s = max(wait_s, 5.0)
+        self.wait_s = max(wait_s, 1.0)
         # The client's own retry of one call, bounded like ours (its default keeps trying for 10 minutes).
         self.retry = bigquery.DEFAULT_RETRY.with_timeout(self.wait_s)
         self.client = bigquery_client(self.location)
@@ -612,8 +612,10 @@ _DISCOVER = """
 class BigQueryKind:
     """`bigquery://PROJECT/DATASET[?table=events&location=EU]`: a dataset in BigQuery (or its emulator)."""
 
-    def open(self, url: str, *, wait_s: float = 60.0, threads: int | None = None) -> BigQueryDestination:
-        return BigQueryDestination(url, wait_s=wait_s)
+    def open(
+        self, url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True
+    ) -> BigQueryDestination:
+        return BigQueryDestination(url, wait_s=wait_s, create=create)
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:
         """A lock file on this machine, named after the table (loaders on other machines are not seen)."""

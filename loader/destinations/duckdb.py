@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.errors import ConfigError
 from core.process_lock import ProcessLock, hold_lock
 from enrich.atomic import ATOMIC_FIELDS
 from loader.columns import JSON, ColumnTyping, ListOf, ModelColumn, models_seen
@@ -172,7 +173,13 @@ class DuckDBDestination:
 class DuckDBKind:
     """`duckdb:///path/warehouse.duckdb` (or a plain path ending in .duckdb): a file on this machine."""
 
-    def open(self, url: str, *, wait_s: float = 60.0, threads: int | None = None) -> DuckDBDestination:
+    def open(
+        self, url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True
+    ) -> DuckDBDestination:
+        if not create and not warehouse_path(url).exists():
+            raise ConfigError(
+                f"warehouse: {str(warehouse_path(url))!r} does not exist (and creating it was turned off)"
+            )
         return DuckDBDestination(url, wait_s=wait_s, threads=threads)
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:
