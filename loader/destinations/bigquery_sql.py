@@ -91,9 +91,12 @@ def representable(t: ColumnType) -> ColumnType:
 
 
 def compatible(old: ColumnType, new: ColumnType) -> bool:
-    """Whether BigQuery can change `old` into `new` in place: equal, or only nullable record fields appended."""
+    """Whether BigQuery can change `old` into `new` in place: the same field types (JSON is STRING there),
+    or only nullable record fields appended."""
     if old == new:
         return True
+    if isinstance(old, Scalar) and isinstance(new, Scalar):
+        return _SCALAR_TYPES.get(old) == _SCALAR_TYPES.get(new)
     if isinstance(old, StructOf) and isinstance(new, StructOf):
         if len(new.fields) < len(old.fields):
             return False

@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.api_core import exceptions as api_errors
@@ -16,11 +18,11 @@ from google.api_core import exceptions as api_errors
 from core.errors import ConfigError, TransientError
 from core.lake import LocalLake
 from core.locations import WarehouseLocation, parse_warehouse_url
-from loader.columns import INTEGER, JSON, STRING, ListOf, StructOf
-from loader.destinations import open_destination
+from loader.columns import FLOAT, INTEGER, JSON, STRING, ListOf, RegistryTyping, StructOf
+from loader.destinations import LoadBatch, open_destination
 from loader.destinations.bigquery import BigQueryUnavailable, bigquery_client
 from loader.destinations.bigquery_sql import ATOMIC_BIGQUERY_TYPES, compatible, representable
-from tests.loader.pipeline import Pipeline, publish_schema
+from tests.loader.pipeline import Pipeline, publish_schema, self_describing_event
 from tests.services.bigquery import PROJECT, BigQueryEmulator
 from tests.services.processes import free_port
 
@@ -81,6 +83,7 @@ def test_types_bigquery_cannot_hold_become_json_and_only_appended_fields_are_com
     assert compatible(before, StructOf((("a", STRING), ("b", INTEGER))))
     assert not compatible(before, StructOf((("b", INTEGER), ("a", STRING))))
     assert not compatible(StructOf((("a", INTEGER),)), StructOf((("a", JSON),)))
+    assert compatible(StructOf((("a", STRING),)), StructOf((("a", JSON),)))  # both STRING in BigQuery
 
 
 def test_the_events_table_has_bigquery_types_partitioning_and_clustering(bigquery_dataset: str) -> None:
@@ -171,3 +174,52 @@ def test_eventkit_load_into_bigquery_on_the_emulator(
         f"error: warehouse: BigQuery dataset '{PROJECT}.never_made' does not exist (and creating it was turned off)"
     ]
     assert "Traceback" not in refused.stderr
+
+
+def test_a_type_bigquery_cannot_widen_in_place_starts_a_recovery_column(tmp_path: Path, bigquery_dataset: str) -> None:
+    """INTEGER → FLOAT across versions cannot be altered in place: the model's new rows go to a recovery column
+    of the widened type (reported as added), the old column keeps its rows, and nothing fails."""
+    registry = tmp_path / "registry"
+    score = "iglu:com.acme/score/jsonschema/{}"
+    publish_schema(registry, _score_schema("1-0-0", "integer"))
+    pipeline = Pipeline(LocalLake(tmp_path / "lake"), registry)
+    typing = RegistryTyping(pipeline.resolver())
+    destination = open_destination(bigquery_dataset, wait_s=5.0)
+    try:
+        old = write(pipeline, [self_describing_event(score.format("1-0-0"), {"n": 3}, eid=str(uuid.uuid4()))])
+        destination.load(LoadBatch(pipeline.lake, (old,)), typing)
+        publish_schema(registry, _score_schema("1-0-1", "number"))
+        new = write(pipeline, [self_describing_event(score.format("1-0-1"), {"n": 1.5}, eid=str(uuid.uuid4()))])
+        report = destination.load(LoadBatch(pipeline.lake, (new,)), RegistryTyping(pipeline.resolver()))
+        (recovery,) = report.columns_added
+        assert recovery.startswith("unstruct_event_com_acme_score_1_recovered_")
+        columns = destination.columns()
+        assert columns["unstruct_event_com_acme_score_1"].type == StructOf((("n", INTEGER),))
+        assert columns[recovery].type == StructOf((("n", FLOAT),))
+    finally:
+        destination.close()
+    rows = _rows(bigquery_dataset)
+    assert sorted(
+        (r["unstruct_event_com_acme_score_1"] or {}).get("n") or (r[recovery] or {}).get("n") for r in rows
+    ) == [1.5, 3]
+    assert [r[recovery] for r in rows if r["unstruct_event_com_acme_score_1"]] == [None]
+
+
+def _score_schema(version: str, kind: str) -> dict[str, Any]:
+    return {
+        "$schema": "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#",
+        "self": {"vendor": "com.acme", "name": "score", "format": "jsonschema", "version": version},
+        "type": "object",
+        "properties": {"n": {"type": kind}},
+        "additionalProperties": False,
+    }
+
+
+def _rows(url: str) -> list[dict[str, Any]]:
+    location = parse_warehouse_url(url)
+    client = bigquery_client(location)
+    try:
+        table = f"{location.project}.{location.dataset}.{location.table}"
+        return [dict(row.items()) for row in client.query(f"SELECT * FROM `{table}`").result()]
+    finally:
+        client.close()  # type: ignore[no-untyped-call]  # google-cloud-core lacks hints here
