@@ -1,8 +1,9 @@
 """BigQuery behind the destination port: stage each batch's files as they are, then MERGE them in one transaction.
 
     drop the batch's files the manifest already lists (a repeated or overlapping batch)
-    load each file into a staging table whose columns are exactly the file's, in the file's order
-        (a folder lake uploads its files; other lakes' bytes are uploaded the same way)
+    stage the files: a gs:// lake by one load job over their exact URIs (no data through the loader);
+        any other lake uploads each file into a staging table whose columns are exactly the file's,
+        in the file's order
     discover the schema models the staged unstruct_event / contexts / derived_contexts carry
     add or widen one typed column per model (RECORD / REPEATED RECORD; `update_table` with
         only nullable fields appended); a type BigQuery cannot widen in place gets a recovery column
@@ -298,11 +299,12 @@ class BigQueryDestination:
             atomic = ", ".join(quoted(n) for n in _ATOMIC)
             source = " UNION ALL ".join(f"SELECT {atomic} FROM {self._table(t)}" for t in staged)
             report.files = len(files)
-            report.rows_read = sum(counts.values())
+            report.rows_read = self._count(source)
             columns = self._evolve(source, typing, report)
             report.rows_loaded = self._new_rows(source)
             manifest = ", ".join(
-                f"({sql_string(name)}, {counts[name]}, {sql_string(load_id)}, CURRENT_TIMESTAMP())" for name in files
+                f"({sql_string(name)}, {_sql_int(counts[name])}, {sql_string(load_id)}, CURRENT_TIMESTAMP())"
+                for name in files
             )
             listed = ", ".join(sql_string(name) for name in files)
             self._query(
@@ -340,7 +342,44 @@ class BigQueryDestination:
                 except Exception:
                     pass
 
-    def _stage(self, batch: LoadBatch, files: Sequence[str], load_id: str, staged: list[str]) -> dict[str, int]:
+    def _stage(self, batch: LoadBatch, files: Sequence[str], load_id: str, staged: list[str]) -> dict[str, int | None]:
+        """Stage the batch: load jobs over exact gs:// URIs for a GCS lake, uploads for any other lake."""
+        from core.lake.gcs import GcsLake
+
+        if isinstance(batch.lake, GcsLake):
+            return self._stage_uris(batch.lake, files, load_id, staged)
+        return dict(self._stage_uploads(batch, files, load_id, staged))
+
+    def _stage_uris(self, lake: Any, files: Sequence[str], load_id: str, staged: list[str]) -> dict[str, int | None]:
+        """One load job over the files' exact gs:// URIs (no data through the loader); per-file counts unknown.
+
+        The staging table is the enriched-event layout (BigQuery matches Parquet columns by name), then
+        `date` and `hour`: the hive columns bqemulator adds for files under `good/date=…/hour=…/`
+        (BigQuery leaves them NULL). Exact URIs, never a wildcard: the manifest names each file.
+        """
+        table = f"{STAGING_PREFIX}{load_id}_uris"
+        definition = bigquery.Table(
+            f"{self.dataset}.{table}", schema=[*atomic_schema(), _S("date", "STRING"), _S("hour", "STRING")]
+        )
+        definition.expires = datetime.now(UTC) + _STAGING_LIFETIME
+        self._create(definition)
+        staged.append(table)
+        base = f"gs://{lake.bucket_name}/" + (f"{lake.prefix}/" if lake.prefix else "")
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET, write_disposition=bigquery.WriteDisposition.WRITE_APPEND
+        )
+
+        def load_job() -> None:
+            uris = [base + name for name in files]
+            self.client.load_table_from_uri(uris, f"{self.dataset}.{table}", job_config=config).result(retry=self.retry)
+
+        try:
+            _call(f"load {len(files)} files from {base}", load_job, wait_s=self.wait_s)
+        except api_errors.BadRequest as e:
+            raise LoadFailed(f"{base}: {_one_line(e)}") from e
+        return dict.fromkeys(files)
+
+    def _stage_uploads(self, batch: LoadBatch, files: Sequence[str], load_id: str, staged: list[str]) -> dict[str, int]:
         """Upload each file into the staging table of its column layout (one per layout); each file's row count.
 
         Columns are given exactly as the file has them, in its order: a load fills columns by position
@@ -465,6 +504,11 @@ class BigQueryDestination:
             f"ORDER BY etl_tstamp, collector_tstamp) AS _copy FROM ({source})) WHERE _copy = 1"
         )
 
+    def _count(self, source: str) -> int:
+        """The staged rows (files read)."""
+        (row,) = self._query(f"SELECT COUNT(*) AS n FROM ({source})")
+        return int(row["n"])
+
     def _new_rows(self, source: str) -> int:
         """How many staged events the table lacks (what the MERGE will insert; one loader per warehouse)."""
         (row,) = self._query(
@@ -570,6 +614,10 @@ def _model_value(column: ModelColumn) -> str:
         for source in ("contexts", "derived_contexts")
     )
     return f"ARRAY_CONCAT({tracker}, {derived})"
+
+
+def _sql_int(value: int | None) -> str:
+    return "NULL" if value is None else str(int(value))
 
 
 def _staging_type(arrow: pa.DataType, name: str) -> str:

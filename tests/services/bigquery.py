@@ -8,6 +8,9 @@ Fixtures (import them into the conftest of the tests that use them):
 - `bigquery_emulator` (session): a started `BigQueryEmulator`. While the session runs,
   `BIGQUERY_EMULATOR_HOST` is `127.0.0.1:PORT` (no scheme, as users set it; restored afterwards),
   so `loader.destinations.bigquery.bigquery_client` talks to it anonymously.
+- `gcs_on_disk` (session): a fake-gcs-server whose filesystem backend is the emulator's
+  `BQEMU_GCS_LOCAL_ROOT` (both lay objects out as ROOT/BUCKET/NAME), so a load job over
+  `gs://BUCKET/NAME` reads what a `GcsLake` on this server wrote: the production path, for real.
 - `bigquery_dataset` (function): a `bigquery://PROJECT/DATASET` URL no other test uses (not created:
   the destination creates it).
 """
@@ -24,9 +27,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.services.gcs import FakeGcs
 from tests.services.processes import free_port, stop_process_group, wait_until_answering
 
-__all__ = ["PROJECT", "BigQueryEmulator", "bigquery_dataset", "bigquery_emulator"]
+__all__ = ["PROJECT", "BigQueryEmulator", "FakeGcsOnDisk", "bigquery_dataset", "bigquery_emulator", "gcs_on_disk"]
 
 PROJECT = "eventkit-test"
 START_TIMEOUT_S = 60.0
@@ -42,6 +46,8 @@ class BigQueryEmulator:
         self.host = f"127.0.0.1:{self.port}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="bqemulator-"))
         self._log_path = self.data_dir / "emulator.log"
+        self.gcs_root = self.data_dir / "gcs"  # gs://BUCKET/NAME is read from gcs_root/BUCKET/NAME
+        self.gcs_root.mkdir()
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -49,6 +55,7 @@ class BigQueryEmulator:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH")]))
         env["HOME"] = str(self.data_dir)  # its DuckDB extension cache and any state stay in our folder
+        env["BQEMU_GCS_LOCAL_ROOT"] = str(self.gcs_root)
         with self._log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [
@@ -101,3 +108,28 @@ def bigquery_emulator() -> Iterator[BigQueryEmulator]:
 def bigquery_dataset(bigquery_emulator: BigQueryEmulator) -> str:
     """A warehouse URL naming a dataset no other test uses, on the running emulator."""
     return f"bigquery://{PROJECT}/t_{uuid.uuid4().hex[:12]}"
+
+
+class FakeGcsOnDisk(FakeGcs):
+    """fake-gcs-server keeping its objects as files under `root` (ROOT/BUCKET/NAME)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def arguments(self) -> list[str]:
+        flags = super().arguments()
+        at = flags.index("-backend")
+        flags[at + 1] = "filesystem"
+        return [*flags, "-filesystem-root", str(self.root)]
+
+
+@pytest.fixture(scope="session")
+def gcs_on_disk(bigquery_emulator: BigQueryEmulator) -> Iterator[FakeGcsOnDisk]:
+    """A fake-gcs-server storing objects where the BigQuery emulator's load jobs read gs:// URIs."""
+    server = FakeGcsOnDisk(bigquery_emulator.gcs_root)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

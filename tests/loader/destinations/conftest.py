@@ -17,9 +17,9 @@ import pytest
 from core.lake import Lake, LocalLake
 from core.locations import parse_warehouse_url
 from loader.destinations import Destination, open_destination
-from tests.services.bigquery import bigquery_dataset, bigquery_emulator
+from tests.services.bigquery import bigquery_dataset, bigquery_emulator, gcs_on_disk
 
-__all__ = ["bigquery_dataset", "bigquery_emulator"]  # session fixtures this suite's BigQuery param uses
+__all__ = ["bigquery_dataset", "bigquery_emulator", "gcs_on_disk"]  # session fixtures this suite's BigQuery param uses
 
 
 @dataclass

@@ -17,16 +17,18 @@ from google.api_core import exceptions as api_errors
 
 from core.errors import ConfigError, TransientError
 from core.lake import LocalLake
+from core.lake.gcs import GcsLake
 from core.locations import WarehouseLocation, parse_warehouse_url
 from loader.columns import FLOAT, INTEGER, JSON, STRING, ListOf, RegistryTyping, StructOf
 from loader.destinations import LoadBatch, open_destination
 from loader.destinations.bigquery import BigQueryUnavailable, bigquery_client
 from loader.destinations.bigquery_sql import ATOMIC_BIGQUERY_TYPES, compatible, representable
+from loader.load import Loader
 from tests.loader.pipeline import Pipeline, publish_schema, self_describing_event
-from tests.services.bigquery import PROJECT, BigQueryEmulator
+from tests.services.bigquery import PROJECT, BigQueryEmulator, FakeGcsOnDisk
 from tests.services.processes import free_port
 
-from .test_contract import PERSON_1_0_0, THING_1_0_0, thing, write
+from .test_contract import PERSON_1_0_0, THING_1_0_0, thing, truncated_copy, write
 
 
 def test_bigquery_urls_parse_with_table_and_location() -> None:
@@ -223,3 +225,36 @@ def _rows(url: str) -> list[dict[str, Any]]:
         return [dict(row.items()) for row in client.query(f"SELECT * FROM `{table}`").result()]
     finally:
         client.close()  # type: ignore[no-untyped-call]  # google-cloud-core lacks hints here
+
+
+def test_a_gcs_lake_loads_by_load_job_over_exact_uris_once(
+    tmp_path: Path, gcs_on_disk: FakeGcsOnDisk, bigquery_dataset: str
+) -> None:
+    """A gs:// lake is staged by a load job over each file's exact URI (the emulator reads them from the same
+    storage fake-gcs-server writes): every event once, the manifest names each file, a rerun loads nothing,
+    and a truncated object is quarantined by the loader while the rest loads."""
+    bucket = gcs_on_disk.create_bucket()
+    lake = GcsLake(bucket, "events", client=gcs_on_disk.client(), timeout=10.0)
+    registry = tmp_path / "registry"
+    publish_schema(registry, THING_1_0_0)
+    publish_schema(registry, PERSON_1_0_0)
+    pipeline = Pipeline(lake, registry)
+    a, b = thing("a", people=("p-1",)), thing("b")
+    first = write(pipeline, [a, b])
+    second = write(pipeline, [b, thing("c")])  # b redelivered
+    truncated = truncated_copy(pipeline, first)
+    loader = Loader(lake, bigquery_dataset, pipeline.resolver(), lock_wait_s=10.0)
+    report = loader.load()
+    assert [q.file for q in report.quarantined] == [truncated]
+    assert (report.files, report.rows_read, report.rows_loaded) == (2, 4, 3)
+    rows = _rows(bigquery_dataset)
+    labels = sorted(r["unstruct_event_com_acme_contract_thing_1"]["label"] for r in rows)
+    assert labels == ["a", "b", "c"]
+    assert [p["id"] for r in rows for p in r["contexts_com_acme_contract_person_1"]] == ["p-1"]
+    again = loader.load()
+    assert (again.files, again.rows_loaded, again.skipped_quarantined) == (0, 0, 1)
+    destination = open_destination(bigquery_dataset, wait_s=5.0)
+    try:
+        assert destination.loaded_files() == {first, second}
+    finally:
+        destination.close()
