@@ -20,7 +20,7 @@ from core.lake import LocalLake
 from core.lake.gcs import GcsLake
 from core.locations import WarehouseLocation, parse_warehouse_url
 from loader.columns import FLOAT, INTEGER, JSON, STRING, ListOf, RegistryTyping, StructOf
-from loader.destinations import LoadBatch, open_destination
+from loader.destinations import LoadBatch, hold_loader_lock, open_destination, read_quarantine
 from loader.destinations.bigquery import BigQueryUnavailable, bigquery_client
 from loader.destinations.bigquery_sql import ATOMIC_BIGQUERY_TYPES, compatible, representable
 from loader.load import Loader
@@ -258,3 +258,27 @@ def test_a_gcs_lake_loads_by_load_job_over_exact_uris_once(
         assert destination.loaded_files() == {first, second}
     finally:
         destination.close()
+
+
+def test_one_loader_per_bigquery_table_on_this_machine(tmp_path: Path) -> None:
+    """A second loader of the same table is refused naming the first; another table of the dataset is not."""
+    from core.process_lock import Locked
+
+    url = "bigquery://my-project/snowplow"
+    with hold_loader_lock(url, url, "load"):
+        with pytest.raises(Locked, match="another eventkit is using"):
+            hold_loader_lock(url, url, "load")
+        with hold_loader_lock(f"{url}?table=other_events", url, "load"):
+            pass
+
+
+def test_the_quarantine_of_a_dataset_not_made_yet_is_empty_and_creates_nothing(bigquery_dataset: str) -> None:
+    """Listing the quarantine (as `eventkit bad` does) of a dataset no load has made is [] and makes nothing."""
+    assert read_quarantine(bigquery_dataset) == []
+    location = parse_warehouse_url(bigquery_dataset)
+    client = bigquery_client(location)
+    try:
+        with pytest.raises(api_errors.NotFound):
+            client.get_dataset(f"{location.project}.{location.dataset}")
+    finally:
+        client.close()  # type: ignore[no-untyped-call]  # google-cloud-core lacks hints here
