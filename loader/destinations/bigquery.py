@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+import requests
 from google.api_core import exceptions as api_errors
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
@@ -97,8 +98,10 @@ _TRANSIENT = (
     api_errors.ServiceUnavailable,
     api_errors.GatewayTimeout,
     api_errors.RetryError,
-    ConnectionError,
-    OSError,
+    ConnectionError,  # the builtin: refused, reset
+    TimeoutError,
+    requests.ConnectionError,
+    requests.Timeout,
 )
 _QUOTA_REASONS = {"rateLimitExceeded", "quotaExceeded", "backendError"}
 
