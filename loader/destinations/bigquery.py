@@ -52,7 +52,6 @@ from loader.columns import ColumnTyping, ListOf, ModelColumn, models_seen, widen
 from loader.destinations.bigquery_sql import (
     atomic_schema,
     compatible,
-    ddl_type,
     field_for,
     quoted,
     representable,
@@ -63,13 +62,21 @@ from loader.destinations.bigquery_sql import (
 )
 from loader.destinations.port import LoadBatch, LoadReport, QuarantinedFile
 
-__all__ = ["BIGQUERY", "BigQueryDestination", "BigQueryKind", "BigQueryUnavailable", "bigquery_client"]
+__all__ = [
+    "ATOMIC",
+    "BIGQUERY",
+    "BigQueryDestination",
+    "BigQueryKind",
+    "BigQueryUnavailable",
+    "bigquery_client",
+    "call",
+]
 
 MANIFEST_TABLE = "_eventkit_manifest"
 QUARANTINE_TABLE = "_eventkit_quarantine"
 COLUMNS_TABLE = "_eventkit_columns"
 STAGING_PREFIX = "_eventkit_staging_"
-_ATOMIC = [f.name for f in ATOMIC_FIELDS]
+ATOMIC = [f.name for f in ATOMIC_FIELDS]
 _STAGING_LIFETIME = timedelta(days=1)  # a crashed load's staging tables expire on their own
 _T = TypeVar("_T")
 _S = bigquery.SchemaField
@@ -140,7 +147,7 @@ def _is_transient(error: BaseException) -> bool:
     return False
 
 
-def _call(what: str, action: Callable[[], _T], *, wait_s: float) -> _T:
+def call(what: str, action: Callable[[], _T], *, wait_s: float) -> _T:
     """Run `action`, retrying transient BigQuery failures with exponential backoff for up to `wait_s` seconds."""
     deadline = time.monotonic() + wait_s
     delay = 0.25
@@ -193,7 +200,7 @@ class BigQueryDestination:
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[bigquery.Row]:
         config = bigquery.QueryJobConfig(query_parameters=list(params))
-        return _call(
+        return call(
             "run a query",
             lambda: list(
                 self.client.query(sql, job_config=config, retry=self.retry, job_retry=None).result(retry=self.retry)
@@ -206,7 +213,7 @@ class BigQueryDestination:
     def _ensure_tables(self, create: bool) -> None:
         """The dataset (created unless `create` is False), the events table and the bookkeeping tables."""
         try:
-            _call(
+            call(
                 "read the dataset", lambda: self.client.get_dataset(self.dataset, retry=self.retry), wait_s=self.wait_s
             )
         except api_errors.NotFound:
@@ -217,14 +224,14 @@ class BigQueryDestination:
             dataset = bigquery.Dataset(self.dataset)
             if self.location.location:
                 dataset.location = self.location.location
-            _call(
+            call(
                 "create the dataset",
                 lambda: self.client.create_dataset(dataset, exists_ok=True, retry=self.retry),
                 wait_s=self.wait_s,
             )
         existing = {
             t.table_id
-            for t in _call(
+            for t in call(
                 "list tables", lambda: list(self.client.list_tables(self.dataset, retry=self.retry)), wait_s=self.wait_s
             )
         }
@@ -244,7 +251,7 @@ class BigQueryDestination:
         return table
 
     def _create(self, table: bigquery.Table) -> None:
-        _call(
+        call(
             "create a table",
             lambda: self.client.create_table(table, exists_ok=True, retry=self.retry),
             wait_s=self.wait_s,
@@ -299,7 +306,7 @@ class BigQueryDestination:
         load_id = uuid.uuid4().hex
         with self._staging(load_id) as staged:
             counts = self._stage(batch, files, load_id, staged)
-            atomic = ", ".join(quoted(n) for n in _ATOMIC)
+            atomic = ", ".join(quoted(n) for n in ATOMIC)
             source = " UNION ALL ".join(f"SELECT {atomic} FROM {self._table(t)}" for t in staged)
             report.files = len(files)
             report.rows_read = self._count(source)
@@ -377,7 +384,7 @@ class BigQueryDestination:
             self.client.load_table_from_uri(uris, f"{self.dataset}.{table}", job_config=config).result(retry=self.retry)
 
         try:
-            _call(f"load {len(files)} files from {base}", load_job, wait_s=self.wait_s)
+            call(f"load {len(files)} files from {base}", load_job, wait_s=self.wait_s)
         except api_errors.BadRequest as e:
             raise LoadFailed(f"{base}: {_one_line(e)}") from e
         return dict.fromkeys(files)
@@ -420,7 +427,7 @@ class BigQueryDestination:
                 self.client.load_table_from_file(stream, f"{self.dataset}.{table}", job_config=config).result()
 
         try:
-            _call(f"load {name}", upload, wait_s=self.wait_s)
+            call(f"load {name}", upload, wait_s=self.wait_s)
         except api_errors.BadRequest as e:
             raise LoadFailed(f"{name}: {_one_line(e)}") from e
 
@@ -471,7 +478,7 @@ class BigQueryDestination:
                         was_active[name] = False
             current[after.name] = after
             was_active[after.name] = True
-        table = _call(
+        table = call(
             "read the events table", lambda: self.client.get_table(self.events, retry=self.retry), wait_s=self.wait_s
         )
         by_name = {f.name: f for f in table.schema}
@@ -480,9 +487,11 @@ class BigQueryDestination:
             by_name[column.name] = field_for(column.name, column.type)
         table.schema = list(by_name.values())
         if _on_emulator():
+            from loader.destinations.bigquery_emulator import emulator_apply_schema
+
             emulator_apply_schema(self, table, old_types, current)
         else:
-            _call(
+            call(
                 "change the events table's schema",
                 lambda: self.client.update_table(table, ["schema"], retry=self.retry),
                 wait_s=self.wait_s,
@@ -523,8 +532,8 @@ class BigQueryDestination:
     def _merge_sql(self, source: str, columns: Sequence[ModelColumn]) -> str:
         """MERGE … WHEN NOT MATCHED THEN INSERT (cols) VALUES (cols): each (event_id, event_fingerprint) once."""
         typed = [f"{_model_value(c)} AS {quoted(c.name)}" for c in columns]
-        selected = ", ".join([*(f"s.{quoted(n)}" for n in _ATOMIC), *typed])
-        names = [*_ATOMIC, *(c.name for c in columns)]
+        selected = ", ".join([*(f"s.{quoted(n)}" for n in ATOMIC), *typed])
+        names = [*ATOMIC, *(c.name for c in columns)]
         targets = ", ".join(quoted(n) for n in names)
         values = ", ".join(f"s.{quoted(n)}" for n in names)
         return (
@@ -537,64 +546,6 @@ class BigQueryDestination:
 
 class LoadFailed(ValueError):
     """BigQuery could not read a batch file (not a transient failure: the loader probes and quarantines)."""
-
-
-def emulator_apply_schema(
-    destination: BigQueryDestination,
-    table: bigquery.Table,
-    old_types: dict[str, Any],
-    columns: dict[str, ModelColumn],
-) -> None:
-    """EMULATOR ONLY: bqemulator 1.4 changes only its metadata on `update_table` and only its storage on DDL.
-
-    A widened record cannot be altered in its storage there, so the table is rebuilt in one
-    statement (CREATE OR REPLACE TABLE … AS SELECT, each record reshaped to its new fields); then
-    the metadata gets the new schema and the storage each new top-level column. Real BigQuery needs
-    only `update_table` (the production path, `BigQueryDestination._apply`).
-    """
-    client, wait_s, retry = destination.client, destination.wait_s, destination.retry
-    widened = {name: c for name, c in columns.items() if name in old_types and old_types[name] != c.type}
-    if widened:
-        kept = [*_ATOMIC, *(name for name in old_types if name in columns)]
-        values = [
-            f"{_reshape(f'b.{quoted(name)}', old_types[name], widened[name].type)} AS {quoted(name)}"
-            if name in widened
-            else f"b.{quoted(name)}"
-            for name in kept
-        ]
-        destination._query(
-            f"CREATE OR REPLACE TABLE `{destination.events}` "
-            "PARTITION BY DATE(collector_tstamp) CLUSTER BY event_name "
-            f"AS SELECT {', '.join(values)} FROM `{destination.events}` AS b"
-        )
-        fresh = _call("read the events table", lambda: client.get_table(destination.events, retry=retry), wait_s=wait_s)
-        fresh.schema = table.schema
-        table = fresh
-    _call(
-        "change the events table's schema", lambda: client.update_table(table, ["schema"], retry=retry), wait_s=wait_s
-    )
-    for column in columns.values():
-        if column.name not in old_types:
-            destination._query(
-                f"ALTER TABLE `{destination.events}` ADD COLUMN {quoted(column.name)} {ddl_type(column.type)}"
-            )
-
-
-def _reshape(value: str, old: Any, new: Any, depth: int = 0) -> str:
-    """SQL turning a value of record type `old` into `new` (fields appended as NULL); used by the emulator rebuild."""
-    if old == new:
-        return value
-    if isinstance(new, ListOf) and isinstance(old, ListOf):
-        element = f"_r{depth}"
-        return f"ARRAY(SELECT {_reshape(element, old.item, new.item, depth + 1)} FROM UNNEST({value}) AS {element})"
-    old_fields = dict(old.fields)
-    fields = ", ".join(
-        f"{_reshape(f'{value}.{quoted(name)}', old_fields[name], t, depth)} AS {quoted(name)}"
-        if name in old_fields
-        else f"CAST(NULL AS {ddl_type(t)}) AS {quoted(name)}"
-        for name, t in new.fields
-    )
-    return f"IF({value} IS NULL, NULL, STRUCT({fields}))"
 
 
 def _read_quarantine(destination: BigQueryDestination, table: str) -> list[QuarantinedFile]:
@@ -681,10 +632,10 @@ class BigQueryKind:
         try:
             table = f"{location.project}.{location.dataset}.{QUARANTINE_TABLE}"
             try:
-                _call("read the quarantine", lambda: client.get_table(table), wait_s=wait_s)
+                call("read the quarantine", lambda: client.get_table(table), wait_s=wait_s)
             except api_errors.NotFound:
                 return []
-            rows = _call(
+            rows = call(
                 "read the quarantine",
                 lambda: list(client.query(f"SELECT file, error, signature FROM `{table}` ORDER BY file").result()),
                 wait_s=wait_s,
