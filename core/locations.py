@@ -27,7 +27,16 @@ BUNDLED_SCHEMAS = _PACKAGED_SCHEMAS if _PACKAGED_SCHEMAS.is_dir() else _PACKAGED
 
 QUEUE_FORMS = "sqlite:///path/queue.db[?topic=NAME], pubsub://PROJECT/TOPIC[?subscription=NAME]"
 LAKE_FORMS = "file:///path/lake, a plain path, gs://BUCKET/PREFIX"
-WAREHOUSE_FORMS = "duckdb:///path/warehouse.duckdb, a plain path ending in .duckdb"
+WAREHOUSE_FORMS = (
+    "duckdb:///path/warehouse.duckdb, a plain path ending in .duckdb, "
+    "bigquery://PROJECT/DATASET[?table=events&location=EU]"
+)
+# Query parameters a bigquery:// warehouse URL understands.
+BIGQUERY_PARAMS = ("table", "location")
+# BigQuery names: project ids (with an optional `domain:` prefix), dataset and table ids.
+BIGQUERY_PROJECT = re.compile(r"^([a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+BIGQUERY_DATASET = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+BIGQUERY_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 
 # Query parameters each queue scheme understands; anything else is a typo worth failing on.
 QUEUE_PARAMS = {"sqlite": ("topic", "subscription"), "pubsub": ("subscription",)}
@@ -60,11 +69,15 @@ class LakeLocation:
 
 @dataclass(frozen=True, slots=True)
 class WarehouseLocation:
-    """A parsed warehouse URL (DuckDB file)."""
+    """A parsed warehouse URL: a DuckDB file, or a BigQuery dataset (and the events table in it)."""
 
-    kind: Literal["duckdb"]
+    kind: Literal["duckdb", "bigquery"]
     url: str
-    path: Path
+    path: Path | None = None  # duckdb
+    project: str | None = None  # bigquery
+    dataset: str | None = None  # bigquery
+    table: str = "events"  # bigquery
+    location: str | None = None  # bigquery: where a missing dataset is created (None: BigQuery's default)
 
 
 def _split(url: str, key: str, forms: str) -> SplitResult:
@@ -143,4 +156,32 @@ def parse_warehouse_url(url: str, key: str = "warehouse") -> WarehouseLocation:
         return WarehouseLocation(kind="duckdb", url=url, path=Path(parts.path))
     if parts.scheme == "" and url.endswith(".duckdb"):
         return WarehouseLocation(kind="duckdb", url=url, path=_resolve(url, key, WAREHOUSE_FORMS))
+    if parts.scheme.lower() == "bigquery":
+        return _parse_bigquery(url, parts, key)
     raise ConfigError(f"{key}: {url!r} is not a warehouse URL; accepted forms: {WAREHOUSE_FORMS}")
+
+
+def _parse_bigquery(url: str, parts: SplitResult, key: str) -> WarehouseLocation:
+    """`bigquery://PROJECT/DATASET[?table=NAME&location=LOC]`, each name checked against BigQuery's rules."""
+    query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+    unknown = sorted(set(query) - set(BIGQUERY_PARAMS))
+    if unknown:
+        raise ConfigError(
+            f"{key}: {url!r} has unknown parameter(s) {', '.join(unknown)}; accepted forms: {WAREHOUSE_FORMS}"
+        )
+    project, dataset = parts.netloc, parts.path.strip("/")
+    if not project or not dataset:
+        raise ConfigError(f"{key}: {url!r} names no project and dataset; accepted forms: {WAREHOUSE_FORMS}")
+    if not BIGQUERY_PROJECT.match(project):
+        raise ConfigError(f"{key}: {project!r} is not a BigQuery project id; accepted forms: {WAREHOUSE_FORMS}")
+    if not BIGQUERY_DATASET.match(dataset):
+        raise ConfigError(
+            f"{key}: {dataset!r} is not a BigQuery dataset name (letters, digits, _); accepted forms: {WAREHOUSE_FORMS}"
+        )
+    table = query.get("table", "events")
+    if not BIGQUERY_TABLE.match(table) or table.startswith("_eventkit"):
+        raise ConfigError(
+            f"{key}: table {table!r} is not a usable BigQuery table name; accepted forms: {WAREHOUSE_FORMS}"
+        )
+    location = query.get("location") or None
+    return WarehouseLocation(kind="bigquery", url=url, project=project, dataset=dataset, table=table, location=location)

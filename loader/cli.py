@@ -138,7 +138,9 @@ def _emit(report: dict[str, Any], path: str | None) -> None:
 @load_app.command()
 def load(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
     lake: str | None = typer.Option(None, "--lake", help="lake URL (file:///path, a path, gs://BUCKET/PREFIX)"),
-    warehouse: str | None = typer.Option(None, "--warehouse", help="duckdb:///path/warehouse.duckdb"),
+    warehouse: str | None = typer.Option(
+        None, "--warehouse", help="duckdb:///path/warehouse.duckdb or bigquery://PROJECT/DATASET"
+    ),
     registry: str | None = typer.Option(None, "--registry", help=_REGISTRY_HELP),
     data_dir: str | None = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
     watch: float = typer.Option(0.0, "--watch", min=0.0, help="keep loading every N seconds (0 = load once)"),
@@ -149,6 +151,9 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
     cache_ttl: float | None = typer.Option(None, "--cache-ttl", min=0.0, help=_CACHE_TTL_HELP),
     create_bucket: bool = typer.Option(
         False, "--create-bucket", help="create the gs:// lake's bucket if it does not exist"
+    ),
+    no_create: bool = typer.Option(
+        False, "--no-create", help="fail if the warehouse (DuckDB file, BigQuery dataset) does not exist yet"
     ),
 ) -> None:
     """Load good events from the lake into the warehouse (new files only; typed per-schema columns; deduplicated)."""
@@ -163,7 +168,9 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
         ttl = configured_cache_ttl(cache_ttl, where.settings.registry)
         resolver = Resolver.from_locations(where.registry, cache_ttl=ttl, default_ttl=max(watch, 1.0))
         lake_store = open_lake(where.lake, key="--lake", create_bucket_if_missing=create_bucket)
-        loader = Loader(lake_store, where.warehouse, resolver, retry_quarantined=retry_quarantined)
+        loader = Loader(
+            lake_store, where.warehouse, resolver, retry_quarantined=retry_quarantined, create=not no_create
+        )
         lock = hold_loader_lock(where.warehouse, str(Path(data_dir).resolve()) if data_dir else where.warehouse, "load")
     except ConfigError as e:
         raise _fail(str(e)) from None

@@ -70,6 +70,7 @@ class Loader:
         lock_wait_s: float = 60.0,
         threads: int | None = None,
         retry_quarantined: bool = False,
+        create: bool = True,
     ) -> None:
         self.lake = lake
         self.warehouse_url = warehouse_url
@@ -78,13 +79,16 @@ class Loader:
         self.lock_wait_s = lock_wait_s
         self.threads = threads  # warehouse worker threads where it computes locally (None = its default)
         self.retry_quarantined = retry_quarantined
+        self.create = create  # create a missing warehouse (file, dataset); False: a ConfigError instead
 
     def load(
         self, *, max_files_per_batch: int = 500, on_batch: Callable[[LoadReport], None] | None = None
     ) -> LoadReport:
         """Load every pending file, in batches of at most `max_files_per_batch`; one transaction per batch."""
         total = LoadReport()
-        destination = open_destination(self.warehouse_url, wait_s=self.lock_wait_s, threads=self.threads)
+        destination = open_destination(
+            self.warehouse_url, wait_s=self.lock_wait_s, threads=self.threads, create=self.create
+        )
         try:
             held = {q.file: q.signature for q in destination.quarantined()}
             pending = pending_files(self.lake, destination.loaded_files())

@@ -1,4 +1,4 @@
-"""Warehouses the loader writes to, chosen by the warehouse URL's scheme: DuckDB today.
+"""Warehouses the loader writes to, chosen by the warehouse URL's scheme: DuckDB and BigQuery.
 
 A new kind of warehouse is a module implementing `Destination` and `DestinationKind` (port.py),
 one entry in `_KINDS`, and one more param of the contract suite's fixture
@@ -33,9 +33,18 @@ def _duckdb() -> DestinationKind:
     return DUCKDB
 
 
+def _bigquery() -> DestinationKind:
+    from loader.destinations.bigquery import BIGQUERY
+
+    return BIGQUERY
+
+
 # URL scheme → the kind of warehouse it names (a plain path is a DuckDB file, as before).
-_KINDS: dict[str, Callable[[], DestinationKind]] = {"duckdb": _duckdb}
-SUPPORTED = "duckdb:///path/warehouse.duckdb (or a plain path ending in .duckdb)"
+_KINDS: dict[str, Callable[[], DestinationKind]] = {"duckdb": _duckdb, "bigquery": _bigquery}
+SUPPORTED = (
+    "duckdb:///path/warehouse.duckdb (or a plain path ending in .duckdb), "
+    "bigquery://PROJECT/DATASET[?table=events&location=EU]"
+)
 
 
 def destination_kind(url: str, key: str = "warehouse") -> DestinationKind:
@@ -47,9 +56,10 @@ def destination_kind(url: str, key: str = "warehouse") -> DestinationKind:
     return kind()
 
 
-def open_destination(url: str, *, wait_s: float = 60.0, threads: int | None = None) -> Destination:
-    """Open the warehouse `url` names for loading, creating its tables if missing (close it when done)."""
-    return destination_kind(url).open(url, wait_s=wait_s, threads=threads)
+def open_destination(url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True) -> Destination:
+    """Open the warehouse `url` names for loading, creating its tables (and with `create`, the warehouse itself:
+    file, dataset) if missing (close it when done)."""
+    return destination_kind(url).open(url, wait_s=wait_s, threads=threads, create=create)
 
 
 def hold_loader_lock(url: str, what: str, role: str) -> ProcessLock:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.atomic import ATOMIC_FIELDS
-from core.locations import parse_warehouse_url
+from core.errors import ConfigError
 from core.process_lock import ProcessLock, hold_lock
 from loader.columns import JSON, ColumnTyping, ListOf, ModelColumn, models_seen
 from loader.destinations.duckdb_tables import (
@@ -40,6 +39,7 @@ from loader.destinations.duckdb_tables import (
     open_warehouse,
     quote_identifier,
     typed_columns,
+    warehouse_path,
 )
 from loader.destinations.port import LoadBatch, LoadReport, QuarantinedFile
 
@@ -173,16 +173,22 @@ class DuckDBDestination:
 class DuckDBKind:
     """`duckdb:///path/warehouse.duckdb` (or a plain path ending in .duckdb): a file on this machine."""
 
-    def open(self, url: str, *, wait_s: float = 60.0, threads: int | None = None) -> DuckDBDestination:
+    def open(
+        self, url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True
+    ) -> DuckDBDestination:
+        if not create and not warehouse_path(url).exists():
+            raise ConfigError(
+                f"warehouse: {str(warehouse_path(url))!r} does not exist (and creating it was turned off)"
+            )
         return DuckDBDestination(url, wait_s=wait_s, threads=threads)
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:
         """The lock file beside the warehouse (`warehouse.duckdb.lock`)."""
-        path = Path(parse_warehouse_url(url).path).resolve()
+        path = warehouse_path(url).resolve()
         return hold_lock(path.with_name(path.name + ".lock"), what, role)
 
     def read_quarantine(self, url: str, *, wait_s: float = 10.0) -> list[QuarantinedFile]:
-        if not Path(parse_warehouse_url(url).path).exists():
+        if not warehouse_path(url).exists():
             return []
         con = open_warehouse(url, wait_s=wait_s, read_only=True)
         try:

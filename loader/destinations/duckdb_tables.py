@@ -58,6 +58,7 @@ __all__ = [
     "transform_spec",
     "type_from_stored",
     "typed_columns",
+    "warehouse_path",
 ]
 
 EVENTS_TABLE = "events"
@@ -139,10 +140,17 @@ def type_from_stored(value: Any) -> ColumnType:
     return JSON
 
 
+def warehouse_path(url: str) -> Path:
+    """The DuckDB file a `duckdb://` URL (or a plain .duckdb path) names."""
+    location = parse_warehouse_url(url)
+    if location.path is None:
+        raise ConfigError(f"warehouse: {url!r} is not a DuckDB file")
+    return location.path
+
+
 def open_warehouse(url: str, *, wait_s: float = 60.0, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Connect to the DuckDB file a warehouse URL names, waiting up to `wait_s` for another writer to let go."""
-    location = parse_warehouse_url(url)
-    path = Path(location.path)
+    path = warehouse_path(url)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_s

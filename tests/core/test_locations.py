@@ -136,7 +136,17 @@ def test_accepted_warehouse_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.parametrize(
-    "url", ["", "w.db", "/srv/warehouse", "duckdb://", "duckdb://host/w.duckdb", "bigquery://proj/ds", "duckdb://[x"]
+    "url",
+    [
+        "",
+        "w.db",
+        "/srv/warehouse",
+        "duckdb://",
+        "duckdb://host/w.duckdb",
+        "bigquery://x/ds",
+        "bigquery://my-project",
+        "duckdb://[x",
+    ],
 )
 def test_refused_warehouse_urls_name_the_key_and_forms(url: str) -> None:
     """Anything else is a ConfigError naming the key and the accepted warehouse forms."""

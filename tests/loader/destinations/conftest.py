@@ -1,4 +1,4 @@
-"""The `warehouse` fixture: one destination contract suite, run once per implementation (DuckDB today).
+"""The `warehouse` fixture: one destination contract suite, run once per implementation (DuckDB, BigQuery).
 
 A second implementation is one more param here: its URL, and how a test reads every row of its
 events table without the port (the suite checks what the port wrote, so it must not read through it).
@@ -15,7 +15,11 @@ import duckdb
 import pytest
 
 from core.lake import Lake, LocalLake
+from core.locations import parse_warehouse_url
 from loader.destinations import Destination, open_destination
+from tests.services.bigquery import bigquery_dataset, bigquery_emulator, gcs_on_disk
+
+__all__ = ["bigquery_dataset", "bigquery_emulator", "gcs_on_disk"]  # session fixtures this suite's BigQuery param uses
 
 
 @dataclass
@@ -52,11 +56,31 @@ def _duckdb_rows(path: Path) -> Callable[[], list[dict[str, Any]]]:
     return read
 
 
-@pytest.fixture(params=["duckdb"])
+def _bigquery_rows(url: str) -> Callable[[], list[dict[str, Any]]]:
+    def read() -> list[dict[str, Any]]:
+        from loader.destinations.bigquery import bigquery_client
+
+        location = parse_warehouse_url(url)
+        client = bigquery_client(location)
+        try:
+            table = f"{location.project}.{location.dataset}.{location.table}"
+            return [dict(row.items()) for row in client.query(f"SELECT * FROM `{table}`").result()]
+        finally:
+            client.close()  # type: ignore[no-untyped-call]  # google-cloud-core lacks hints here
+
+    return read
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WarehouseUnderTest]:
-    """An empty warehouse of each kind (DuckDB: a new file in the test's folder)."""
-    path = tmp_path / "warehouse" / "warehouse.duckdb"
-    under_test = WarehouseUnderTest("duckdb", f"duckdb://{path}", _duckdb_rows(path))
+    """An empty warehouse of each kind (DuckDB: a new file in the test's folder; BigQuery: a new dataset on
+    the session's emulator, which the destination creates)."""
+    if request.param == "bigquery":
+        url = request.getfixturevalue("bigquery_dataset")
+        under_test = WarehouseUnderTest("bigquery", url, _bigquery_rows(url))
+    else:
+        path = tmp_path / "warehouse" / "warehouse.duckdb"
+        under_test = WarehouseUnderTest("duckdb", f"duckdb://{path}", _duckdb_rows(path))
     try:
         yield under_test
     finally:

@@ -1,5 +1,5 @@
-"""Choosing a destination by the warehouse URL's scheme: DuckDB for duckdb:// and .duckdb paths, a clear
-one-line error for anything else (through the port's functions and through `eventkit load`)."""
+"""Choosing a destination by the warehouse URL's scheme: DuckDB for duckdb:// and .duckdb paths, BigQuery for
+bigquery://, a clear one-line error for anything else (through the port's functions and through `eventkit load`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,15 @@ def test_duckdb_urls_and_paths_name_the_duckdb_destination(url: str) -> None:
     assert isinstance(destination_kind(url), DuckDBKind)
 
 
-@pytest.mark.parametrize("url", ["bigquery://project/dataset", "postgres://db/events", "s3://bucket/w.duckdb"])
+def test_bigquery_urls_name_the_bigquery_destination() -> None:
+    """bigquery://PROJECT/DATASET (any case of the scheme) is BigQuery."""
+    from loader.destinations.bigquery import BigQueryKind
+
+    assert isinstance(destination_kind("bigquery://my-project/events_ds?table=events"), BigQueryKind)
+    assert isinstance(destination_kind("BIGQUERY://my-project/events_ds"), BigQueryKind)
+
+
+@pytest.mark.parametrize("url", ["snowflake://account/db", "postgres://db/events", "s3://bucket/w.duckdb"])
 def test_an_unknown_scheme_is_a_config_error_naming_the_supported_ones(url: str) -> None:
     """open, lock and quarantine listing all refuse a scheme no destination handles, naming what is supported."""
     for attempt in (
@@ -39,7 +47,7 @@ def test_the_duckdb_quarantine_of_a_missing_warehouse_is_empty_and_creates_nothi
 
 
 def test_eventkit_load_refuses_an_unsupported_warehouse_in_one_line(tmp_path: Path) -> None:
-    """`eventkit load --warehouse bigquery://…` (before BigQuery exists) exits 2 with one line, no traceback."""
+    """`eventkit load --warehouse snowflake://…` (no such destination) exits 2 with one line, no traceback."""
     (tmp_path / "lake").mkdir()
     done = subprocess.run(
         [
@@ -50,7 +58,7 @@ def test_eventkit_load_refuses_an_unsupported_warehouse_in_one_line(tmp_path: Pa
             "--lake",
             str(tmp_path / "lake"),
             "--warehouse",
-            "bigquery://project/dataset",
+            "snowflake://account/db",
             "--registry",
             str(tmp_path),
         ],
@@ -62,7 +70,8 @@ def test_eventkit_load_refuses_an_unsupported_warehouse_in_one_line(tmp_path: Pa
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
-        "error: warehouse: 'bigquery://project/dataset' is not a supported warehouse; supported: "
-        "duckdb:///path/warehouse.duckdb (or a plain path ending in .duckdb)"
+        "error: warehouse: 'snowflake://account/db' is not a supported warehouse; supported: "
+        "duckdb:///path/warehouse.duckdb (or a plain path ending in .duckdb), "
+        "bigquery://PROJECT/DATASET[?table=events&location=EU]"
     ]
     assert "Traceback" not in done.stderr
