@@ -39,7 +39,7 @@ PRODUCT = "iglu:com.acme/product_view/jsonschema/1-0-1"
 SHOPPER = "iglu:com.acme/shopper/jsonschema/1-0-0"
 
 
-def _good_lake(root: Path) -> tuple[Pipeline, list[Path]]:
+def _good_lake(root: Path, files: int = FILES, rows_per_file: int = ROWS_PER_FILE) -> tuple[Pipeline, list[Path]]:
     registry = root / "registry"
     shutil.copytree(CASES / "evolution", registry)
     pipeline = Pipeline(LocalLake(root / "lake"), registry)
@@ -49,11 +49,11 @@ def _good_lake(root: Path) -> tuple[Pipeline, list[Path]]:
     seed_name = next(pipeline.lake.list("good/"))
     seed = decode_parquet(pipeline.lake.read(seed_name))
     (root / "lake" / seed_name).unlink()
-    reps = ROWS_PER_FILE // seed.num_rows
+    reps = rows_per_file // seed.num_rows
     template = pa.concat_tables([seed] * reps)
     index = template.schema.get_field_index("event_id")
     paths = []
-    for i in range(FILES):
+    for i in range(files):
         ids = pa.array([str(uuid.uuid4()) for _ in range(template.num_rows)])
         name = f"good/date=2026-11-26/hour=11/1795690800000-{i:012x}-000001.parquet"
         path = root / "lake" / name
