@@ -97,6 +97,7 @@ def serve(options: UpOptions, log_level: str = "warning") -> None:
         port=options.port,
         log_level=log_level,
         log_config=None,
+        access_log=False,  # as `eventkit collector`: a line per tracker request would cost more than the request
         lifespan="on",
         http=TrackingHttpProtocol,
         timeout_graceful_shutdown=graceful_seconds(drain_timeout),
