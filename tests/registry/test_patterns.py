@@ -233,7 +233,10 @@ def test_a_pattern_only_regex_can_run_is_cut_off_by_the_event_budget(tmp_path: P
     assert time.perf_counter() - started < 0.5
     assert not result.ok and result.error is not None
     report = result.error["dataReports"][0]
-    assert report["keyword"] == "timeBudget" and "time budget of 50 ms" in report["message"]
+    # The match's own timeout is what is left of the budget, so which of the two names the 50 ms depends on timing.
+    message = report["message"]
+    assert report["keyword"] == "timeBudget"
+    assert "time budget of 50 ms" in message or "took longer than 50 ms" in message, message
 
 
 def test_outside_a_budget_one_match_stops_at_its_own_cap() -> None:
