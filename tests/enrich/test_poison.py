@@ -43,6 +43,7 @@ from tests.enrich.event_mix import (
     write_acme_registry,
 )
 from tests.enrich.processes import REPO, EventkitProcess, free_port
+from tests.enrich.test_worker import _drain, _queue_is_empty
 
 FAST = WorkerConfig(
     batch_size=7,
@@ -80,21 +81,6 @@ def _word_event(eid: str, name: str, word: str) -> list[tuple[str, str]]:
         ("tv", "py-1.1.0"),
         ("ue_px", b64(unstruct(name, {"word": word}))),
     ]
-
-
-def _drain(worker: EnrichWorker, idle_steps: int = 3, limit_s: float = 30.0) -> None:
-    idle, started = 0, time.monotonic()
-    while idle < idle_steps and time.monotonic() - started < limit_s:
-        idle = idle + 1 if worker.step() == 0 and worker.in_flight == 0 else 0
-    worker.flush()
-
-
-def _queue_is_empty(url: str) -> bool:
-    probe = open_subscriber(url, lease_seconds=1)
-    try:
-        return probe.pull(10, 0.0) == []
-    finally:
-        probe.close()
 
 
 def test_a_record_that_always_raises_becomes_one_generic_error_and_is_acked(tmp_path: Path) -> None:
