@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -140,6 +139,7 @@ def check_impact(
     candidate: dict[str, Any], lake_url: str, *, since: timedelta, now: datetime | None = None
 ) -> ImpactReport:
     """Validate recent good entities and matching bad rows of the candidate's vendor/name against it."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from core.lake import open_lake
@@ -156,7 +156,9 @@ def check_impact(
     for name in lake.list("good/"):
         if not name.endswith(".parquet") or not _recent(name, cutoff):
             continue
-        table = pq.read_table(io.BytesIO(lake.read(name)))
+        # An Arrow buffer, not io.BytesIO: Arrow's scan threads may drop the last reference to a Python file
+        # after main() returns, and one that must take the GIL during interpreter exit aborts the process.
+        table = pq.read_table(pa.BufferReader(lake.read(name)))
         columns = set(table.column_names)
         wanted = [
             c
