@@ -8,6 +8,7 @@ import sys
 import time
 
 import tests.bench as package
+from tests.bench import summary
 
 
 def main(argv: list[str]) -> int:
@@ -24,6 +25,10 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         module.main()
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
+    rows = summary.figures()
+    if rows:
+        print("\n== summary (targets from the issues; ratios to baselines measured in this run) ==")
+        print(summary.render(rows), flush=True)
     return 0
 
 
