@@ -170,7 +170,7 @@ def _fit(text: str, current: str | None, room: int) -> str:
     """`text`, then as much of the end of `current` as fits in `room` characters (a path's tail names it)."""
     room = max(room, 1)
     if len(text) > room:
-        return text[: max(room - 3, 0)] + "..."[: room]
+        return text[: max(room - 3, 0)] + "..."[:room]
     if not current:
         return text
     name = current.translate(_CONTROLS)

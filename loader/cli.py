@@ -53,6 +53,7 @@ _REGISTRY_HELP = (
     "the bundled schemas are always consulted last"
 )
 _CACHE_TTL_HELP = "seconds a schema, or its absence, is cached (default: registry.cache_ttl or a resolver config's)"
+_NO_PROGRESS_HELP = "no progress line on stderr (it is shown only when stderr is a terminal)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,7 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
     no_create: bool = typer.Option(
         False, "--no-create", help="fail if the warehouse (DuckDB file, BigQuery dataset) does not exist yet"
     ),
+    no_progress: bool = typer.Option(False, "--no-progress", help=_NO_PROGRESS_HELP),
 ) -> None:
     """Load good events from the lake into the warehouse (new files only; typed per-schema columns; deduplicated)."""
     from core.errors import ConfigError
@@ -175,19 +177,21 @@ def load(  # noqa: PLR0917 - Typer maps each command-line option to one paramete
     except ConfigError as e:
         raise _fail(str(e)) from None
     with lock:
-        _load_loop(loader, where, watch, batch_files)
+        _load_loop(loader, where, watch, batch_files, show_progress=not no_progress)
 
 
-def _load_loop(loader: Loader, where: _Where, watch: float, batch_files: int) -> None:
+def _load_loop(loader: Loader, where: _Where, watch: float, batch_files: int, *, show_progress: bool) -> None:
     """Load once (or every `watch` seconds), printing one line per load and each newly quarantined file."""
     from core.errors import ConfigError, TransientError
+    from core.progress import Progress
     from loader.load import LoadReport
 
     console = _console()
     total = LoadReport()
     while True:
         try:
-            report = loader.load(max_files_per_batch=batch_files)
+            with Progress("load", unit="files", enabled=None if show_progress else False) as progress:
+                report = loader.load(max_files_per_batch=batch_files, progress=progress)
         except ConfigError as e:
             raise _fail(str(e)) from None
         except TransientError as e:
@@ -360,12 +364,12 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
     as_json: bool = typer.Option(False, "--json", help="print the JSON report on stdout (the summary goes to stderr)"),
     report_path: str | None = typer.Option(None, "--report", help="also write the JSON report to this file"),
     cache_ttl: float | None = typer.Option(None, "--cache-ttl", min=0.0, help=_CACHE_TTL_HELP),
+    no_progress: bool = typer.Option(False, "--no-progress", help=_NO_PROGRESS_HELP),
 ) -> None:
     """Re-check bad rows against today's registry, optionally fix them, and republish those that now pass."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-
     from core.errors import ConfigError, TransientError
     from core.lake import open_lake
+    from core.progress import Progress
     from core.queue import open_publisher
     from loader.fixes import load_fixes
     from loader.replay import Replayer
@@ -383,11 +387,16 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
         replayer = Replayer(open_lake(where.lake, key="--lake"), resolver, fixes=config)
     except ConfigError as e:
         raise _fail(str(e)) from None
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    # The progress lines go to stderr, and only to a terminal; --json asks for machine output alone.
+    show: bool | None = False if as_json or no_progress else None
     try:
-        with Progress(*columns, console=_console(), transient=True) as progress:
-            task = progress.add_task("re-checking bad rows", total=None)
-            plan = replayer.plan(selection, include_replayed=include_replayed, on_row=lambda _: progress.advance(task))
+        with Progress("re-checking bad rows", enabled=show) as checking:
+            checking.start()  # how many rows the selection takes is known only once they are read
+            plan = replayer.plan(
+                selection,
+                include_replayed=include_replayed,
+                on_row=lambda c: checking.advance(current=c.entry.file),
+            )
         _preview(plan, console, samples)
         _summary(plan.report(), console)
         if dry_run or not plan.to_send:
@@ -406,9 +415,9 @@ def replay(  # noqa: PLR0917 - Typer maps each command-line option to one parame
                 raise _fail("nothing sent", 1)
         publisher = open_publisher(where.raw)
         try:
-            with Progress(*columns, console=_console(), transient=True) as progress:
-                task = progress.add_task("sending", total=len(plan.to_send))
-                replayer.send(plan, publisher, on_sent=lambda n: progress.advance(task, n))
+            with Progress("sending", total=len(plan.to_send), enabled=show) as sending:
+                sending.start()
+                replayer.send(plan, publisher, on_sent=sending.advance)
         finally:
             publisher.close()
         console.print(f"sent {plan.sent_rows} bad rows ({plan.sent_records} raw records) to {where.raw}")

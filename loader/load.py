@@ -30,6 +30,7 @@ import structlog
 
 from core.errors import TransientError
 from core.lake import Lake, local_path, open_lake
+from core.progress import Progress
 from loader.columns import RegistryTyping
 from loader.destinations import hold_loader_lock, open_destination, read_quarantine
 from loader.destinations.port import Destination, LoadBatch, LoadReport, QuarantinedFile
@@ -82,9 +83,17 @@ class Loader:
         self.create = create  # create a missing warehouse (file, dataset); False: a ConfigError instead
 
     def load(
-        self, *, max_files_per_batch: int = 500, on_batch: Callable[[LoadReport], None] | None = None
+        self,
+        *,
+        max_files_per_batch: int = 500,
+        on_batch: Callable[[LoadReport], None] | None = None,
+        progress: Progress | None = None,
     ) -> LoadReport:
-        """Load every pending file, in batches of at most `max_files_per_batch`; one transaction per batch."""
+        """Load every pending file, in batches of at most `max_files_per_batch`; one transaction per batch.
+
+        `progress` (the CLI's line on stderr) is started with the number of files to load, if there are
+        any, and advanced by each batch's files and rows.
+        """
         total = LoadReport()
         destination = open_destination(
             self.warehouse_url, wait_s=self.lock_wait_s, threads=self.threads, create=self.create
@@ -94,9 +103,14 @@ class Loader:
             pending = pending_files(self.lake, destination.loaded_files())
             files = [name for name in pending if not self._still_quarantined(name, held)]
             total.skipped_quarantined = len(pending) - len(files)
+            if progress is not None and files:
+                progress.start(len(files))
             for start in range(0, len(files), max_files_per_batch):
-                report = self._load_readable(destination, files[start : start + max_files_per_batch])
+                batch = files[start : start + max_files_per_batch]
+                report = self._load_readable(destination, batch)
                 total.add(report)
+                if progress is not None:
+                    progress.advance(len(batch), rows=report.rows_read)
                 if on_batch is not None:
                     on_batch(report)
         finally:

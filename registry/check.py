@@ -28,6 +28,7 @@ import orjson
 
 from core.errors import ConfigError, IgluParseError
 from core.iglu import SchemaKey
+from core.progress import Progress
 from registry.lint import lint_schema, schema_key_of
 
 __all__ = ["ImpactReport", "InvalidCandidate", "check_impact", "parse_since", "proven_candidate"]
@@ -136,9 +137,18 @@ def proven_candidate(candidate: dict[str, Any]) -> SchemaKey:
 
 
 def check_impact(
-    candidate: dict[str, Any], lake_url: str, *, since: timedelta, now: datetime | None = None
+    candidate: dict[str, Any],
+    lake_url: str,
+    *,
+    since: timedelta,
+    now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> ImpactReport:
-    """Validate recent good entities and matching bad rows of the candidate's vendor/name against it."""
+    """Validate recent good entities and matching bad rows of the candidate's vendor/name against it.
+
+    `progress` (the CLI's line on stderr) is started with the number of files to read and advanced
+    by each file and its rows.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -152,10 +162,14 @@ def check_impact(
     report = ImpactReport(candidate=key.uri, since=cutoff.isoformat())
     lake = open_lake(lake_url)
 
+    good_files = [n for n in lake.list("good/") if n.endswith(".parquet") and _recent(n, cutoff)]
+    bad_files = [n for n in lake.list("bad/schema_violations/") if n.endswith(".jsonl") and _recent(n, cutoff)]
+    if progress is not None:
+        progress.start(len(good_files) + len(bad_files))
     seen_events: set[tuple[Any, Any]] = set()
-    for name in lake.list("good/"):
-        if not name.endswith(".parquet") or not _recent(name, cutoff):
-            continue
+    for name in good_files:
+        if progress is not None:
+            progress.advance(0, current=name)
         # An Arrow buffer, not io.BytesIO: Arrow's scan threads may drop the last reference to a Python file
         # after main() returns, and one that must take the GIL during interpreter exit aborts the process.
         table = pq.read_table(pa.BufferReader(lake.read(name)))
@@ -182,15 +196,20 @@ def check_impact(
                     report.entities_other_model += 1  # validated against their own model, not this candidate
                     continue
                 _count(report, validator, entity_key, data)
+        if progress is not None:
+            progress.advance(1, rows=table.num_rows)
 
     replayed = _replayed_row_ids(lake)
     seen_rows: set[str] = set()
-    for name in lake.list("bad/schema_violations/"):
-        if not name.endswith(".jsonl") or not _recent(name, cutoff):
-            continue
-        for line in lake.read(name).splitlines():
+    for name in bad_files:
+        if progress is not None:
+            progress.advance(0, current=name)
+        lines = lake.read(name).splitlines()
+        for line in lines:
             if line.strip():
                 _check_bad_row(report, validator, key, line, replayed=replayed, seen=seen_rows)
+        if progress is not None:
+            progress.advance(1, rows=len(lines))
     return report
 
 

@@ -434,9 +434,13 @@ def check(  # noqa: PLR0917 - Typer maps each command-line option to one paramet
     allow_new_failures: Annotated[
         bool, typer.Option("--allow-new-failures", help="Exit 0 even when recent events would newly fail.")
     ] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress line on stderr (shown only when stderr is a terminal).")
+    ] = False,
 ) -> None:
     """Before publishing: how many recent events would pass, newly fail (exit 1), and how many bad rows it would fix."""
     from core.layout import check_data_dir, readable_lake
+    from core.progress import Progress
     from core.recorded_registry import choose_registry
     from core.settings import load_settings
     from registry.check import InvalidCandidate, check_impact, parse_since, proven_candidate
@@ -459,7 +463,8 @@ def check(  # noqa: PLR0917 - Typer maps each command-line option to one paramet
     except EventkitError as e:
         _user_error(f"check: {e}", e)
     try:
-        report = check_impact(candidate, where, since=window)
+        with Progress("checking", unit="files", enabled=False if as_json or no_progress else None) as progress:
+            report = check_impact(candidate, where, since=window, progress=progress)
     except InvalidCandidate as e:
         _user_error(f"{file}: {e}", e)
     except EventkitError as e:
