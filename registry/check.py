@@ -164,7 +164,7 @@ def check_impact(
 
     good_files = [n for n in lake.list("good/") if n.endswith(".parquet") and _recent(n, cutoff)]
     bad_files = [n for n in lake.list("bad/schema_violations/") if n.endswith(".jsonl") and _recent(n, cutoff)]
-    if progress is not None:
+    if progress is not None and (good_files or bad_files):
         progress.start(len(good_files) + len(bad_files))
     seen_events: set[tuple[Any, Any]] = set()
     for name in good_files:

@@ -59,7 +59,8 @@ def test_check_json_and_no_progress_keep_the_terminal_free_of_it(tmp_path: Path)
 
 
 def test_check_impact_counts_files_and_rows_into_a_given_progress(tmp_path: Path) -> None:
-    """The library call reports 3 files and 6 rows to the reporter it is handed, and the same report without one."""
+    """The library call reports 3 files and 6 rows to the reporter it is handed (nothing for an empty lake), and
+    returns the same report without one."""
     lake, candidate = _lake_and_candidate(tmp_path)
     schema = orjson.loads(candidate.read_bytes())
     now = datetime.now(UTC)
@@ -68,3 +69,8 @@ def test_check_impact_counts_files_and_rows_into_a_given_progress(tmp_path: Path
     assert (progress.done, progress.total, progress.rows) == (3, 3, 6)
     without = check_impact(schema, str(lake), since=timedelta(days=7), now=now)
     assert with_progress.to_json() == without.to_json()
+    stream = io.StringIO()
+    check_impact(
+        schema, str(tmp_path / "empty"), since=timedelta(days=7), progress=Progress("x", stream=stream, enabled=True)
+    )
+    assert stream.getvalue() == ""  # nothing to read: no line at all
