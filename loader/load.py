@@ -30,6 +30,7 @@ import structlog
 
 from core.errors import TransientError
 from core.lake import Lake, local_path, open_lake
+from core.lake.parquet import read_parquet
 from core.progress import Progress
 from loader.columns import RegistryTyping
 from loader.destinations import hold_loader_lock, open_destination, read_quarantine
@@ -167,10 +168,9 @@ class Loader:
         """Read one file alone: why it cannot be loaded, or None if it reads as enriched events."""
         try:
             path = local_path(self.lake, name)
-            if path is not None:
-                schema = pq.read_table(str(path)).schema
-            else:
-                schema = pq.read_table(pa.BufferReader(self.lake.read(name))).schema
+            # The whole file is read (not only its footer): a truncated data page must show here.
+            table = pq.read_table(str(path)) if path is not None else read_parquet(self.lake.read(name))
+            schema = table.schema
         except TransientError:
             raise
         except (pa.ArrowException, OSError, ValueError) as e:

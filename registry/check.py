@@ -149,10 +149,8 @@ def check_impact(
     `progress` (the CLI's line on stderr) is started with the number of files to read and advanced
     by each file and its rows.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from core.lake import open_lake
+    from core.lake.parquet import read_parquet
 
     key = proven_candidate(candidate)
     from registry.instances import validator_for
@@ -170,9 +168,7 @@ def check_impact(
     for name in good_files:
         if progress is not None:
             progress.advance(0, current=name)
-        # An Arrow buffer, not io.BytesIO: Arrow's scan threads may drop the last reference to a Python file
-        # after main() returns, and one that must take the GIL during interpreter exit aborts the process.
-        table = pq.read_table(pa.BufferReader(lake.read(name)))
+        table = read_parquet(lake.read(name))
         columns = set(table.column_names)
         wanted = [
             c

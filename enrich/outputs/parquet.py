@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.atomic import ATOMIC_FIELDS, AtomicField
+from core.lake.parquet import read_parquet
 
 __all__ = ["DECIMAL_TYPE", "GOOD_SCHEMA", "decode_parquet", "encode_parquet", "events_to_table"]
 
@@ -164,4 +165,4 @@ def encode_parquet(
 
 def decode_parquet(data: bytes) -> pa.Table:
     """Read a good-events Parquet file back (for tests, Micro checks and readers without a local path)."""
-    return pq.read_table(pa.BufferReader(data))
+    return read_parquet(data)

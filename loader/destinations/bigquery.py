@@ -46,6 +46,7 @@ from google.cloud import bigquery
 
 from core.atomic import ATOMIC_FIELDS
 from core.errors import ConfigError, TransientError
+from core.lake.parquet import arrow_owned
 from core.locations import WarehouseLocation, parse_warehouse_url
 from core.process_lock import ProcessLock, hold_lock
 from loader.columns import ColumnTyping, ListOf, ModelColumn, models_seen, widen
@@ -400,7 +401,7 @@ class BigQueryDestination:
         for name in files:
             path = batch.local_path(name)
             data = None if path is not None else batch.read(name)
-            source: Any = str(path) if path is not None else pa.BufferReader(data)
+            source: Any = str(path) if path is not None else arrow_owned(data or b"")
             metadata = pq.read_metadata(source)
             schema = metadata.schema.to_arrow_schema()
             layout = tuple((field.name, _staging_type(field.type, name)) for field in schema)

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from core.atomic import ATOMIC_FIELDS
 from core.errors import ConfigError
+from core.lake.parquet import read_parquet
 from core.process_lock import ProcessLock, hold_lock
 from loader.columns import JSON, ColumnTyping, ListOf, ModelColumn, models_seen
 from loader.destinations.duckdb_tables import (
@@ -141,7 +142,7 @@ class DuckDBDestination:
             listed = ", ".join(_sql_string(str(p)) for p in paths)
             return f"read_parquet([{listed}])", counts
         # No local files (GCS): read the bytes, then let DuckDB scan the Arrow table.
-        tables = [pq.read_table(pa.BufferReader(batch.read(name))) for name in files]
+        tables = [read_parquet(batch.read(name)) for name in files]
         counts = {name: t.num_rows for name, t in zip(files, tables, strict=True)}
         self.con.register(_BATCH_VIEW, pa.concat_tables(tables))
         return _BATCH_VIEW, counts

@@ -16,6 +16,7 @@ from core.atomic import ATOMIC_FIELDS, FIELD_NAMES
 from core.errors import LakeUnavailable
 from core.lake.jsonl import encode_jsonl
 from core.lake.local import LocalLake
+from core.lake.parquet import arrow_owned
 from core.lake.partitions import PartNamer, hour_partition
 from enrich.event import EnrichedEvent
 from enrich.outputs.commit import Backoff, commit_file
@@ -62,7 +63,7 @@ def test_parquet_has_one_typed_schema_of_131_columns() -> None:
 def test_parquet_writes_per_event_unique_columns_plain_and_json_without_min_max() -> None:
     """Ids and JSON columns are not dictionary-encoded; JSON columns carry no min/max; the rest keep both."""
     data = encode_parquet([full_event(i) for i in range(50)])
-    chunks = {c.path_in_schema: c for c in (pq.ParquetFile(pa.BufferReader(data)).metadata.row_group(0).column(i)
+    chunks = {c.path_in_schema: c for c in (pq.ParquetFile(arrow_owned(data)).metadata.row_group(0).column(i)
                                             for i in range(len(FIELD_NAMES)))}  # fmt: skip
     for name in ("event_id", "event_fingerprint", "contexts", "unstruct_event", "derived_contexts"):
         assert not chunks[name].has_dictionary_page, name

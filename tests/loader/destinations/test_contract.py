@@ -12,12 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from core.errors import TransientError
 from core.lake import Lake
+from core.lake.parquet import read_parquet
 from loader.columns import INTEGER, STRING, TIMESTAMP, ListOf, RegistryTyping, StructOf
 from loader.destinations import Destination, LoadBatch, QuarantinedFile, read_quarantine
 from loader.load import Loader
@@ -242,7 +241,7 @@ def test_the_loader_quarantines_a_truncated_file_names_it_and_loads_the_rest(
 
 def etl_tstamp(pipeline: Pipeline, name: str) -> datetime:
     """The etl_tstamp of the one event in a good file."""
-    (value,) = pq.read_table(pa.BufferReader(pipeline.lake.read(name))).column("etl_tstamp").to_pylist()
+    (value,) = read_parquet(pipeline.lake.read(name)).column("etl_tstamp").to_pylist()
     assert isinstance(value, datetime)
     return value
 
