@@ -2,12 +2,14 @@
 
 The client library honours ``PUBSUB_EMULATOR_HOST`` by itself (insecure channel, no credentials).
 
-Publishing uses the library's batching publisher: messages from concurrent ``publish()`` calls share
-batches (``max_latency`` seconds), and ``publish()`` waits for every message's server-assigned id.
-Every wait is bounded by ``timeout``: the commit retry stops at that deadline and each caller stops
-waiting at it, so a downed endpoint costs a caller at most ``timeout`` seconds and a
-``QueueUnavailable`` — never a success for a message without a confirmed id. A batch that fails in
-part raises too; the caller republishes it whole (duplicates are allowed, loss is not). After any
+Publishing sends one Publish RPC per ``publish()`` call (chunked at Pub/Sub's limits of 1000
+messages and 10 MB per request) and returns once the server has assigned an id to every message. It
+does not use the library's batching publisher: that one holds each message up to its
+``max_latency`` waiting for a batch to fill, which a sequential sender (one tracker, one request at a
+time) paid in full on every request, and the collector already gathers concurrent requests into one
+``publish()`` call (collector.durability). Every wait is bounded by ``timeout``: the RPC's retry of
+transient errors stops at that deadline, so a downed endpoint costs a caller at most ``timeout``
+seconds and a ``QueueUnavailable`` — never a success for a message without a confirmed id. After any
 failure the client is discarded and rebuilt on the next call, because a gRPC channel that saw its
 server go away backs off reconnecting for up to minutes, and the server (an emulator above all) may
 come back without the topic, which ``create=True`` then recreates.
@@ -34,6 +36,8 @@ from google.api_core import exceptions as google_errors
 from google.api_core import retry as google_retry
 from google.auth import exceptions as auth_errors
 from google.cloud import pubsub_v1
+from google.pubsub_v1 import PubsubMessage
+from google.pubsub_v1.services.publisher.client import PublisherClient as _GapicPublisherClient
 
 from core.errors import ConfigError, QueueUnavailable
 from core.queue.port import Delivery
@@ -41,11 +45,17 @@ from core.queue.port import Delivery
 __all__ = ["PubSubPublisher", "PubSubSubscriber"]
 
 MIN_ACK_DEADLINE_S = 10
+MAX_PUBLISH_MESSAGES = 1000  # Pub/Sub's limit per Publish request
+MAX_PUBLISH_BYTES = 9_000_000  # under its 10 MB request limit, leaving room for the request's framing
+_MESSAGE_OVERHEAD = 16  # protobuf framing per message, counted towards the request size
 MAX_ACK_DEADLINE_S = 600
 _ACK_CHUNK = 1000  # ack ids per request, well inside the 512 KiB request limit
 _ATTEMPTS_REMEMBERED = 100_000
 _MIN_PULL_RPC_S = 0.2
 _T = TypeVar("_T")
+# The plain Publish RPC of the generated client, which the library's batching client overrides with its batching
+# `publish`; called on that client (it is a subclass), so the emulator and credential set-up stay the library's.
+_GAPIC_PUBLISH = _GapicPublisherClient.publish
 
 # Errors worth retrying inside one bounded call; anything else fails the call at once.
 _TRANSIENT = google_retry.if_exception_type(
@@ -73,7 +83,7 @@ def _client(factory: Callable[..., _T], **kwargs: Any) -> _T:
 
 
 class PubSubPublisher:
-    """Durable publish to one Pub/Sub topic; thread-safe, batching across concurrent callers."""
+    """Durable publish to one Pub/Sub topic; thread-safe (concurrent calls share one gRPC channel)."""
 
     def __init__(
         self,
@@ -82,18 +92,14 @@ class PubSubPublisher:
         *,
         create: bool = True,
         timeout: float = 5.0,
-        max_latency: float = 0.01,
-        max_messages: int = 1000,
+        max_messages: int = MAX_PUBLISH_MESSAGES,
     ) -> None:
         self.project = project
         self.topic = topic
         self.create = create
         self.timeout = timeout
+        self.max_messages = max(1, min(max_messages, MAX_PUBLISH_MESSAGES))
         self.topic_path = f"projects/{project}/topics/{topic}"
-        self._batch = pubsub_v1.types.BatchSettings(
-            max_messages=max_messages, max_bytes=9_000_000, max_latency=max_latency
-        )
-        self._retry = _bounded_retry(timeout)
         self._lock = threading.Lock()
         self._client: Any = None
         self._topic_ready = False
@@ -127,18 +133,24 @@ class PubSubPublisher:
             raise QueueUnavailable(f"pubsub publish to {self.topic_path} not confirmed: {exc!r}") from exc
 
     def _publish_all(self, client: Any, payloads: list[bytes], deadline: float) -> None:
-        futures = [client.publish(self.topic_path, data, retry=self._retry, timeout=self.timeout) for data in payloads]
-        errors: list[BaseException] = []
-        for future in futures:
-            try:
-                future.result(timeout=max(deadline - time.monotonic(), 0.0))
-            except Exception as exc:
-                errors.append(exc)
-        not_found = [e for e in errors if isinstance(e, google_errors.NotFound)]
-        if not_found and len(not_found) == len(errors):
-            raise not_found[0]
-        if errors:
-            raise errors[0]
+        """One Publish RPC per chunk, each retried on transient errors until `deadline`; every id confirmed."""
+        for chunk in _chunks(payloads, self.max_messages, MAX_PUBLISH_BYTES):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise QueueUnavailable(
+                    f"pubsub publish to {self.topic_path}: deadline passed before every chunk was sent"
+                )
+            response = _GAPIC_PUBLISH(
+                client,
+                topic=self.topic_path,
+                messages=[PubsubMessage(data=data) for data in chunk],
+                retry=_bounded_retry(remaining),
+                timeout=remaining,
+            )
+            if len(response.message_ids) != len(chunk):  # never report a message the server did not confirm
+                raise QueueUnavailable(
+                    f"pubsub publish to {self.topic_path}: {len(response.message_ids)} ids for {len(chunk)} messages"
+                )
 
     def check(self) -> None:
         """Prove the topic is reachable now (creating it when `create` is set)."""
@@ -160,10 +172,7 @@ class PubSubPublisher:
             self._closed = True
             client, self._client = self._client, None
         if client is not None:
-            try:
-                client.stop()  # sends what is still batched; callers waiting on it get their answer
-            except RuntimeError:
-                pass
+            _close_publisher(client, channel=True)
 
     def _ready_client(self, deadline: float) -> Any:
         """The current client, built (and the topic created when asked) after start-up or a failure.
@@ -175,7 +184,7 @@ class PubSubPublisher:
             if self._closed:
                 raise QueueUnavailable(f"pubsub publisher for {self.topic_path} is closed")
             if self._client is None:
-                self._client = _client(pubsub_v1.PublisherClient, batch_settings=self._batch)
+                self._client = _client(pubsub_v1.PublisherClient)
             client = self._client
             if not self.create or self._topic_ready:
                 return client
@@ -184,7 +193,7 @@ class PubSubPublisher:
             client.create_topic(name=self.topic_path, timeout=remaining, retry=_bounded_retry(remaining))
         except google_errors.AlreadyExists:
             pass
-        except google_errors.GoogleAPIError as exc:
+        except (google_errors.GoogleAPIError, ValueError) as exc:  # ValueError: close() closed the channel meanwhile
             self._discard(client)
             raise QueueUnavailable(f"pubsub topic {self.topic_path} cannot be created: {exc!r}") from exc
         with self._lock:
@@ -197,10 +206,41 @@ class PubSubPublisher:
             if self._client is client:
                 self._client = None
                 self._topic_ready = False
+        _close_publisher(client, channel=False)
+
+
+def _close_publisher(client: Any, *, channel: bool) -> None:
+    """End the library's bookkeeping; with `channel`, close the gRPC channel too (a call still on it then fails).
+
+    A discarded client keeps its channel: callers of other threads may still be inside a call on it, and
+    they must get the server's answer or a QueueUnavailable, not "closed channel". It is freed once they let go.
+    """
+    try:
+        client.stop()  # nothing is batched here: this only ends the library's own publishing threads
+    except RuntimeError:
+        pass
+    if channel:
         try:
-            client.stop()  # non-blocking; its commit threads end within the bounded retry
-        except RuntimeError:
+            client.transport.close()
+        except Exception:
             pass
+
+
+def _chunks(payloads: list[bytes], max_messages: int, max_bytes: int) -> list[list[bytes]]:
+    """Split at Pub/Sub's per-request limits (message count, request bytes), keeping the order."""
+    chunks: list[list[bytes]] = []
+    current: list[bytes] = []
+    size = 0
+    for data in payloads:
+        cost = len(data) + _MESSAGE_OVERHEAD
+        if current and (len(current) >= max_messages or size + cost > max_bytes):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(data)
+        size += cost
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 class PubSubSubscriber:

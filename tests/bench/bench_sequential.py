@@ -1,4 +1,4 @@
-"""One tracker, one request at a time: per-request latency through `eventkit collector --raw pubsub://…` on the emulator.
+"""One tracker, one request at a time: latency per request through `eventkit collector --raw pubsub://…`.
 
 A browser tracker sends its next request only after the previous one was answered, so nothing it
 sends can share a batch with anything else: any wait for a batch to fill is paid in full on every

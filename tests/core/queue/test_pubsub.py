@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +18,9 @@ pytestmark = pytest.mark.pubsub
 
 PUBLISH_TIMEOUT_S = 2.0
 SLACK_S = 2.5  # client construction, scheduling on a shared 2-core machine
+SEQUENTIAL = 50
+# Far above what a Publish round trip costs here (1-3 ms median), below the old batching floor (10 ms per message).
+SEQUENTIAL_MEDIAN_BOUND_S = 0.008
 
 
 def _concurrent_failure_times(publisher: PubSubPublisher, callers: int) -> list[float]:
@@ -68,7 +72,7 @@ def test_publish_fails_fast_while_the_emulator_is_down_and_recovers(
 
 
 def test_concurrent_publishers_share_one_client(pubsub_project: str) -> None:
-    """Publishing from many threads at once confirms every message (the client batches them together)."""
+    """Publishing from many threads at once confirms every message (the calls share one client and its channel)."""
     subscriber = PubSubSubscriber(pubsub_project, "raw", "raw-enrich")
     subscriber.check()
     publisher = PubSubPublisher(pubsub_project, "raw")
@@ -125,3 +129,38 @@ def test_lease_is_clamped_to_pubsub_ack_deadline_bounds() -> None:
     assert PubSubSubscriber("proj", "raw", "sub", lease_seconds=1).ack_deadline_seconds == 10
     assert PubSubSubscriber("proj", "raw", "sub", lease_seconds=30.2).ack_deadline_seconds == 31
     assert PubSubSubscriber("proj", "raw", "sub", lease_seconds=3600).ack_deadline_seconds == 600
+
+
+def test_sequential_publishes_are_not_held_for_a_batch(pubsub_project: str) -> None:
+    """Sequential publish() calls each return after one round trip: the median stays under the old 10 ms batch wait,
+    and every message is confirmed."""
+    subscriber = PubSubSubscriber(pubsub_project, "raw", "raw-enrich")
+    subscriber.check()
+    publisher = PubSubPublisher(pubsub_project, "raw")
+    publisher.publish([b"warm-up"])
+    times = []
+    for n in range(SEQUENTIAL):
+        started = time.perf_counter()
+        publisher.publish([f"sequential-{n}".encode()])
+        times.append(time.perf_counter() - started)
+    publisher.close()
+    assert statistics.median(times) < SEQUENTIAL_MEDIAN_BOUND_S, sorted(times)
+    deliveries = drain(subscriber, SEQUENTIAL + 1)
+    sent = [b"warm-up", *(f"sequential-{n}".encode() for n in range(SEQUENTIAL))]
+    assert sorted(d.data for d in deliveries) == sorted(sent)
+    subscriber.ack([d.ack_id for d in deliveries])
+    subscriber.close()
+
+
+def test_publish_splits_batches_at_pubsub_request_limits(pubsub_project: str) -> None:
+    """A batch over Pub/Sub's 1000 messages per request is sent in several requests, every message confirmed once."""
+    subscriber = PubSubSubscriber(pubsub_project, "big", "big-enrich")
+    subscriber.check()
+    publisher = PubSubPublisher(pubsub_project, "big")
+    sent = [f"m-{n}".encode() for n in range(2500)]
+    publisher.publish(sent)
+    publisher.close()
+    deliveries = drain(subscriber, len(sent), batch=1000)
+    assert sorted(d.data for d in deliveries) == sorted(sent)
+    subscriber.ack([d.ack_id for d in deliveries])
+    subscriber.close()
