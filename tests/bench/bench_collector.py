@@ -164,7 +164,16 @@ def load_main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    print(json.dumps(asyncio.run(_load(port, events))))
+    waited, started = _schedstat_wait(), time.perf_counter()
+    figures = asyncio.run(_load(port, events))
+    # The load generator can be starved too (its latencies then include its own wait for a CPU).
+    figures["client_wait_pct"] = (_schedstat_wait() - waited) / (time.perf_counter() - started) * 100
+    print(json.dumps(figures))
+
+
+def _schedstat_wait(path: str = "/proc/self/schedstat") -> float:
+    """Seconds a thread was runnable but waiting for a CPU (the kernel's run delay)."""
+    return int(Path(path).read_text().split()[1]) / 1e9
 
 
 def _pin(core: int) -> list[str]:
@@ -253,21 +262,15 @@ def _thread_cpu(pid: int) -> dict[str, tuple[float, float]]:
 _THREADS: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}  # (pid, events) → µs/req by thread, summed
 
 
-def _loop_schedstat(pid: int) -> tuple[float, float]:
-    """(seconds on a CPU, seconds runnable but waiting for one) of a process's main thread, its event loop."""
-    fields = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
-    return int(fields[0]) / 1e9, int(fields[1]) / 1e9
-
-
 def _round(process: subprocess.Popen[bytes], port: int, events: int) -> dict[str, float]:
     before = _cpu_seconds(process.pid)
     threads_before = _thread_cpu(process.pid)
-    sched_before, started = _loop_schedstat(process.pid), time.perf_counter()
+    loop_stat = f"/proc/{process.pid}/task/{process.pid}/schedstat"  # the main thread: the event loop
+    waited, started = _schedstat_wait(loop_stat), time.perf_counter()
     figures = _measure(port, events)
-    sched_after, wall = _loop_schedstat(process.pid), time.perf_counter() - started
     # Share of the round the event loop was ready to run but another process had its core: a slow round
     # with a high share was starved by the machine, not stalled by the server.
-    figures["cpu_wait_pct"] = (sched_after[1] - sched_before[1]) / wall * 100
+    figures["cpu_wait_pct"] = (_schedstat_wait(loop_stat) - waited) / (time.perf_counter() - started) * 100
     spent = _cpu_seconds(process.pid) - before
     threads_after = _thread_cpu(process.pid)
     served = figures["rps"] * (MEASURE_S + WARMUP_S)  # warm-up requests cost CPU too
@@ -392,7 +395,7 @@ def main() -> None:
     for n, (b, c) in enumerate(zip(baseline_rounds, single_rounds, strict=True), 1):
         print(
             f"   round {n}: collector p99 {c['p99_ms']:6.2f} ms  max {c['max_ms']:7.2f} ms  "
-            f"loop waiting for a CPU {c['cpu_wait_pct']:3.0f}% of the round   "
+            f"waiting for a CPU: loop {c['cpu_wait_pct']:3.0f}% client {c['client_wait_pct']:3.0f}%   "
             f"(bare: p99 {b['p99_ms']:5.2f} ms  max {b['max_ms']:6.2f} ms  waiting {b['cpu_wait_pct']:3.0f}%)"
         )
     summary.record(
