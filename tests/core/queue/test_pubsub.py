@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -187,3 +189,30 @@ def test_pull_decodes_messages_cheaply(pubsub_project: str) -> None:
     subscriber.close()
     assert received == count
     assert cpu / count < 25e-6, f"{cpu / count * 1e6:.1f} us of CPU per pulled message"
+
+
+def test_next_batch_is_pulled_while_the_caller_works(pubsub_emulator: PubSubEmulator, pubsub_project: str) -> None:
+    """While the caller processes a batch, the subscriber pulls the next one: with the emulator frozen right after,
+    the next pull still returns a full batch at once (a pull made only when asked would hang until its timeout)."""
+    subscriber = PubSubSubscriber(pubsub_project, "ahead", "ahead-enrich")
+    subscriber.check()
+    publisher = PubSubPublisher(pubsub_project, "ahead")
+    sent = [f"ahead-{n}".encode() for n in range(200)]
+    publisher.publish(sent)
+    publisher.close()
+    first = drain(subscriber, 50, batch=50)
+    time.sleep(1.0)  # the caller's work on the first batch
+    process = pubsub_emulator._process  # the fixture keeps the Popen private; its pid leads the process group
+    assert process is not None
+    os.killpg(process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        second = subscriber.pull(50, timeout=3.0)
+        waited = time.monotonic() - started
+    finally:
+        os.killpg(process.pid, signal.SIGCONT)
+    assert len(second) == 50 and waited < 1.0, (len(second), waited)
+    rest = drain(subscriber, len(sent) - len(first) - len(second))
+    assert sorted(d.data for d in first + second + rest) == sorted(sent)
+    subscriber.ack([d.ack_id for d in first + second + rest])
+    subscriber.close()
