@@ -298,7 +298,7 @@ class PubSubSubscriber:
             if not self.create:
                 raise QueueUnavailable(f"pubsub subscription {self.subscription_path} does not exist") from None
             self._ready_client(time.monotonic() + self.timeout)
-        except google_errors.GoogleAPIError as exc:
+        except (google_errors.GoogleAPIError, ValueError) as exc:  # ValueError: another thread closed this client
             self._discard(client)
             raise QueueUnavailable(f"pubsub subscription {self.subscription_path} unreachable: {exc!r}") from exc
 
@@ -444,7 +444,8 @@ class PubSubSubscriber:
                     )
         except google_errors.InvalidArgument as exc:
             raise ValueError(f"not ack ids of {self.subscription_path}: {exc.message}") from exc
-        except google_errors.GoogleAPIError as exc:
+        except (google_errors.GoogleAPIError, ValueError) as exc:
+            # ValueError: the fetcher thread discarded (closed) this client after a failed pull meanwhile.
             self._discard(client)
             what = "ack" if acked else "nack"
             raise QueueUnavailable(f"pubsub {what} on {self.subscription_path} failed: {exc!r}") from exc
@@ -492,7 +493,7 @@ class PubSubSubscriber:
                 return client
         try:
             self._create_subscription(client, max(deadline - time.monotonic(), 0.01))
-        except google_errors.GoogleAPIError as exc:
+        except (google_errors.GoogleAPIError, ValueError) as exc:  # ValueError: another thread closed this client
             self._discard(client)
             raise QueueUnavailable(f"pubsub subscription {self.subscription_path} cannot be created: {exc!r}") from exc
         with self._lock:
