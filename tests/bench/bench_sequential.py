@@ -17,8 +17,10 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from core.queue.pubsub import PubSubPublisher
 from tests.bench import summary
 from tests.bench.bench_collector import _body, _free_port, _round, _serve, _stop
 from tests.services.pubsub import PubSubEmulator
@@ -30,12 +32,16 @@ P50_TARGET_MS = 5.0
 P99_TARGET_MS = 20.0
 
 
-def sequential_latencies(port: int, requests: int) -> list[float]:
-    """Seconds per request for `requests` 1-event POSTs sent one after another on one keep-alive connection."""
+def sequential_latencies(
+    port: int, requests: int, reference: Callable[[], None] | None = None
+) -> tuple[list[float], list[float]]:
+    """Seconds per request for `requests` 1-event POSTs sent one after another on one keep-alive connection, and
+    seconds per `reference` call made after each request (the same moments on the same machine)."""
     body = _body(1, 0)
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "bench", "Cookie": "sp=bench-user"}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     times: list[float] = []
+    reference_times: list[float] = []
     try:
         for _ in range(requests):
             started = time.perf_counter()
@@ -45,9 +51,13 @@ def sequential_latencies(port: int, requests: int) -> list[float]:
             if response.status != 200:
                 raise RuntimeError(f"the collector answered {response.status}")
             times.append(time.perf_counter() - started)
+            if reference is not None:
+                started = time.perf_counter()
+                reference()
+                reference_times.append(time.perf_counter() - started)
     finally:
         connection.close()
-    return times
+    return times, reference_times
 
 
 def percentile(times: list[float], fraction: float) -> float:
@@ -66,6 +76,7 @@ def main() -> None:
     collector = None
     p50s: list[float] = []
     p99s: list[float] = []
+    direct_p: list[tuple[float, float]] = []
     try:
         collector = _serve(
             [
@@ -84,11 +95,16 @@ def main() -> None:
             port,
             root / "collector.log",
         )
-        sequential_latencies(port, WARMUP)
+        # The reference: one Publish RPC from this process (no HTTP, no collector) after each request, so a slow
+        # round shows whether the emulator and the machine were slow too.
+        direct = PubSubPublisher("bench-sequential", "reference")
+        sequential_latencies(port, WARMUP, lambda: direct.publish([b"reference"]))
         for _ in range(ROUNDS):
-            times = sequential_latencies(port, REQUESTS)
+            times, reference_times = sequential_latencies(port, REQUESTS, lambda: direct.publish([b"reference"]))
             p50s.append(percentile(times, 0.5) * 1000)
             p99s.append(percentile(times, 0.99) * 1000)
+            direct_p.append((percentile(reference_times, 0.5) * 1000, percentile(reference_times, 0.99) * 1000))
+        direct.close()
         concurrent = _round(collector, port, 1)
     finally:
         if collector is not None:
@@ -103,8 +119,11 @@ def main() -> None:
         f"   {ROUNDS} rounds of {REQUESTS} sequential 1-event POSTs, one keep-alive connection, "
         "collector --raw pubsub:// on the emulator (server on core 0)"
     )
-    for n, (p50, p99) in enumerate(zip(p50s, p99s, strict=True), 1):
-        print(f"   round {n}: p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    for n, (p50, p99, (d50, d99)) in enumerate(zip(p50s, p99s, direct_p, strict=True), 1):
+        print(
+            f"   round {n}: p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   "
+            f"(a Publish RPC alone, between them: p50 {d50:5.2f} ms   p99 {d99:6.2f} ms)"
+        )
     print(
         f"   concurrent, 50 connections: {concurrent['rps']:.0f} req/s   p50 {concurrent['p50_ms']:.2f} ms   "
         f"p99 {concurrent['p99_ms']:.2f} ms   (information: must not regress with the sequential fix)"
