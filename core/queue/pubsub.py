@@ -20,9 +20,9 @@ round trip overlaps the caller's work; it keeps at most ``max_messages`` of the 
 (the flow control), hands none out that waited past half its lease, and ``close`` gives back what
 it holds. The lease is the subscription's ack deadline: ``lease_seconds`` clamped to Pub/Sub's
 10..600 s, applied when this subscriber creates the subscription (an existing subscription keeps its
-own deadline). ``nack`` sets the ack deadline to 0. Pub/Sub reports delivery attempts only on subscriptions with a
-dead-letter policy; otherwise ``Delivery.attempt`` counts the deliveries of that message id seen by
-this subscriber object (a lower bound: it restarts at 1 in a new process), and
+own deadline). ``nack`` sets the ack deadline to 0. Pub/Sub reports delivery attempts only on
+subscriptions with a dead-letter policy; otherwise ``Delivery.attempt`` counts the deliveries of that
+message id seen by this subscriber object (a lower bound: it restarts at 1 in a new process), and
 ``Delivery.attempt_durable`` is False.
 """
 
