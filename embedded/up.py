@@ -38,6 +38,9 @@ from fastapi.responses import Response
 from core.lake import open_lake
 from core.process_lock import ProcessLock, hold_lock
 from core.queue import open_publisher, open_subscriber
+from embedded.console import ConsoleSources, create_console
+from embedded.console.app import is_console_path
+from embedded.console.sources import SELF
 from embedded.micro import MicroListener, bad_record, micro_router
 from embedded.micro_store import MicroStore
 from enrich.attempts import AttemptLog
@@ -69,16 +72,18 @@ class UpOptions:
     enrichments: str | None = None
     policy: CutPolicy = field(default_factory=CutPolicy.embedded)
     cache_ttl: Ttl = NOT_SET  # NOT_SET: a resolver config's cacheTtl, else LIVE_SCHEMA_TTL_S
+    console_auth: str | None = None  # the console's token or user:password (embedded/console/security.py)
 
 
 class UpApp:
     """The ASGI entry of `eventkit up`: `/micro/...` and `/metrics/enrich` to the Micro app, `/api/...` to the
     registry API, the rest (and the lifespan, which starts the collector's publisher) to the collector."""
 
-    def __init__(self, collector: Any, micro: FastAPI, registry_api: Any | None = None) -> None:
+    def __init__(self, collector: Any, micro: FastAPI, registry_api: Any | None = None, console: Any = None) -> None:
         self.collector = collector
         self.micro = micro
         self.registry_api = registry_api
+        self.console = console  # `/`, `/console/...` and `/favicon.ico` (embedded/console)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -88,6 +93,9 @@ class UpApp:
                 return
             if self.registry_api is not None and path.startswith("/api/"):
                 await self.registry_api(scope, receive, send)
+                return
+            if self.console is not None and is_console_path(path):
+                await self.console(scope, receive, send)
                 return
         await self.collector(scope, receive, send)
 
@@ -205,7 +213,11 @@ def build_up(options: UpOptions) -> UpStack:
         metrics=metrics,
         attempts=AttemptLog(attempt_log_path(queue_url)),
     )
-    stack = UpStack(options, UpApp(collector, micro, _registry_api(schemas)), worker, store, metrics)
+    console = create_console(
+        ConsoleSources(store, lake_url, options.registry, warehouse_url, queue_url, metrics_base=SELF),
+        auth=options.console_auth,
+    )
+    stack = UpStack(options, UpApp(collector, micro, _registry_api(schemas), console), worker, store, metrics)
     stack.locks = locks
     stack.schema_ttl = resolver.cache_ttl
     # Loader hook (owned by loader/): load good files into DATA/warehouse.duckdb continuously.
