@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -268,7 +268,7 @@ def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIA
         )  # fmt: skip
 
     async def recovery_post(request: Request) -> Response:
-        form = await request.form()
+        form = await _form(request)
         if not csrf_ok(request, form.get("csrf")):
             return problem(request, 403, "This replay request did not come from the console's own page; nothing sent.")
         lake, resolver = sources.lake(), sources.fresh_resolver()
@@ -331,6 +331,20 @@ def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIA
 
     app.add_exception_handler(404, not_found)
     return _Guard(app, Auth(auth))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form body (the replay form's few fields; at most 64 KiB), first value of each name."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > 65536:
+            return {}
+    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        out.setdefault(name, value)
+    return out
 
 
 def _int(value: Any) -> int | None:

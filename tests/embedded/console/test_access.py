@@ -1,0 +1,89 @@
+"""Who may open the console: off on loopback, `--console-auth` (token or user:password) required beyond it."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from embedded.console import ConsoleSources, create_console
+from embedded.console.security import AUTH_COOKIE, is_loopback
+from tests.enrich.processes import REPO
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from core.cli import main; main()", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_no_auth_lets_everyone_in() -> None:
+    """Without --console-auth (loopback) every page answers."""
+    client = TestClient(create_console(ConsoleSources()))
+    assert client.get("/console/schemas").status_code == 404  # no registry here, but no login either
+    assert client.get("/favicon.ico").status_code == 200
+
+
+def test_a_token_is_accepted_as_bearer_basic_password_or_once_in_the_url() -> None:
+    """A token opens the console as a bearer header, a basic-auth password, or `?token=` (which sets a cookie)."""
+    client = TestClient(create_console(ConsoleSources(), auth="s3cret-token"))
+    refused = client.get("/favicon.ico")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
+    assert client.get("/favicon.ico", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/favicon.ico", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    assert client.get("/favicon.ico", headers=_basic("anyone", "s3cret-token")).status_code == 200
+    assert client.get("/favicon.ico", headers={"Authorization": "Basic !!!"}).status_code == 401
+    first = client.get("/favicon.ico?token=s3cret-token")
+    assert first.status_code == 200 and AUTH_COOKIE in first.cookies
+    assert client.get("/favicon.ico").status_code == 200  # the cookie now
+
+
+def test_user_and_password_is_basic_auth_only() -> None:
+    """`user:password` is checked as basic auth; a bearer or URL token of the same text does not open it."""
+    client = TestClient(create_console(ConsoleSources(), auth="ann:pa:ss"))
+    assert client.get("/favicon.ico", headers=_basic("ann", "pa:ss")).status_code == 200
+    assert client.get("/favicon.ico", headers=_basic("bob", "pa:ss")).status_code == 401
+    assert client.get("/favicon.ico", headers={"Authorization": "Bearer ann:pa:ss"}).status_code == 401
+    assert client.get("/favicon.ico?token=ann:pa:ss").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("localhost", True), ("0.0.0.0", False),
+     ("::", False), ("192.168.1.5", False), ("example.com", False)],
+)  # fmt: skip
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    """Only loopback addresses count as local; all-interfaces and named hosts do not."""
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("command", ["up", "console"])
+def test_listening_beyond_loopback_without_auth_is_refused_in_one_line(command: str, tmp_path: Path) -> None:
+    """`up`/`console --host 0.0.0.0` without --console-auth exit 2 with one line, having made nothing."""
+    data = tmp_path / "data"
+    result = _cli(command, "--host", "0.0.0.0", "--port", "0", "--data-dir", str(data))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "--console-auth" in result.stderr
+    assert not data.exists()
+
+
+def test_console_mistakes_are_one_line_errors(tmp_path: Path) -> None:
+    """Nothing to show, a missing data folder, an empty auth: exit 2 with one line each."""
+    for args in (
+        ["console"],
+        ["console", "--data-dir", str(tmp_path / "missing")],
+        ["console", "--data-dir", str(tmp_path), "--console-auth", ""],
+        ["console", "--lake", str(tmp_path), "--port", "0"],  # a lake but no registry
+    ):
+        result = _cli(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("error: ") and result.stderr.strip().count("\n") == 0, result.stderr
