@@ -51,10 +51,27 @@ _CONSOLE_COLUMNS = {
 _CONSOLE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS micro_events_app ON micro_events(app_id, id)",
     "CREATE INDEX IF NOT EXISTS micro_events_name ON micro_events(event_name, id)",
-    "CREATE INDEX IF NOT EXISTS micro_events_schema ON micro_events(schema, id)",
+    "CREATE INDEX IF NOT EXISTS micro_events_schema ON micro_events(schema, id, valid)",
     "CREATE INDEX IF NOT EXISTS micro_events_eid ON micro_events(event_id)",
     "CREATE INDEX IF NOT EXISTS micro_events_stored ON micro_events(stored_ms)",
 )
+# Counts kept by triggers, whoever writes (enrich, eviction, reset, another process): `/micro/all` and the
+# console's header read one row instead of counting a million, and the health chart reads per-minute arrivals.
+_COUNTERS = (
+    "CREATE TABLE IF NOT EXISTS micro_counts (one INTEGER PRIMARY KEY CHECK (one = 1), good INTEGER NOT NULL,"
+    " bad INTEGER NOT NULL)",
+    "INSERT OR REPLACE INTO micro_counts (one, good, bad)"
+    " SELECT 1, COALESCE(SUM(valid), 0), COALESCE(SUM(1 - valid), 0) FROM micro_events",
+    "CREATE TABLE IF NOT EXISTS micro_minutes"
+    " (minute INTEGER PRIMARY KEY, good INTEGER NOT NULL, bad INTEGER NOT NULL)",
+    "CREATE TRIGGER IF NOT EXISTS micro_events_counted AFTER INSERT ON micro_events BEGIN"
+    " UPDATE micro_counts SET good = good + NEW.valid, bad = bad + 1 - NEW.valid;"
+    " INSERT INTO micro_minutes (minute, good, bad) VALUES (NEW.stored_ms / 60000, NEW.valid, 1 - NEW.valid)"
+    " ON CONFLICT (minute) DO UPDATE SET good = good + excluded.good, bad = bad + excluded.bad; END",
+    "CREATE TRIGGER IF NOT EXISTS micro_events_uncounted AFTER DELETE ON micro_events BEGIN"
+    " UPDATE micro_counts SET good = good - OLD.valid, bad = bad - 1 + OLD.valid; END",
+)
+_MINUTES_KEPT = 24 * 60
 # Filling the new columns of rows stored before them, from the Micro JSON they kept.
 _BACKFILL = """
 UPDATE micro_events SET
@@ -130,7 +147,7 @@ class MicroStore:
                 if name not in have:
                     self._conn.execute(f"ALTER TABLE micro_events ADD COLUMN {name} {kind}")
             self._conn.execute(_BACKFILL)
-            for statement in _CONSOLE_INDEXES:
+            for statement in (*_CONSOLE_INDEXES, *_COUNTERS):
                 self._conn.execute(statement)
             self._conn.execute(f"PRAGMA user_version = {LAYOUT}")
             self._conn.execute("COMMIT")
@@ -180,6 +197,7 @@ class MicroStore:
                     "DELETE FROM micro_events WHERE id <= (SELECT MAX(id) FROM micro_events) - ?",
                     (self.max_events,),
                 )
+                self._conn.execute("DELETE FROM micro_minutes WHERE minute < ?", (now_ms // 60000 - _MINUTES_KEPT,))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -187,9 +205,7 @@ class MicroStore:
 
     def counts(self) -> MicroCounts:
         with self._lock:
-            good, bad = self._conn.execute(
-                "SELECT COALESCE(SUM(valid), 0), COALESCE(SUM(1 - valid), 0) FROM micro_events"
-            ).fetchone()
+            good, bad = self._conn.execute("SELECT good, bad FROM micro_counts").fetchone()
         return MicroCounts(int(good) + int(bad), int(good), int(bad))
 
     def good(

@@ -123,9 +123,12 @@ def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIA
         filters = events.EventFilters.from_query(request.query_params)
         before = _int(request.query_params.get("before"))
         try:
-            rows = events.list_events(sources.store, filters, before=before)
+            found = events.list_events(sources.store, filters, before=before)
         except ConfigError as e:
-            return page(request, "events.html", 400, title="Live events", filters=filters, rows=[], error=str(e))
+            return page(
+                request, "events.html", 400, title="Live events", filters=filters, rows=[], error=str(e), newest=0
+            )
+        rows = found.rows
         return page(
             request,
             "events.html",
@@ -134,7 +137,9 @@ def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIA
             rows=rows,
             error=None,
             live=before is None,
-            older=rows[-1].id if len(rows) == events.PAGE_SIZE else None,
+            newest=events.newest_id(sources.store),
+            older=rows[-1].id if len(rows) == events.PAGE_SIZE else found.searched_to,
+            searched_to=found.searched_to,
         )
 
     def event_rows(request: Request) -> Response:
@@ -144,14 +149,14 @@ def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIA
         filters = events.EventFilters.from_query(request.query_params)
         after = _int(request.query_params.get("after")) or 0
         try:
-            rows = events.list_events(sources.store, filters, after=after)
+            rows = events.list_events(sources.store, filters, after=after, budget_s=0.1).rows
         except ConfigError as e:
             return JSONResponse({"error": str(e)}, status_code=400)
         html = env.get_template("_event_rows.html").render(rows=rows, filters=filters)
         return JSONResponse(
             {
                 "html": html,
-                "last_id": rows[0].id if rows else after,
+                "last_id": rows[0].id if rows else max(after, events.newest_id(sources.store)),
                 "rows": len(rows),
                 "counts": sources.store.counts().to_json(),
             }

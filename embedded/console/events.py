@@ -1,13 +1,19 @@
 """Live events: the Micro store read a page at a time, filtered through its indexes, newest first.
 
-Every query is keyset-paginated on the row id (`before`/`after`) with a LIMIT, so a page costs the
-same with 1,000,000 events stored as with 10; only the listed columns are read, never the bodies,
-except for the one event a detail page shows.
+Every query is keyset-paginated on the row id (`before`/`after`) with a LIMIT and reads only the
+listed columns, never the bodies (except for the one event a detail page shows). Filters that an
+index answers exactly (an event id) are one query. The others walk the ids backwards in growing
+ranges, each an index or rowid range, until the page is full or the time budget is spent: a page
+never costs more than the budget, however rare the match among 1,000,000 events, and when the
+budget ends the scan the page says how far it searched and links to search further back. The time
+filter becomes an id range (receive times grow with ids), found by one index seek each.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +24,22 @@ from core.errors import ConfigError
 from embedded.micro_store import MicroCounts, MicroStore
 from loader.selection import parse_when
 
-__all__ = ["PAGE_SIZE", "EventFilters", "EventRow", "count", "fetch", "list_events", "minute_counts"]
+__all__ = [
+    "PAGE_SIZE",
+    "EventFilters",
+    "EventPage",
+    "EventRow",
+    "count",
+    "fetch",
+    "list_events",
+    "minute_counts",
+    "newest_id",
+]
 
 PAGE_SIZE = 50
+SEARCH_BUDGET_S = 0.12  # the longest a page spends searching before it shows what it found
+_FIRST_SPAN = 5_000  # ids in the first range searched; each next range is twice as wide
+_MAX_SPAN = 400_000
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _VALIDITY = {"good": 1, "bad": 0}
 
@@ -67,8 +86,29 @@ class EventFilters:
         ]
         return [(k, v) for k, v in items if v]
 
+    @property
+    def exact(self) -> bool:
+        """The filter is an event id: its index answers it at once, no range walk needed."""
+        return bool(_UUID.match(self.q))
+
+    def id_range(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """[low, high) ids received within since/until; a time that cannot be read is a ConfigError."""
+        low, high = 0, 1 << 62
+        for text, name in ((self.since, "since"), (self.until, "until")):
+            if not text:
+                continue
+            row = conn.execute(
+                "SELECT id FROM micro_events WHERE stored_ms >= ? ORDER BY stored_ms LIMIT 1", (_ms(text, name),)
+            ).fetchone()
+            first = int(row[0]) if row is not None else 1 << 62
+            if name == "since":
+                low = first
+            else:
+                high = first
+        return low, high
+
     def where(self) -> tuple[list[str], list[Any]]:
-        """SQL conditions and parameters; a time that cannot be read is a ConfigError naming the accepted forms."""
+        """SQL conditions and parameters of every filter but the time window (`id_range`)."""
         where: list[str] = []
         params: list[Any] = []
         if self.app:
@@ -84,17 +124,12 @@ class EventFilters:
                 where.append("schema = ?")
                 params.append(uri)
             else:
-                where.append("schema >= ? AND schema < ?")
-                params.extend([uri, uri + "\uffff"])
+                # `+schema`: a prefix is checked row by row inside the id range, not walked through its index.
+                where.append("+schema >= ? AND +schema < ?")
+                params.extend([uri.rstrip("/") + "/", uri.rstrip("/") + "/\uffff"])
         if self.validity:
             where.append("valid = ?")
             params.append(_VALIDITY[self.validity])
-        if self.since:
-            where.append("stored_ms >= ?")
-            params.append(_ms(self.since, "since"))
-        if self.until:
-            where.append("stored_ms < ?")
-            params.append(_ms(self.until, "until"))
         if self.q:
             if _UUID.match(self.q):
                 where.append("event_id = ?")
@@ -146,6 +181,24 @@ class EventRow:
 _COLUMNS = "id, valid, app_id, event_name, schema, bad_type, event_id, page_url, tstamp_ms, stored_ms, event_type"
 
 
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """A page of rows; `searched_to` is set when the time budget ended the search before the page was full:
+    ids from it downwards were not searched yet (the "search older" link starts there)."""
+
+    rows: list[EventRow]
+    searched_to: int | None = None
+
+
+def _query(conn: sqlite3.Connection, where: list[str], params: list[Any], limit: int) -> list[EventRow]:
+    sql = f"SELECT {_COLUMNS} FROM micro_events"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC LIMIT ?"
+    rows = conn.execute(sql, [*params, limit]).fetchall()
+    return [EventRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows]
+
+
 def list_events(
     store: MicroStore,
     filters: EventFilters,
@@ -153,24 +206,47 @@ def list_events(
     before: int | None = None,
     after: int | None = None,
     limit: int = PAGE_SIZE,
-) -> list[EventRow]:
+    budget_s: float = SEARCH_BUDGET_S,
+) -> EventPage:
     """A page of events, newest first: older than `before`, or newer than `after` (the polling call)."""
+    limit = max(1, min(limit, 500))
     where, params = filters.where()
-    if before is not None:
-        where.append("id < ?")
-        params.append(before)
-    if after is not None:
-        where.append("id > ?")
-        params.append(after)
-    sql = f"SELECT {_COLUMNS} FROM micro_events"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY id DESC LIMIT ?"
-    params.append(max(1, min(limit, 500)))
     conn, lock = store.connection
     with lock:
-        rows = conn.execute(sql, params).fetchall()
-    return [EventRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]) for r in rows]
+        low, high = filters.id_range(conn)
+        top = conn.execute("SELECT COALESCE(MAX(id), 0) FROM micro_events").fetchone()[0]
+        bottom = conn.execute("SELECT COALESCE(MIN(id), 0) FROM micro_events").fetchone()[0]
+    if before is not None:
+        high = min(high, before)
+    if after is not None:
+        low = max(low, after + 1)
+    low, high = max(low, bottom), min(high, top + 1)
+    if filters.exact:
+        with lock:
+            return EventPage(_query(conn, [*where, "id >= ?", "id < ?"], [*params, low, high], limit))
+    rows: list[EventRow] = []
+    started = time.perf_counter()
+    span = _FIRST_SPAN
+    upper = high
+    while len(rows) < limit and upper > low:
+        lower = max(upper - span, low)
+        with lock:  # per range, so the writer is never held off for a whole search
+            rows += _query(conn, [*where, "id >= ?", "id < ?"], [*params, lower, upper], limit - len(rows))
+        searched, elapsed = high - lower, time.perf_counter() - started
+        upper = lower
+        left = budget_s - elapsed
+        if left <= 0:
+            break
+        # Twice as wide, but no wider than the ids this search gets through in the time left.
+        span = max(_FIRST_SPAN, min(span * 2, _MAX_SPAN, int(searched / max(elapsed, 1e-6) * left)))
+    return EventPage(rows, upper if len(rows) < limit and upper > low else None)
+
+
+def newest_id(store: MicroStore) -> int:
+    """The highest row id stored (0 when empty): where polling starts, whatever the filters match."""
+    conn, lock = store.connection
+    with lock:
+        return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM micro_events").fetchone()[0])
 
 
 def count(store: MicroStore) -> MicroCounts:
@@ -190,12 +266,13 @@ def fetch(store: MicroStore, row_id: int) -> tuple[bool, dict[str, Any]] | None:
 
 
 def minute_counts(store: MicroStore, since_ms: int) -> dict[int, tuple[int, int]]:
-    """Good and bad records received per minute since `since_ms` (minute start in ms → (good, bad))."""
+    """Good and bad records received per minute since `since_ms` (minute start in ms → (good, bad)).
+
+    From the per-minute arrivals the store's trigger keeps (a day of them), so events evicted since still count.
+    """
     conn, lock = store.connection
     with lock:
         rows = conn.execute(
-            "SELECT stored_ms / 60000, SUM(valid), SUM(1 - valid) FROM micro_events"
-            " WHERE stored_ms >= ? GROUP BY stored_ms / 60000",
-            (since_ms,),
+            "SELECT minute, good, bad FROM micro_minutes WHERE minute >= ?", (since_ms // 60000,)
         ).fetchall()
     return {int(m) * 60000: (int(g), int(b)) for m, g, b in rows}

@@ -66,10 +66,16 @@ def seen_last_day(store: MicroStore | None, key: SchemaKey) -> Seen | None:
     since = time.time_ns() // 1_000_000 - 86_400_000
     conn, lock = store.connection
     with lock:
+        # Receive times grow with ids: the first id of the day by one seek, then the (schema, id, valid) index alone.
+        first = conn.execute(
+            "SELECT id FROM micro_events WHERE stored_ms >= ? ORDER BY stored_ms LIMIT 1", (since,)
+        ).fetchone()
+        if first is None:
+            return Seen(0, 0)
         good, bad = conn.execute(
             "SELECT COALESCE(SUM(valid), 0), COALESCE(SUM(1 - valid), 0) FROM micro_events"
-            " WHERE schema = ? AND stored_ms >= ?",
-            (key.uri, since),
+            " WHERE schema = ? AND id >= ?",
+            (key.uri, first[0]),
         ).fetchone()
     return Seen(int(good), int(bad))
 

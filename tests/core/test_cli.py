@@ -172,5 +172,6 @@ def test_command_import_strings_are_the_published_surface() -> None:
         "bad": "loader.cli:bad_app",
         "schema": "registry.cli:schema_app",
         "registry": "registry.cli:registry_app",
+        "console": "embedded.console.cli:app",
     }
     assert cli.__all__ == ["COMMANDS", "app", "main"]
