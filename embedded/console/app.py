@@ -186,7 +186,7 @@ def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIA
             summary = badrows.summary(lake, window)
         except (ConfigError, TransientError) as e:
             return problem(request, 503, f"The lake could not be read: {e}")
-        chart = _bad_chart(summary)
+        chart = _bad_chart(summary, window)
         tree: dict[str, dict[str, list[tuple[str, str, int]]]] = {}
         for (type_name, schema, error, status), counts in summary._ordered():
             tree.setdefault(type_name, {}).setdefault(schema, []).append((error, status, sum(counts.values())))
@@ -386,15 +386,25 @@ def _pretty(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
 
 
-def _bad_chart(summary: Any) -> Any:
+def _bad_chart(summary: Any, window: str) -> Any:
+    """Bad rows per hour (or day) of the whole window, one stacked series per type."""
+    from datetime import UTC, datetime, timedelta
+
     from embedded.console.charts import bar_chart
 
-    if not summary.buckets:
+    if not summary.total:
         return None
+    span, bucket = badrows.WINDOWS[window]
+    now = datetime.now(tz=UTC)
+    if bucket == "hour":
+        start = now.replace(minute=0, second=0, microsecond=0)
+        hours = int(span / timedelta(hours=1))
+        labels = [f"{start - timedelta(hours=h):%Y-%m-%d %H}:00" for h in range(hours - 1, -1, -1)]
+    else:
+        labels = [f"{now - timedelta(days=d):%Y-%m-%d}" for d in range(span.days - 1, -1, -1)]
     by_type: dict[str, list[int]] = {}
     for (type_name, _, _, _), counts in summary.groups.items():
-        series = by_type.setdefault(type_name, [0] * len(summary.buckets))
-        for i, bucket in enumerate(summary.buckets):
-            series[i] += counts.get(bucket, 0)
-    unit = "hour" if summary.bucket == "hour" else "day"
-    return bar_chart(list(summary.buckets), by_type, title=f"Bad rows per {unit} by type (UTC)")
+        series = by_type.setdefault(type_name, [0] * len(labels))
+        for i, label in enumerate(labels):
+            series[i] += counts.get(label, 0)
+    return bar_chart(labels, by_type, title=f"Bad rows per {bucket} by type (UTC)", first_colour=1)

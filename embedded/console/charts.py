@@ -38,6 +38,7 @@ class BarChart:
     series: list[str]
     labels: list[str]
     values: dict[str, list[int]]
+    first_colour: int = 0  # the palette index of the first series (bad rows start at red)
     width: int = WIDTH
     height: int = HEIGHT
     left: int = _LEFT
@@ -45,7 +46,7 @@ class BarChart:
     baseline: float = HEIGHT - _BOTTOM
 
 
-def bar_chart(labels: list[str], series: dict[str, list[int]], *, title: str) -> BarChart:
+def bar_chart(labels: list[str], series: dict[str, list[int]], *, title: str, first_colour: int = 0) -> BarChart:
     """Stacked bars, one per label, the series stacked in the order given."""
     plot_h = HEIGHT - _TOP - _BOTTOM
     plot_w = WIDTH - _LEFT - 8
@@ -66,4 +67,4 @@ def bar_chart(labels: list[str], series: dict[str, list[int]], *, title: str) ->
             )
     step = max(1, len(labels) // 6)
     ticks = [(_LEFT + i * slot + slot / 2, labels[i]) for i in range(0, len(labels), step)]
-    return BarChart(title, bars, top, ticks, list(series), labels, series)
+    return BarChart(title, bars, top, ticks, list(series), labels, series, first_colour)

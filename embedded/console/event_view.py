@@ -117,6 +117,11 @@ def _note(event: dict[str, Any]) -> str:
         event.get("dvce_sent_tstamp"),
         event.get("collector_tstamp"),
     )
+    if created and sent and not str(created) < str(sent):  # ISO-8601 UTC strings of one format sort as times
+        return (
+            "derived_tstamp = collector_tstamp: dvce_sent_tstamp is not after dvce_created_tstamp, so there is no "
+            "time on the device to take off the collector's clock."
+        )
     if created and sent:
         return (
             f"derived_tstamp = collector_tstamp − (dvce_sent_tstamp − dvce_created_tstamp) = {collector} − ({sent} − "

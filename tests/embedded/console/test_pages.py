@@ -88,6 +88,7 @@ def test_one_good_event_groups_fields_explains_derived_tstamp_and_decodes_entiti
     for group in ("<h3>Event</h3>", "<h3>Timestamps</h3>", "<h3>User</h3>"):
         assert group in page
     assert "derived_tstamp = collector_tstamp − (dvce_sent_tstamp − dvce_created_tstamp)" in page
+    assert "<dt>derived_tstamp</dt><dd>" in page
     assert '<a href="/console/schemas/com.acme/checkout/1-0-0">iglu:com.acme/checkout/jsonschema/1-0-0</a>' in page
     assert '"orderId": "o-1"' in page and '"total": 21.5' in page
     assert '<th scope="row">ue_px</th>' in page and "decoded JSON" in page
