@@ -142,6 +142,10 @@ class MicroStore:
             return
         self._conn.execute("BEGIN IMMEDIATE")
         try:
+            (layout,) = self._conn.execute("PRAGMA user_version").fetchone()
+            if layout >= LAYOUT:  # another process migrated it while this one waited for the write lock
+                self._conn.execute("COMMIT")
+                return
             have = {row[1] for row in self._conn.execute("PRAGMA table_info(micro_events)")}
             for name, kind in _CONSOLE_COLUMNS.items():
                 if name not in have:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+
+import orjson
+
 from embedded.console.event_view import _note, build
 
 COLLECTOR = "2026-01-01T00:00:10.000Z"
+CONTEXTS = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
+USER = "iglu:com.acme/user_context/jsonschema/1-0-0"
+GEO = "iglu:com.acme/ip_lookup/jsonschema/1-0-0"
 
 
 def test_true_tstamp_wins() -> None:
@@ -31,3 +38,19 @@ def test_undecodable_parameters_stay_as_sent() -> None:
     """A ue_px that is not base64 JSON is listed as sent, with no decoded view and no self-describing event."""
     view = build({"event": {"event_id": "e"}, "rawEvent": {"parameters": {"ue_px": "!!not-base64!!", "e": "ue"}}})
     assert ("ue_px", "!!not-base64!!", None) in view.parameters and view.event is None
+
+
+def test_derived_contexts_are_the_ones_the_tracker_did_not_send() -> None:
+    """A context enrich added (in the GoodEvent's list, not in cx) is shown as derived, with its SDK-JSON data."""
+    cx = base64.urlsafe_b64encode(
+        orjson.dumps({"schema": CONTEXTS, "data": [{"schema": USER, "data": {"userId": "u"}}]})
+    ).decode()
+    good = {
+        "contexts": [USER, GEO],
+        "event": {"event_id": "e", "contexts_com_acme_ip_lookup_1": [{"city": "Lyon"}]},
+        "rawEvent": {"parameters": {"cx": cx}},
+    }
+    view = build(good)
+    assert [e.schema for e in view.contexts] == [USER]
+    assert [(e.schema, e.link) for e in view.derived] == [(GEO, "/console/schemas/com.acme/ip_lookup/1-0-0")]
+    assert '"city": "Lyon"' in view.derived[0].data
