@@ -24,7 +24,7 @@ from core.errors import ConfigError, RegistryUnavailable, TransientError
 from embedded.console import badrows, events, health, recovery, schemas
 from embedded.console.event_view import build as build_event_view
 from embedded.console.event_view import schema_link
-from embedded.console.security import AUTH_COOKIE, CSRF_COOKIE, Auth, csrf_ok, new_csrf_token
+from embedded.console.security import AUTH_COOKIE, CSRF_COOKIE, Auth, csrf_ok, is_loopback, new_csrf_token
 from embedded.console.sources import SELF, ConsoleSources
 
 __all__ = ["PATH_PREFIXES", "create_console", "is_console_path"]
@@ -69,6 +69,11 @@ class _Guard:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        if not self.auth.enabled and not _local_host(request.headers.get("host", "")):
+            # Open only on loopback: a page from another site whose name resolves here (DNS rebinding) is refused.
+            response = Response("eventkit console: answers to localhost only\n", 403, media_type="text/plain")
+            await response(scope, receive, send)
+            return
         if not self.auth.allows(request):
             response = Response(
                 "eventkit console: authentication required (--console-auth)\n",
@@ -97,6 +102,14 @@ class _Guard:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _local_host(host: str) -> bool:
+    """A Host header naming this machine's loopback (`localhost`, `127.0.0.1:9090`, `[::1]:9090`)."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") and host.count(":") == 1 else host
+    if name.startswith("[") and "]" in name:
+        name = name[1 : name.index("]")]
+    return is_loopback(name)
 
 
 def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIApp:

@@ -26,16 +26,22 @@ def _basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def test_no_auth_lets_everyone_in() -> None:
-    """Without --console-auth (loopback) every page answers."""
-    client = TestClient(create_console(ConsoleSources()))
+LOCAL = "http://127.0.0.1:9090"
+
+
+def test_no_auth_lets_everyone_on_this_machine_in() -> None:
+    """Without --console-auth (loopback) every page answers to a loopback Host, and only to one (DNS rebinding)."""
+    client = TestClient(create_console(ConsoleSources()), base_url=LOCAL)
     assert client.get("/console/schemas").status_code == 404  # no registry here, but no login either
-    assert client.get("/favicon.ico").status_code == 200
+    for host in ("localhost:9090", "127.0.0.1", "[::1]:9090", "localhost"):
+        assert client.get("/favicon.ico", headers={"Host": host}).status_code == 200, host
+    for host in ("attacker.example:9090", "attacker.example", "10.0.0.1:9090", ""):
+        assert client.get("/favicon.ico", headers={"Host": host}).status_code == 403, host
 
 
 def test_a_token_is_accepted_as_bearer_basic_password_or_once_in_the_url() -> None:
     """A token opens the console as a bearer header, a basic-auth password, or `?token=` (which sets a cookie)."""
-    client = TestClient(create_console(ConsoleSources(), auth="s3cret-token"))
+    client = TestClient(create_console(ConsoleSources(), auth="s3cret-token"), base_url="http://console.example")
     refused = client.get("/favicon.ico")
     assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
     assert client.get("/favicon.ico", headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -49,7 +55,7 @@ def test_a_token_is_accepted_as_bearer_basic_password_or_once_in_the_url() -> No
 
 def test_user_and_password_is_basic_auth_only() -> None:
     """`user:password` is checked as basic auth; a bearer or URL token of the same text does not open it."""
-    client = TestClient(create_console(ConsoleSources(), auth="ann:pa:ss"))
+    client = TestClient(create_console(ConsoleSources(), auth="ann:pa:ss"), base_url="http://console.example")
     assert client.get("/favicon.ico", headers=_basic("ann", "pa:ss")).status_code == 200
     assert client.get("/favicon.ico", headers=_basic("bob", "pa:ss")).status_code == 401
     assert client.get("/favicon.ico", headers={"Authorization": "Bearer ann:pa:ss"}).status_code == 401

@@ -100,7 +100,7 @@ def million(tmp_path_factory: pytest.TempPathFactory) -> MicroStore:
 )
 def test_pages_load_under_300_ms_with_a_million_events(million: MicroStore, path: str) -> None:
     """Every live-events query (indexed, or bounded by the search budget), an event and health answer in < 300 ms."""
-    client = TestClient(create_console(ConsoleSources(store=million)))
+    client = TestClient(create_console(ConsoleSources(store=million)), base_url="http://127.0.0.1:9090")
     if path == "/micro/all":
         started = time.perf_counter()
         assert million.counts().total == 1_000_000
