@@ -74,7 +74,8 @@ class _Guard:
             response = Response("eventkit console: answers to localhost only\n", 403, media_type="text/plain")
             await response(scope, receive, send)
             return
-        if not self.auth.allows(request):
+        public = request.url.path == "/favicon.ico" or request.url.path.startswith("/console/static/")
+        if not public and not self.auth.allows(request):
             response = Response(
                 "eventkit console: authentication required (--console-auth)\n",
                 status_code=401,
@@ -84,7 +85,13 @@ class _Guard:
             await response(scope, receive, send)
             return
         token = request.query_params.get("token")
-        set_cookie = self.auth.enabled and self.auth.user is None and token is not None
+        if self.auth.enabled and self.auth.user is None and token is not None and not public:
+            # The token becomes a cookie and leaves the address bar (and the history) at once.
+            rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+            response = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), status_code=303)
+            response.set_cookie(AUTH_COOKIE, token, httponly=True, samesite="strict", path="/")
+            await response(scope, receive, send)
+            return
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -95,9 +102,6 @@ class _Guard:
                     (b"referrer-policy", b"no-referrer"),
                     (b"x-frame-options", b"DENY"),
                 ]
-                if set_cookie and token is not None:
-                    cookie = f"{AUTH_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
-                    headers.append((b"set-cookie", cookie.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 

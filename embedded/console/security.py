@@ -1,11 +1,13 @@
 """Who may open the console, and proof that a replay POST came from its own page.
 
 `--console-auth` is either `user:password` (HTTP basic auth, the browser asks) or a token: sent as
-`Authorization: Bearer TOKEN`, as the basic-auth password, or once as `?token=TOKEN`, which sets an
-HttpOnly, SameSite=Strict cookie. It is required whenever the server listens beyond loopback
+`Authorization: Bearer TOKEN`, as the basic-auth password, or once as `?token=TOKEN`, which becomes an
+HttpOnly, SameSite=Strict cookie (and is taken out of the address by a redirect). The icon and the
+stylesheet/script are public. It is required whenever the server listens beyond loopback
 (embedded/console/cli.py `auth_problem`); without it the console answers only requests whose Host
-names the loopback, so a web page on another name that resolves here (DNS rebinding) reads nothing. Replay POSTs carry a CSRF token (double submit: a random cookie and the same
-value in the form) and must not come from another site (`Sec-Fetch-Site`/`Origin`).
+names the loopback, so a web page on another name that resolves here (DNS rebinding) reads nothing.
+Replay POSTs carry a CSRF token (double submit: a random cookie and the same value in the form) and
+must not come from another site (`Sec-Fetch-Site`/`Origin`).
 """
 
 from __future__ import annotations

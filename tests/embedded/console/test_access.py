@@ -40,26 +40,34 @@ def test_no_auth_lets_everyone_on_this_machine_in() -> None:
 
 
 def test_a_token_is_accepted_as_bearer_basic_password_or_once_in_the_url() -> None:
-    """A token opens the console as a bearer header, a basic-auth password, or `?token=` (which sets a cookie)."""
+    """A token opens the console as a bearer header, a basic-auth password, or `?token=` (which becomes a cookie and
+    leaves the address); the icon and stylesheet need none."""
     client = TestClient(create_console(ConsoleSources(), auth="s3cret-token"), base_url="http://console.example")
-    refused = client.get("/favicon.ico")
+    page = "/console/schemas"
+    refused = client.get(page)
     assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Basic")
-    assert client.get("/favicon.ico", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert client.get("/favicon.ico", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
-    assert client.get("/favicon.ico", headers=_basic("anyone", "s3cret-token")).status_code == 200
-    assert client.get("/favicon.ico", headers={"Authorization": "Basic !!!"}).status_code == 401
-    first = client.get("/favicon.ico?token=s3cret-token")
-    assert first.status_code == 200 and AUTH_COOKIE in first.cookies
-    assert client.get("/favicon.ico").status_code == 200  # the cookie now
+    assert client.get(page, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get(page, headers={"Authorization": "Bearer s3cret-token"}).status_code == 404  # in, no registry
+    assert client.get(page, headers=_basic("anyone", "s3cret-token")).status_code == 404
+    assert client.get(page, headers={"Authorization": "Basic !!!"}).status_code == 401
+    assert client.get("/favicon.ico").status_code == 200
+    assert client.get("/console/static/console.css").status_code == 200
+    first = client.get("/console/events?token=s3cret-token&app=shop", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/console/events?app=shop"
+    assert AUTH_COOKIE in first.cookies
+    assert client.get(page).status_code == 404  # the cookie now
+    stranger = TestClient(client.app, base_url="http://console.example")
+    assert stranger.get("/console/events?token=nope").status_code == 401
 
 
 def test_user_and_password_is_basic_auth_only() -> None:
     """`user:password` is checked as basic auth; a bearer or URL token of the same text does not open it."""
     client = TestClient(create_console(ConsoleSources(), auth="ann:pa:ss"), base_url="http://console.example")
-    assert client.get("/favicon.ico", headers=_basic("ann", "pa:ss")).status_code == 200
-    assert client.get("/favicon.ico", headers=_basic("bob", "pa:ss")).status_code == 401
-    assert client.get("/favicon.ico", headers={"Authorization": "Bearer ann:pa:ss"}).status_code == 401
-    assert client.get("/favicon.ico?token=ann:pa:ss").status_code == 401
+    page = "/console/health"
+    assert client.get(page, headers=_basic("ann", "pa:ss")).status_code == 200
+    assert client.get(page, headers=_basic("bob", "pa:ss")).status_code == 401
+    assert client.get(page, headers={"Authorization": "Bearer ann:pa:ss"}).status_code == 401
+    assert client.get(page + "?token=ann:pa:ss").status_code == 401
 
 
 @pytest.mark.parametrize(
