@@ -101,3 +101,15 @@ def test_console_mistakes_are_one_line_errors(tmp_path: Path) -> None:
         result = _cli(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.startswith("error: ") and result.stderr.strip().count("\n") == 0, result.stderr
+
+
+def test_up_with_console_auth_guards_the_console_only(tmp_path: Path) -> None:
+    """`up --console-auth` asks for the token on the console's pages; trackers, /micro and /health are unchanged."""
+    from tests.embedded.console.rig import pixel, running_up, wait_for
+
+    with running_up(tmp_path, console_auth="tok-9") as (_, client, _):
+        pixel(client, e="pv", aid="shop")
+        wait_for(client, 1)
+        assert client.get("/console/events").status_code == 401
+        assert client.get("/console/events", headers={"Authorization": "Bearer tok-9"}).status_code == 200
+        assert client.get("/micro/all").json()["total"] == 1 and client.get("/health").status_code == 200
