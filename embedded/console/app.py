@@ -119,6 +119,7 @@ def _local_host(host: str) -> bool:
 def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIApp:
     """The console over `sources`; `auth` is the `--console-auth` value (None: no check)."""
     env = _environment()
+    bad_rows_read = badrows.BadRowCache()
 
     def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
@@ -200,7 +201,7 @@ def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIA
             return problem(request, 404, "No lake here: start with --lake or --data-dir.")
         window = _window(request)
         try:
-            summary = badrows.summary(lake, window)
+            summary = badrows.summary(lake, window, bad_rows_read)
         except (ConfigError, TransientError) as e:
             return problem(request, 503, f"The lake could not be read: {e}")
         chart = _bad_chart(summary, window)
@@ -217,7 +218,7 @@ def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIA
         if lake is None:
             return problem(request, 404, "No lake here.")
         group = _group(request)
-        rows = [e for e in badrows.group_rows(lake, group.type_name, group.schema, group.window)
+        rows = [e for e in badrows.group_rows(lake, group.type_name, group.schema, group.window, cache=bad_rows_read)
                 if recovery.group_of(e)[2] == group.error]  # fmt: skip
         return page(request, "bad_group.html", title="Bad-row group", group=group, rows=rows)
 

@@ -2,7 +2,10 @@
 
 Groups come from `loader.bad_summary.summarise` over `loader.selection.read_bad_rows` — the same
 reading and counting as `eventkit bad` — bounded by a time window so only the hour partitions in it
-are read. One row is addressed by its lake file and line (only `bad/**.jsonl` names are accepted) or
+are read. Lake objects are complete or absent and their names never reused, so `BadRowCache` reads
+each bad-row file once and keeps its rows (without their documents) for the next page: a page then
+costs the listing, the new files and the counting, not a re-read of every row in the window.
+One row is addressed by its lake file and line (only `bad/**.jsonl` names are accepted) or
 comes from the Micro store; it is explained as: each error in plain words at its JSON path, the value
 found there in the decoded payload, the part of the schema that refused it, and the payload with
 `ue_px`/`cx` decoded (loader.payload_view, as fix steps see it).
@@ -11,9 +14,11 @@ found there in the decoded payload, the part of the schema that refused it, and 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -22,11 +27,20 @@ from core.iglu import SchemaKey
 from core.lake import Lake
 from loader.bad_summary import BadSummary, summarise
 from loader.payload_view import open_view
-from loader.selection import BAD_PREFIX, BadRowEntry, ReadStats, Selection, read_bad_rows, replay_outcomes
+from loader.selection import (
+    BAD_PREFIX,
+    BadRowEntry,
+    ReadStats,
+    Selection,
+    UnreadableFile,
+    read_bad_rows,
+    replay_outcomes,
+)
 from registry.resolver import Resolver, SchemaNotFound
 
 __all__ = [
     "WINDOWS",
+    "BadRowCache",
     "BadRowView",
     "Issue",
     "explain",
@@ -47,23 +61,84 @@ _PATH_TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]")
 _MISSING = object()
 
 
-def summary(lake: Lake, window: str) -> BadSummary:
+class _OneFile:
+    """A view of the lake holding one object, so `read_bad_rows` reads that file alone."""
+
+    def __init__(self, lake: Lake, name: str) -> None:
+        self.lake, self.name, self.url = lake, name, lake.url
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        return iter([self.name] if self.name.startswith(prefix) else [])
+
+    def read(self, name: str) -> bytes:
+        return self.lake.read(name)
+
+
+class BadRowCache:
+    """The rows of each bad-row file read so far (documents dropped), by file name; at most `max_rows` kept."""
+
+    def __init__(self, max_rows: int = 300_000) -> None:
+        self.max_rows = max_rows
+        self._files: dict[str, tuple[list[BadRowEntry], list[UnreadableFile]]] = {}
+        self._rows = 0
+        self._lock = threading.Lock()
+        self.reads = 0  # files read from the lake (tests check the cache is used)
+
+    def _file(self, lake: Lake, name: str) -> tuple[list[BadRowEntry], list[UnreadableFile]]:
+        with self._lock:
+            found = self._files.get(name)
+        if found is not None:
+            return found
+        stats = ReadStats()
+        rows = [replace(e, doc={}) for e in read_bad_rows(cast(Lake, _OneFile(lake, name)), Selection(), stats)]
+        self.reads += 1
+        with self._lock:
+            if self._rows + len(rows) <= self.max_rows:
+                self._files[name] = (rows, stats.unreadable)
+                self._rows += len(rows)
+        return rows, stats.unreadable
+
+    def entries(self, lake: Lake, selection: Selection, stats: ReadStats) -> Iterator[BadRowEntry]:
+        """What `read_bad_rows(lake, selection, stats)` yields, from the cache where it can."""
+        seen: set[str] = set()
+        for name in lake.list(BAD_PREFIX):
+            if not name.endswith(".jsonl") or not selection.file_may_match(name):
+                continue
+            try:
+                rows, unreadable = self._file(lake, name)
+            except FileNotFoundError:
+                stats.unreadable.append(UnreadableFile(name, "vanished while being read"))
+                continue
+            stats.unreadable.extend(unreadable)
+            for entry in rows:
+                if not selection.matches(entry):
+                    continue
+                if entry.identity in seen:
+                    stats.duplicates += 1
+                    continue
+                seen.add(entry.identity)
+                yield entry
+
+
+def summary(lake: Lake, window: str, cache: BadRowCache | None = None) -> BadSummary:
     """The groups of the last `window` (a key of WINDOWS), counted as `eventkit bad` counts them."""
     span, bucket = WINDOWS[window]
     stats = ReadStats()
-    since = datetime.now(tz=UTC) - span
-    return summarise(
-        read_bad_rows(lake, Selection(since=since), stats), bucket=bucket, outcomes=replay_outcomes(lake), stats=stats
-    )
+    selection = Selection(since=datetime.now(tz=UTC) - span)
+    rows = cache.entries(lake, selection, stats) if cache is not None else read_bad_rows(lake, selection, stats)
+    return summarise(rows, bucket=bucket, outcomes=replay_outcomes(lake), stats=stats)
 
 
-def group_rows(lake: Lake, type_name: str, schema: str, window: str, limit: int = 50) -> list[BadRowEntry]:
+def group_rows(
+    lake: Lake, type_name: str, schema: str, window: str, *, limit: int = 50, cache: BadRowCache | None = None
+) -> list[BadRowEntry]:
     """The newest rows of one type (and schema, `-` for none) in the window, at most `limit`."""
     span, _ = WINDOWS[window]
     selection = Selection(types=(type_name,), since=datetime.now(tz=UTC) - span)
+    found = cache.entries(lake, selection, ReadStats()) if cache is not None else read_bad_rows(lake, selection)
     rows = [
         e
-        for e in read_bad_rows(lake, selection)
+        for e in found
         if (e.schemas[0] if e.schemas else "-") == schema and type_name in (e.type_name, e.wrapped_type)
     ]
     rows.sort(key=lambda e: e.failed_at or datetime.min.replace(tzinfo=UTC), reverse=True)

@@ -6,9 +6,13 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
+import uuid
+from pathlib import Path
 from urllib.parse import urlencode
 
 from core.lake.local import LocalLake
+from embedded.console.badrows import BadRowCache, summary
 from embedded.console.security import CSRF_COOKIE
 from loader.selection import read_bad_rows
 from tests.embedded.console.conftest import Console
@@ -213,3 +217,19 @@ def test_health_shows_last_hours_events_queue_and_load(console: Console) -> None
     assert (good, bad) == (micro["good"], micro["bad"])
     assert re.search(r'data-figure="queue">\d+<', page)
     assert "<svg" in page
+
+
+def test_bad_row_files_are_read_once_and_new_ones_are_counted(console: Console, tmp_path: Path) -> None:
+    """The bad-rows page's cache reads each lake file once, counts as an uncached read does, and takes new files."""
+    shutil.copytree(console.data / "lake", tmp_path / "lake")
+    lake = LocalLake(tmp_path / "lake")
+    cache = BadRowCache()
+    first = summary(lake, "24h", cache)
+    files = cache.reads
+    assert first.to_json() == summary(lake, "24h").to_json() and files >= 1
+    assert summary(lake, "24h", cache).to_json() == first.to_json() and cache.reads == files
+    name = next(n for n in lake.list("bad/") if n.endswith(".jsonl"))
+    line = lake.read(name).split(b"\n")[0]
+    eid = json.loads(line)["data"]["payload"]["enriched"]["event_id"]
+    lake.create(name.replace(".jsonl", "-more.jsonl"), line.replace(eid.encode(), str(uuid.uuid4()).encode()) + b"\n")
+    assert summary(lake, "24h", cache).total == first.total + 1 and cache.reads == files + 1
