@@ -11,7 +11,8 @@ Data directory layout (everything survives a restart):
 
 One uvicorn server answers the tracker routes (collector), `/micro/...`, `/health`, `/metrics`
 (collector), `/metrics/enrich` and, when the registry is a local folder, the read-only
-Iglu-Server-compatible registry API under `/api/...` (e.g. `/api/schemas/com.acme/checkout/jsonschema/1-0-0`).
+Iglu-Server-compatible registry API under `/api/...` (e.g. `/api/schemas/com.acme/checkout/jsonschema/1-0-0`),
+and the web console at `/` (embedded/console).
 `/micro/...` and `/api/...` are dispatched before the collector sees the request:
 the collector treats any `/<vendor>/<version>` path as a tracker route (webhooks), `/micro/all`
 included. The enrich worker runs in a thread with embedded file-cut
@@ -77,7 +78,8 @@ class UpOptions:
 
 class UpApp:
     """The ASGI entry of `eventkit up`: `/micro/...` and `/metrics/enrich` to the Micro app, `/api/...` to the
-    registry API, the rest (and the lifespan, which starts the collector's publisher) to the collector."""
+    registry API, `/`, `/console/...` and `/favicon.ico` to the console, the rest (and the lifespan, which starts
+    the collector's publisher) to the collector."""
 
     def __init__(self, collector: Any, micro: FastAPI, registry_api: Any | None = None, console: Any = None) -> None:
         self.collector = collector
