@@ -20,10 +20,10 @@ from tests.embedded.console.rig import pixel, running_up, ue, wait_for, wait_for
 from tests.enrich.event_mix import ACME_SCHEMAS
 
 
-@pytest.fixture(scope="module")
-def refused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path, Path, str]]:
-    """An `up` holding one bad row: an event of a schema the registry does not have yet."""
-    tmp = tmp_path_factory.mktemp("recovery")
+@pytest.fixture
+def refused(tmp_path: Path) -> Iterator[tuple[TestClient, Path, Path, str]]:
+    """An `up` holding one bad row: an event of a schema the registry does not have yet (one per test: they send)."""
+    tmp = tmp_path
     with running_up(tmp) as (_, client, registry):
         eid = pixel(client, e="ue", aid="shop", ue_px=ue("late_schema", {"a": 1}))
         wait_for(client, 1)
@@ -49,6 +49,15 @@ def _would_pass(page: str) -> int:
     return int(m.group(1))
 
 
+def _publish_late_schema(registry: Path) -> None:
+    schema = json.loads(json.dumps(ACME_SCHEMAS["checkout"]))
+    schema["self"]["name"] = "late_schema"
+    schema["properties"], schema["required"] = {"a": {"type": "integer"}}, ["a"]
+    folder = registry / "com.acme" / "late_schema" / "jsonschema"
+    folder.mkdir(parents=True)
+    (folder / "1-0-0").write_text(json.dumps(schema))
+
+
 def _cli_dry_run(data: Path) -> dict[str, Any]:
     run = subprocess.run(
         [sys.executable, "-c", "from core.cli import main; main()", "replay", "--data-dir", str(data), "--dry-run",
@@ -68,12 +77,7 @@ def test_preview_is_the_replay_dry_run_and_follows_the_registry(refused: tuple[T
     assert _would_pass(before) == 0 == _cli_dry_run(data)["would_pass"]
     assert "nothing has been sent" in before and 'method="post"' not in before  # nothing to replay yet
 
-    schema = json.loads(json.dumps(ACME_SCHEMAS["checkout"]))
-    schema["self"]["name"] = "late_schema"
-    schema["properties"], schema["required"] = {"a": {"type": "integer"}}, ["a"]
-    folder = registry / "com.acme" / "late_schema" / "jsonschema"
-    folder.mkdir(parents=True)
-    (folder / "1-0-0").write_text(json.dumps(schema))
+    _publish_late_schema(registry)
     after = client.get(link).text
     assert _would_pass(after) == 1 == _cli_dry_run(data)["would_pass"]
     assert not (data / "lake" / "replayed").exists()  # a preview sends and records nothing
@@ -82,7 +86,13 @@ def test_preview_is_the_replay_dry_run_and_follows_the_registry(refused: tuple[T
 def test_replay_needs_the_csrf_token_and_a_confirmation(refused: tuple[TestClient, Path, Path, str]) -> None:
     """A POST without the page's token, or from another site, sends nothing; the first valid POST asks to confirm;
     the confirmed one sends the row, which then arrives as a good event with its original id."""
-    client, _, data, eid = refused
+    client, registry, data, eid = refused
+    _publish_late_schema(registry)
+    # Enrich's resolver caches the schema's absence for up to 2 s: replay once it sees the schema (as /micro/iglu).
+    deadline = time.monotonic() + 10
+    while client.get("/micro/iglu/com.acme/late_schema/jsonschema/1-0-0").status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     preview = client.get(_recovery_link(client)).text
     form = _form(preview)
     assert form["csrf"] and form["type"] == "schema_violations"
