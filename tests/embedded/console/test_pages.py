@@ -204,7 +204,8 @@ def test_tracker_and_micro_routes_are_unchanged(console: Console) -> None:
     assert c.get("/health").status_code == 200
     assert c.get("/micro/all").json()["total"] == len(console.traffic.good) + len(console.traffic.bad)
     assert c.get("/api/schemas/com.acme/checkout/jsonschema/1-0-0").json()["self"]["name"] == "checkout"
-    assert c.get("/i", params={"e": "pv", "p": "web", "tv": "t", "aid": "late"}).status_code == 200
+    preflight = c.options("/com.snowplowanalytics.snowplow/tp2", headers={"Origin": "https://shop.example.com"})
+    assert preflight.status_code == 200 and "POST" in preflight.headers["access-control-allow-methods"]
 
 
 def test_health_shows_last_hours_events_queue_and_load(console: Console) -> None:
