@@ -21,7 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import ConfigError, RegistryUnavailable, TransientError
-from embedded.console import badrows, events, health, recovery, schemas
+from embedded.console import badrows, events, health, recovery, schemas, warehouse_events
 from embedded.console.event_view import build as build_event_view
 from embedded.console.event_view import schema_link
 from embedded.console.security import AUTH_COOKIE, CSRF_COOKIE, Auth, csrf_ok, is_loopback, new_csrf_token
@@ -135,9 +135,38 @@ def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIA
     def problem(request: Request, status: int, message: str) -> HTMLResponse:
         return page(request, "problem.html", status, title="Not available", message=message)
 
+    def warehouse_list(request: Request) -> Response:
+        filters = events.EventFilters.from_query(request.query_params)
+        assert sources.warehouse_url is not None
+        try:
+            rows = warehouse_events.list_events(
+                sources.warehouse_url, filters, before=_param(request, "before") or None
+            )
+        except (ConfigError, TransientError) as e:
+            return page(request, "events.html", 400, title="Events", filters=filters, rows=[], error=str(e), newest=0)
+        older = rows[-1].cursor if len(rows) == events.PAGE_SIZE else None
+        return page(
+            request, "events.html", title="Events", filters=filters, rows=rows, error=None, live=False, newest=0,
+            older=older, searched_to=None, from_warehouse=True,
+        )  # fmt: skip
+
+    def warehouse_event(request: Request) -> Response:
+        found = None
+        if warehouse_events.readable(sources.warehouse_url):
+            assert sources.warehouse_url is not None
+            try:
+                found = warehouse_events.fetch(sources.warehouse_url, request.path_params["event_id"])
+            except (ConfigError, TransientError) as e:
+                return problem(request, 503, f"The warehouse could not be read: {e}")
+        if found is None:
+            return problem(request, 404, "No such event in the warehouse.")
+        return page(request, "event.html", title="Event", body=found, view=build_event_view(found), from_warehouse=True)
+
     def live_events(request: Request) -> Response:
+        if sources.store is None and warehouse_events.readable(sources.warehouse_url):
+            return warehouse_list(request)
         if sources.store is None:
-            return problem(request, 404, "No Micro store here: live events need `eventkit up` or --data-dir.")
+            return problem(request, 404, "No events here: start with `eventkit up`, --data-dir or --warehouse.")
         filters = events.EventFilters.from_query(request.query_params)
         before = _int(request.query_params.get("before"))
         try:
@@ -336,6 +365,7 @@ def create_console(sources: ConsoleSources, *, auth: str | None = None) -> ASGIA
         Route("/console/events", live_events),
         Route("/console/events/rows", event_rows),
         Route("/console/events/{row}", one_event),
+        Route("/console/warehouse/{event_id}", warehouse_event),
         Route("/console/bad", bad_groups),
         Route("/console/bad/group", bad_group),
         Route("/console/bad/row", bad_row),

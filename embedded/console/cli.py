@@ -5,8 +5,8 @@
                      [--raw pubsub://projects/p/topics/raw] [--metrics http://collector:8080]
 
 With `--data-dir` the Micro store (live events), lake, warehouse, queue and the registry `up` recorded
-are read from the folder; explicit URLs win. Without a Micro store the live-events page says so and
-the rest works. A replay publishes to `--raw` (the data folder's queue by default); without one the
+are read from the folder; explicit URLs win. Without a Micro store the events page lists a DuckDB
+`--warehouse`'s loaded events (embedded/console/warehouse_events.py), or says there are none to show. A replay publishes to `--raw` (the data folder's queue by default); without one the
 recovery page previews only. Listening beyond 127.0.0.1 needs `--console-auth TOKEN|USER:PASSWORD`.
 """
 

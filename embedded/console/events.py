@@ -171,6 +171,10 @@ class EventRow:
         return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
     @property
+    def href(self) -> str:
+        return f"/console/events/{self.id}"
+
+    @property
     def label(self) -> str:
         """What happened, in a word: the event name, or the bad-row type."""
         if self.valid:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,47 @@ def test_console_reads_a_gs_lake_and_registry(
         assert "at $.total" in one and '"type": "number"' in one  # the excerpt from the gs:// registry
         tree = httpx.get(f"{base}/console/schemas").text
         assert 'href="/console/schemas/com.acme/checkout/1-0-1"' in tree
-        assert httpx.get(f"{base}/console/events").status_code == 404  # no Micro store for a lake
+        assert httpx.get(f"{base}/console/events").status_code == 404  # no Micro store and no warehouse
     finally:
         proc.terminate()
+
+
+def test_console_lists_a_warehouses_events_without_a_micro_store(
+    data_dir: tuple[Path, Path, Traffic, dict[str, int]],
+) -> None:
+    """With --warehouse (and no data folder) the events page lists the loaded good events, newest first, and one
+    event shows its atomic fields and its self-describing event with the schema link."""
+    data, registry, traffic, _ = data_dir
+    warehouse = f"duckdb://{(data / 'warehouse.duckdb').as_posix()}"
+    deadline = time.monotonic() + 30
+    while _loaded(warehouse) < len(traffic.good):  # up's loader runs every 2 s
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    args = ["--lake", str(data / "lake"), "--registry", str(registry), "--warehouse", warehouse]
+    proc, base = _serve(args, data.parent / "console-warehouse.log")
+    try:
+        page = httpx.get(f"{base}/console/events").text
+        assert 'id="from-warehouse"' in page
+        ids = re.findall(r'<tr data-id="([0-9a-f-]{36})"', page)
+        assert sorted(ids) == sorted(traffic.good)
+        assert len(re.findall(r'<tr data-id="[^"]+"', httpx.get(f"{base}/console/events?app=other").text)) == 0
+        (checkout,) = re.findall(r'<tr data-id="([^"]+)"', httpx.get(f"{base}/console/events?event=checkout").text)
+        one = html.unescape(httpx.get(f"{base}/console/warehouse/{checkout}").text)
+        assert '<a href="/console/schemas/com.acme/checkout/1-0-0">iglu:com.acme/checkout/jsonschema/1-0-0</a>' in one
+        assert '"orderId": "o-1"' in one and "<dt>app_id</dt><dd>shop</dd>" in one
+        assert httpx.get(f"{base}/console/warehouse/no-such-event").status_code == 404
+    finally:
+        proc.terminate()
+
+
+def _loaded(warehouse: str) -> int:
+    from loader.destinations.duckdb_tables import open_warehouse, warehouse_path
+
+    if not warehouse_path(warehouse).exists():
+        return 0
+    con = open_warehouse(warehouse, wait_s=5, read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return int(con.execute("SELECT count(*) FROM events").fetchone()[0]) if "events" in tables else 0  # type: ignore[index]
+    finally:
+        con.close()
