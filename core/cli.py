@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bad": ("loader.cli:bad_app", "Summarise bad rows by type, schema and error."),
     "schema": ("registry.cli:schema_app", "Lint, diff, check and publish schemas."),
     "registry": ("registry.cli:registry_app", "Serve the Iglu-compatible registry API."),
+    "console": ("embedded.console.cli:app", "Serve the web console for a data folder or a lake and registry."),
 }
 
 

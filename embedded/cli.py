@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,6 +81,7 @@ def serve(options: UpOptions, log_level: str = "warning") -> None:
                 f"  lake         {stack.lake_path}/good  /bad",
                 f"  enrichments  {options.enrichments or '(none: no ./enrichments folder)'}",
                 f"  metrics      {base}/metrics  {base}/metrics/enrich",
+                f"  console      {base}/",
             ]
         ),
         err=True,
@@ -135,14 +137,22 @@ def up(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
         help="seconds a schema, or its absence, is cached (default: registry.cache_ttl, a resolver config's "
         "cacheTtl, else 2)",
     ),
+    console_auth: str | None = typer.Option(
+        None, "--console-auth", help="the console's token or user:password; required when --host is not loopback"
+    ),
 ) -> None:
     """Run collector, enrich, registry look-ups and the Snowplow Micro API in one process."""
     from core.errors import ConfigError
     from core.settings import load_settings
     from core.telemetry import configure_logging_from
+    from embedded.console.cli import auth_problem
     from embedded.up import UpOptions
     from registry.resolver import configured_cache_ttl
 
+    problem = auth_problem(host, console_auth)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
     try:
         settings = load_settings()
         level = configure_logging_from(settings)
@@ -152,4 +162,5 @@ def up(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
         raise typer.Exit(2) from None
     folder = enrichments if Path(enrichments).is_dir() else None
     options = UpOptions(Path(data_dir), port, host, registry, max_events, tsv, enrichments=folder, cache_ttl=ttl)
+    options = dataclasses.replace(options, console_auth=console_auth)
     serve(options, log_level=level)

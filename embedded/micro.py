@@ -32,12 +32,13 @@ from core.badrows import BadRowBase
 from core.badrows.payloads import RawEvent
 from core.errors import IgluParseError, RegistryUnavailable
 from core.iglu import SchemaKey
-from core.raw import CollectorPayload, RawRecordError, format_instant
+from core.raw import CollectorPayload, RawRecordError, format_instant, parse_instant
 from core.sdk_json import to_sdk_json
 from embedded.micro_store import MicroRecord, MicroStore
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
 from enrich.worker import CommittedMessage
+from loader.selection import describe_errors
 from registry.keys import ANONYMOUS, KeyRing
 from registry.resolver import Resolver, SchemaNotFound
 
@@ -125,6 +126,11 @@ def good_record(event: EnrichedEvent, raw: RawEvent) -> MicroRecord:
         contexts=tuple(contexts),
         vendor=raw.vendor,
         version=raw.version,
+        app_id=event.app_id,
+        event_name=event.event_name,
+        event_id=event.event_id,
+        page_url=event.page_url,
+        tstamp_ms=event.collector_tstamp,
     )
 
 
@@ -150,7 +156,42 @@ def bad_record(bad_row_json: dict[str, Any], raw_record: bytes | None) -> MicroR
         "rawEvent": raw_event,
         "errors": [orjson.dumps(bad_row_json).decode()],
     }
-    return MicroRecord(valid=False, body=orjson.dumps(body), vendor=vendor, version=version)
+    parameters = raw_event["parameters"] if raw_event is not None else {}
+    failure = (bad_row_json.get("data") or {}).get("failure")
+    schemas, _ = describe_errors(failure)
+    return MicroRecord(
+        valid=False,
+        body=orjson.dumps(body),
+        schema=schemas[0] if schemas else None,
+        vendor=vendor,
+        version=version,
+        app_id=_text(parameters.get("aid")),
+        event_id=_text(parameters.get("eid")),
+        page_url=_text(parameters.get("url")),
+        bad_type=_bad_type(bad_row_json.get("schema")),
+        tstamp_ms=_failure_ms(failure),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _bad_type(schema: Any) -> str | None:
+    """`schema_violations` from `iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-0-0`."""
+    if not isinstance(schema, str) or schema.count("/") < 3:
+        return None
+    return schema.split("/")[1]
+
+
+def _failure_ms(failure: Any) -> int | None:
+    ts = failure.get("timestamp") if isinstance(failure, dict) else None
+    if not isinstance(ts, str):
+        return None
+    try:
+        return parse_instant(ts)
+    except ValueError:
+        return None
 
 
 async def _filters(request: Request) -> dict[str, Any]:

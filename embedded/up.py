@@ -11,7 +11,8 @@ Data directory layout (everything survives a restart):
 
 One uvicorn server answers the tracker routes (collector), `/micro/...`, `/health`, `/metrics`
 (collector), `/metrics/enrich` and, when the registry is a local folder, the read-only
-Iglu-Server-compatible registry API under `/api/...` (e.g. `/api/schemas/com.acme/checkout/jsonschema/1-0-0`).
+Iglu-Server-compatible registry API under `/api/...` (e.g. `/api/schemas/com.acme/checkout/jsonschema/1-0-0`),
+and the web console at `/` (embedded/console).
 `/micro/...` and `/api/...` are dispatched before the collector sees the request:
 the collector treats any `/<vendor>/<version>` path as a tracker route (webhooks), `/micro/all`
 included. The enrich worker runs in a thread with embedded file-cut
@@ -38,6 +39,9 @@ from fastapi.responses import Response
 from core.lake import open_lake
 from core.process_lock import ProcessLock, hold_lock
 from core.queue import open_publisher, open_subscriber
+from embedded.console import ConsoleSources, create_console
+from embedded.console.app import is_console_path
+from embedded.console.sources import SELF
 from embedded.micro import MicroListener, bad_record, micro_router
 from embedded.micro_store import MicroStore
 from enrich.attempts import AttemptLog
@@ -69,16 +73,19 @@ class UpOptions:
     enrichments: str | None = None
     policy: CutPolicy = field(default_factory=CutPolicy.embedded)
     cache_ttl: Ttl = NOT_SET  # NOT_SET: a resolver config's cacheTtl, else LIVE_SCHEMA_TTL_S
+    console_auth: str | None = None  # the console's token or user:password (embedded/console/security.py)
 
 
 class UpApp:
     """The ASGI entry of `eventkit up`: `/micro/...` and `/metrics/enrich` to the Micro app, `/api/...` to the
-    registry API, the rest (and the lifespan, which starts the collector's publisher) to the collector."""
+    registry API, `/`, `/console/...` and `/favicon.ico` to the console, the rest (and the lifespan, which starts
+    the collector's publisher) to the collector."""
 
-    def __init__(self, collector: Any, micro: FastAPI, registry_api: Any | None = None) -> None:
+    def __init__(self, collector: Any, micro: FastAPI, registry_api: Any | None = None, console: Any = None) -> None:
         self.collector = collector
         self.micro = micro
         self.registry_api = registry_api
+        self.console = console  # `/`, `/console/...` and `/favicon.ico` (embedded/console)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -88,6 +95,9 @@ class UpApp:
                 return
             if self.registry_api is not None and path.startswith("/api/"):
                 await self.registry_api(scope, receive, send)
+                return
+            if self.console is not None and is_console_path(path):
+                await self.console(scope, receive, send)
                 return
         await self.collector(scope, receive, send)
 
@@ -205,7 +215,11 @@ def build_up(options: UpOptions) -> UpStack:
         metrics=metrics,
         attempts=AttemptLog(attempt_log_path(queue_url)),
     )
-    stack = UpStack(options, UpApp(collector, micro, _registry_api(schemas)), worker, store, metrics)
+    console = create_console(
+        ConsoleSources(store, lake_url, options.registry, warehouse_url, queue_url, metrics_base=SELF),
+        auth=options.console_auth,
+    )
+    stack = UpStack(options, UpApp(collector, micro, _registry_api(schemas), console), worker, store, metrics)
     stack.locks = locks
     stack.schema_ttl = resolver.cache_ttl
     # Loader hook (owned by loader/): load good files into DATA/warehouse.duckdb continuously.

@@ -47,12 +47,12 @@ def _eventkit(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_help_lists_every_command_with_its_help_and_imports_no_stage() -> None:
-    """`eventkit --help` names all eight commands with their one-line help, and never tries to import a stage."""
+    """`eventkit --help` names all nine commands with their one-line help, and never tries to import a stage."""
     result = _eventkit("--help")
     assert result.returncode == 0, result.stderr
     assert "ATTEMPTED []" in result.stderr
     commands = result.stdout.split("Commands:")[1]
-    assert len(COMMANDS) == 8
+    assert len(COMMANDS) == 9
     flat = " ".join(commands.split())
     for name, (_, help_text) in COMMANDS.items():
         assert f"{name} {help_text}" in flat
@@ -172,5 +172,6 @@ def test_command_import_strings_are_the_published_surface() -> None:
         "bad": "loader.cli:bad_app",
         "schema": "registry.cli:schema_app",
         "registry": "registry.cli:registry_app",
+        "console": "embedded.console.cli:app",
     }
     assert cli.__all__ == ["COMMANDS", "app", "main"]
