@@ -224,6 +224,9 @@ def build_up(options: UpOptions) -> UpStack:
         cache_ttl=resolver.cache_ttl,  # as resolved here (flag, setting, resolver config, else live)
         log_level=options.log_level,
         log_json=options.log_json,
+        # Small pulls: a worker cuts due files and sees a stop only between pulls, and a tracker POST may hold
+        # 50+ events (100 such messages are about a second of enrich work).
+        batch_size=100,
         pull_timeout_s=0.25,
     )
     worker_options = UpWorkerOptions(enrich_options, data / "micro.db", options.max_events, metrics_dir, data_lock)
