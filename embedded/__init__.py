@@ -5,5 +5,6 @@ it wires the collector and the registry API into one ASGI app and enrich and the
 child processes (`embedded.up`, `embedded.up_children`), serves Snowplow Micro's API over a bounded
 SQLite store (`embedded.micro`, `embedded.micro_store`) and owns the `eventkit up` command
 (`embedded.cli`, reached only through the import string in core/cli.py's command map). Being the top
-floor, it may import every stage and no stage may import it (tests/test_layers.py). The web console (a later issue) will live here too.
+floor, it may import every stage and no stage may import it (tests/test_layers.py). The web console
+(a later issue) will live here too.
 """
