@@ -152,16 +152,9 @@ class Supervisor:
         self.orphan_grace_s = orphan_grace_s
         self.echo = echo if echo is not None else _echo
         self.ready = threading.Event()  # set once every spec's process has said it is ready
-        self.restarts = 0
         self._ctx = multiprocessing.get_context("spawn")
         self._children: dict[int, _Child] = {}
-        self._lock = threading.Lock()
         self._unready = set(range(len(self.specs)))
-
-    def pids(self) -> dict[str, int]:
-        """The running children's pids by name."""
-        with self._lock:
-            return {c.spec.name: c.process.pid for c in self._children.values() if c.process.pid is not None}
 
     def _start(self, index: int) -> None:
         spec = self.specs[index]
@@ -171,8 +164,7 @@ class Supervisor:
         )
         process.start()
         theirs.close()  # the child holds the write end now: EOF here once it exits
-        with self._lock:
-            self._children[index] = _Child(spec, process, ours)
+        self._children[index] = _Child(spec, process, ours)
 
     def _saw_ready(self, index: int, child: _Child) -> None:
         if child.ready is None:
@@ -213,13 +205,11 @@ class Supervisor:
                 if child.process.is_alive():
                     continue
                 child.process.join()
-                with self._lock:
-                    del self._children[index]
+                del self._children[index]
                 code = child.process.exitcode or 0
                 if stopping.is_set():
                     codes.append(0 if code in (-signal.SIGTERM, -signal.SIGINT) else code)
                     continue
-                self.restarts += 1
                 self.echo(
                     f"{self.label}: {child.spec.name} (pid {child.process.pid}) exited with {code}; restarting it"
                 )
