@@ -152,7 +152,7 @@ def up(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
         "cacheTtl, else 2)",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", min=1, help="enrich worker processes (default: one per core)"
+        None, "--workers", min=1, help="enrich worker processes (default: one per core, at most 4)"
     ),
     lease_seconds: float = typer.Option(
         60.0, "--lease-seconds", min=1.0, help="how long a pulled raw message stays leased before redelivery"
