@@ -59,7 +59,7 @@ def _join(locks: tuple[tuple[Path, str], ...]) -> list[ProcessLock]:
 def enrich_child(options: UpWorkerOptions, index: int) -> None:
     """One enrich worker process of `eventkit up` (see the module docstring)."""
     from core.telemetry import configure_logging
-    from embedded.micro import MicroListener
+    from embedded.micro_records import MicroListener
     from embedded.micro_store import MicroStore
     from enrich.cli import build_worker, run_until_signalled
     from enrich.metrics import EnrichMetrics
