@@ -19,7 +19,7 @@ __all__ = ["COMMANDS", "app", "main"]
 
 # name -> ("module:attribute", one-line help). The attribute is a Typer app.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "up": ("embedded.cli:app", "Run collector, enrich, loader and registry in one process (embedded)."),
+    "up": ("embedded.cli:app", "Run collector, enrich, loader and registry on this machine (embedded)."),
     "collector": ("collector.cli:app", "Run the HTTP collector."),
     "enrich": ("enrich.cli:app", "Run enrich workers on the raw queue."),
     "load": ("loader.cli:load_app", "Load good events from the lake into the warehouse."),

@@ -6,6 +6,10 @@ every round. `hold_lock` takes `fcntl.flock(LOCK_EX | LOCK_NB)` on a lock file a
 holder's pid into it; a second taker gets `Locked` naming that pid at once, instead of waiting.
 The lock belongs to the open file, so it is released when the process exits in any way —
 kill -9 included — and a stale lock file never blocks a restart.
+
+A command that works through child processes (`eventkit up`) turns its lock into a shared one
+(`ProcessLock.share`, atomic on Linux) and each child joins it (`join_lock`): the folder then
+counts as in use until the last of them has exited, even if the parent was killed first.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 
 from core.errors import ConfigError
 
-__all__ = ["Locked", "ProcessLock", "hold_lock"]
+__all__ = ["Locked", "ProcessLock", "hold_lock", "join_lock"]
 
 
 class Locked(ConfigError):
@@ -29,6 +33,12 @@ class ProcessLock:
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
         self._fd: int | None = fd
+
+    def share(self) -> None:
+        """Hold the lock shared from now on, so this command's children can `join_lock` it (a second
+        taker, who asks for it exclusively, is still refused)."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
 
     def release(self) -> None:
         if self._fd is not None:
@@ -58,6 +68,25 @@ def hold_lock(path: Path, what: str, role: str) -> ProcessLock:
         raise
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()} {role}\n".encode(), 0)
+    return ProcessLock(path, fd)
+
+
+def join_lock(path: Path, what: str) -> ProcessLock:
+    """Hold, shared, a lock its owner shared with its children (`ProcessLock.share`); `Locked` if it is held
+    exclusively (the owner is gone and another command took the lock) or the lock file is missing."""
+    try:
+        fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise Locked(f"the lock on {what} is gone ({path} was removed)") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_holder(fd)
+        os.close(fd)
+        raise Locked(f"another eventkit is using {what} ({holder})") from None
+    except BaseException:
+        os.close(fd)
+        raise
     return ProcessLock(path, fd)
 
 

@@ -1,9 +1,11 @@
-"""`eventkit up` (what `make run` runs): the whole platform in one process with a local data folder."""
+"""`eventkit up` (what `make run` runs): the whole platform on one machine with a local data folder (a server
+process with enrich and loader child processes, embedded/up.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import signal
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +39,8 @@ def ensure_default_registry(registry: str) -> bool:
 
 
 def serve(options: UpOptions, log_level: str = "warning") -> None:
-    """Build the stack, print the banner, serve until SIGINT/SIGTERM, then flush enrich and exit."""
+    """Build the stack, start its child processes and the server, print the banner once all of them are ready,
+    serve until SIGINT/SIGTERM, then stop the children (enrich commits and acks) and exit."""
     import uvicorn
 
     from core.errors import ConfigError
@@ -70,21 +73,19 @@ def serve(options: UpOptions, log_level: str = "warning") -> None:
         raise typer.Exit(2) from None
     base = f"http://{options.host}:{sock.getsockname()[1]}"
     cached = "cached until restart" if stack.schema_ttl is None else f"cached {stack.schema_ttl:g} s"
-    typer.echo(
-        "\n".join(
-            [
-                f"eventkit up: data in {options.data_dir.resolve()}",
-                f"  collector    {base}  (trackers: /com.snowplowanalytics.snowplow/tp2, /i)",
-                f"  micro        {base}/micro/all  /micro/good  /micro/bad  /micro/reset",
-                f"  schemas      {base}/micro/iglu/{{vendor}}/{{name}}/jsonschema/{{version}}  <- {options.registry}"
-                f" ({cached})",
-                f"  lake         {stack.lake_path}/good  /bad",
-                f"  enrichments  {options.enrichments or '(none: no ./enrichments folder)'}",
-                f"  metrics      {base}/metrics  {base}/metrics/enrich",
-                f"  console      {base}/",
-            ]
-        ),
-        err=True,
+    banner = "\n".join(
+        [
+            f"eventkit up: data in {options.data_dir.resolve()}",
+            f"  collector    {base}  (trackers: /com.snowplowanalytics.snowplow/tp2, /i)",
+            f"  micro        {base}/micro/all  /micro/good  /micro/bad  /micro/reset",
+            f"  schemas      {base}/micro/iglu/{{vendor}}/{{name}}/jsonschema/{{version}}  <- {options.registry}"
+            f" ({cached})",
+            f"  lake         {stack.lake_path}/good  /bad",
+            f"  enrichments  {options.enrichments or '(none: no ./enrichments folder)'}",
+            f"  metrics      {base}/metrics  {base}/metrics/enrich",
+            f"  console      {base}/",
+            f"  processes    server, {options.workers} enrich worker(s), loader",
+        ]
     )
     from collector.http_protocol import TrackingHttpProtocol
     from collector.shutdown import DeadlineServer, graceful_seconds
@@ -110,13 +111,27 @@ def serve(options: UpOptions, log_level: str = "warning") -> None:
     received: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda s, _frame: received.append(s))
-    stack.start_background()
+
+    def announce() -> None:
+        # What the banner announces is listening: the server, and every child process ready for work.
+        while not server.should_exit:
+            if server.started and stack.supervisor.ready.is_set():
+                typer.echo(banner, err=True)
+                return
+            time.sleep(0.02)
+
+    stack.start()  # the children import and build while this process starts serving
+    threading.Thread(target=announce, name="banner", daemon=True).start()
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
-        stack.stop_background()
-        typer.echo("eventkit up: stopped", err=True)
+        code = stack.stop(timeout=drain_timeout)
+        typer.echo(
+            "eventkit up: stopped" if code == 0 else f"eventkit up: stopped (a child exited with {code})", err=True
+        )
+    if code != 0:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -140,13 +155,20 @@ def up(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
     console_auth: str | None = typer.Option(
         None, "--console-auth", help="the console's token or user:password; required when --host is not loopback"
     ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="enrich worker processes (default: one per core, at most 4)"
+    ),
+    lease_seconds: float = typer.Option(
+        60.0, "--lease-seconds", min=1.0, help="how long a pulled raw message stays leased before redelivery"
+    ),
 ) -> None:
-    """Run collector, enrich, registry look-ups and the Snowplow Micro API in one process."""
+    """Run collector, enrich, the loader, registry look-ups and the Snowplow Micro API: a server process and
+    one child process per enrich worker and for the loader."""
     from core.errors import ConfigError
     from core.settings import load_settings
     from core.telemetry import configure_logging_from
     from embedded.console.cli import auth_problem
-    from embedded.up import UpOptions
+    from embedded.up import UpOptions, default_workers
     from registry.resolver import configured_cache_ttl
 
     problem = auth_problem(host, console_auth)
@@ -161,6 +183,19 @@ def up(  # noqa: PLR0917 - Typer maps each command-line option to one parameter
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     folder = enrichments if Path(enrichments).is_dir() else None
-    options = UpOptions(Path(data_dir), port, host, registry, max_events, tsv, enrichments=folder, cache_ttl=ttl)
-    options = dataclasses.replace(options, console_auth=console_auth)
+    options = UpOptions(
+        Path(data_dir),
+        port,
+        host,
+        registry,
+        max_events,
+        tsv,
+        enrichments=folder,
+        cache_ttl=ttl,
+        workers=default_workers() if workers is None else workers,
+        lease_seconds=lease_seconds,
+        log_level=level,
+        log_json=settings.log_json,
+        console_auth=console_auth,
+    )
     serve(options, log_level=level)

@@ -119,7 +119,8 @@ class MicroCounts:
 
 
 class MicroStore:
-    """A bounded, persistent list of outcomes; safe to share between the worker thread and HTTP handlers."""
+    """A bounded, persistent list of outcomes; safe to share between threads (HTTP handlers) and between processes
+    (each enrich worker of `eventkit up` writes through its own connection)."""
 
     def __init__(self, path: Path | str, max_events: int = 100_000) -> None:
         if max_events < 1:
@@ -128,6 +129,8 @@ class MicroStore:
         self.max_events = max_events
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # timeout: SQLite's busy timeout, so a writer waits for another process's transaction instead of failing;
+        # each add is one BEGIN IMMEDIATE transaction that also evicts, so the bound holds whoever writes.
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")

@@ -11,11 +11,10 @@ With `--metrics-port P`, worker i serves Prometheus metrics on port P+i.
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import sys
 import threading
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -31,10 +30,10 @@ if TYPE_CHECKING:
     from enrich.enrichments.base import Enrichment
     from enrich.metrics import EnrichMetrics
     from enrich.outcome import Outcome
-    from enrich.worker import EnrichFn, EnrichWorker
+    from enrich.worker import CommitListener, EnrichFn, EnrichWorker
     from registry.resolver import Resolver
 
-__all__ = ["EnrichOptions", "app", "build_enrich", "build_worker", "run_workers"]
+__all__ = ["EnrichOptions", "app", "build_enrich", "build_worker", "run_until_signalled", "run_workers"]
 
 app = typer.Typer(add_completion=False)
 
@@ -59,6 +58,7 @@ class EnrichOptions:
     log_json: bool | None = None
     validation_budget_ms: int = 200
     max_attempts: int = 3
+    pull_timeout_s: float = 0.5
 
 
 def attempt_log_path(raw: str) -> Path:
@@ -121,8 +121,10 @@ def build_enrich(
     return enrich, resolver
 
 
-def build_worker(options: EnrichOptions, *, metrics: EnrichMetrics | None = None) -> EnrichWorker:
-    """A worker wired from options: its own subscriber, lake, pipeline and rolling files."""
+def build_worker(
+    options: EnrichOptions, *, metrics: EnrichMetrics | None = None, listeners: Sequence[CommitListener] = ()
+) -> EnrichWorker:
+    """A worker wired from options: its own subscriber, lake, pipeline and rolling files (and `listeners`)."""
     from core.lake import open_lake
     from core.queue import open_subscriber
     from enrich.attempts import AttemptLog
@@ -137,12 +139,16 @@ def build_worker(options: EnrichOptions, *, metrics: EnrichMetrics | None = None
     )
     policy = CutPolicy(options.max_events, options.max_bytes, options.max_age_s)
     config = WorkerConfig(
-        batch_size=options.batch_size, policy=policy, tsv=options.tsv, max_attempts=options.max_attempts
+        batch_size=options.batch_size,
+        pull_timeout_s=options.pull_timeout_s,
+        policy=policy,
+        tsv=options.tsv,
+        max_attempts=options.max_attempts,
     )
     subscriber = open_subscriber(options.raw, lease_seconds=options.lease_seconds)
     lake = open_lake(options.lake, key="--lake")
     attempts = AttemptLog(attempt_log_path(options.raw))
-    return EnrichWorker(subscriber, lake, enrich, config, metrics=metrics, attempts=attempts)
+    return EnrichWorker(subscriber, lake, enrich, config, listeners=listeners, metrics=metrics, attempts=attempts)
 
 
 def _worker_main(options: EnrichOptions, index: int) -> None:
@@ -156,7 +162,13 @@ def _worker_main(options: EnrichOptions, index: int) -> None:
         from prometheus_client import start_http_server
 
         start_http_server(options.metrics_port + index, registry=metrics.registry)
-    worker = build_worker(options, metrics=metrics)
+    run_until_signalled(build_worker(options, metrics=metrics))
+
+
+def run_until_signalled(worker: EnrichWorker) -> None:
+    """Run `worker` in this (worker) process until SIGTERM/SIGINT, then let it commit and ack what it holds."""
+    from core.supervise import child_ready
+
     stop = worker.stop
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -164,6 +176,7 @@ def _worker_main(options: EnrichOptions, index: int) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    child_ready()
     try:
         worker.run()
     finally:
@@ -178,53 +191,22 @@ def run_workers(options: EnrichOptions, workers: int) -> int:
     """Run `workers` processes (1 = in this process) until SIGTERM/SIGINT; returns the worst exit code.
 
     A worker process that dies while we are not stopping (killed, crashed) is started again after a
-    second: its un-acked messages come back when their lease expires, so nothing is lost.
+    second (core.supervise): its un-acked messages come back when their lease expires, so nothing is lost.
     """
     if workers <= 1:
         _worker_main(options, 0)
         return 0
-    from multiprocessing.connection import wait
+    from core.supervise import ChildSpec, Supervisor
 
-    ctx = multiprocessing.get_context("spawn")
     stopping = threading.Event()
-
-    def start(index: int) -> multiprocessing.process.BaseProcess:
-        proc = ctx.Process(target=_worker_main, args=(options, index), name=f"enrich-{index}")
-        proc.start()
-        return proc
-
-    procs = {i: start(i) for i in range(workers)}
-    codes: list[int] = []
-
-    terminated: set[int] = set()
 
     def forward(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    while procs:
-        if stopping.is_set():
-            for p in list(procs.values()):
-                if p.pid is not None and p.pid not in terminated and p.is_alive():
-                    terminated.add(p.pid)
-                    p.terminate()  # SIGTERM: the worker flushes and acks before exiting
-        wait([p.sentinel for p in procs.values()], timeout=0.2)
-        for index, proc in list(procs.items()):
-            if proc.is_alive():
-                continue
-            proc.join()
-            del procs[index]
-            if stopping.is_set():
-                # Asked to stop: death by the stop signal itself (e.g. while still starting) is a clean stop.
-                code = proc.exitcode or 0
-                codes.append(0 if code in (-signal.SIGTERM, -signal.SIGINT) else code)
-                continue
-            typer.echo(f"eventkit enrich: worker {index} exited with {proc.exitcode}; restarting it", err=True)
-            time.sleep(1.0)
-            if not stopping.is_set():
-                procs[index] = start(index)
-    return max(codes, key=abs) if codes else 0
+    specs = [ChildSpec(f"enrich-{i}", _worker_main, (options, i)) for i in range(workers)]
+    return Supervisor(specs, label="eventkit enrich").run(stopping)
 
 
 @app.command()

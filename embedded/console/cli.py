@@ -6,8 +6,9 @@
 
 With `--data-dir` the Micro store (live events), lake, warehouse, queue and the registry `up` recorded
 are read from the folder; explicit URLs win. Without a Micro store the events page lists a DuckDB
-`--warehouse`'s loaded events (embedded/console/warehouse_events.py), or says there are none to show. A replay publishes to `--raw` (the data folder's queue by default); without one the
-recovery page previews only. Listening beyond 127.0.0.1 needs `--console-auth TOKEN|USER:PASSWORD`.
+`--warehouse`'s loaded events (embedded/console/warehouse_events.py), or says there are none to
+show. A replay publishes to `--raw` (the data folder's queue by default); without one the recovery
+page previews only. Listening beyond 127.0.0.1 needs `--console-auth TOKEN|USER:PASSWORD`.
 """
 
 from __future__ import annotations

@@ -420,6 +420,10 @@ def _freshness(samples: int = 150) -> list[float]:
     )
     try:
         proc.wait_http(f"http://127.0.0.1:{port}/health")
+        # /health is the collector's; the banner's last line comes once the enrich processes are ready too.
+        deadline = time.monotonic() + 60
+        while "  processes    server," not in proc.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
         lake = LocalLake(tmp / "data" / "lake")
         acked: dict[str, float] = {}
         seen: dict[str, float] = {}

@@ -95,13 +95,17 @@ def test_json_lines_at_the_configured_level(name: str, tmp_path: Path) -> None:
     (and `up` / `enrich` cache schemas for EVENTKIT_REGISTRY__CACHE_TTL / --cache-ttl, the flag winning)."""
 
     def has_info(text: str) -> bool:
-        return any(line.get("level") == "info" for line in _log_lines(text))
+        # `up` prints its banner once its enrich and loader processes are ready: wait for it too.
+        ready = name != "up" or "  processes    server," in text
+        return ready and any(line.get("level") == "info" for line in _log_lines(text))
 
     # The registry cache TTL rides along: a setting for `up`, the --cache-ttl flag for enrich (see COMMANDS).
     env = _env(EVENTKIT_LOG_JSON="true", EVENTKIT_LOG_LEVEL="info", EVENTKIT_REGISTRY__CACHE_TTL="7")
     output = _run(name, tmp_path, env, has_info)
     lines = _log_lines(output)
     assert any(line.get("level") == "info" and line.get("timestamp") for line in lines), output[-3000:]
+    if name == "up":  # its enrich worker processes log in the configured format and level too
+        assert any(line.get("event") == "enrich worker started" for line in lines), output[-3000:]
     if name in ("up", "enrich"):
         assert ("cached 7 s" if name == "up" else "cached 3 s") in output, "the resolver uses the configured TTL"
 

@@ -192,3 +192,26 @@ def test_iglu_endpoint_resolves_through_the_resolver(tmp_path: Path) -> None:
     assert missing.json()["error"] == "ResolutionError"
     assert missing.json()["lookupHistory"][0]["errors"] == [{"error": "NotFound"}]
     assert client.get("/micro/iglu/com.acme/checkout/jsonschema/one").status_code == 400
+
+
+def test_the_listener_stores_a_large_commit_in_chunks_in_order(tmp_path: Path) -> None:
+    """A commit of more outcomes than one chunk is stored whole, in commit order (newest last), through several
+    inserts of at most `chunk` records, and the store's bound still holds."""
+    from embedded.micro_records import MicroListener
+    from enrich.outcome import Good
+    from enrich.worker import CommittedMessage
+
+    store = MicroStore(tmp_path / "micro.db", max_events=6)
+    inserts: list[int] = []
+    add = store.add
+    store.add = lambda records: (inserts.append(len(records)), add(records))[1]  # type: ignore[method-assign]
+    messages = [
+        CommittedMessage(
+            PAYLOAD.encode(), [Good(EnrichedEvent(event="page_view", event_id=f"e-{m}-{i}"), RAW) for i in range(3)]
+        )
+        for m in range(3)
+    ]
+    MicroListener(store, chunk=2).committed(messages)
+    assert all(n <= 2 for n in inserts) and sum(inserts) == 9
+    kept = [e["event"]["event_id"] for e in store.good()]
+    assert kept == ["e-2-2", "e-2-1", "e-2-0", "e-1-2", "e-1-1", "e-1-0"]

@@ -120,9 +120,9 @@ def running_up(tmp: Path, **options: Any) -> Iterator[tuple[UpStack, TestClient,
     v2["properties"]["coupon"] = {"type": "string"}
     (registry / "com.acme" / "checkout" / "jsonschema" / "1-0-1").write_text(json.dumps(v2))
     stack = build_up(UpOptions(tmp / "data", registry=str(registry), **options))
-    stack.start_background()
+    stack.start()
     try:
         with TestClient(stack.app, base_url="http://127.0.0.1:9090") as client:
             yield stack, client, registry
     finally:
-        stack.stop_background()
+        stack.stop()

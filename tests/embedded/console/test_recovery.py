@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from embedded.up import LIVE_SCHEMA_TTL_S
 from tests.embedded.console.rig import pixel, running_up, ue, wait_for, wait_for_lake_bad
 from tests.enrich.event_mix import ACME_SCHEMAS
 
@@ -88,11 +89,13 @@ def test_replay_needs_the_csrf_token_and_a_confirmation(refused: tuple[TestClien
     the confirmed one sends the row, which then arrives as a good event with its original id."""
     client, registry, data, eid = refused
     _publish_late_schema(registry)
-    # Enrich's resolver caches the schema's absence for up to 2 s: replay once it sees the schema (as /micro/iglu).
+    # Each enrich worker (a process of its own) caches the schema's absence for up to LIVE_SCHEMA_TTL_S: replay
+    # once the server sees the schema (/micro/iglu) and that long again has passed, so every worker sees it too.
     deadline = time.monotonic() + 10
     while client.get("/micro/iglu/com.acme/late_schema/jsonschema/1-0-0").status_code != 200:
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    time.sleep(LIVE_SCHEMA_TTL_S + 0.2)
     preview = client.get(_recovery_link(client)).text
     form = _form(preview)
     assert form["csrf"] and form["type"] == "schema_violations"

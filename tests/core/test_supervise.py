@@ -1,0 +1,83 @@
+"""The supervisor of child processes: restart what dies, stop everything on request, SIGKILL what will not stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from core.supervise import ChildSpec, Supervisor, child_ready
+
+
+def _worker(folder: Path) -> None:
+    """A well-behaved child: records its pid, says it is ready, exits 0 on SIGTERM."""
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    (folder / f"{os.getpid()}.pid").write_text(Path("/proc/self/comm").read_text() if sys.platform == "linux" else "")
+    child_ready()
+    stop.wait(120)
+
+
+def _stubborn() -> None:
+    """A child that ignores SIGTERM."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    child_ready()
+    time.sleep(120)
+
+
+def _wait_for(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_a_killed_child_is_restarted_and_a_stop_ends_every_child_cleanly(tmp_path: Path) -> None:
+    """Both children say they are ready; kill -9 of one: one line names it and a new process takes its place;
+    the stop signal then ends both, and run() returns 0 (a clean stop)."""
+    lines: list[str] = []
+    specs = [ChildSpec("test-a", _worker, (tmp_path,)), ChildSpec("test-b", _worker, (tmp_path,))]
+    supervisor = Supervisor(specs, label="test", restart_delay_s=0.1, echo=lines.append)
+    stopping = threading.Event()
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(supervisor.run(stopping)))
+    runner.start()
+    try:
+        assert supervisor.ready.wait(60)
+        pids = [int(p.stem) for p in tmp_path.glob("*.pid")]
+        assert len(pids) == 2 and os.getpid() not in pids
+        if sys.platform == "linux":  # named after their spec in ps/top
+            assert sorted((tmp_path / f"{pid}.pid").read_text().strip() for pid in pids) == ["test-a", "test-b"]
+        os.kill(pids[0], signal.SIGKILL)
+        _wait_for(lambda: len(list(tmp_path.glob("*.pid"))) == 3)
+        assert len(lines) == 1 and f"(pid {pids[0]}) exited with -9; restarting it" in lines[0], lines
+    finally:
+        stopping.set()
+        runner.join(60)
+    assert result == [0]
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_stop_timeout(tmp_path: Path) -> None:
+    """A child still running `stop_timeout_s` after its SIGTERM gets SIGKILL, and run() reports it (-9)."""
+    supervisor = Supervisor([ChildSpec("stubborn", _stubborn)], label="test", stop_timeout_s=1.0, echo=print)
+    stopping = threading.Event()
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(supervisor.run(stopping)))
+    runner.start()
+    assert supervisor.ready.wait(60)
+    started = time.monotonic()
+    stopping.set()
+    runner.join(60)
+    assert result == [-signal.SIGKILL]
+    assert 1.0 <= time.monotonic() - started < 10
