@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, cast
 
+from tests.bench import summary
+
 CONNECTIONS = 50
 WARMUP_S = 0.5
 MEASURE_S = 3.0
@@ -358,6 +360,16 @@ def main() -> None:
     baseline, single, batched = _median(baseline_rounds), _median(single_rounds), _median(batched_rounds)
     ratios = sorted(s["rps"] / b["rps"] for s, b in zip(single_rounds, baseline_rounds, strict=True) if b["rps"])
     ratio = ratios[len(ratios) // 2] if ratios else 0.0
+    summary.record(
+        summary.Figure(
+            "collector 1-event POSTs",
+            single["rps"],
+            "req/s",
+            baseline=baseline["rps"],
+            baseline_name="bare ASGI",
+            target=0.35,
+        )
+    )
     print(
         f"   {CONNECTIONS} connections; {ROUNDS} alternating rounds of {MEASURE_S:.0f} s (+{WARMUP_S:.1f} s warm-up), "
         "medians; server on core 0, load generator on core 1"
