@@ -51,7 +51,6 @@ from tests.bench.pipeline_watch import LakeWatcher, MemorySampler, WarehouseWatc
 
 __all__ = ["Run", "main", "measure_distributed", "measure_embedded", "measure_enrich_alone"]
 
-WARMUP_POST = 99_999_999  # the warm-up POST's number: no measured POST uses it
 RSS_TARGET_MB = 600
 
 
@@ -131,7 +130,7 @@ def _warm_up(
     port: int, lake: LakeWatcher, warehouse: WarehouseWatcher | None, root: Path, alive: Callable[[], None]
 ) -> None:
     """One POST that must reach the lake (and the warehouse) before the clock starts: imports, caches, tables."""
-    _send(port, SendPlan(port, 1, first_post=WARMUP_POST), root, alive, lambda: None)
+    _send(port, SendPlan(port, 1, first_post=_Posts.take(1)), root, alive, lambda: None)
     _await_rows(lake, warehouse, EVENTS_PER_POST, 60.0, alive)
     lake.ignore_present()
 
@@ -193,6 +192,7 @@ def _drive(
     warehouse = WarehouseWatcher(warehouse_path) if warehouse_path is not None else None
     memory = MemorySampler(memory_sid) if memory_sid is not None else None
     pollers = [p for p in (watch, warehouse, memory) if p is not None]
+    watch.ignore_existing()  # a running stack's earlier runs
     for poller in pollers:
         poller.start()
     try:
@@ -211,7 +211,7 @@ def _drive(
 
         plan = SendPlan(port, posts, rate=rate / EVENTS_PER_POST if rate else None, first_post=_Posts.take(posts))
         sent = _send(port, plan, root, alive, progress)
-        timeout = 120.0 + events / 1000
+        timeout = 300.0 + events / 250
 
         def waiting() -> None:
             alive()
@@ -296,12 +296,12 @@ def measure_enrich_alone(root: Path, registry: Path, events: int) -> Run:
     watch.start()
     publisher = SQLitePublisher(enrich.queue, group_commit=False)  # one transaction per publish() call
     try:
-        publisher.publish(_raw_records(WARMUP_POST, 1))
+        publisher.publish(_raw_records(_Posts.take(1), 1))
         _await_rows(watch, None, EVENTS_PER_POST, 60.0, enrich.command.check_running)
         watch.ignore_present()
         publisher.publish(records)  # all in one transaction: nothing is visible to enrich before the clock starts
         started = time.monotonic()
-        _await_rows(watch, None, events, 120.0 + events / 1000, enrich.command.check_running)
+        _await_rows(watch, None, events, 300.0 + events / 250, enrich.command.check_running)
         run = Run("enrich alone", events, started, watch.time_of_row(events), lake_rows=watch.rows)
         run.distinct_ids = len(watch.arrivals())
         return run

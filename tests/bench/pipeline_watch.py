@@ -92,6 +92,12 @@ class LakeWatcher(_Poller):
         self.rows = 0
         self.ignored: set[str] = set()  # files present before `ignore_present()` (a warm-up's)
 
+    def ignore_existing(self) -> None:
+        """Leave the files in the lake now (earlier runs') out of every figure; call before `start`."""
+        names = {n for n in self.lake.list(GOOD) if n.endswith(".parquet")}
+        with self._lock:
+            self.ignored |= names
+
     def ignore_present(self) -> int:
         """Leave the files seen so far (a warm-up's) out of every figure from now on; returns their rows."""
         with self._lock:
