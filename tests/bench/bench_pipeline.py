@@ -72,6 +72,8 @@ class Run:
     warehouse_latency: list[float] = field(default_factory=list)
     peak_rss_mb: float | None = None
     processes_at_peak: int = 0
+    peak_phase: str = ""  # sending, draining to the lake, or loading the warehouse
+    warehouse_busy: int = 0  # warehouse polls that found the loader loading (and tried again 250 ms later)
     lake_rows: int = 0
     distinct_ids: int = 0
 
@@ -209,6 +211,8 @@ def _drive(
                 flush=True,
             )
 
+        if memory is not None:
+            memory.phase = "sending"
         plan = SendPlan(port, posts, rate=rate / EVENTS_PER_POST if rate else None, first_post=_Posts.take(posts))
         sent = _send(port, plan, root, alive, progress)
         timeout = 300.0 + events / 250
@@ -217,11 +221,17 @@ def _drive(
             alive()
             progress()
 
+        if memory is not None:
+            memory.phase = "draining into the lake"
+        _await_rows(watch, None, events, timeout, waiting)
+        if memory is not None:
+            memory.phase = "loading the warehouse"
         _await_rows(watch, warehouse, events, timeout, waiting)
         run = Run(name, events, sent.started, watch.time_of_row(events))
         if warehouse is not None:
             loaded = [warehouse.time_of(f) for f in watch.snapshot()]
             run.warehouse_done = max(t for t in loaded if t is not None)
+            run.warehouse_busy = warehouse.busy
         run.lake_rows = watch.rows
         if ids:
             run.lake_latency, run.warehouse_latency = _latencies(watch, warehouse, sent)
@@ -229,6 +239,7 @@ def _drive(
         if memory is not None:
             run.peak_rss_mb = memory.peak_kb / 1024
             run.processes_at_peak = memory.peak_processes
+            run.peak_phase = memory.peak_phase
         return run
     finally:
         for poller in pollers:
@@ -352,7 +363,8 @@ def _throughput(root: Path, registry: Path, events: int, rounds: int) -> tuple[l
         embedded.append(up)
         print(
             f"            eventkit up                    {up.lake_rate:8,.0f} events/s to good Parquet, "
-            f"{up.warehouse_rate or math.nan:8,.0f} to the warehouse   ({up.lake_rate / base.lake_rate:.2f}x)",
+            f"{up.warehouse_rate or math.nan:8,.0f} to the warehouse   ({up.lake_rate / base.lake_rate:.2f}x;"
+            f" {up.warehouse_busy} warehouse polls found the loader loading)",
             flush=True,
         )
         shutil.rmtree(root / f"enrich-{i}", ignore_errors=True)
@@ -403,7 +415,7 @@ def _distributed(root: Path, registry: Path, events: int, *, rounds: int, embedd
             runs.append(run)
             print(
                 f"   round {i + 1}: {run.lake_rate:8,.0f} events/s to the lake, {run.warehouse_rate or math.nan:8,.0f} "
-                f"to the warehouse",
+                f"to the warehouse ({run.warehouse_busy} warehouse polls found the loader loading)",
                 flush=True,
             )
         lake, low, high = _spread([r.lake_rate for r in runs])
@@ -418,6 +430,18 @@ def _distributed(root: Path, registry: Path, events: int, *, rounds: int, embedd
         _record_freshness(fresh, "distributed", None, None)
     finally:
         stack.stop()
+
+
+def _memory(root: Path, registry: Path, events: int) -> None:
+    print(f"   memory: {events:,} events through eventkit up; RSS of it and its children every 100 ms", flush=True)
+    run = measure_embedded(root / "up-memory", registry, events, memory=True, ids=False)
+    peak = run.peak_rss_mb or math.nan
+    print(
+        f"   peak RSS {peak:,.0f} MB ({run.processes_at_peak} processes, {run.peak_phase}) for {run.events:,} events"
+        f" at {run.lake_rate:,.0f} events/s to good Parquet  (target <= {RSS_TARGET_MB} MB)"
+    )
+    name = f"up peak RSS, {run.events:,} events"
+    summary.record(summary.Figure(name, peak, "MB", target=RSS_TARGET_MB, higher_is_better=False))
 
 
 def main() -> None:
@@ -447,21 +471,7 @@ def main() -> None:
                 root, registry, events, rounds=distributed_rounds, embedded_rate=embedded_rate, paced=fresh_events
             )
         if memory_events > 0:
-            print(
-                f"   memory: {memory_events:,} events through eventkit up, RSS of it and its children every 100 ms",
-                flush=True,
-            )
-            run = measure_embedded(root / "up-memory", registry, memory_events, memory=True, ids=False)
-            peak = run.peak_rss_mb or math.nan
-            print(
-                f"   peak RSS {peak:,.0f} MB ({run.processes_at_peak} processes at the peak) for {run.events:,} events "
-                f"at {run.lake_rate:,.0f} events/s  (target <= {RSS_TARGET_MB} MB)"
-            )
-            summary.record(
-                summary.Figure(
-                    f"up peak RSS, {run.events:,} events", peak, "MB", target=RSS_TARGET_MB, higher_is_better=False
-                )
-            )
+            _memory(root, registry, memory_events)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -232,6 +232,8 @@ class MemorySampler(_Poller):
         self.sid = sid
         self.peak_kb = 0
         self.peak_processes = 0
+        self.phase = "warm-up"  # what the bench is doing (set by it), kept with the peak
+        self.peak_phase = ""
         self.samples = 0
         self.last_kb = 0
 
@@ -241,4 +243,4 @@ class MemorySampler(_Poller):
         self.samples += 1
         self.last_kb = total
         if total > self.peak_kb:
-            self.peak_kb, self.peak_processes = total, len(members)
+            self.peak_kb, self.peak_processes, self.peak_phase = total, len(members), self.phase
