@@ -155,7 +155,13 @@ def _await_rows(
             alive()
             return warehouse.loaded_rows(files) >= rows
 
-        warehouse.wait_for(loaded, timeout, f"{rows} rows in the warehouse")
+        try:
+            warehouse.wait_for(loaded, timeout, f"{rows} rows in the warehouse")
+        except TimeoutError as e:
+            raise TimeoutError(
+                f"{e} ({warehouse.loaded_rows(files)} seen; {warehouse.busy} polls found the DuckDB file held: this"
+                " bench reads it between the loader's loads, read-only)"
+            ) from None
 
 
 def _latencies(
