@@ -147,7 +147,7 @@ def _await_rows(
     try:
         lake.wait_for(lake_full, timeout, f"{rows} rows in good Parquet")
     except TimeoutError as e:
-        raise TimeoutError(f"{e} ({lake.rows} seen, {lake.bad_files()} bad-row files)") from None
+        raise TimeoutError(f"{e} ({lake.rows} seen; {lake.bad_rows()})") from None
     if warehouse is not None:
         files = set(lake.snapshot())
 
@@ -478,8 +478,10 @@ def main() -> None:
             )
         if memory_events > 0:
             _memory(root, registry, memory_events)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    except BaseException:
+        print(f"   (kept {root} for inspection: the processes' logs and data folders)", flush=True)
+        raise
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

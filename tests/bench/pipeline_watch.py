@@ -153,9 +153,13 @@ class LakeWatcher(_Poller):
                     return sighting.seen
         raise ValueError(f"the lake never held {count} rows ({total})")
 
-    def bad_files(self) -> int:
-        """Bad-row files in the lake (a run whose rows never all arrive went bad somewhere)."""
-        return sum(1 for _ in self.lake.list("bad/"))
+    def bad_rows(self) -> str:
+        """The lake's bad-row files and the start of the first (where a run's missing rows went)."""
+        names = list(self.lake.list("bad/"))
+        if not names:
+            return "no bad rows"
+        first = self.lake.read(names[0]).decode(errors="replace")
+        return f"{len(names)} bad-row files, the first {names[0]}: {first[:1500]}"
 
 
 class WarehouseWatcher(_Poller):
