@@ -74,8 +74,23 @@ class Run:
     processes_at_peak: int = 0
     peak_phase: str = ""  # sending, draining to the lake, or loading the warehouse
     warehouse_busy: int = 0  # warehouse polls that found the loader loading (and tried again 250 ms later)
-    lake_rows: int = 0
-    distinct_ids: int = 0
+    lake_rows: int = 0  # good rows, duplicates included
+    distinct_ids: int = 0  # distinct good event ids (when read)
+    bad_rows: int = 0  # valid events sent that ended as bad rows: a defect, printed with the first of them
+    first_bad_row: str = ""
+
+    @property
+    def duplicates(self) -> int:
+        return self.lake_rows - self.distinct_ids if self.distinct_ids else 0
+
+    def anomalies(self) -> str:
+        """Duplicate rows and bad rows, if any, as a note for the round's line."""
+        notes = []
+        if self.duplicates:
+            notes.append(f"{self.duplicates} duplicate good rows")
+        if self.bad_rows:
+            notes.append(f"{self.bad_rows} VALID EVENTS IN BAD ROWS, the first: {self.first_bad_row[:600]}")
+        return "; ".join(notes)
 
     @property
     def lake_rate(self) -> float:
@@ -138,28 +153,30 @@ def _warm_up(
 
 
 def _await_rows(
-    lake: LakeWatcher, warehouse: WarehouseWatcher | None, rows: int, timeout: float, alive: Callable[[], None]
+    lake: LakeWatcher, warehouse: WarehouseWatcher | None, events: int, timeout: float, alive: Callable[[], None]
 ) -> None:
+    """Wait until the lake accounts for `events` events, then (if given) until the warehouse lists every good file."""
+
     def lake_full() -> bool:
         alive()
-        return lake.rows >= rows
+        return lake.outcomes >= events
 
     try:
-        lake.wait_for(lake_full, timeout, f"{rows} rows in good Parquet")
+        lake.wait_for(lake_full, timeout, f"{events} events in the lake")
     except TimeoutError as e:
-        raise TimeoutError(f"{e} ({lake.rows} seen; {lake.bad_rows()})") from None
+        raise TimeoutError(f"{e} ({lake.outcomes} seen; first bad row: {lake.first_bad_row() or '-'})") from None
     if warehouse is not None:
-        files = set(lake.snapshot())
+        files = set(lake.good_files())
 
         def loaded() -> bool:
             alive()
-            return warehouse.loaded_rows(files) >= rows
+            return warehouse.loaded(files) >= len(files)
 
         try:
-            warehouse.wait_for(loaded, timeout, f"{rows} rows in the warehouse")
+            warehouse.wait_for(loaded, timeout, f"{len(files)} good files loaded into the warehouse")
         except TimeoutError as e:
             raise TimeoutError(
-                f"{e} ({warehouse.loaded_rows(files)} seen; {warehouse.busy} polls found the DuckDB file held: this"
+                f"{e} ({warehouse.loaded(files)} listed; {warehouse.busy} polls found the DuckDB file held: this"
                 " bench reads it between the loader's loads, read-only)"
             ) from None
 
@@ -169,7 +186,7 @@ def _latencies(
 ) -> tuple[list[float], list[float]]:
     """Per event: its file's first sighting in the lake (and in the warehouse manifest) minus its POST's 200."""
     to_lake, to_warehouse = [], []
-    for name, sighting in lake.snapshot().items():
+    for name, sighting in lake.good_files().items():
         loaded = warehouse.time_of(name) if warehouse is not None else None
         for eid in sighting.event_ids:
             acked = sent.acked[post_of(eid)]
@@ -212,8 +229,8 @@ def _drive(
                 return
             shown[0] = time.monotonic()
             print(
-                f"      ... {watch.rows:,} of {events:,} rows in good Parquet; RSS now {memory.last_kb / 1024:,.0f} MB,"
-                f" peak {memory.peak_kb / 1024:,.0f} MB",
+                f"      ... {watch.outcomes:,} of {events:,} events in the lake;"
+                f" RSS now {memory.last_kb / 1024:,.0f} MB, peak {memory.peak_kb / 1024:,.0f} MB",
                 flush=True,
             )
 
@@ -233,15 +250,13 @@ def _drive(
         if memory is not None:
             memory.phase = "loading the warehouse"
         _await_rows(watch, warehouse, events, timeout, waiting)
-        run = Run(name, events, sent.started, watch.time_of_row(events))
+        run = _outcome(name, events, sent.started, watch)
         if warehouse is not None:
-            loaded = [warehouse.time_of(f) for f in watch.snapshot()]
+            loaded = [warehouse.time_of(f) for f in watch.good_files()]
             run.warehouse_done = max(t for t in loaded if t is not None)
             run.warehouse_busy = warehouse.busy
-        run.lake_rows = watch.rows
         if ids:
             run.lake_latency, run.warehouse_latency = _latencies(watch, warehouse, sent)
-            run.distinct_ids = len(watch.arrivals())
         if memory is not None:
             run.peak_rss_mb = memory.peak_kb / 1024
             run.processes_at_peak = memory.peak_processes
@@ -250,6 +265,14 @@ def _drive(
     finally:
         for poller in pollers:
             poller.stop()
+
+
+def _outcome(name: str, events: int, started: float, watch: LakeWatcher) -> Run:
+    """A run's figures from its lake watcher: when it was complete, its rows, duplicates and bad rows."""
+    run = Run(name, events, started, watch.time_complete(events), lake_rows=watch.good_rows, bad_rows=watch.bad_rows)
+    run.distinct_ids = len(watch.distinct)
+    run.first_bad_row = watch.first_bad_row()
+    return run
 
 
 def measure_embedded(
@@ -319,9 +342,7 @@ def measure_enrich_alone(root: Path, registry: Path, events: int) -> Run:
         publisher.publish(records)  # all in one transaction: nothing is visible to enrich before the clock starts
         started = time.monotonic()
         _await_rows(watch, None, events, 300.0 + events / 250, enrich.command.check_running)
-        run = Run("enrich alone", events, started, watch.time_of_row(events), lake_rows=watch.rows)
-        run.distinct_ids = len(watch.arrivals())
-        return run
+        return _outcome("enrich alone", events, started, watch)
     finally:
         publisher.close()
         watch.stop()
@@ -341,6 +362,12 @@ def measure_distributed(stack: Distributed, events: int, *, rate: float | None =
         alive=stack.check_running,
         lake_interval=0.1,  # each poll lists the bucket over HTTP
     )
+
+
+def _note(run: Run) -> None:
+    """Print a run's duplicates and bad rows, if any (at-least-once allows the first; the second is a defect)."""
+    if run.anomalies():
+        print(f"      note ({run.name}): {run.anomalies()}", flush=True)
 
 
 def _p(values: list[float], q: float) -> float:
@@ -365,6 +392,7 @@ def _throughput(root: Path, registry: Path, events: int, rounds: int) -> tuple[l
             f"   round {i + 1}: enrich alone (1 worker, 1 core) {base.lake_rate:8,.0f} events/s to good Parquet",
             flush=True,
         )
+        _note(base)
         up = measure_embedded(root / f"up-{i}", registry, events)
         embedded.append(up)
         print(
@@ -373,6 +401,7 @@ def _throughput(root: Path, registry: Path, events: int, rounds: int) -> tuple[l
             f" {up.warehouse_busy} warehouse polls found the loader loading)",
             flush=True,
         )
+        _note(up)
         shutil.rmtree(root / f"enrich-{i}", ignore_errors=True)
         shutil.rmtree(root / f"up-{i}", ignore_errors=True)
     return baseline, embedded
@@ -397,6 +426,7 @@ def _record_throughput(baseline: list[Run], embedded: list[Run]) -> float:
 
 
 def _record_freshness(run: Run, label: str, lake_target: float | None, warehouse_target: float | None) -> None:
+    _note(run)
     print(f"   {label} freshness over {run.events:,} events, from each POST's 200:")
     print(f"      to good Parquet:  {_freshness_line(run.lake_latency)}")
     print(f"      to the warehouse: {_freshness_line(run.warehouse_latency)}")
@@ -424,6 +454,7 @@ def _distributed(root: Path, registry: Path, events: int, *, rounds: int, embedd
                 f"to the warehouse ({run.warehouse_busy} warehouse polls found the loader loading)",
                 flush=True,
             )
+            _note(run)
         lake, low, high = _spread([r.lake_rate for r in runs])
         warehouse, wh_low, wh_high = _spread([r.warehouse_rate or math.nan for r in runs])
         print(f"   distributed / embedded (median rates to good Parquet): {lake / embedded_rate:.2f}x")
@@ -441,6 +472,7 @@ def _distributed(root: Path, registry: Path, events: int, *, rounds: int, embedd
 def _memory(root: Path, registry: Path, events: int) -> None:
     print(f"   memory: {events:,} events through eventkit up; RSS of it and its children every 100 ms", flush=True)
     run = measure_embedded(root / "up-memory", registry, events, memory=True, ids=False)
+    _note(run)
     peak = run.peak_rss_mb or math.nan
     print(
         f"   peak RSS {peak:,.0f} MB ({run.processes_at_peak} processes, {run.peak_phase}) for {run.events:,} events"

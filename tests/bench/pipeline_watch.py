@@ -29,15 +29,17 @@ from core.lake import Lake, local_path
 __all__ = ["LakeWatcher", "MemorySampler", "WarehouseWatcher", "session_members"]
 
 GOOD = "good/"
+BAD = "bad/"
 
 
 @dataclass
 class Sighting:
-    """A good file: when it was first seen, its rows, and its event ids (when the watcher reads them)."""
+    """A lake file: when it was first seen, its rows, its event ids (when read); `bad`: a bad-row file (JSON lines)."""
 
     seen: float
     rows: int
     event_ids: list[str] = field(default_factory=list)
+    bad: bool = False
 
 
 class _Poller:
@@ -82,84 +84,110 @@ class _Poller:
 
 
 class LakeWatcher(_Poller):
-    """Polls a lake's good/ Parquet files; `ids=True` also reads each file's event ids (freshness needs them)."""
+    """Polls a lake's good Parquet files and bad-row files; `ids=True` also reads each good file's event ids.
+
+    An event sent ends as a good row or in a bad row (a valid event in a bad row is a defect the bench
+    reports); a good row may come twice (at-least-once delivery). So a run is complete when its
+    distinct good event ids (or, without ids, its good rows) and its bad rows add up to the events sent.
+    """
 
     def __init__(self, lake: Lake, *, ids: bool, interval: float = 0.05) -> None:
         super().__init__(interval)
         self.lake = lake
         self.ids = ids
         self.files: dict[str, Sighting] = {}
-        self.rows = 0
-        self.ignored: set[str] = set()  # files present before `ignore_present()` (a warm-up's)
+        self.ignored: set[str] = set()  # files of earlier runs and of the warm-up
+        self.good_rows = 0
+        self.bad_rows = 0
+        self.distinct: set[str] = set()
+
+    def _names(self) -> list[str]:
+        good = [n for n in self.lake.list(GOOD) if n.endswith(".parquet")]
+        return good + list(self.lake.list(BAD))
 
     def ignore_existing(self) -> None:
         """Leave the files in the lake now (earlier runs') out of every figure; call before `start`."""
-        names = {n for n in self.lake.list(GOOD) if n.endswith(".parquet")}
+        names = set(self._names())
         with self._lock:
             self.ignored |= names
 
-    def ignore_present(self) -> int:
-        """Leave the files seen so far (a warm-up's) out of every figure from now on; returns their rows."""
+    def ignore_present(self) -> None:
+        """Leave the files seen so far (a warm-up's) out of every figure from now on."""
         with self._lock:
             self.ignored |= set(self.files)
-            rows = sum(s.rows for s in self.files.values())
             self.files.clear()
-            self.rows = 0
-        return rows
+            self.good_rows = self.bad_rows = 0
+            self.distinct.clear()
+
+    @property
+    def outcomes(self) -> int:
+        """Events accounted for: distinct good ids (good rows without ids) plus bad rows."""
+        return (len(self.distinct) if self.ids else self.good_rows) + self.bad_rows
 
     def poll(self) -> None:
-        names = [n for n in self.lake.list(GOOD) if n.endswith(".parquet")]
+        names = self._names()
         now = time.monotonic()
         for name in names:
             with self._lock:
                 if name in self.files or name in self.ignored:
                     continue
-            sighting = Sighting(now, *self._read(name))
+            sighting = self._read(name, now)
             with self._lock:
-                if name not in self.files and name not in self.ignored:
-                    self.files[name] = sighting
-                    self.rows += sighting.rows
+                if name in self.files or name in self.ignored:
+                    continue
+                self.files[name] = sighting
+                if sighting.bad:
+                    self.bad_rows += sighting.rows
+                else:
+                    self.good_rows += sighting.rows
+                    self.distinct.update(sighting.event_ids)
 
-    def _read(self, name: str) -> tuple[int, list[str]]:
+    def _read(self, name: str, now: float) -> Sighting:
+        if name.startswith(BAD):
+            return Sighting(now, sum(1 for line in self.lake.read(name).splitlines() if line.strip()), bad=True)
         path = local_path(self.lake, name)
         source: str | pa.BufferReader = str(path) if path is not None else pa.BufferReader(self.lake.read(name))
         if not self.ids:
-            return pq.read_metadata(source).num_rows, []
-        ids = pq.read_table(source, columns=["event_id"]).column(0).to_pylist()
-        return len(ids), [str(i) for i in ids]
+            return Sighting(now, pq.read_metadata(source).num_rows)
+        ids = [str(i) for i in pq.read_table(source, columns=["event_id"]).column(0).to_pylist()]
+        return Sighting(now, len(ids), ids)
 
-    def snapshot(self) -> dict[str, Sighting]:
-        """The files seen so far (not the ignored ones), by name."""
+    def good_files(self) -> dict[str, Sighting]:
+        """The good files seen so far (not the ignored ones), by name."""
         with self._lock:
-            return dict(self.files)
+            return {name: s for name, s in self.files.items() if not s.bad}
 
     def arrivals(self) -> dict[str, float]:
         """Each event id seen → when its file was first seen (the earliest, should an id land twice)."""
         out: dict[str, float] = {}
-        with self._lock:
-            for sighting in self.files.values():
-                for eid in sighting.event_ids:
-                    if eid not in out or sighting.seen < out[eid]:
-                        out[eid] = sighting.seen
+        for sighting in self.good_files().values():
+            for eid in sighting.event_ids:
+                if eid not in out or sighting.seen < out[eid]:
+                    out[eid] = sighting.seen
         return out
 
-    def time_of_row(self, count: int) -> float:
-        """When the lake first held `count` rows (not counting ignored files)."""
+    def time_complete(self, events: int) -> float:
+        """When the lake first accounted for `events` events (see the class docstring)."""
         with self._lock:
-            total = 0
-            for sighting in sorted(self.files.values(), key=lambda s: s.seen):
+            sightings = sorted(self.files.values(), key=lambda s: s.seen)
+        seen: set[str] = set()
+        total = 0
+        for sighting in sightings:
+            if sighting.bad or not self.ids:
                 total += sighting.rows
-                if total >= count:
-                    return sighting.seen
-        raise ValueError(f"the lake never held {count} rows ({total})")
+            else:
+                seen.update(sighting.event_ids)
+            if total + len(seen) >= events:
+                return sighting.seen
+        raise ValueError(f"the lake never accounted for {events} events ({total + len(seen)})")
 
-    def bad_rows(self) -> str:
-        """The lake's bad-row files and the start of the first (where a run's missing rows went)."""
-        names = list(self.lake.list("bad/"))
-        if not names:
-            return "no bad rows"
-        first = self.lake.read(names[0]).decode(errors="replace")
-        return f"{len(names)} bad-row files, the first {names[0]}: {first[:1500]}"
+    def first_bad_row(self) -> str:
+        """The start of the first bad row seen in this run ("" if none)."""
+        with self._lock:
+            bad = sorted((s.seen, name) for name, s in self.files.items() if s.bad)
+        if not bad:
+            return ""
+        return self.lake.read(bad[0][1]).decode(errors="replace")[:1500]
 
 
 class WarehouseWatcher(_Poller):
@@ -192,9 +220,10 @@ class WarehouseWatcher(_Poller):
             for name, rows in listed:
                 self.files.setdefault(str(name), (now, int(rows)))
 
-    def loaded_rows(self, files: set[str]) -> int:
+    def loaded(self, files: set[str]) -> int:
+        """How many of `files` the manifest lists."""
         with self._lock:
-            return sum(rows for name, (_, rows) in self.files.items() if name in files)
+            return sum(1 for name in files if name in self.files)
 
     def time_of(self, file: str) -> float | None:
         with self._lock:
