@@ -18,7 +18,7 @@ must reach the lake (and the warehouse) before the clock starts:
 3. Distributed (BENCH_PIPELINE_DISTRIBUTED_ROUNDS, 2; 0 skips it): collector → Pub/Sub emulator →
    `eventkit enrich --workers 2` → fake-gcs-server lake → `eventkit load --watch 2` into DuckDB; the same
    throughput and freshness figures (freshness at half its own median rate), as ratios to the embedded
-   figures of this run.
+   figures of this run. BENCH_PIPELINE_DISTRIBUTED_BATCH sets enrich's `--batch-size` (default: eventkit's).
 4. Memory: peak summed RSS of `up` and all its descendants (/proc, every 100 ms) while
    BENCH_PIPELINE_MEMORY_EVENTS (1,000,000) events pass through it to the warehouse.
 
@@ -52,6 +52,7 @@ from tests.bench.pipeline_watch import LakeWatcher, MemorySampler, WarehouseWatc
 __all__ = ["Run", "main", "measure_distributed", "measure_embedded", "measure_enrich_alone"]
 
 RSS_TARGET_MB = 600
+STALL_S = 120.0  # a run whose lake gains nothing for this long has stalled
 
 
 def _env_int(name: str, default: int) -> int:
@@ -157,8 +158,14 @@ def _await_rows(
 ) -> None:
     """Wait until the lake accounts for `events` events, then (if given) until the warehouse lists every good file."""
 
+    progress = [lake.outcomes, time.monotonic()]
+
     def lake_full() -> bool:
         alive()
+        if lake.outcomes != progress[0]:
+            progress[:] = [lake.outcomes, time.monotonic()]
+        elif time.monotonic() - progress[1] > STALL_S:
+            raise TimeoutError(f"no new event in the lake for {STALL_S:.0f} s ({lake.outcomes} of {events})")
         return lake.outcomes >= events
 
     try:
@@ -441,32 +448,49 @@ def _record_freshness(run: Run, label: str, lake_target: float | None, warehouse
 
 
 def _distributed(root: Path, registry: Path, events: int, *, rounds: int, embedded_rate: float, paced: int) -> None:
-    """Rounds of `events` through the distributed stack, then `paced` events at half its median rate."""
-    print("   distributed: collector -> Pub/Sub emulator -> enrich --workers 2 -> fake-gcs lake -> load --watch 2")
-    stack = Distributed(root / "distributed", registry)
+    """Rounds of `events` through the distributed stack, then `paced` events at half its median rate.
+
+    A stack that stalls (a run not complete in time) is reported with what its processes last warned
+    about, and the bench goes on to the memory figure."""
+    batch = _env_int("BENCH_PIPELINE_DISTRIBUTED_BATCH", 0) or None
+    shown = "" if batch is None else f" --batch-size {batch}"
+    print(
+        f"   distributed: collector -> Pub/Sub emulator -> enrich --workers 2{shown} -> fake-gcs lake -> load --watch 2"
+    )
+    stack = Distributed(root / "distributed", registry, batch_size=batch)
     try:
-        runs = []
-        for i in range(rounds):
-            run = measure_distributed(stack, events)
-            runs.append(run)
-            print(
-                f"   round {i + 1}: {run.lake_rate:8,.0f} events/s to the lake, {run.warehouse_rate or math.nan:8,.0f} "
-                f"to the warehouse ({run.warehouse_busy} warehouse polls found the loader loading)",
-                flush=True,
-            )
-            _note(run)
-        lake, low, high = _spread([r.lake_rate for r in runs])
-        warehouse, wh_low, wh_high = _spread([r.warehouse_rate or math.nan for r in runs])
-        print(f"   distributed / embedded (median rates to good Parquet): {lake / embedded_rate:.2f}x")
-        summary.record(
-            summary.Figure("distributed: POSTs -> lake", lake, "ev/s", low, high, embedded_rate, "up (this run)")
-        )
-        summary.record(summary.Figure("distributed: POSTs -> warehouse", warehouse, "ev/s", wh_low, wh_high))
-        fresh = measure_distributed(stack, paced, rate=lake / 2)
-        print(f"   distributed paced at {lake / 2:,.0f} events/s (half its median):")
-        _record_freshness(fresh, "distributed", None, None)
+        _distributed_runs(stack, events, rounds=rounds, embedded_rate=embedded_rate, paced=paced)
+    except (TimeoutError, RuntimeError) as e:
+        print(f"   distributed: FAILED: {str(e)[:600]}")
+        for line in stack.last_warnings():
+            print(f"      {line}")
+        summary.record(summary.Figure("distributed: POSTs -> lake (FAILED)", math.nan, "ev/s"))
     finally:
         stack.stop()
+
+
+def _distributed_runs(stack: Distributed, events: int, *, rounds: int, embedded_rate: float, paced: int) -> None:
+    """Throughput rounds, then freshness at half the median rate, on a running distributed stack."""
+    runs = []
+    for i in range(rounds):
+        run = measure_distributed(stack, events)
+        runs.append(run)
+        print(
+            f"   round {i + 1}: {run.lake_rate:8,.0f} events/s to the lake, {run.warehouse_rate or math.nan:8,.0f} "
+            f"to the warehouse ({run.warehouse_busy} warehouse polls found the loader loading)",
+            flush=True,
+        )
+        _note(run)
+    lake, low, high = _spread([r.lake_rate for r in runs])
+    warehouse, wh_low, wh_high = _spread([r.warehouse_rate or math.nan for r in runs])
+    print(f"   distributed / embedded (median rates to good Parquet): {lake / embedded_rate:.2f}x")
+    summary.record(
+        summary.Figure("distributed: POSTs -> lake", lake, "ev/s", low, high, embedded_rate, "up (this run)")
+    )
+    summary.record(summary.Figure("distributed: POSTs -> warehouse", warehouse, "ev/s", wh_low, wh_high))
+    fresh = measure_distributed(stack, paced, rate=lake / 2)
+    print(f"   distributed paced at {lake / 2:,.0f} events/s (half its median):")
+    _record_freshness(fresh, "distributed", None, None)
 
 
 def _memory(root: Path, registry: Path, events: int) -> None:

@@ -161,12 +161,13 @@ class EnrichAlone:
 class Distributed:
     """The cloud shape on emulators, all started here: collector, Pub/Sub, 2 enrich workers, GCS lake, loader."""
 
-    def __init__(self, root: Path, registry: Path) -> None:
+    def __init__(self, root: Path, registry: Path, *, batch_size: int | None = None) -> None:
         from tests.services.gcs import FakeGcs
         from tests.services.pubsub import PubSubEmulator
 
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
+        self.batch_size = batch_size  # enrich's --batch-size (None: eventkit's default)
         self.commands: list[EventkitCommand] = []
         self.pubsub = PubSubEmulator(data_dir=root / "pubsub")
         self.gcs = FakeGcs()
@@ -196,6 +197,8 @@ class Distributed:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         enrich = ["enrich", "--raw", raw, "--lake", self.lake_url, "--registry", reg, "--workers", "2"]
+        if self.batch_size is not None:
+            enrich += ["--batch-size", str(self.batch_size)]
         self._run([*enrich, "--max-age", CUT_AGE_S], "enrich")
         warehouse = f"duckdb://{self.warehouse.as_posix()}"
         self._run(
@@ -213,6 +216,15 @@ class Distributed:
     def check_running(self) -> None:
         for command in self.commands:
             command.check_running()
+
+    def last_warnings(self) -> list[str]:
+        """The last warning or error each process logged (what a stalled stack was saying)."""
+        found = []
+        for command in self.commands:
+            lines = [line for line in command.tail().splitlines() if '"warning"' in line or '"error"' in line]
+            if lines:
+                found.append(f"{command.log.stem}: {lines[-1][:400]}")
+        return found
 
     def lake(self) -> Lake:
         from core.lake import open_lake
