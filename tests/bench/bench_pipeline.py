@@ -74,6 +74,8 @@ class Run:
     peak_rss_mb: float | None = None
     processes_at_peak: int = 0
     peak_phase: str = ""  # sending, draining to the lake, or loading the warehouse
+    peak_anon_mb: float = 0.0  # of the peak: anonymous memory (heaps) ...
+    peak_file_mb: float = 0.0  # ... and file-backed or shared pages (mapped files, code)
     warehouse_busy: int = 0  # warehouse polls that found the loader loading (and tried again 250 ms later)
     lake_rows: int = 0  # good rows, duplicates included
     distinct_ids: int = 0  # distinct good event ids (when read)
@@ -268,6 +270,7 @@ def _drive(
             run.peak_rss_mb = memory.peak_kb / 1024
             run.processes_at_peak = memory.peak_processes
             run.peak_phase = memory.peak_phase
+            run.peak_anon_mb, run.peak_file_mb = memory.peak_anon_kb / 1024, memory.peak_file_kb / 1024
         return run
     finally:
         for poller in pollers:
@@ -502,6 +505,7 @@ def _memory(root: Path, registry: Path, events: int) -> None:
         f"   peak RSS {peak:,.0f} MB ({run.processes_at_peak} processes, {run.peak_phase}) for {run.events:,} events"
         f" at {run.lake_rate:,.0f} events/s to good Parquet  (target <= {RSS_TARGET_MB} MB)"
     )
+    print(f"      of the peak: {run.peak_anon_mb:,.0f} MB anonymous (heaps), {run.peak_file_mb:,.0f} MB file-backed")
     name = f"up peak RSS, {run.events:,} events"
     summary.record(summary.Figure(name, peak, "MB", target=RSS_TARGET_MB, higher_is_better=False))
 

@@ -267,6 +267,8 @@ class MemorySampler(_Poller):
         self.peak_processes = 0
         self.phase = "warm-up"  # what the bench is doing (set by it), kept with the peak
         self.peak_phase = ""
+        self.peak_anon_kb = 0  # at the peak: anonymous memory (heaps) and file-backed pages (mapped files, code)
+        self.peak_file_kb = 0
         self.samples = 0
         self.last_kb = 0
 
@@ -277,3 +279,5 @@ class MemorySampler(_Poller):
         self.last_kb = total
         if total > self.peak_kb:
             self.peak_kb, self.peak_processes, self.peak_phase = total, len(members), self.phase
+            self.peak_anon_kb = sum(_status_kb(pid, "RssAnon:") for pid in members)
+            self.peak_file_kb = sum(_status_kb(pid, "RssFile:") + _status_kb(pid, "RssShmem:") for pid in members)
