@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from loader.destinations.bigquery import _staging_type, bigquery_client
 from loader.load import Loader
+from tests.bench import summary
 from tests.bench.bench_loader import _good_lake
 from tests.services.bigquery import PROJECT, BigQueryEmulator
 
@@ -88,6 +89,19 @@ def main() -> None:
             rates.append((rows / bare_s, rows / load_s))
         bare_rate = statistics.median(r[0] for r in rates)
         load_rate = statistics.median(r[1] for r in rates)
+        loads = [r[1] for r in rates]
+        summary.record(
+            summary.Figure(
+                "load into BigQuery (bqemulator)",
+                load_rate,
+                "rows/s",
+                min(loads),
+                max(loads),
+                bare_rate,
+                "bare load jobs",
+                target=0.2,
+            )
+        )
         print(f"   {rows} rows in {FILES} files per round, {ROUNDS} interleaved rounds, bqemulator 1.4.0")
         print(f"   baseline: a bare load job per file: {bare_rate:,.0f} rows/s (median)")
         print(f"   eventkit load (stage + typed columns + MERGE + manifest): {load_rate:,.0f} rows/s (median)")

@@ -376,6 +376,16 @@ def main() -> None:
     worst_p99 = max(r["p99_ms"] for r in single_rounds)
     ratios = sorted(s["rps"] / b["rps"] for s, b in zip(single_rounds, baseline_rounds, strict=True) if b["rps"])
     ratio = ratios[len(ratios) // 2] if ratios else 0.0
+    summary.record(
+        summary.Figure(
+            "collector 1-event POSTs",
+            single["rps"],
+            "req/s",
+            baseline=baseline["rps"],
+            baseline_name="bare ASGI",
+            target=0.35,
+        )
+    )
     print(
         f"   {CONNECTIONS} connections; {ROUNDS} alternating rounds of {MEASURE_S:.0f} s (+{WARMUP_S:.1f} s warm-up), "
         "medians; server on core 0, load generator on core 1"

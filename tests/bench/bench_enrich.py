@@ -13,8 +13,10 @@ Both baselines put every tracker parameter into its atomic column, so they seria
 with the populated columns, and a floor writing 6 of them (as before 2026-11-26) measured 10.6 us/event
 of serialisation against 19 us for the real events.
 
-Targets: ours >= 0.6x (a) and >= 6x (b); 2 worker processes >= 1.8x one; and the end-to-end freshness
-p99 (collector 200 -> event visible in a good Parquet file) of `eventkit up`.
+Ours/(a) and ours/(b) are information, with no target (issue 20 retired the per-stage targets that only
+instruction-shaving could meet; what counts is the whole pipeline, tests/bench/bench_pipeline.py).
+Targets: 2 worker processes >= 1.8x one; and the freshness p99 (collector 200 -> event visible in a good
+Parquet file) of `eventkit up` for single events sent one at a time.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from enrich.outputs.lake_writer import LakeWriter
 from enrich.outputs.rolling import CutPolicy
 from enrich.pii_event import PiiEvent
 from enrich.tracker_protocol import BOOLEAN_PARAMETERS
+from tests.bench import summary
 from tests.enrich.event_mix import raw_mix, registry_chain, write_acme_registry
 
 ROUNDS = 60  # x (16 captured tracker requests = 33 events, + 1 invalid-mix round of 10 records = 14 events every 4th)
@@ -476,8 +479,11 @@ def main() -> None:
     )
     a, b, ours = rates["a"], rates["b"], rates["ours"]
     print(f"   ours  {ours:9.0f} events/s per core (raw records in memory -> committed Parquet, best round)")
-    print(f"   (a)   {a:9.0f} events/s decode-only floor    ours/(a) = {ours / a:.2f}x  (target >= 0.6x)")
-    print(f"   (b)   {b:9.0f} events/s stdlib + jsonschema  ours/(b) = {ours / b:.2f}x  (target >= 6x)")
+    print(f"   (a)   {a:9.0f} events/s decode-only floor    ours/(a) = {ours / a:.2f}x  (information)")
+    print(f"   (b)   {b:9.0f} events/s stdlib + jsonschema  ours/(b) = {ours / b:.2f}x  (information)")
+    unit = "ev/s/core"
+    summary.record(summary.Figure("enrich vs decode-only floor", ours, unit, baseline=a, baseline_name="floor (a)"))
+    summary.record(summary.Figure("enrich vs stdlib+jsonschema", ours, unit, baseline=b, baseline_name="naive (b)"))
     for base in ("a", "b"):
         median, low, high = rates.paired("ours", base)
         rounds = len(rates.rounds[base])
@@ -487,6 +493,9 @@ def main() -> None:
     one, two = max(runs[0][0], runs[2][0]), max(runs[1][0], runs[3][0])
     one_cpu, two_cpu = max(runs[0][1], runs[2][1]), max(runs[1][1], runs[3][1])
     load = os.getloadavg()[0]
+    summary.record(
+        summary.Figure("enrich, 2 worker processes", two, "ev/s", baseline=one, baseline_name="1 worker", target=1.8)
+    )
     print(f"   1 worker {one:9.0f} events/s, 2 workers {two:9.0f} events/s: {two / one:.2f}x  (target >= 1.8x)")
     print(
         f"   (wall-clock throughput; load average {load:.1f} on {os.cpu_count()} cores while measuring; per CPU-second"
@@ -497,6 +506,9 @@ def main() -> None:
         print(
             f"   eventkit up freshness over {len(lat)} events: p50 {statistics.median(lat):.2f} s, "
             f"p99 {_p(lat, 0.99):.2f} s, max {lat[-1]:.2f} s  (target p99 <= 2 s)"
+        )
+        summary.record(
+            summary.Figure("up freshness p99, 1 GET / 20 ms", _p(lat, 0.99), "s", target=2.0, higher_is_better=False)
         )
     else:
         print("   eventkit up freshness: no event became visible")

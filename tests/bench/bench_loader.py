@@ -31,6 +31,7 @@ from loader.load import Loader
 from loader.replay import Replayer
 from loader.selection import read_bad_rows
 from registry.validation import Validator
+from tests.bench import summary
 from tests.loader.pipeline import CASES, Pipeline, get_payload, self_describing_event
 
 FILES = 20
@@ -93,6 +94,16 @@ def bench_load(root: Path) -> None:
     print(f"   baseline INSERT…SELECT read_parquet: {rows / baseline_s:,.0f} rows/s")
     print(f"   eventkit load (typed + dedup + manifest): {rows / load_s:,.0f} rows/s per core")
     print(f"   ratio load / baseline: {baseline_s / load_s:.2f}x  (target >= 0.5x)")
+    summary.record(
+        summary.Figure(
+            "load into DuckDB",
+            rows / load_s,
+            "rows/s",
+            baseline=rows / baseline_s,
+            baseline_name="INSERT...SELECT",
+            target=0.5,
+        )
+    )
     print(f"   rerun with nothing new: {rerun_s * 1000:.0f} ms")
 
 
@@ -126,6 +137,11 @@ def bench_replay(root: Path) -> None:
     print(f"   baseline enrich of the same raw records: {BAD_ROWS / baseline_s:,.0f} rows/s")
     print(f"   eventkit replay: {BAD_ROWS / replay_s:,.0f} rows/s")
     print(f"   ratio replay / enrich: {baseline_s / replay_s:.2f}x")
+    summary.record(
+        summary.Figure(
+            "replay", BAD_ROWS / replay_s, "rows/s", baseline=BAD_ROWS / baseline_s, baseline_name="enrich alone"
+        )
+    )
 
 
 def main() -> None:

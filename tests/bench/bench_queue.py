@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 from core.queue.sqlite import SQLitePublisher, SQLiteSubscriber
+from tests.bench import summary
 from tests.bench.bench_collector import CONNECTIONS
 
 PUBLISHERS = CONNECTIONS  # the headline: the collector benchmark's concurrency (see the module docstring)
@@ -206,6 +207,18 @@ def main() -> None:
             f"     event-loop tasks, group commit             {task:10,.0f} msg/s   {_ratios(tasks, baseline)}"
             f"   {us['tasks']:5.1f} us CPU/msg   ({statistics.median(per_txn_tasks):.1f} messages per fsync,"
             " target >= 10x; the collector's path)"
+        )
+        summary.record(
+            summary.Figure(
+                "queue publish, group commit",
+                task,
+                "msg/s",
+                min(tasks),
+                max(tasks),
+                base,
+                "1 commit per message",
+                target=10.0,
+            )
         )
         print("   the same, event-loop tasks against the baseline, by number of concurrent publishers:")
         for n, (sweep_base, sweep_tasks, sweep_txn) in sorted(
