@@ -248,17 +248,36 @@ def test_outside_a_budget_one_match_stops_at_its_own_cap() -> None:
     assert time.perf_counter() - started < 1.0
 
 
+def _spend_cpu(seconds: float) -> None:
+    started = time.thread_time()
+    while time.thread_time() - started < seconds:
+        pass
+
+
 def test_budget_checks_are_scoped_to_their_block() -> None:
     """check_budget raises only inside a spent budget; outside any block it never does."""
     check_budget()
     with validation_budget(0.001):
-        time.sleep(0.01)
+        _spend_cpu(0.01)
         with pytest.raises(BudgetExceeded):
             check_budget()
     check_budget()
     with validation_budget(0):  # 0 disables the budget
-        time.sleep(0.01)
+        _spend_cpu(0.01)
         check_budget()
+
+
+def test_the_budget_counts_cpu_time_not_waiting() -> None:
+    """Time an event's validation spends waiting (for a core, the GIL, here a sleep) is not charged to it: on a
+    loaded machine a valid event must not become a bad row; the CPU it uses is charged."""
+    with validation_budget(0.02):
+        time.sleep(0.1)  # five budgets of wall time, no CPU
+        check_budget()
+        backreference = matcher(r"(a|b)\1")  # RE2 cannot: a `regex` match, timed by what is left of the budget
+        assert backreference.engine == "regex" and backreference.search("abb") and not backreference.search("ab")
+        _spend_cpu(0.03)
+        with pytest.raises(BudgetExceeded):
+            check_budget()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
