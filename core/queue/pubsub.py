@@ -29,18 +29,22 @@ message id seen by this subscriber object (a lower bound: it restarts at 1 in a 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+import grpc
 from google.api_core import exceptions as google_errors
 from google.api_core import retry as google_retry
 from google.auth import exceptions as auth_errors
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import PubsubMessage, PullResponse
 from google.pubsub_v1.services.publisher.client import PublisherClient as _GapicPublisherClient
+from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
+from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
 
 from core.errors import ConfigError, QueueUnavailable
 from core.queue.port import Delivery
@@ -76,7 +80,18 @@ def _bounded_retry(timeout: float) -> google_retry.Retry:
     return google_retry.Retry(initial=0.05, maximum=1.0, multiplier=2.0, predicate=_TRANSIENT, timeout=timeout)
 
 
+# No cap on message size, as the library's own channel to Pub/Sub has: its channel to the emulator keeps gRPC's
+# 4 MB default, and one pull of 500 tracker POSTs of 50 events (~65 KB each) is ~30 MB. Over the cap every pull
+# failed with ResourceExhausted and enrich retried forever without advancing.
+_CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+
+
 def _client(factory: Callable[..., _T], **kwargs: Any) -> _T:
+    emulator = os.environ.get("PUBSUB_EMULATOR_HOST")
+    if emulator and "transport" not in kwargs:
+        channel = grpc.insecure_channel(emulator, options=_CHANNEL_OPTIONS)
+        transport = SubscriberGrpcTransport if factory is pubsub_v1.SubscriberClient else PublisherGrpcTransport
+        kwargs["transport"] = transport(channel=channel)
     try:
         return factory(**kwargs)
     except auth_errors.DefaultCredentialsError as exc:

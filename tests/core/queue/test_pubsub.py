@@ -222,3 +222,19 @@ def test_next_batch_is_pulled_while_the_caller_works(pubsub_emulator: PubSubEmul
     assert sorted(d.data for d in first + second + rest) == sorted(sent)
     subscriber.ack([d.ack_id for d in first + second + rest])
     subscriber.close()
+
+
+def test_a_pull_of_large_records_over_grpc_default_message_size_succeeds(pubsub_project: str) -> None:
+    """Tracker POSTs of 50 events make ~65 KB records: a 500-message pull of them (over gRPC's default 4 MB
+    message limit) delivers every record instead of failing forever with ResourceExhausted."""
+    subscriber = PubSubSubscriber(pubsub_project, "large", "large-enrich")
+    subscriber.check()
+    publisher = PubSubPublisher(pubsub_project, "large")
+    sent = [bytes([n % 256]) * 65_000 + str(n).encode() for n in range(120)]  # 7.8 MB in all
+    for start in range(0, len(sent), 40):
+        publisher.publish(sent[start : start + 40])
+    publisher.close()
+    deliveries = drain(subscriber, len(sent), batch=500)
+    assert sorted(d.data for d in deliveries) == sorted(sent)
+    subscriber.ack([d.ack_id for d in deliveries])
+    subscriber.close()
