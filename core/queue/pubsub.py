@@ -36,7 +36,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import grpc
+import grpc  # type: ignore[import-untyped]  # no stubs installed; one call
 from google.api_core import exceptions as google_errors
 from google.api_core import retry as google_retry
 from google.auth import exceptions as auth_errors
