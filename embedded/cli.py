@@ -45,7 +45,10 @@ def serve(options: UpOptions, log_level: str = "warning") -> None:
 
     from core.errors import ConfigError
     from core.listening import bind_listening_socket
+    from core.memory_tuning import tune_memory
     from embedded.up import build_up
+
+    tune_memory()
 
     try:
         # Bound before anything is announced: a port in use is the error, not a banner then a traceback.

@@ -28,6 +28,8 @@ from enrich.cli import EnrichOptions
 
 __all__ = ["UpLoaderOptions", "UpWorkerOptions", "enrich_child", "loader_child"]
 
+LOADER_MEMORY_MB = 200  # the continuous loader's DuckDB memory cap (loader_child)
+
 
 @dataclass(frozen=True, slots=True)
 class UpWorkerOptions:
@@ -58,7 +60,10 @@ def _join(locks: tuple[tuple[Path, str], ...]) -> list[ProcessLock]:
 
 def enrich_child(options: UpWorkerOptions, index: int) -> None:
     """One enrich worker process of `eventkit up` (see the module docstring)."""
+    from core.memory_tuning import tune_memory
     from core.telemetry import configure_logging
+
+    tune_memory()
     from embedded.micro_records import MicroListener
     from embedded.micro_store import MicroStore
     from enrich.cli import build_worker, run_until_signalled
@@ -83,8 +88,11 @@ def enrich_child(options: UpWorkerOptions, index: int) -> None:
 
 def loader_child(options: UpLoaderOptions) -> None:
     """The continuous loader process of `eventkit up`: a load round every 2 s until SIGTERM/SIGINT."""
+    from core.memory_tuning import tune_memory
     from core.supervise import child_ready
     from core.telemetry import configure_logging
+
+    tune_memory()
     from loader.load import continuous_loader
 
     configure_logging(options.log_level, options.log_json)
@@ -96,7 +104,9 @@ def loader_child(options: UpLoaderOptions) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    load = continuous_loader(options.lake_url, options.warehouse_url, options.registry)
+    # The loader shares the machine with the enrich workers, and DuckDB's default memory cap is 80% of it: a
+    # 200 MB cap (loads spill past it) measured the loader's peak RSS ~390 -> ~270 MB on 2,000 POSTs of 50 events.
+    load = continuous_loader(options.lake_url, options.warehouse_url, options.registry, memory_mb=LOADER_MEMORY_MB)
     child_ready()
     try:
         load(stop)

@@ -153,8 +153,11 @@ def build_worker(
 
 def _worker_main(options: EnrichOptions, index: int) -> None:
     """Entry point of one worker process: run until SIGTERM/SIGINT, then flush and ack."""
+    from core.memory_tuning import tune_memory
     from core.telemetry import configure_logging
     from enrich.metrics import EnrichMetrics
+
+    tune_memory()
 
     configure_logging(options.log_level, options.log_json)  # a spawned process starts unconfigured
     metrics = EnrichMetrics()
