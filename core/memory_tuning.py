@@ -5,8 +5,9 @@ freed in one arena is not reused for another; Arrow's default jemalloc pool keep
 reuse as well. A process of a few busy threads (uvicorn's loop and the queue's group committer in the
 collector, the pull-ahead fetcher in enrich) so held several times its live heap. Measured on
 `eventkit up` fed 2,000 POSTs of 50 events: the server's peak RSS 241 -> 134 MB and an enrich
-worker's up to 500 -> 228 MB with both settings, throughput unchanged. Called first thing by the
-long-running commands and by each child process of `up`.
+worker's up to 500 -> 245 MB with both settings. (Capping the loader's DuckDB memory too was tried
+and dropped: past the cap a backlog's load failed with OutOfMemory on every round and the warehouse
+stalled.) Called first thing by `up`'s server and child processes and by `eventkit enrich` workers.
 """
 
 from __future__ import annotations

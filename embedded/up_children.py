@@ -28,8 +28,6 @@ from enrich.cli import EnrichOptions
 
 __all__ = ["UpLoaderOptions", "UpWorkerOptions", "enrich_child", "loader_child"]
 
-LOADER_MEMORY_MB = 200  # the continuous loader's DuckDB memory cap (loader_child)
-
 
 @dataclass(frozen=True, slots=True)
 class UpWorkerOptions:
@@ -104,9 +102,7 @@ def loader_child(options: UpLoaderOptions) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    # The loader shares the machine with the enrich workers, and DuckDB's default memory cap is 80% of it: a
-    # 200 MB cap (loads spill past it) measured the loader's peak RSS ~390 -> ~270 MB on 2,000 POSTs of 50 events.
-    load = continuous_loader(options.lake_url, options.warehouse_url, options.registry, memory_mb=LOADER_MEMORY_MB)
+    load = continuous_loader(options.lake_url, options.warehouse_url, options.registry)
     child_ready()
     try:
         load(stop)

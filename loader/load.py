@@ -71,7 +71,6 @@ class Loader:
         *,
         lock_wait_s: float = 60.0,
         threads: int | None = None,
-        memory_mb: int | None = None,
         retry_quarantined: bool = False,
         create: bool = True,
     ) -> None:
@@ -81,7 +80,6 @@ class Loader:
         self.typing = RegistryTyping(resolver)
         self.lock_wait_s = lock_wait_s
         self.threads = threads  # warehouse worker threads where it computes locally (None = its default)
-        self.memory_mb = memory_mb  # and its memory cap there (None = its default)
         self.retry_quarantined = retry_quarantined
         self.create = create  # create a missing warehouse (file, dataset); False: a ConfigError instead
 
@@ -99,11 +97,7 @@ class Loader:
         """
         total = LoadReport()
         destination = open_destination(
-            self.warehouse_url,
-            wait_s=self.lock_wait_s,
-            threads=self.threads,
-            create=self.create,
-            memory_mb=self.memory_mb,
+            self.warehouse_url, wait_s=self.lock_wait_s, threads=self.threads, create=self.create
         )
         try:
             held = {q.file: q.signature for q in destination.quarantined()}
@@ -202,24 +196,13 @@ def _one_line(error: BaseException) -> str:
 
 
 def continuous_loader(
-    lake_url: str,
-    warehouse_url: str,
-    registry: str,
-    *,
-    interval_s: float = 2.0,
-    threads: int | None = None,
-    memory_mb: int | None = None,
+    lake_url: str, warehouse_url: str, registry: str, *, interval_s: float = 2.0
 ) -> Callable[[threading.Event], None]:
-    """A loop for `eventkit up`: load what is new every `interval_s` until `stop` is set (failures logged, retried).
-
-    `threads` and `memory_mb` cap the warehouse's worker threads and memory where it computes on this machine.
-    """
+    """A loop for `eventkit up`: load what is new every `interval_s` until `stop` is set (failures logged, retried)."""
 
     def load_continuously(stop: threading.Event) -> None:
         resolver = Resolver.from_locations(registry, cache_ttl=interval_s)
-        loader = Loader(
-            open_lake(lake_url), warehouse_url, resolver, lock_wait_s=interval_s, threads=threads, memory_mb=memory_mb
-        )
+        loader = Loader(open_lake(lake_url), warehouse_url, resolver, lock_wait_s=interval_s)
         while not stop.is_set():
             try:
                 report = loader.load()

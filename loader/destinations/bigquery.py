@@ -616,13 +616,7 @@ class BigQueryKind:
     """`bigquery://PROJECT/DATASET[?table=events&location=EU]`: a dataset in BigQuery (or its emulator)."""
 
     def open(
-        self,
-        url: str,
-        *,
-        wait_s: float = 60.0,
-        threads: int | None = None,
-        create: bool = True,
-        memory_mb: int | None = None,
+        self, url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True
     ) -> BigQueryDestination:
         return BigQueryDestination(url, wait_s=wait_s, create=create)
 

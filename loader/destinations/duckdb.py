@@ -53,16 +53,12 @@ _BATCH_VIEW = "_eventkit_batch"
 class DuckDBDestination:
     """The DuckDB file a `duckdb://` URL names, open for loads (DuckDB's write lock is held until `close`)."""
 
-    def __init__(
-        self, url: str, *, wait_s: float = 60.0, threads: int | None = None, memory_mb: int | None = None
-    ) -> None:
+    def __init__(self, url: str, *, wait_s: float = 60.0, threads: int | None = None) -> None:
         self.url = url
         self.con = open_warehouse(url, wait_s=wait_s)
         try:
             if threads is not None:
                 self.con.execute(f"SET threads = {int(threads)}")
-            if memory_mb is not None:  # DuckDB's default is 80% of the machine's memory; past the cap it spills
-                self.con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
             ensure_tables(self.con)
         except BaseException:
             self.con.close()
@@ -179,19 +175,13 @@ class DuckDBKind:
     """`duckdb:///path/warehouse.duckdb` (or a plain path ending in .duckdb): a file on this machine."""
 
     def open(
-        self,
-        url: str,
-        *,
-        wait_s: float = 60.0,
-        threads: int | None = None,
-        create: bool = True,
-        memory_mb: int | None = None,
+        self, url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True
     ) -> DuckDBDestination:
         if not create and not warehouse_path(url).exists():
             raise ConfigError(
                 f"warehouse: {str(warehouse_path(url))!r} does not exist (and creating it was turned off)"
             )
-        return DuckDBDestination(url, wait_s=wait_s, threads=threads, memory_mb=memory_mb)
+        return DuckDBDestination(url, wait_s=wait_s, threads=threads)
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:
         """The lock file beside the warehouse (`warehouse.duckdb.lock`)."""

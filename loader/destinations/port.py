@@ -128,12 +128,10 @@ class Destination(Protocol):
 class DestinationKind(Protocol):
     """One kind of warehouse (a URL scheme): how to open one, lock it for one loader, and list its quarantine."""
 
-    def open(
-        self, url: str, *, wait_s: float, threads: int | None, create: bool = True, memory_mb: int | None = None
-    ) -> Destination:
-        """Open (creating the tables if missing). `wait_s` bounds waiting for a busy warehouse; `threads` and
-        `memory_mb` cap worker threads and memory where the warehouse computes on this machine (None: its
-        default); with `create` False a warehouse that does not exist yet (file, dataset) is a ConfigError."""
+    def open(self, url: str, *, wait_s: float, threads: int | None, create: bool = True) -> Destination:
+        """Open (creating the tables if missing). `wait_s` bounds waiting for a busy warehouse; `threads`
+        caps worker threads where the warehouse computes on this machine (None: its default); with
+        `create` False a warehouse that does not exist yet (file, dataset) is a ConfigError instead."""
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:
         """One loader per warehouse: `Locked` (a ConfigError naming the holder) if another process holds it."""

@@ -75,23 +75,3 @@ def test_eventkit_load_refuses_an_unsupported_warehouse_in_one_line(tmp_path: Pa
         "bigquery://PROJECT/DATASET[?table=events&location=EU]"
     ]
     assert "Traceback" not in done.stderr
-
-
-def test_a_local_warehouse_opens_with_the_threads_and_memory_it_is_given(tmp_path: Path) -> None:
-    """DuckDB computes on this machine: `threads` and `memory_mb` cap it (up's loader shares the machine with
-    enrich); without them DuckDB keeps its defaults."""
-    from loader.destinations.duckdb import DuckDBDestination
-
-    url = f"duckdb://{tmp_path / 'w.duckdb'}"
-    capped = open_destination(url, threads=1, memory_mb=200)
-    assert isinstance(capped, DuckDBDestination)
-    limit, threads = capped.con.execute(
-        "SELECT current_setting('memory_limit'), current_setting('threads')"
-    ).fetchone() or (None, None)
-    capped.close()
-    assert threads == 1 and limit is not None and limit.endswith("MiB") and 180 <= float(limit.split()[0]) <= 200
-    default = open_destination(url)
-    assert isinstance(default, DuckDBDestination)
-    (default_limit,) = default.con.execute("SELECT current_setting('memory_limit')").fetchone() or (None,)
-    default.close()
-    assert default_limit != limit
