@@ -76,6 +76,7 @@ class Run:
     peak_phase: str = ""  # sending, draining to the lake, or loading the warehouse
     peak_anon_mb: float = 0.0  # of the peak: anonymous memory (heaps) ...
     peak_file_mb: float = 0.0  # ... and file-backed or shared pages (mapped files, code)
+    peak_pss_mb: float = 0.0  # the peak of summed PSS (shared pages counted once over the processes)
     warehouse_busy: int = 0  # warehouse polls that found the loader loading (and tried again 250 ms later)
     lake_rows: int = 0  # good rows, duplicates included
     distinct_ids: int = 0  # distinct good event ids (when read)
@@ -271,6 +272,7 @@ def _drive(
             run.processes_at_peak = memory.peak_processes
             run.peak_phase = memory.peak_phase
             run.peak_anon_mb, run.peak_file_mb = memory.peak_anon_kb / 1024, memory.peak_file_kb / 1024
+            run.peak_pss_mb = memory.peak_pss_kb / 1024
         return run
     finally:
         for poller in pollers:
@@ -506,8 +508,10 @@ def _memory(root: Path, registry: Path, events: int) -> None:
         f" at {run.lake_rate:,.0f} events/s to good Parquet  (target <= {RSS_TARGET_MB} MB)"
     )
     print(f"      of the peak: {run.peak_anon_mb:,.0f} MB anonymous (heaps), {run.peak_file_mb:,.0f} MB file-backed")
+    print(f"   peak PSS {run.peak_pss_mb:,.0f} MB (shared libraries counted once over the processes)")
     name = f"up peak RSS, {run.events:,} events"
     summary.record(summary.Figure(name, peak, "MB", target=RSS_TARGET_MB, higher_is_better=False))
+    summary.record(summary.Figure(f"up peak PSS, {run.events:,} events", run.peak_pss_mb, "MB"))
 
 
 def main() -> None:

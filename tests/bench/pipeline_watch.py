@@ -257,6 +257,17 @@ def _status_kb(pid: int, key: str) -> int:
     return 0
 
 
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: the process's private pages plus its share of pages it shares (libraries)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 class MemorySampler(_Poller):
     """Samples the summed RSS of every process in a session (a process and all its descendants) every 100 ms."""
 
@@ -271,10 +282,12 @@ class MemorySampler(_Poller):
         self.peak_file_kb = 0
         self.samples = 0
         self.last_kb = 0
+        self.peak_pss_kb = 0  # summed PSS: what the processes cost the machine (shared libraries counted once)
 
     def poll(self) -> None:
         members = session_members(self.sid)
         total = sum(_status_kb(pid, "VmRSS:") for pid in members)
+        self.peak_pss_kb = max(self.peak_pss_kb, sum(_pss_kb(pid) for pid in members))
         self.samples += 1
         self.last_kb = total
         if total > self.peak_kb:

@@ -40,6 +40,7 @@ def test_up_run_counts_every_event_into_lake_and_warehouse_with_latencies_and_me
     assert _finite_positive(run.lake_latency) and _finite_positive(run.warehouse_latency)
     assert run.lake_rate > 0 and run.warehouse_rate is not None and run.warehouse_rate > 0
     assert run.peak_rss_mb is not None and run.peak_rss_mb > 30 and run.processes_at_peak >= 1
+    assert 30 < run.peak_pss_mb <= run.peak_rss_mb
 
 
 def test_enrich_alone_drains_the_same_posts_into_good_parquet(tmp_path: Path) -> None:
