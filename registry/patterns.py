@@ -130,14 +130,15 @@ def check_budget() -> None:
         raise _exceeded(budget)
 
 
-def _timeout() -> float:
+def _timeout() -> tuple[float, bool]:
+    """One match's timeout, and whether it is what is left of the event's budget (rather than the match's cap)."""
     budget = _budget.get()
     if budget is None:
-        return MATCH_TIMEOUT_S
+        return MATCH_TIMEOUT_S, False
     remaining = budget.deadline - time.thread_time()
     if remaining <= 0:
         raise _exceeded(budget)
-    return min(MATCH_TIMEOUT_S, remaining)
+    return (remaining, True) if remaining < MATCH_TIMEOUT_S else (MATCH_TIMEOUT_S, False)
 
 
 class PatternMatcher:
@@ -176,17 +177,20 @@ class PatternMatcher:
         if self._fallback is None:
             self._fallback = regex.compile(self.pattern, regex.VERSION0)
         for attempt in range(_STARVED_RETRIES + 1):
-            timeout = _timeout()
+            timeout, rest_of_budget = _timeout()
             started = time.thread_time()
             try:
                 return self._fallback.search(text, timeout=timeout, concurrent=True) is not None
             except TimeoutError as e:
-                used = time.thread_time() - started
+                starved = time.thread_time() - started < timeout / 2
+                if starved and attempt < _STARVED_RETRIES:
+                    continue
                 budget = _budget.get()
-                if budget is not None and time.thread_time() >= budget.deadline:
+                # The match ran out of what was left of the budget (its wall-clock timeout fires a hair before
+                # the thread's CPU clock reaches the deadline): that is the event's budget, spent.
+                if budget is not None and (rest_of_budget or time.thread_time() >= budget.deadline):
                     raise _exceeded(budget) from e
-                if used >= timeout / 2 or attempt == _STARVED_RETRIES:
-                    raise PatternTimeout(f"matching {self.pattern!r} took longer than {timeout * 1000:.0f} ms") from e
+                raise PatternTimeout(f"matching {self.pattern!r} took longer than {timeout * 1000:.0f} ms") from e
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def __repr__(self) -> str:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.lake import Lake, local_path
+from core.lake.parquet import arrow_owned
 
 __all__ = ["LakeWatcher", "MemorySampler", "WarehouseWatcher", "session_members"]
 
@@ -146,7 +147,7 @@ class LakeWatcher(_Poller):
         if name.startswith(BAD):
             return Sighting(now, sum(1 for line in self.lake.read(name).splitlines() if line.strip()), bad=True)
         path = local_path(self.lake, name)
-        source: str | pa.BufferReader = str(path) if path is not None else pa.BufferReader(self.lake.read(name))
+        source: str | pa.BufferReader = str(path) if path is not None else arrow_owned(self.lake.read(name))
         if not self.ids:
             return Sighting(now, pq.read_metadata(source).num_rows)
         ids = [str(i) for i in pq.read_table(source, columns=["event_id"]).column(0).to_pylist()]
