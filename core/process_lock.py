@@ -57,15 +57,7 @@ def hold_lock(path: Path, what: str, role: str) -> ProcessLock:
     taker gets); `Locked` ("another eventkit is using WHAT (pid N, eventkit ROLE)") if it is held."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _read_holder(fd)
-        os.close(fd)
-        raise Locked(f"another eventkit is using {what} ({holder})") from None
-    except BaseException:
-        os.close(fd)
-        raise
+    _take(fd, fcntl.LOCK_EX, what)
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()} {role}\n".encode(), 0)
     return ProcessLock(path, fd)
@@ -78,8 +70,14 @@ def join_lock(path: Path, what: str) -> ProcessLock:
         fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise Locked(f"the lock on {what} is gone ({path} was removed)") from None
+    _take(fd, fcntl.LOCK_SH, what)
+    return ProcessLock(path, fd)
+
+
+def _take(fd: int, mode: int, what: str) -> None:
+    """flock `fd` in `mode` without waiting; on failure close it, `Locked` naming the holder if it is held."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _read_holder(fd)
         os.close(fd)
@@ -87,7 +85,6 @@ def join_lock(path: Path, what: str) -> ProcessLock:
     except BaseException:
         os.close(fd)
         raise
-    return ProcessLock(path, fd)
 
 
 def _read_holder(fd: int) -> str:

@@ -14,7 +14,6 @@ the load's own transaction, so a file listed there has its rows in `events`.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -26,8 +25,9 @@ import pyarrow.parquet as pq
 
 from core.lake import Lake, local_path
 from core.lake.parquet import arrow_owned
+from tests.services.processes import session_members
 
-__all__ = ["LakeWatcher", "MemorySampler", "WarehouseWatcher", "session_members"]
+__all__ = ["LakeWatcher", "MemorySampler", "WarehouseWatcher"]
 
 GOOD = "good/"
 BAD = "bad/"
@@ -230,22 +230,6 @@ class WarehouseWatcher(_Poller):
         with self._lock:
             found = self.files.get(file)
         return None if found is None else found[0]
-
-
-def session_members(sid: int) -> list[int]:
-    """Live processes of a session (a process started with start_new_session and all it started), from /proc."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
-            members.append(int(entry))
-    return members
 
 
 def _status_kb(pid: int, key: str) -> int:

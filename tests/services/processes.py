@@ -16,8 +16,26 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["free_port", "stop_process_group", "wait_until_answering"]
+__all__ = ["free_port", "session_members", "stop_process_group", "wait_until_answering"]
+
+
+def session_members(sid: int) -> list[int]:
+    """Live (non-zombie) processes of a session (one started with start_new_session and all it started), from /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        state, session = fields[0], int(fields[3])
+        if session == sid and state not in ("Z", "X"):
+            members.append(int(entry))
+    return members
 
 
 def free_port() -> int:

@@ -42,29 +42,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.processes import free_port
+from tests.services.processes import free_port, session_members
 
 __all__ = ["PubSubEmulator", "free_port", "pubsub_emulator", "pubsub_project"]
 
 START_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0
-
-
-def _session_members(sid: int) -> list[int]:
-    """Live (non-zombie) processes of a session, read from /proc."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        state, session = fields[0], int(fields[3])
-        if session == sid and state not in ("Z", "X"):
-            members.append(int(entry))
-    return members
 
 
 class PubSubEmulator:
@@ -128,15 +111,15 @@ class PubSubEmulator:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(sid, sig)
-            for pid in _session_members(sid):  # anything that left the group but not the session
+            for pid in session_members(sid):  # anything that left the group but not the session
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=STOP_GRACE_S / 2)
             deadline = time.monotonic() + STOP_GRACE_S / 2
-            while _session_members(sid) and time.monotonic() < deadline:
+            while session_members(sid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            if not _session_members(sid):
+            if not session_members(sid):
                 break
         process.wait()
         deadline = time.monotonic() + STOP_GRACE_S
