@@ -64,8 +64,11 @@ def parse_when(text: str, *, now: datetime | None = None) -> datetime:
     m = _AGO.match(text)
     if m is not None:
         n, unit = int(m.group(1)), m.group(2)
-        delta = {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
-        return (now or datetime.now(tz=UTC)) - delta
+        try:
+            delta = {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
+            return (now or datetime.now(tz=UTC)) - delta
+        except (OverflowError, ValueError):  # `99999999999d`: before the year 1
+            raise ConfigError(f"{text!r} reaches back before the year 1; use a smaller number") from None
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -400,11 +400,16 @@ async def _form(request: Request) -> dict[str, str]:
     return out
 
 
+_SQLITE_INT = range(-(2**63), 2**63)  # a row id or line number outside it names nothing (and SQLite refuses it)
+
+
 def _int(value: Any) -> int | None:
+    """An integer query or path parameter; None when absent, not a number, or beyond any stored id."""
     try:
-        return int(value) if value is not None else None
+        number = int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+    return number if number is None or number in _SQLITE_INT else None
 
 
 def _param(request: Request, name: str) -> str:

@@ -234,3 +234,38 @@ def test_bad_row_files_are_read_once_and_new_ones_are_counted(console: Console, 
     eid = json.loads(line)["data"]["payload"]["enriched"]["event_id"]
     lake.create(name.replace(".jsonl", "-more.jsonl"), line.replace(eid.encode(), str(uuid.uuid4()).encode()) + b"\n")
     assert summary(lake, "24h", cache).total == first.total + 1 and cache.reads == files + 1
+
+
+def test_mistaken_and_hostile_addresses_get_a_4xx_page_never_a_500(console: Console) -> None:
+    """Every page parameter a person or an attacker can type: garbage times and ids, huge or negative numbers,
+    `..` in schema and file names, unknown windows and groups. Each answer is a 2xx or 4xx page, never a 500."""
+    client = console.client
+    addresses = [
+        "/console/events?since=yesterday-ish&until=%00",
+        "/console/events?since=99999999999999999999d",
+        "/console/events?text=" + "%25" * 500 + "&schema=../../etc",
+        "/console/events/rows?after=abc",
+        "/console/events/rows?after=-1",
+        "/console/events/rows?after=99999999999999999999999999",
+        "/console/events/not-a-row",
+        "/console/events/99999999999999999999999999",
+        "/console/events/-5",
+        "/console/warehouse/%3Cscript%3E",
+        "/console/bad?window=forever",
+        "/console/bad/group?type=../x&schema=&error=%00",
+        "/console/bad/row?file=../../queue.db&line=1",
+        "/console/bad/row?file=bad/schema_violations/x.jsonl&line=notanumber",
+        "/console/bad/row?file=bad/schema_violations/x.jsonl&line=-1",
+        "/console/schemas/com.acme/checkout/jsonschema/9-9-9",
+        "/console/schemas/../../etc/passwd",
+        "/console/schemas/%2e%2e/checkout/jsonschema/1-0-0",
+        "/console/schemas/com.acme/checkout/jsonschema/1-0-0?diff=not-a-version",
+        "/console/schemas/com.acme/checkout/jsonschema/1-0-0?diff=..%2F..%2F1-0-0",
+        "/console/recovery?type=&schema=&error=",
+        "/console/static/..%2F..%2Fapp.py",
+        "/console/static/%2e%2e",
+    ]
+    answers = {address: client.get(address).status_code for address in addresses}
+    assert all(code < 500 for code in answers.values()), answers
+    assert answers["/console/bad/row?file=../../queue.db&line=1"] >= 400
+    assert answers["/console/static/..%2F..%2Fapp.py"] >= 400
