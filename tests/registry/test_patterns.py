@@ -19,6 +19,7 @@ surrogates (which RE2 cannot read as UTF-8) goes to `regex`.
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 from pathlib import Path
@@ -278,6 +279,21 @@ def test_the_budget_counts_cpu_time_not_waiting() -> None:
         _spend_cpu(0.03)
         with pytest.raises(BudgetExceeded):
             check_budget()
+
+
+def test_garbage_collection_is_not_charged_to_the_event() -> None:
+    """A full collection of a large heap (hundreds of ms) runs in whichever thread allocates; the event validating
+    there did not cause it, so it must not become a bad row (CI saw a valid event turn into schema_violations)."""
+    heap = [[i] for i in range(2_000_000)]
+    with validation_budget(0.01):
+        started = time.thread_time()
+        gc.collect()
+        assert time.thread_time() - started > 0.01  # the collection alone outlasts the budget
+        check_budget()
+        _spend_cpu(0.02)  # the event's own work still is charged
+        with pytest.raises(BudgetExceeded):
+            check_budget()
+    del heap
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
