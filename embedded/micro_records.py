@@ -15,6 +15,7 @@ from core.badrows import BadRowBase
 from core.badrows.payloads import RawEvent
 from core.raw import CollectorPayload, RawRecordError, format_instant, parse_instant
 from core.sdk_json import to_sdk_json
+from embedded.micro_documents import storable_tsv
 from embedded.micro_store import MicroRecord, MicroStore
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
@@ -79,19 +80,24 @@ def _unstruct_schema(text: str | None) -> str | None:
 
 
 def good_record(event: EnrichedEvent, raw: RawEvent) -> MicroRecord:
-    """The Micro store record (GoodEvent) of a good event."""
+    """The Micro store record of a good event: its enriched TSV line and rawEvent, from which the store builds the
+    GoodEvent when read (embedded.micro_documents), or the whole GoodEvent when the line would not read back."""
     contexts = _entity_schemas(event.contexts) + _entity_schemas(event.derived_contexts)
     schema = _unstruct_schema(event.unstruct_event)
-    body = {
-        "rawEvent": micro_raw_event(raw),
-        "eventType": event.event,
-        "schema": schema,
-        "contexts": contexts,
-        "event": to_sdk_json(event),
-    }
+    raw_event = micro_raw_event(raw)
+    event_tsv = storable_tsv(event)
+    if event_tsv is None:
+        document = {
+            "rawEvent": raw_event,
+            "eventType": event.event,
+            "schema": schema,
+            "contexts": contexts,
+            "event": to_sdk_json(event),
+        }
     return MicroRecord(
         valid=True,
-        body=orjson.dumps(body),
+        body=orjson.dumps(raw_event if event_tsv is not None else document),
+        event_tsv=event_tsv,
         event_type=event.event,
         schema=schema,
         contexts=tuple(contexts),

@@ -10,6 +10,10 @@ The console (embedded/console) lists the store a page at a time with filters by 
 schema, validity, time and event id / URL; those columns and their indexes were added later, so
 opening a store made by an earlier version adds them and fills them from the stored JSON once
 (`PRAGMA user_version` says which layout a file has).
+
+Writing is on the hot path of every enrich worker of `eventkit up`, so a good event is kept as its
+enriched TSV line and rawEvent, and its GoodEvent is built when read (embedded.micro_documents);
+the counts are kept by `add` itself, one statement per batch, rather than by a trigger per row.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from embedded.micro_documents import good_event
 
 __all__ = ["MicroCounts", "MicroRecord", "MicroStore"]
 
@@ -38,8 +44,8 @@ CREATE TABLE IF NOT EXISTS micro_events (
     body BLOB NOT NULL
 )
 """
-# Columns the console filters on (layout 2), added to stores of layout 1 by `_migrate`.
-_CONSOLE_COLUMNS = {
+# Columns added since layout 1 (by `_migrate`): what the console filters on (layout 2), the TSV line (layout 3).
+_ADDED_COLUMNS = {
     "app_id": "TEXT",
     "event_name": "TEXT",
     "event_id": "TEXT",
@@ -47,6 +53,7 @@ _CONSOLE_COLUMNS = {
     "bad_type": "TEXT",
     "tstamp_ms": "INTEGER",  # collector time (good) or failure time (bad), as the console shows it
     "stored_ms": "INTEGER",  # when the store received it: the console's time filter and per-minute counts
+    "event_tsv": "TEXT",  # a good event's enriched TSV line; NULL when `body` is the whole GoodEvent
 }
 _CONSOLE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS micro_events_app ON micro_events(app_id, id)",
@@ -55,8 +62,9 @@ _CONSOLE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS micro_events_eid ON micro_events(event_id)",
     "CREATE INDEX IF NOT EXISTS micro_events_stored ON micro_events(stored_ms)",
 )
-# Counts kept by triggers, whoever writes (enrich, eviction, reset, another process): `/micro/all` and the
+# Counts kept by every write (`add` with its eviction, `reset`), whichever process makes it: `/micro/all` and the
 # console's header read one row instead of counting a million, and the health chart reads per-minute arrivals.
+# Layout 2 kept them by triggers, a statement per row; layout 3 drops those.
 _COUNTERS = (
     "CREATE TABLE IF NOT EXISTS micro_counts (one INTEGER PRIMARY KEY CHECK (one = 1), good INTEGER NOT NULL,"
     " bad INTEGER NOT NULL)",
@@ -64,12 +72,8 @@ _COUNTERS = (
     " SELECT 1, COALESCE(SUM(valid), 0), COALESCE(SUM(1 - valid), 0) FROM micro_events",
     "CREATE TABLE IF NOT EXISTS micro_minutes"
     " (minute INTEGER PRIMARY KEY, good INTEGER NOT NULL, bad INTEGER NOT NULL)",
-    "CREATE TRIGGER IF NOT EXISTS micro_events_counted AFTER INSERT ON micro_events BEGIN"
-    " UPDATE micro_counts SET good = good + NEW.valid, bad = bad + 1 - NEW.valid;"
-    " INSERT INTO micro_minutes (minute, good, bad) VALUES (NEW.stored_ms / 60000, NEW.valid, 1 - NEW.valid)"
-    " ON CONFLICT (minute) DO UPDATE SET good = good + excluded.good, bad = bad + excluded.bad; END",
-    "CREATE TRIGGER IF NOT EXISTS micro_events_uncounted AFTER DELETE ON micro_events BEGIN"
-    " UPDATE micro_counts SET good = good - OLD.valid, bad = bad - 1 + OLD.valid; END",
+    "DROP TRIGGER IF EXISTS micro_events_counted",
+    "DROP TRIGGER IF EXISTS micro_events_uncounted",
 )
 _MINUTES_KEPT = 24 * 60
 # Filling the new columns of rows stored before them, from the Micro JSON they kept.
@@ -84,12 +88,24 @@ UPDATE micro_events SET
                     ELSE json_extract(body, '$.rawEvent.parameters.url') END
 WHERE stored_ms IS NULL
 """
-LAYOUT = 2
+LAYOUT = 3
+_COLUMNS = (
+    "valid, event_type, schema, contexts, vendor, version, body, app_id, event_name, event_id, page_url, bad_type,"
+    " tstamp_ms, stored_ms, event_tsv"
+)
+
+
+_DOCUMENT = "body, event_tsv, event_type, schema, contexts"  # what `_document` builds a record's JSON from
+
+
+def _document(body: bytes, event_tsv: str | None, event_type: str | None, schema: str | None, contexts: str) -> Any:
+    return orjson.loads(body) if event_tsv is None else good_event(body, event_tsv, event_type, schema, contexts)
 
 
 @dataclass(frozen=True, slots=True)
 class MicroRecord:
-    """One stored outcome: `body` is the GoodEvent / BadEvent JSON, the rest what filters match on."""
+    """One stored outcome: `body` is the BadEvent JSON, a good event's rawEvent JSON beside its `event_tsv` line,
+    or its whole GoodEvent when it has no line; the rest is what filters match on."""
 
     valid: bool
     body: bytes
@@ -104,6 +120,7 @@ class MicroRecord:
     page_url: str | None = None
     bad_type: str | None = None  # the bad-row type (schema_violations, ...) of a bad record
     tstamp_ms: int | None = None
+    event_tsv: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +167,11 @@ class MicroStore:
                 self._conn.execute("COMMIT")
                 return
             have = {row[1] for row in self._conn.execute("PRAGMA table_info(micro_events)")}
-            for name, kind in _CONSOLE_COLUMNS.items():
+            for name, kind in _ADDED_COLUMNS.items():
                 if name not in have:
                     self._conn.execute(f"ALTER TABLE micro_events ADD COLUMN {name} {kind}")
             self._conn.execute(_BACKFILL)
-            for statement in (*_CONSOLE_INDEXES, *_COUNTERS):
+            for statement in (*_CONSOLE_INDEXES, *_COUNTERS):  # the counts recomputed, the triggers dropped
                 self._conn.execute(statement)
             self._conn.execute(f"PRAGMA user_version = {LAYOUT}")
             self._conn.execute("COMMIT")
@@ -172,6 +189,8 @@ class MicroStore:
         if not records:
             return
         now_ms = time.time_ns() // 1_000_000
+        good = sum(1 for r in records if r.valid)
+        bad = len(records) - good
         rows = [
             (
                 int(r.valid),
@@ -188,6 +207,7 @@ class MicroStore:
                 r.bad_type,
                 r.tstamp_ms,
                 now_ms,
+                r.event_tsv,
             )
             for r in records
         ]
@@ -195,16 +215,24 @@ class MicroStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(
-                    "INSERT INTO micro_events (valid, event_type, schema, contexts, vendor, version, body,"
-                    " app_id, event_name, event_id, page_url, bad_type, tstamp_ms, stored_ms)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
+                    f"INSERT INTO micro_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                 )
                 self._conn.execute(
-                    "DELETE FROM micro_events WHERE id <= (SELECT MAX(id) FROM micro_events) - ?",
-                    (self.max_events,),
+                    "INSERT INTO micro_minutes (minute, good, bad) VALUES (?, ?, ?) ON CONFLICT (minute)"
+                    " DO UPDATE SET good = good + excluded.good, bad = bad + excluded.bad",
+                    (now_ms // 60000, good, bad),
                 )
                 self._conn.execute("DELETE FROM micro_minutes WHERE minute < ?", (now_ms // 60000 - _MINUTES_KEPT,))
+                # The oldest beyond the bound go; the counts lose what they held (the id range is the primary key's).
+                (newest,) = self._conn.execute("SELECT MAX(id) FROM micro_events").fetchone()
+                cutoff = newest - self.max_events
+                evicted_good, evicted = self._conn.execute(
+                    "SELECT COALESCE(SUM(valid), 0), COUNT(*) FROM micro_events WHERE id <= ?", (cutoff,)
+                ).fetchone()
+                if evicted:
+                    self._conn.execute("DELETE FROM micro_events WHERE id <= ?", (cutoff,))
+                good, bad = good - evicted_good, bad - (evicted - evicted_good)
+                self._conn.execute("UPDATE micro_counts SET good = good + ?, bad = bad + ?", (good, bad))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -247,18 +275,31 @@ class MicroStore:
         return self._select(where, params, limit)
 
     def _select(self, where: list[str], params: list[Any], limit: int | None) -> list[Any]:
-        sql = f"SELECT body FROM micro_events WHERE {' AND '.join(where)} ORDER BY id DESC"
+        sql = f"SELECT {_DOCUMENT} FROM micro_events WHERE {' AND '.join(where)} ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(limit, 0))
         with self._lock:
             rows = self._conn.execute(sql, params).fetchall()
-        return [orjson.loads(body) for (body,) in rows]
+        return [_document(*row) for row in rows]
+
+    def document(self, row_id: int) -> tuple[bool, Any] | None:
+        """One stored record by its row id: (valid, its GoodEvent / BadEvent JSON), or None when not stored."""
+        with self._lock:
+            row = self._conn.execute(f"SELECT valid, {_DOCUMENT} FROM micro_events WHERE id = ?", (row_id,)).fetchone()
+        return None if row is None else (bool(row[0]), _document(*row[1:]))
 
     def reset(self) -> None:
         """Forget every stored event (`/micro/reset`)."""
         with self._lock:
-            self._conn.execute("DELETE FROM micro_events")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("DELETE FROM micro_events")
+                self._conn.execute("UPDATE micro_counts SET good = 0, bad = 0")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:

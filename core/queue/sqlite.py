@@ -41,6 +41,7 @@ _BUSY_TIMEOUT_MS = 30_000
 _POLL_MIN_S = 0.002
 _POLL_MAX_S = 0.05
 _HELD_REMEMBERED = 100_000
+_SUBSCRIBER_CHECKPOINT_PAGES = 4 * 8192  # 128 MiB of WAL, past the publisher's cadence: a fallback
 
 
 def _table(topic: str) -> str:
@@ -342,6 +343,16 @@ class SQLiteSubscriber:
         self.lease_seconds = lease_seconds
         self._table = _table(topic)
         self._conn = _connect(self.path, self._table)
+        try:
+            # Leases and acks are not fsynced: a crashed process loses nothing committed to the WAL, and the
+            # next durable publish fsyncs these frames too. Only an OS crash in between can forget them, and
+            # then a message is delivered again, which at-least-once allows. Checkpoints are the
+            # publisher's (core.queue.wal_checkpoint); this one only keeps the WAL bounded when none runs.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={_SUBSCRIBER_CHECKPOINT_PAGES}")
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise QueueUnavailable(f"sqlite queue {self.path}: cannot open: {exc}") from exc
         self._lock = threading.Lock()
         # Ack ids leased here and not yet acked/nacked, oldest first: given back on close(). Capped,
         # because leases left to expire would otherwise pile up; an evicted one just expires instead.

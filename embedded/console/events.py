@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from core.errors import ConfigError
 from embedded.micro_store import MicroCounts, MicroStore
 from loader.selection import parse_when
@@ -260,13 +258,11 @@ def count(store: MicroStore) -> MicroCounts:
 
 def fetch(store: MicroStore, row_id: int) -> tuple[bool, dict[str, Any]] | None:
     """One stored record (validity, Micro JSON) by its row id, or None when it is not (or no longer) stored."""
-    conn, lock = store.connection
-    with lock:
-        row = conn.execute("SELECT valid, body FROM micro_events WHERE id = ?", (row_id,)).fetchone()
-    if row is None:
+    found = store.document(row_id)
+    if found is None:
         return None
-    body = orjson.loads(row[1])
-    return bool(row[0]), body if isinstance(body, dict) else {}
+    valid, body = found
+    return valid, body if isinstance(body, dict) else {}
 
 
 def minute_counts(store: MicroStore, since_ms: int) -> dict[int, tuple[int, int]]:

@@ -223,7 +223,7 @@ def _drive(
     """Warm up, send `events` (paced at `rate` events/s, or flat out), and time their rows into lake and warehouse."""
     posts = max(1, math.ceil(events / EVENTS_PER_POST))
     events = posts * EVENTS_PER_POST
-    watch = LakeWatcher(lake, ids=ids, interval=lake_interval)
+    watch = LakeWatcher(lake, ids=False, interval=lake_interval)  # footers while the clock runs; ids after
     warehouse = WarehouseWatcher(warehouse_path) if warehouse_path is not None else None
     memory = MemorySampler(memory_sid) if memory_sid is not None else None
     pollers = [p for p in (watch, warehouse, memory) if p is not None]
@@ -257,6 +257,9 @@ def _drive(
         if memory is not None:
             memory.phase = "draining into the lake"
         _await_rows(watch, None, events, timeout, waiting)
+        if ids:
+            watch.read_ids()  # a duplicate row counted as an event: then this waits for the missing event
+            _await_rows(watch, None, events, timeout, waiting)
         if memory is not None:
             memory.phase = "loading the warehouse"
         _await_rows(watch, warehouse, events, timeout, waiting)
@@ -344,7 +347,7 @@ def measure_enrich_alone(root: Path, registry: Path, events: int) -> Run:
     events = posts * EVENTS_PER_POST
     records = _raw_records(_Posts.take(posts), posts)
     enrich = EnrichAlone(root, registry)
-    watch = LakeWatcher(open_lake(str(enrich.lake)), ids=True)
+    watch = LakeWatcher(open_lake(str(enrich.lake)), ids=False)  # footers while the clock runs; ids after, as for up
     watch.start()
     publisher = SQLitePublisher(enrich.queue, group_commit=False)  # one transaction per publish() call
     try:
@@ -353,6 +356,8 @@ def measure_enrich_alone(root: Path, registry: Path, events: int) -> Run:
         watch.ignore_present()
         publisher.publish(records)  # all in one transaction: nothing is visible to enrich before the clock starts
         started = time.monotonic()
+        _await_rows(watch, None, events, 300.0 + events / 250, enrich.command.check_running)
+        watch.read_ids()
         _await_rows(watch, None, events, 300.0 + events / 250, enrich.command.check_running)
         return _outcome("enrich alone", events, started, watch)
     finally:

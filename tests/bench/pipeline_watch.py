@@ -146,12 +146,32 @@ class LakeWatcher(_Poller):
     def _read(self, name: str, now: float) -> Sighting:
         if name.startswith(BAD):
             return Sighting(now, sum(1 for line in self.lake.read(name).splitlines() if line.strip()), bad=True)
+        if self.ids:
+            ids = self._event_ids(name)
+            return Sighting(now, len(ids), ids)
         path = local_path(self.lake, name)
         source: str | pa.BufferReader = str(path) if path is not None else arrow_owned(self.lake.read(name))
-        if not self.ids:
-            return Sighting(now, pq.read_metadata(source).num_rows)
-        ids = [str(i) for i in pq.read_table(source, columns=["event_id"]).column(0).to_pylist()]
-        return Sighting(now, len(ids), ids)
+        return Sighting(now, pq.read_metadata(source).num_rows)
+
+    def read_ids(self) -> None:
+        """Read the event ids of every good file seen so far, and of every file seen from now on.
+
+        The bench counts footers while the clock runs and reads ids once the rows are in: reading them as
+        files land cost the bench about 80 µs of CPU per event, taken from the pipeline it measures. A
+        file's sighting time is kept, so latencies come out the same."""
+        with self._lock:
+            pending = [(name, s) for name, s in self.files.items() if not s.bad and not s.event_ids]
+            self.ids = True
+        for name, sighting in pending:
+            ids = self._event_ids(name)
+            with self._lock:
+                sighting.event_ids = ids
+                self.distinct.update(ids)
+
+    def _event_ids(self, name: str) -> list[str]:
+        path = local_path(self.lake, name)
+        source: str | pa.BufferReader = str(path) if path is not None else arrow_owned(self.lake.read(name))
+        return [str(i) for i in pq.read_table(source, columns=["event_id"]).column(0).to_pylist()]
 
     def good_files(self) -> dict[str, Sighting]:
         """The good files seen so far (not the ignored ones), by name."""

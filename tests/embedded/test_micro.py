@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -11,7 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from core.badrows import AdapterFailures, InputDataMessage, Processor, RawEvent
-from embedded.micro import ENDPOINTS, bad_record, good_record, micro_router
+from core.sdk_json import to_sdk_json
+from embedded.micro import ENDPOINTS, bad_record, good_record, micro_raw_event, micro_router
 from embedded.micro_store import MicroRecord, MicroStore
 from enrich.event import EnrichedEvent
 from registry.resolver import Resolver
@@ -71,9 +73,21 @@ def bad(vendor: str = "com.snowplowanalytics.snowplow", version: str = "tp2") ->
     return bad_record(row.to_json(), payload.encode())
 
 
-def test_good_event_has_micros_shape() -> None:
+def _stored(tmp_path: Path, record: MicroRecord) -> dict[str, object]:
+    store = MicroStore(tmp_path / "micro.db")
+    store.add([record])
+    (document,) = store.good()
+    assert store.document(1) == (True, document)
+    return document  # type: ignore[no-any-return]
+
+
+def test_good_event_has_micros_shape(tmp_path: Path) -> None:
     """GoodEvent carries rawEvent (api/parameters/source/context), eventType, schema, contexts and SDK JSON."""
-    body = orjson.loads(good(1).body)
+    record = good(1)
+    assert record.event_tsv is not None and set(orjson.loads(record.body)) == {
+        "api", "parameters", "contentType", "source", "context"
+    }  # fmt: skip  # stored as the TSV line and rawEvent: the GoodEvent is built when read
+    body = _stored(tmp_path, record)
     assert set(body) == {"rawEvent", "eventType", "schema", "contexts", "event"}
     assert body["eventType"] == "unstruct"
     assert body["schema"] == "iglu:com.acme/checkout/jsonschema/1-0-0"
@@ -89,6 +103,30 @@ def test_good_event_has_micros_shape() -> None:
     assert raw["context"]["userId"] == "c6ef3124-b53a-4b13-a233-0088f79dcbcb"
     assert body["event"]["event_id"] == "e-1"
     assert body["event"]["unstruct_event_com_acme_checkout_1"] == {"_schema_version": "1-0-0", "total": 1}
+
+
+def test_a_good_event_reads_back_as_the_document_built_from_the_event(tmp_path: Path) -> None:
+    """The GoodEvent built from the stored TSV line is the one built from the event itself (the SDK JSON of
+    every field, shredded entities included)."""
+    event = EnrichedEvent(
+        app_id="shop", platform="web", event="unstruct", event_id="e-9", collector_tstamp=T0,
+        dvce_created_tstamp=T0 - 5, contexts=CONTEXTS, unstruct_event=UNSTRUCT, se_value=Decimal("1.5"),
+        tr_total=Decimal("12.30"), geo_latitude=51.5, page_title="a  b", br_cookies=True, dvce_screenwidth=1280,
+    )  # fmt: skip
+    body = _stored(tmp_path, good_record(event, RAW))
+    assert body["event"] == to_sdk_json(event)
+    assert body["rawEvent"] == micro_raw_event(RAW)
+
+
+def test_an_event_whose_line_would_not_read_back_is_stored_whole(tmp_path: Path) -> None:
+    """A tab or line break left in a value (a user enrichment can) would shift the TSV's fields: such an event is
+    stored as its whole GoodEvent, and reads back the same."""
+    for title in ("tab\there", "line\nbreak", "ends with\r"):
+        event = EnrichedEvent(event="page_view", event_id="e-t", collector_tstamp=T0, page_title=title)
+        record = good_record(event, RAW)
+        assert record.event_tsv is None
+        body = _stored(tmp_path / title.split()[0], record)
+        assert body["event"]["page_title"] == title and body["event"] == to_sdk_json(event)
 
 
 def test_bad_event_has_micros_shape() -> None:
