@@ -102,7 +102,9 @@ def loader_child(options: UpLoaderOptions) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    load = continuous_loader(options.lake_url, options.warehouse_url, options.registry)
+    # One DuckDB thread: the cores are the enrich workers'; a second thread bought the loader little and
+    # took CPU from them (figures in docs/DESIGN.md, "Process layout of `eventkit up`").
+    load = continuous_loader(options.lake_url, options.warehouse_url, options.registry, threads=1)
     child_ready()
     try:
         load(stop)

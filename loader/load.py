@@ -196,13 +196,15 @@ def _one_line(error: BaseException) -> str:
 
 
 def continuous_loader(
-    lake_url: str, warehouse_url: str, registry: str, *, interval_s: float = 2.0
+    lake_url: str, warehouse_url: str, registry: str, *, interval_s: float = 2.0, threads: int | None = None
 ) -> Callable[[threading.Event], None]:
-    """A loop for `eventkit up`: load what is new every `interval_s` until `stop` is set (failures logged, retried)."""
+    """A loop for `eventkit up`: load what is new every `interval_s` until `stop` is set (failures logged, retried).
+
+    `threads`: the warehouse's worker threads (None: its default, one per core)."""
 
     def load_continuously(stop: threading.Event) -> None:
         resolver = Resolver.from_locations(registry, cache_ttl=interval_s)
-        loader = Loader(open_lake(lake_url), warehouse_url, resolver, lock_wait_s=interval_s)
+        loader = Loader(open_lake(lake_url), warehouse_url, resolver, lock_wait_s=interval_s, threads=threads)
         while not stop.is_set():
             try:
                 report = loader.load()
