@@ -28,6 +28,8 @@ from enrich.cli import EnrichOptions
 
 __all__ = ["UpLoaderOptions", "UpWorkerOptions", "enrich_child", "loader_child"]
 
+_LOADER_MEMORY_MB = 256  # DuckDB's memory in the loader child (the process adds ~150 MB of its own)
+
 
 @dataclass(frozen=True, slots=True)
 class UpWorkerOptions:
@@ -104,7 +106,17 @@ def loader_child(options: UpLoaderOptions) -> None:
     signal.signal(signal.SIGINT, on_signal)
     # One DuckDB thread: the cores are the enrich workers'; a second thread bought the loader little and
     # took CPU from them (figures in docs/DESIGN.md, "Process layout of `eventkit up`").
-    load = continuous_loader(options.lake_url, options.warehouse_url, options.registry, threads=1)
+    # DuckDB takes most of the RAM by default and kept ~900 MB after loading a backlog of 1M events; capped,
+    # a batch it cannot hold is split (loader/load.py). Batches of at most 16 files (1 s each, at most
+    # 20,000 events: up's cut) keep most backlogs within the cap in one go.
+    load = continuous_loader(
+        options.lake_url,
+        options.warehouse_url,
+        options.registry,
+        threads=1,
+        memory_mb=_LOADER_MEMORY_MB,
+        max_files_per_batch=16,
+    )
     child_ready()
     try:
         load(stop)

@@ -34,7 +34,7 @@ from core.lake.parquet import read_parquet
 from core.progress import Progress
 from loader.columns import RegistryTyping
 from loader.destinations import hold_loader_lock, open_destination, read_quarantine
-from loader.destinations.port import Destination, LoadBatch, LoadReport, QuarantinedFile
+from loader.destinations.port import BatchTooLarge, Destination, LoadBatch, LoadReport, QuarantinedFile
 from registry.resolver import Resolver
 
 __all__ = [
@@ -71,6 +71,7 @@ class Loader:
         *,
         lock_wait_s: float = 60.0,
         threads: int | None = None,
+        memory_mb: int | None = None,
         retry_quarantined: bool = False,
         create: bool = True,
     ) -> None:
@@ -80,6 +81,7 @@ class Loader:
         self.typing = RegistryTyping(resolver)
         self.lock_wait_s = lock_wait_s
         self.threads = threads  # warehouse worker threads where it computes locally (None = its default)
+        self.memory_mb = memory_mb  # and its memory: a batch needing more is split (None = its default)
         self.retry_quarantined = retry_quarantined
         self.create = create  # create a missing warehouse (file, dataset); False: a ConfigError instead
 
@@ -97,7 +99,11 @@ class Loader:
         """
         total = LoadReport()
         destination = open_destination(
-            self.warehouse_url, wait_s=self.lock_wait_s, threads=self.threads, create=self.create
+            self.warehouse_url,
+            wait_s=self.lock_wait_s,
+            threads=self.threads,
+            create=self.create,
+            memory_mb=self.memory_mb,
         )
         try:
             held = {q.file: q.signature for q in destination.quarantined()}
@@ -136,7 +142,10 @@ class Loader:
         return f"{st.st_size}:{st.st_mtime_ns}"
 
     def _load_readable(self, destination: Destination, files: Sequence[str]) -> LoadReport:
-        """Load `files` in one transaction; if that fails, quarantine the unreadable ones and load the rest."""
+        """Load `files` in one transaction; if that fails, quarantine the unreadable ones and load the rest.
+
+        A batch the warehouse has too little memory for is loaded as two halves, each the same way; a
+        single file it cannot hold is a TransientError (retried, never quarantined: the file is fine)."""
         remaining = list(files)
         report = LoadReport()
         while remaining:
@@ -145,6 +154,14 @@ class Loader:
                 return report
             except TransientError:
                 raise  # registry, lake or warehouse unavailable: retried, never blamed on a file
+            except BatchTooLarge as e:
+                if len(remaining) == 1:
+                    raise TransientError(f"the warehouse ran out of memory loading {remaining[0]}: {e}") from e
+                half = len(remaining) // 2
+                log.info("batch too large for the warehouse's memory; loading it in halves", files=len(remaining))
+                report.add(self._load_readable(destination, remaining[:half]))
+                report.add(self._load_readable(destination, remaining[half:]))
+                return report
             except Exception:
                 unreadable = [q for q in map(self._probe, remaining) if q is not None]
                 if not unreadable:
@@ -196,18 +213,29 @@ def _one_line(error: BaseException) -> str:
 
 
 def continuous_loader(
-    lake_url: str, warehouse_url: str, registry: str, *, interval_s: float = 2.0, threads: int | None = None
+    lake_url: str,
+    warehouse_url: str,
+    registry: str,
+    *,
+    interval_s: float = 2.0,
+    threads: int | None = None,
+    memory_mb: int | None = None,
+    max_files_per_batch: int = 500,
 ) -> Callable[[threading.Event], None]:
     """A loop for `eventkit up`: load what is new every `interval_s` until `stop` is set (failures logged, retried).
 
-    `threads`: the warehouse's worker threads (None: its default, one per core)."""
+    `threads` and `memory_mb`: the warehouse's worker threads and memory (None: its defaults, one thread
+    per core and most of the RAM). `max_files_per_batch` bounds one transaction; a batch the memory cannot
+    hold is loaded in halves (Loader._load_readable)."""
 
     def load_continuously(stop: threading.Event) -> None:
         resolver = Resolver.from_locations(registry, cache_ttl=interval_s)
-        loader = Loader(open_lake(lake_url), warehouse_url, resolver, lock_wait_s=interval_s, threads=threads)
+        loader = Loader(
+            open_lake(lake_url), warehouse_url, resolver, lock_wait_s=interval_s, threads=threads, memory_mb=memory_mb
+        )
         while not stop.is_set():
             try:
-                report = loader.load()
+                report = loader.load(max_files_per_batch=max_files_per_batch)
                 for q in report.quarantined:
                     log.warning(f"quarantined {q.file}: {q.error}", file=q.file)
             except Exception as e:  # the loop must outlive any one failed load; it is retried next round

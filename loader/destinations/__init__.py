@@ -56,10 +56,12 @@ def destination_kind(url: str, key: str = "warehouse") -> DestinationKind:
     return kind()
 
 
-def open_destination(url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True) -> Destination:
+def open_destination(
+    url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True, memory_mb: int | None = None
+) -> Destination:
     """Open the warehouse `url` names for loading, creating its tables (and with `create`, the warehouse itself:
     file, dataset) if missing (close it when done)."""
-    return destination_kind(url).open(url, wait_s=wait_s, threads=threads, create=create)
+    return destination_kind(url).open(url, wait_s=wait_s, threads=threads, create=create, memory_mb=memory_mb)
 
 
 def hold_loader_lock(url: str, what: str, role: str) -> ProcessLock:

@@ -616,8 +616,14 @@ class BigQueryKind:
     """`bigquery://PROJECT/DATASET[?table=events&location=EU]`: a dataset in BigQuery (or its emulator)."""
 
     def open(
-        self, url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True
-    ) -> BigQueryDestination:
+        self,
+        url: str,
+        *,
+        wait_s: float = 60.0,
+        threads: int | None = None,
+        create: bool = True,
+        memory_mb: int | None = None,
+    ) -> BigQueryDestination:  # threads and memory: BigQuery computes elsewhere
         return BigQueryDestination(url, wait_s=wait_s, create=create)
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:

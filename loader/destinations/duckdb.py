@@ -42,7 +42,7 @@ from loader.destinations.duckdb_tables import (
     typed_columns,
     warehouse_path,
 )
-from loader.destinations.port import LoadBatch, LoadReport, QuarantinedFile
+from loader.destinations.port import BatchTooLarge, LoadBatch, LoadReport, QuarantinedFile
 
 __all__ = ["DUCKDB", "DuckDBDestination", "DuckDBKind"]
 
@@ -53,12 +53,16 @@ _BATCH_VIEW = "_eventkit_batch"
 class DuckDBDestination:
     """The DuckDB file a `duckdb://` URL names, open for loads (DuckDB's write lock is held until `close`)."""
 
-    def __init__(self, url: str, *, wait_s: float = 60.0, threads: int | None = None) -> None:
+    def __init__(
+        self, url: str, *, wait_s: float = 60.0, threads: int | None = None, memory_mb: int | None = None
+    ) -> None:
         self.url = url
         self.con = open_warehouse(url, wait_s=wait_s)
         try:
             if threads is not None:
                 self.con.execute(f"SET threads = {int(threads)}")
+            if memory_mb is not None:
+                self.con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
             ensure_tables(self.con)
         except BaseException:
             self.con.close()
@@ -111,11 +115,13 @@ class DuckDBDestination:
                     [load_id],
                 )
             con.execute("COMMIT")
-        except BaseException:
+        except BaseException as e:
             try:
                 con.execute("ROLLBACK")
             except duckdb.Error:
                 pass
+            if isinstance(e, duckdb.OutOfMemoryException):
+                raise BatchTooLarge(f"{len(batch.files)} files: {e}") from e
             raise
         finally:
             if source == _BATCH_VIEW:
@@ -175,13 +181,19 @@ class DuckDBKind:
     """`duckdb:///path/warehouse.duckdb` (or a plain path ending in .duckdb): a file on this machine."""
 
     def open(
-        self, url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True
+        self,
+        url: str,
+        *,
+        wait_s: float = 60.0,
+        threads: int | None = None,
+        create: bool = True,
+        memory_mb: int | None = None,
     ) -> DuckDBDestination:
         if not create and not warehouse_path(url).exists():
             raise ConfigError(
                 f"warehouse: {str(warehouse_path(url))!r} does not exist (and creating it was turned off)"
             )
-        return DuckDBDestination(url, wait_s=wait_s, threads=threads)
+        return DuckDBDestination(url, wait_s=wait_s, threads=threads, memory_mb=memory_mb)
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:
         """The lock file beside the warehouse (`warehouse.duckdb.lock`)."""

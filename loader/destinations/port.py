@@ -21,7 +21,11 @@ from core.lake import Lake, local_path
 from core.process_lock import ProcessLock
 from loader.columns import ColumnTyping, ModelColumn
 
-__all__ = ["Destination", "DestinationKind", "LoadBatch", "LoadReport", "QuarantinedFile"]
+__all__ = ["BatchTooLarge", "Destination", "DestinationKind", "LoadBatch", "LoadReport", "QuarantinedFile"]
+
+
+class BatchTooLarge(Exception):
+    """The warehouse ran out of memory for one batch (past its `memory_mb`): the loader loads it in smaller ones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +132,12 @@ class Destination(Protocol):
 class DestinationKind(Protocol):
     """One kind of warehouse (a URL scheme): how to open one, lock it for one loader, and list its quarantine."""
 
-    def open(self, url: str, *, wait_s: float, threads: int | None, create: bool = True) -> Destination:
+    def open(
+        self, url: str, *, wait_s: float, threads: int | None, create: bool = True, memory_mb: int | None = None
+    ) -> Destination:
         """Open (creating the tables if missing). `wait_s` bounds waiting for a busy warehouse; `threads`
-        caps worker threads where the warehouse computes on this machine (None: its default); with
+        and `memory_mb` cap worker threads and memory where the warehouse computes on this machine (None:
+        its defaults; a batch that needs more memory raises BatchTooLarge); with
         `create` False a warehouse that does not exist yet (file, dataset) is a ConfigError instead."""
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:

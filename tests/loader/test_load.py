@@ -6,16 +6,21 @@ import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.errors import TransientError
 from core.lake import LocalLake, open_lake
 from enrich.outputs.parquet import decode_parquet
+from loader.columns import RegistryTyping
+from loader.destinations.duckdb import DuckDBDestination
 from loader.destinations.duckdb_tables import MANIFEST_TABLE
-from loader.load import Loader
+from loader.destinations.port import BatchTooLarge, LoadBatch
+from loader.load import Loader, quarantined_files
 from tests.loader.pipeline import CASES, Pipeline, get_payload, self_describing_event
 
 PRODUCT = "iglu:com.acme/product_view/jsonschema/{}"
@@ -241,3 +246,64 @@ def test_an_empty_lake_loads_nothing(tmp_path: Path) -> None:
     report = Loader(lake, warehouse, Pipeline(lake, tmp_path / "r").resolver()).load()
     assert (report.files, report.rows_loaded) == (0, 0)
     assert query(warehouse, "SELECT count(*) FROM events") == [(0,)]
+
+
+def _three_files(pipeline: Pipeline) -> None:
+    publish(pipeline.registry, "com.acme/product_view/jsonschema/1-0-0")
+    for i in range(3):
+        pipeline.run([get_payload(self_describing_event(PRODUCT.format("1-0-0"), {"sku": f"s{i}"}))])
+
+
+def test_a_batch_the_warehouse_cannot_hold_is_loaded_in_halves(
+    setup: tuple[Pipeline, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its memory cap the warehouse refuses a batch (injected here for batches of more than one file, on a
+    real DuckDB): the loader loads it in halves, every row once, nothing quarantined."""
+    pipeline, warehouse = setup
+    _three_files(pipeline)
+    real_load = DuckDBDestination.load
+    batches: list[int] = []
+
+    def capped(self: DuckDBDestination, batch: LoadBatch, typing: Any) -> Any:
+        batches.append(len(batch.files))
+        if len(batch.files) > 1:
+            raise BatchTooLarge(f"{len(batch.files)} files")
+        return real_load(self, batch, typing)
+
+    monkeypatch.setattr(DuckDBDestination, "load", capped)
+    report = Loader(pipeline.lake, warehouse, pipeline.resolver(), memory_mb=64).load()
+    assert (report.files, report.rows_loaded, report.quarantined) == (3, 3, [])
+    assert batches == [3, 1, 2, 1, 1]
+    assert query(warehouse, f"SELECT count(*), (SELECT count(*) FROM {MANIFEST_TABLE}) FROM events") == [(3, 3)]
+
+
+def test_one_file_the_warehouse_cannot_hold_is_retried_not_quarantined(
+    setup: tuple[Pipeline, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A single file past the cap is an infrastructure limit, not a broken file: a TransientError naming it."""
+    pipeline, warehouse = setup
+    _three_files(pipeline)
+
+    def refuses(self: DuckDBDestination, batch: LoadBatch, typing: Any) -> Any:
+        raise BatchTooLarge("out of memory")
+
+    monkeypatch.setattr(DuckDBDestination, "load", refuses)
+    with pytest.raises(TransientError, match=r"ran out of memory loading good/.*\.parquet"):
+        Loader(pipeline.lake, warehouse, pipeline.resolver()).load()
+    assert quarantined_files(warehouse) == []
+
+
+def test_duckdb_out_of_memory_is_batch_too_large(setup: tuple[Pipeline, str]) -> None:
+    """The real mapping: a DuckDB capped below what one load needs raises BatchTooLarge, and rolls back."""
+    pipeline, warehouse = setup
+    _three_files(pipeline)
+    destination = DuckDBDestination(warehouse, memory_mb=1)
+    try:
+        files = tuple(sorted(pipeline.lake.list("good/")))
+        with pytest.raises(BatchTooLarge):
+            destination.load(LoadBatch(pipeline.lake, files), RegistryTyping(pipeline.resolver()))
+    finally:
+        destination.close()
+    assert query(warehouse, f"SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM {MANIFEST_TABLE})") == [
+        (0, 0)
+    ]
