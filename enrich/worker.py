@@ -36,6 +36,7 @@ from core.badrows import GenericError
 from core.badrows.processor import eventkit_processor
 from core.errors import QueueUnavailable, RegistryUnavailable
 from core.lake.port import Lake
+from core.memory_tuning import release_free_memory
 from core.queue.port import Delivery, Subscriber
 from enrich.attempts import AttemptLog, delivery_key
 from enrich.metrics import EnrichMetrics
@@ -388,6 +389,7 @@ class EnrichWorker:
         for flight in flights:
             self._raised.pop(flight.key, None)
         self._forget([f.key for f in flights if f.counted])
+        release_free_memory()  # a file's events and its encoding were the worker's peak; its heap keeps the space
 
     def _forget(self, keys: list[bytes]) -> None:
         if self.attempts is None or not keys:

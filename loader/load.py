@@ -31,6 +31,7 @@ import structlog
 from core.errors import TransientError
 from core.lake import Lake, local_path, open_lake
 from core.lake.parquet import read_parquet
+from core.memory_tuning import release_free_memory
 from core.progress import Progress
 from loader.columns import RegistryTyping
 from loader.destinations import hold_loader_lock, open_destination, read_quarantine
@@ -240,6 +241,7 @@ def continuous_loader(
                     log.warning(f"quarantined {q.file}: {q.error}", file=q.file)
             except Exception as e:  # the loop must outlive any one failed load; it is retried next round
                 log.warning("load failed; retrying", error=f"{type(e).__name__}: {e}")
+            release_free_memory()
             stop.wait(interval_s)
 
     return load_continuously
