@@ -6,9 +6,9 @@ freed in one arena is not reused for another; Arrow's default jemalloc pool keep
 reuse as well. A process of a few busy threads (uvicorn's loop and the queue's group committer in the
 collector, the pull-ahead fetcher in enrich) so held several times its live heap. Measured on
 `eventkit up` fed 2,000 POSTs of 50 events: the server's peak RSS 241 -> 134 MB and an enrich
-worker's up to 500 -> 245 MB with both settings. (Capping the loader's DuckDB memory too was tried
-and dropped: past the cap a backlog's load failed with OutOfMemory on every round and the warehouse
-stalled.) Called first thing by `up`'s server and child processes and by `eventkit enrich` workers.
+worker's up to 500 -> 245 MB with both settings. (The loader's DuckDB is capped where it is opened,
+embedded/up_children.py, with batches split when past the cap.) Called first thing by `up`'s server
+and child processes and by `eventkit enrich` workers.
 
 glibc also keeps memory freed inside its heaps (below the top chunk) for reuse instead of returning it:
 an enrich worker's RSS stood at ~220 MB between files of which ~60 MB was free heap (`malloc_trim`
