@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import TransientError
+from core.sqlite_wal import use_wal
 
 __all__ = ["Spool", "SpoolUnavailable"]
 
@@ -36,7 +37,7 @@ class Spool:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS spool ("

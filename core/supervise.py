@@ -189,10 +189,14 @@ class Supervisor:
         for index in range(len(self.specs)):
             self._start(index)
         codes: list[int] = []
-        restart_at: dict[int, float] = {}
+        # A child that ended, when it is due to start again, and how it ended. The line saying so is printed at
+        # the restart: a stop signal sent to the whole process group ends the children a moment before
+        # `stopping` is set here, and they were not to be restarted, nor said to be.
+        restart_at: dict[int, tuple[float, int, int | None]] = {}
         stop_deadline: float | None = None
         while self._children or (restart_at and not stopping.is_set()):
             if stopping.is_set():
+                codes += [_stop_code(code) for _, code, _ in restart_at.values()]
                 restart_at.clear()
                 if stop_deadline is None:
                     stop_deadline = time.monotonic() + self.stop_timeout_s
@@ -208,16 +212,14 @@ class Supervisor:
                 del self._children[index]
                 code = child.process.exitcode or 0
                 if stopping.is_set():
-                    codes.append(0 if code in (-signal.SIGTERM, -signal.SIGINT) else code)
+                    codes.append(_stop_code(code))
                     continue
-                self.echo(
-                    f"{self.label}: {child.spec.name} (pid {child.process.pid}) exited with {code}; restarting it"
-                )
-                restart_at[index] = time.monotonic() + self.restart_delay_s
+                restart_at[index] = (time.monotonic() + self.restart_delay_s, code, child.process.pid)
             now = time.monotonic()
-            for index, due in list(restart_at.items()):
+            for index, (due, code, pid) in list(restart_at.items()):
                 if due <= now and not stopping.is_set():
                     del restart_at[index]
+                    self.echo(f"{self.label}: {self.specs[index].name} (pid {pid}) exited with {code}; restarting it")
                     self._start(index)
         return max(codes, key=abs) if codes else 0
 
@@ -230,6 +232,11 @@ class Supervisor:
             elif not child.terminated:
                 child.terminated = True
                 child.process.terminate()  # SIGTERM: the child commits and acks what it holds, then exits
+
+
+def _stop_code(code: int) -> int:
+    """A child's exit code as the stop reports it: ended by the stop signal itself counts as a clean stop."""
+    return 0 if code in (-signal.SIGTERM, -signal.SIGINT) else code
 
 
 def _echo(line: str) -> None:

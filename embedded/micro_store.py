@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from core.sqlite_wal import use_wal
 from embedded.micro_documents import good_event
 
 __all__ = ["MicroCounts", "MicroRecord", "MicroStore"]
@@ -149,7 +150,7 @@ class MicroStore:
         # timeout: SQLite's busy timeout, so a writer waits for another process's transaction instead of failing;
         # each add is one BEGIN IMMEDIATE transaction that also evicts, so the bound holds whoever writes.
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._conn)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute(_SCHEMA)
         self._conn.execute("CREATE INDEX IF NOT EXISTS micro_events_valid ON micro_events(valid, id)")

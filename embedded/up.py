@@ -52,7 +52,7 @@ from embedded.console.sources import SELF
 from embedded.micro import bad_record, micro_router
 from embedded.micro_store import MicroStore
 from embedded.up_children import UpLoaderOptions, UpWorkerOptions, enrich_child, loader_child
-from enrich.cli import EnrichOptions, build_enrich
+from enrich.cli import EnrichOptions, build_enrich, prepare_shared_files
 from enrich.metrics_snapshots import clear_snapshots, render_sum
 from enrich.outputs.rolling import CutPolicy
 from registry.cache_ttl import NOT_SET, Ttl
@@ -251,6 +251,7 @@ def build_up(options: UpOptions) -> UpStack:
         options.log_level,
         options.log_json,
     )
+    prepare_shared_files(enrich_options)
     specs = [ChildSpec(f"enrich-{i}", enrich_child, (worker_options, i)) for i in range(options.workers)]
     specs.append(ChildSpec("loader", loader_child, (loader_options,)))
     supervisor = Supervisor(specs, label="eventkit up", stop_timeout_s=config.drain_timeout)

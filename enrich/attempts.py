@@ -34,6 +34,7 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from core.queue.port import Delivery
+from core.sqlite_wal import use_wal
 
 __all__ = ["AttemptLog", "WorkerMarker", "delivery_key", "record_key"]
 
@@ -64,7 +65,7 @@ class AttemptLog:
             self.markers.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(self._conn)
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS attempts (key BLOB PRIMARY KEY, failures INTEGER NOT NULL,"

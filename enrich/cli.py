@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from enrich.worker import CommitListener, EnrichFn, EnrichWorker
     from registry.resolver import Resolver
 
-__all__ = ["EnrichOptions", "app", "build_enrich", "build_worker", "run_until_signalled", "run_workers"]
+__all__ = [
+    "EnrichOptions",
+    "app",
+    "build_enrich",
+    "build_worker",
+    "prepare_shared_files",
+    "run_until_signalled",
+    "run_workers",
+]
 
 app = typer.Typer(add_completion=False)
 
@@ -190,6 +198,13 @@ def run_until_signalled(worker: EnrichWorker) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def prepare_shared_files(options: EnrichOptions) -> None:
+    """Create the files the workers share (the attempt log) before they start, rather than all at once."""
+    from enrich.attempts import AttemptLog
+
+    AttemptLog(attempt_log_path(options.raw)).close()
+
+
 def run_workers(options: EnrichOptions, workers: int) -> int:
     """Run `workers` processes (1 = in this process) until SIGTERM/SIGINT; returns the worst exit code.
 
@@ -208,6 +223,7 @@ def run_workers(options: EnrichOptions, workers: int) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    prepare_shared_files(options)
     specs = [ChildSpec(f"enrich-{i}", _worker_main, (options, i)) for i in range(workers)]
     return Supervisor(specs, label="eventkit enrich").run(stopping)
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from core.errors import ConfigError, QueueUnavailable
 from core.queue.port import Delivery
 from core.queue.wal_checkpoint import WalCheckpointer
+from core.sqlite_wal import use_wal
 
 __all__ = ["SQLitePublisher", "SQLiteSubscriber"]
 
@@ -60,7 +61,7 @@ def _connect(path: Path, table: str) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(conn)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {table} ("

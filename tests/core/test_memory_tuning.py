@@ -22,7 +22,6 @@ def test_tune_memory_moves_arrow_to_the_system_allocator() -> None:
     assert before != "system" and after == "system"
 
 
-
 _TRIM = """
 from core.memory_tuning import release_free_memory, tune_memory
 tune_memory()

@@ -81,3 +81,27 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_stop_timeout(tmp_path:
     runner.join(60)
     assert result == [-signal.SIGKILL]
     assert 1.0 <= time.monotonic() - started < 10
+
+
+def test_children_ended_by_a_stop_sent_to_the_group_are_not_said_to_restart(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM to the process group reaches the children a moment before the parent sets `stopping`:
+    they exit 0, and the supervisor neither restarts them nor prints that it does (it did both, in CI's log)."""
+    lines: list[str] = []
+    specs = [ChildSpec("test-a", _worker, (tmp_path,)), ChildSpec("test-b", _worker, (tmp_path,))]
+    supervisor = Supervisor(specs, label="test", restart_delay_s=0.5, echo=lines.append)
+    stopping = threading.Event()
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(supervisor.run(stopping)))
+    runner.start()
+    try:
+        assert supervisor.ready.wait(60)
+        pids = [int(p.stem) for p in tmp_path.glob("*.pid")]
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)  # as the group signal delivers it
+        _wait_for(lambda: all(not Path(f"/proc/{pid}").exists() for pid in pids) or sys.platform != "linux")
+        time.sleep(0.1)
+    finally:
+        stopping.set()
+        runner.join(60)
+    assert result == [0] and lines == []
+    assert len(list(tmp_path.glob("*.pid"))) == 2  # nobody was started again
