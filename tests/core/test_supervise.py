@@ -7,7 +7,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -43,18 +44,29 @@ def _wait_for(check: Callable[[], bool], timeout: float = 60.0) -> None:
     raise AssertionError("timed out")
 
 
-def test_a_killed_child_is_restarted_and_a_stop_ends_every_child_cleanly(tmp_path: Path) -> None:
-    """Both children say they are ready; kill -9 of one: one line names it and a new process takes its place;
-    the stop signal then ends both, and run() returns 0 (a clean stop)."""
-    lines: list[str] = []
-    specs = [ChildSpec("test-a", _worker, (tmp_path,)), ChildSpec("test-b", _worker, (tmp_path,))]
-    supervisor = Supervisor(specs, label="test", restart_delay_s=0.1, echo=lines.append)
+@contextmanager
+def _running(supervisor: Supervisor) -> Iterator[list[int]]:
+    """Run the supervisor in a thread until its children are ready; leaving the block stops it and waits.
+    The list holds run()'s return value once the block is left."""
     stopping = threading.Event()
     result: list[int] = []
     runner = threading.Thread(target=lambda: result.append(supervisor.run(stopping)))
     runner.start()
     try:
         assert supervisor.ready.wait(60)
+        yield result
+    finally:
+        stopping.set()
+        runner.join(60)
+
+
+def test_a_killed_child_is_restarted_and_a_stop_ends_every_child_cleanly(tmp_path: Path) -> None:
+    """Both children say they are ready; kill -9 of one: one line names it and a new process takes its place;
+    the stop signal then ends both, and run() returns 0 (a clean stop)."""
+    lines: list[str] = []
+    specs = [ChildSpec("test-a", _worker, (tmp_path,)), ChildSpec("test-b", _worker, (tmp_path,))]
+    supervisor = Supervisor(specs, label="test", restart_delay_s=0.1, echo=lines.append)
+    with _running(supervisor) as result:
         pids = [int(p.stem) for p in tmp_path.glob("*.pid")]
         assert len(pids) == 2 and os.getpid() not in pids
         if sys.platform == "linux":  # named after their spec in ps/top
@@ -62,23 +74,14 @@ def test_a_killed_child_is_restarted_and_a_stop_ends_every_child_cleanly(tmp_pat
         os.kill(pids[0], signal.SIGKILL)
         _wait_for(lambda: len(list(tmp_path.glob("*.pid"))) == 3)
         assert len(lines) == 1 and f"(pid {pids[0]}) exited with -9; restarting it" in lines[0], lines
-    finally:
-        stopping.set()
-        runner.join(60)
     assert result == [0]
 
 
 def test_a_child_that_ignores_sigterm_is_killed_after_the_stop_timeout(tmp_path: Path) -> None:
     """A child still running `stop_timeout_s` after its SIGTERM gets SIGKILL, and run() reports it (-9)."""
     supervisor = Supervisor([ChildSpec("stubborn", _stubborn)], label="test", stop_timeout_s=1.0, echo=print)
-    stopping = threading.Event()
-    result: list[int] = []
-    runner = threading.Thread(target=lambda: result.append(supervisor.run(stopping)))
-    runner.start()
-    assert supervisor.ready.wait(60)
-    started = time.monotonic()
-    stopping.set()
-    runner.join(60)
+    with _running(supervisor) as result:
+        started = time.monotonic()
     assert result == [-signal.SIGKILL]
     assert 1.0 <= time.monotonic() - started < 10
 
@@ -89,19 +92,11 @@ def test_children_ended_by_a_stop_sent_to_the_group_are_not_said_to_restart(tmp_
     lines: list[str] = []
     specs = [ChildSpec("test-a", _worker, (tmp_path,)), ChildSpec("test-b", _worker, (tmp_path,))]
     supervisor = Supervisor(specs, label="test", restart_delay_s=0.5, echo=lines.append)
-    stopping = threading.Event()
-    result: list[int] = []
-    runner = threading.Thread(target=lambda: result.append(supervisor.run(stopping)))
-    runner.start()
-    try:
-        assert supervisor.ready.wait(60)
+    with _running(supervisor) as result:
         pids = [int(p.stem) for p in tmp_path.glob("*.pid")]
         for pid in pids:
             os.kill(pid, signal.SIGTERM)  # as the group signal delivers it
         _wait_for(lambda: all(not Path(f"/proc/{pid}").exists() for pid in pids) or sys.platform != "linux")
         time.sleep(0.1)
-    finally:
-        stopping.set()
-        runner.join(60)
     assert result == [0] and lines == []
     assert len(list(tmp_path.glob("*.pid"))) == 2  # nobody was started again
