@@ -76,12 +76,13 @@ class BudgetExceeded(PatternTimeout):
 
 
 class _Budget:
-    __slots__ = ("collecting_since", "deadline", "seconds")
+    __slots__ = ("collecting_since", "deadline", "ran_out", "seconds")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.deadline = time.thread_time() + seconds  # CPU time of this thread: waiting for a core is not charged
         self.collecting_since = 0.0
+        self.ran_out = False  # some verdict inside the block was cut short by this budget
 
 
 _budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("eventkit_validation_budget", default=None)
@@ -91,22 +92,29 @@ class validation_budget:  # lower case: used as contextlib's context managers ar
     """Bound the validation done inside the `with` block to `seconds` of the thread's CPU time (None or <= 0: none).
 
     A class rather than a generator context manager: it is entered once per event on the hot path.
+    After the block, `ran_out` tells whether some verdict inside it was cut short by the budget.
     """
 
-    __slots__ = ("_seconds", "_token")
+    __slots__ = ("_budget", "_seconds", "_token")
 
     def __init__(self, seconds: float | None) -> None:
         self._seconds = seconds
         self._token: contextvars.Token[_Budget | None] | None = None
+        self._budget: _Budget | None = None
 
     def __enter__(self) -> None:
         if self._seconds is not None and self._seconds > 0:
-            self._token = _budget.set(_Budget(self._seconds))
+            self._budget = _Budget(self._seconds)
+            self._token = _budget.set(self._budget)
 
     def __exit__(self, *exc: object) -> None:
         if self._token is not None:
             _budget.reset(self._token)
             self._token = None
+
+    @property
+    def ran_out(self) -> bool:
+        return self._budget is not None and self._budget.ran_out
 
 
 class budget_paused:  # lower case: used as contextlib's context managers are
@@ -138,6 +146,7 @@ gc.callbacks.append(_pause_for_collection)
 
 
 def _exceeded(budget: _Budget) -> BudgetExceeded:
+    budget.ran_out = True
     return BudgetExceeded(f"validation exceeded the event's time budget of {budget.seconds * 1000:.0f} ms")
 
 

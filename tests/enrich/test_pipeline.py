@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ from enrich.outcome import Good, Outcome
 from enrich.pipeline import ATOMIC_SCHEMA, enrich_payload, enrich_record
 from registry.resolver import Resolver
 from registry.validation import Validator
-from tests.enrich.pipeline_env import ETL_TSTAMP, REPO_ROOT, make_env
+from tests.enrich.pipeline_env import ETL_TSTAMP, REPO_ROOT, make_env, shared_validator
 
 SP = "com.snowplowanalytics.snowplow"
 PD = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
@@ -357,3 +358,40 @@ def test_registry_outage_raises_instead_of_making_bad_rows() -> None:
     with pytest.raises(RegistryUnavailable):
         enrich_payload(get(("e", "ue"), ("p", "web"), ("ue_pr", ue)), env)
     assert isinstance(enrich_payload(get(*PV), env)[0], Good)  # needs no remote schema
+
+
+class _Stalling:
+    """A real validator whose first `stalls` verdicts each first burn 30 ms of the thread's CPU, as a stall
+    charged to the thread (the hypervisor taking the core, a page-fault storm) would: no verdict is faked."""
+
+    def __init__(self, stalls: int) -> None:
+        self.inner = shared_validator()
+        self.stalls = stalls
+
+    @property
+    def resolver(self) -> Resolver:
+        return self.inner.resolver
+
+    def validate(self, key: SchemaKey, data: Any) -> Any:
+        if self.stalls > 0:
+            self.stalls -= 1
+            until = time.thread_time() + 0.03
+            while time.thread_time() < until:
+                pass
+        return self.inner.validate(key, data)
+
+
+def test_an_event_out_of_budget_once_is_tried_again_before_it_is_a_bad_row() -> None:
+    """One stall past the 20 ms budget: the event is confirmed with a fresh budget and is good. Stalls on every
+    try: a schema_violations row naming the budget, after exactly two tries."""
+    ue = json.dumps({"schema": UE, "data": {"schema": USER, "data": {"userId": "u"}}})
+    params = (("e", "ue"), ("ue_pr", ue), *PV[1:])
+    once = _Stalling(stalls=1)
+    good(enrich_payload(get(*params), make_env(validator=once, validation_budget_ms=20), ETL_TSTAMP))
+    assert once.stalls == 0
+
+    always = _Stalling(stalls=10)
+    (row,) = enrich_payload(get(*params), make_env(validator=always, validation_budget_ms=20), ETL_TSTAMP)
+    assert isinstance(row, SchemaViolations), row
+    assert "time budget of 20 ms" in row.encode().decode()
+    assert always.stalls == 8  # the first try and its confirmation, one verdict each

@@ -39,7 +39,7 @@ def _request(cookie: str, header: str, agent: str) -> Any:
 
 def _good(chain: list[Any], env: Any, cookie: str, header: str, agent: str) -> Good:
     (outcome,) = enrich_payload(_request(cookie, header, agent), env, ETL_TSTAMP)
-    assert isinstance(outcome, Good), outcome
+    assert isinstance(outcome, Good), getattr(outcome, "messages", outcome)
     return outcome
 
 
