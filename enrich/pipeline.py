@@ -103,12 +103,12 @@ def enrich_payload(payload: CollectorPayload, env: Environment, etl_tstamp: int 
             if item is None:
                 return out
             if isinstance(item, Rejected):
-                out.append(_rejected(payload, item, env, now))
-                continue
-            if base is None:
-                base = base_fields(payload, env, now)
-            outcome = enrich_event(item, payload, env, now, base)
-        if timed.ran_out:
+                outcome: Outcome = _rejected(payload, item, env, now)
+            else:
+                if base is None:
+                    base = base_fields(payload, env, now)
+                outcome = enrich_event(item, payload, env, now, base)
+        if timed.ran_out and base is not None and not isinstance(item, Rejected):
             # Confirmed once, with a fresh budget, before it is a bad row: a stall the event did not cause (the
             # hypervisor taking the core, a page-fault storm) is charged to the thread's CPU clock too, and is
             # not likely twice in a row; a pattern that is really catastrophic runs out again.
