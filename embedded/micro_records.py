@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from core.badrows import BadRowBase
+from core.badrows.limits import PAIR_LIMIT
 from core.badrows.payloads import RawEvent
 from core.raw import CollectorPayload, RawRecordError, format_instant, parse_instant
 from core.sdk_json import to_sdk_json
@@ -22,7 +23,7 @@ from enrich.outcome import Good
 from enrich.worker import CommittedMessage
 from loader.selection import describe_errors
 
-__all__ = ["MicroListener", "bad_record", "good_record", "micro_raw_event"]
+__all__ = ["GoodRecords", "MicroListener", "bad_record", "good_record", "micro_raw_event"]
 
 
 def micro_raw_event(raw: RawEvent) -> dict[str, Any]:
@@ -41,6 +42,39 @@ def micro_raw_event(raw: RawEvent) -> dict[str, Any]:
             "userId": raw.user_id,
         },
     }
+
+
+class GoodRecords:
+    """Micro store records of good events, with what the events of one payload share worked out once per payload.
+
+    Only `parameters` differs between the rawEvents of a POST's events; the rest (api, contentType,
+    source, context with its headers) was built and encoded again for each of them, about a tenth of
+    an `eventkit up` worker's time. Each record is the one good_record(good.event, good.raw) gives.
+    """
+
+    __slots__ = ("_head", "_payload", "_raw", "_tail")
+
+    def __init__(self) -> None:
+        self._payload: CollectorPayload | None = None
+        self._raw: RawEvent | None = None  # the payload's RawEvent without parameters
+        self._head = self._tail = b""
+
+    def record(self, good: Good) -> MicroRecord:
+        source = good.source
+        if source is None or any(len(name) > PAIR_LIMIT for name in source[1]):  # RawEvent cuts such names
+            return good_record(good.event, good.raw)
+        payload, params = source
+        if payload is not self._payload:
+            self._raw = RawEvent.from_collector_payload(payload, ())
+            shared = micro_raw_event(self._raw)
+            api = orjson.dumps({"api": shared.pop("api")})
+            del shared["parameters"]
+            self._head = api[:-1] + b',"parameters":'
+            self._tail = b"," + orjson.dumps(shared)[1:]
+            self._payload = payload
+        assert self._raw is not None
+        raw_json = self._head + orjson.dumps(params) + self._tail
+        return _good_record(good.event, raw_json, self._raw.vendor, self._raw.version)
 
 
 def _raw_event_from_badrow(raw: Any) -> dict[str, Any] | None:
@@ -82,27 +116,32 @@ def _unstruct_schema(text: str | None) -> str | None:
 def good_record(event: EnrichedEvent, raw: RawEvent) -> MicroRecord:
     """The Micro store record of a good event: its enriched TSV line and rawEvent, from which the store builds the
     GoodEvent when read (embedded.micro_documents), or the whole GoodEvent when the line would not read back."""
+    return _good_record(event, orjson.dumps(micro_raw_event(raw)), raw.vendor, raw.version)
+
+
+def _good_record(event: EnrichedEvent, raw_json: bytes, vendor: str, version: str) -> MicroRecord:
     contexts = _entity_schemas(event.contexts) + _entity_schemas(event.derived_contexts)
     schema = _unstruct_schema(event.unstruct_event)
-    raw_event = micro_raw_event(raw)
     event_tsv = storable_tsv(event)
+    body = raw_json
     if event_tsv is None:
         document = {
-            "rawEvent": raw_event,
+            "rawEvent": orjson.loads(raw_json),
             "eventType": event.event,
             "schema": schema,
             "contexts": contexts,
             "event": to_sdk_json(event),
         }
+        body = orjson.dumps(document)
     return MicroRecord(
         valid=True,
-        body=orjson.dumps(raw_event if event_tsv is not None else document),
+        body=body,
         event_tsv=event_tsv,
         event_type=event.event,
         schema=schema,
         contexts=tuple(contexts),
-        vendor=raw.vendor,
-        version=raw.version,
+        vendor=vendor,
+        version=version,
         app_id=event.app_id,
         event_name=event.event_name,
         event_id=event.event_id,
@@ -185,10 +224,11 @@ class MicroListener:
 
     def committed(self, messages: Sequence[CommittedMessage]) -> None:
         records: list[MicroRecord] = []
+        good_records = GoodRecords()
         for message in messages:
             for outcome in message.outcomes:
                 if isinstance(outcome, Good):
-                    records.append(good_record(outcome.event, outcome.raw))
+                    records.append(good_records.record(outcome))
                 elif isinstance(outcome, BadRowBase):
                     records.append(bad_record(outcome.to_json(), message.data))
                 if len(records) >= self.chunk:

@@ -47,6 +47,13 @@ class Good:
         return good
 
     @property
+    def source(self) -> tuple[CollectorPayload, Mapping[str, str | None]] | None:
+        """The payload and this event's parameters that `raw` is built from; None when the RawEvent was given.
+
+        The events of one payload share the payload object, so a reader can do its per-payload work once."""
+        return None if self._payload is None else (self._payload, self._params)
+
+    @property
     def raw(self) -> RawEvent:
         if self._raw is None:
             assert self._payload is not None, "Good needs a RawEvent or the payload to build it from"

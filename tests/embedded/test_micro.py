@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from core.badrows import AdapterFailures, InputDataMessage, Processor, RawEvent
+from core.raw import CollectorPayload
 from core.sdk_json import to_sdk_json
 from embedded.micro import ENDPOINTS, bad_record, good_record, micro_raw_event, micro_router
 from embedded.micro_store import MicroRecord, MicroStore
@@ -253,3 +254,37 @@ def test_the_listener_stores_a_large_commit_in_chunks_in_order(tmp_path: Path) -
     assert all(n <= 2 for n in inserts) and sum(inserts) == 9
     kept = [e["event"]["event_id"] for e in store.good()]
     assert kept == ["e-2-2", "e-2-1", "e-2-0", "e-1-2", "e-1-1", "e-1-0"]
+
+
+def test_good_records_of_a_payloads_events_are_those_built_one_by_one() -> None:
+    """GoodRecords encodes what a payload's events share once: each record equals good_record(event, raw), for
+    the events of two POSTs in turn, an event whose parameter name RawEvent cuts, and a Good given its RawEvent."""
+    from embedded.micro_records import GoodRecords
+    from enrich.outcome import Good
+    from enrich.pipeline import enrich_payload
+    from tests.enrich.pipeline_env import ETL_TSTAMP, make_env
+
+    def enriched(payload: CollectorPayload) -> list[Good]:
+        outcomes = enrich_payload(payload, make_env(), ETL_TSTAMP)
+        assert all(isinstance(o, Good) for o in outcomes), outcomes
+        return [o for o in outcomes if isinstance(o, Good)]
+
+    def posted(*events: dict[str, str]) -> list[Good]:
+        body = orjson.dumps({"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
+                             "data": list(events)}).decode()  # fmt: skip
+        return enriched(dataclasses.replace(PAYLOAD, body=body, headers=("Host: localhost", "Cookie: sp=x")))
+
+    page = {"e": "pv", "p": "web", "tv": "js-3", "url": "https://shop.example/?a=1"}
+    long_name = dataclasses.replace(
+        PAYLOAD, version="tp1", content_type=None, body=None, querystring=(*page.items(), ("x" * 600, "long name"))
+    )
+    goods = [
+        *posted(page, {**page, "aid": "shop", "refr": "https://r.example"}),
+        *enriched(long_name),
+        *posted(page, {**page, "tz": "Europe/Paris"}),
+        Good(EnrichedEvent(event="page_view", event_id="e-given"), RAW),
+    ]
+    records = GoodRecords()
+    for g in goods:
+        assert records.record(g) == good_record(g.event, g.raw)
+    assert json.loads(records.record(goods[2]).body)["parameters"]["x" * 512] == "long name"
