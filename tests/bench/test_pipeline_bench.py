@@ -49,3 +49,34 @@ def test_enrich_alone_drains_the_same_posts_into_good_parquet(tmp_path: Path) ->
     run = measure_enrich_alone(tmp_path / "enrich", registry, EVENTS)
     assert run.lake_rows == EVENTS and run.distinct_ids == EVENTS
     assert math.isfinite(run.lake_rate) and run.lake_rate > 0
+
+
+def test_the_warehouse_watcher_reads_the_manifest_only_when_the_database_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll opens the warehouse only after the database or its log changed; each loaded file is timed once."""
+    import duckdb
+
+    from tests.bench.pipeline_watch import WarehouseWatcher
+
+    path = tmp_path / "warehouse.duckdb"
+    watcher = WarehouseWatcher(path)
+    watcher.poll()  # no warehouse yet
+    opened: list[str] = []
+    connect = duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: (opened.append(str(a[0])), connect(*a, **k))[1])
+
+    def load(name: str) -> None:
+        with connect(str(path)) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS _eventkit_manifest (file VARCHAR, rows_in_file BIGINT)")
+            con.execute("INSERT INTO _eventkit_manifest VALUES (?, 10)", [name])
+
+    load("a.parquet")
+    watcher.poll()
+    watcher.poll()
+    assert len(opened) == 1 and watcher.loaded({"a.parquet", "b.parquet"}) == 1
+    first = watcher.time_of("a.parquet")
+    load("b.parquet")
+    watcher.poll()
+    assert len(opened) == 2 and watcher.loaded({"a.parquet", "b.parquet"}) == 2
+    assert watcher.time_of("a.parquet") == first
