@@ -213,35 +213,55 @@ def _one_line(error: BaseException) -> str:
     return text or type(error).__name__
 
 
+def _appeared(lake: Lake, listed: set[str]) -> bool:
+    """Whether the lake holds a good file `listed` lacks (True when it cannot be listed: the round says why)."""
+    try:
+        return any(name not in listed for name in pending_files(lake, set()))
+    except Exception:
+        return True
+
+
 def continuous_loader(
     lake_url: str,
     warehouse_url: str,
     registry: str,
     *,
     interval_s: float = 2.0,
+    watch_s: float | None = None,
     threads: int | None = None,
     memory_mb: int | None = None,
     max_files_per_batch: int = 500,
 ) -> Callable[[threading.Event], None]:
     """A loop for `eventkit up`: load what is new every `interval_s` until `stop` is set (failures logged, retried).
 
+    `watch_s`: also list the lake's good files this often (no warehouse opened) and load at once when one
+    appeared since the last round began: a file then waits for the loader only while it loads the one
+    before (None: rounds every `interval_s` only). Quarantined and failed files are retried at the
+    `interval_s` rounds, not at each listing.
     `threads` and `memory_mb`: the warehouse's worker threads and memory (None: its defaults, one thread
     per core and most of the RAM). `max_files_per_batch` bounds one transaction; a batch the memory cannot
     hold is loaded in halves (Loader._load_readable)."""
 
     def load_continuously(stop: threading.Event) -> None:
         resolver = Resolver.from_locations(registry, cache_ttl=interval_s)
-        loader = Loader(
-            open_lake(lake_url), warehouse_url, resolver, lock_wait_s=interval_s, threads=threads, memory_mb=memory_mb
-        )
+        lake = open_lake(lake_url)
+        loader = Loader(lake, warehouse_url, resolver, lock_wait_s=interval_s, threads=threads, memory_mb=memory_mb)
+        listed: set[str] = set()  # the good files there were when the last round began
+        due = 0.0  # when the next round is due whether or not a file appeared
         while not stop.is_set():
+            if watch_s is not None and time.monotonic() < due and not _appeared(lake, listed):
+                stop.wait(max(0.0, min(watch_s, due - time.monotonic())))
+                continue
             try:
+                listed = set(pending_files(lake, set()))
+                due = time.monotonic() + interval_s
                 report = loader.load(max_files_per_batch=max_files_per_batch)
                 for q in report.quarantined:
                     log.warning(f"quarantined {q.file}: {q.error}", file=q.file)
             except Exception as e:  # the loop must outlive any one failed load; it is retried next round
                 log.warning("load failed; retrying", error=f"{type(e).__name__}: {e}")
             release_free_memory()
-            stop.wait(interval_s)
+            if watch_s is None:
+                stop.wait(interval_s)
 
     return load_continuously

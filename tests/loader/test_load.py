@@ -307,3 +307,52 @@ def test_duckdb_out_of_memory_is_batch_too_large(setup: tuple[Pipeline, str]) ->
     assert query(warehouse, f"SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM {MANIFEST_TABLE})") == [
         (0, 0)
     ]
+
+
+def _continuous_loader_child(lake_url: str, warehouse: str, registry: str, stop: Any) -> None:
+    from loader.load import continuous_loader
+
+    continuous_loader(lake_url, warehouse, registry, interval_s=60, watch_s=0.05)(stop)
+
+
+def test_the_continuous_loader_loads_a_new_file_at_once_when_it_watches_the_lake(
+    setup: tuple[Pipeline, str],
+) -> None:
+    """Rounds every 60 s, the lake listed every 50 ms: a file that appears between rounds is loaded within
+    2 s, and between loads the warehouse is free for readers. (The loop runs in a child process: DuckDB
+    refuses one process a read-only and a writing connection to the same file.)"""
+    import multiprocessing
+    import time
+
+    from tests.loader.pipeline import registry_locations
+
+    pipeline, warehouse = setup
+    publish(pipeline.registry, "com.acme/product_view/jsonschema/1-0-0")
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    args = (str(pipeline.lake.url), warehouse, registry_locations(pipeline.registry), stop)
+    child = ctx.Process(target=_continuous_loader_child, args=args)
+    child.start()
+
+    def rows_within(seconds: float, want: int) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                if query(warehouse, "SELECT count(*) FROM events") == [(want,)]:
+                    return True
+            except duckdb.Error:  # not created yet, or the loader holds it
+                pass
+            time.sleep(0.05)
+        return False
+
+    try:
+        assert rows_within(30, 0)  # the first round (a child starting up): the tables exist
+        for i in range(2):
+            pipeline.run([get_payload(self_describing_event(PRODUCT.format("1-0-0"), {"sku": f"s{i}"}))])
+            assert rows_within(2, i + 1), f"file {i + 1} not loaded within 2 s, with rounds 60 s apart"
+    finally:
+        stop.set()
+        child.join(20)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
