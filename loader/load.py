@@ -31,6 +31,7 @@ import structlog
 from core.errors import TransientError
 from core.lake import Lake, local_path, open_lake
 from core.lake.parquet import read_parquet
+from core.lake.partitions import hour_partition
 from core.memory_tuning import release_free_memory
 from core.progress import Progress
 from loader.columns import RegistryTyping
@@ -214,9 +215,18 @@ def _one_line(error: BaseException) -> str:
 
 
 def _appeared(lake: Lake, listed: set[str]) -> bool:
-    """Whether the lake holds a good file `listed` lacks (True when it cannot be listed: the round says why)."""
+    """Whether the lake's newest partitions hold a good file `listed` lacks (True when they cannot be listed: the
+    round then says why). Files are partitioned by processing time (core/lake/partitions.py), so a new file is in
+    this hour's partition or, written across the hour, the last one's: the listing stays small however large the
+    lake grows, and a file anywhere else waits for the next full round."""
+    now_ms = time.time_ns() // 1_000_000
+    hours = sorted({hour_partition(now_ms - 3_600_000), hour_partition(now_ms)})
     try:
-        return any(name not in listed for name in pending_files(lake, set()))
+        return any(
+            name.endswith(".parquet") and name not in listed
+            for hour in hours
+            for name in lake.list(f"{GOOD_PREFIX}{hour}/")
+        )
     except Exception:
         return True
 

@@ -327,6 +327,7 @@ def test_the_continuous_loader_loads_a_new_file_at_once_when_it_watches_the_lake
     from tests.loader.pipeline import registry_locations
 
     pipeline, warehouse = setup
+    pipeline.clock = time.time_ns() // 1_000_000 - 5000  # in this hour's (or the last) partition, as enrich writes
     publish(pipeline.registry, "com.acme/product_view/jsonschema/1-0-0")
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
