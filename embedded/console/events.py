@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import ConfigError
-from embedded.micro_store import MicroCounts, MicroStore
+from embedded.micro_store import MicroCounts, MicroStore, eid_bucket
 from loader.selection import parse_when
 
 __all__ = [
@@ -130,8 +130,9 @@ class EventFilters:
             params.append(_VALIDITY[self.validity])
         if self.q:
             if _UUID.match(self.q):
-                where.append("event_id = ?")
-                params.append(self.q.lower())
+                event_id = self.q.lower()
+                where.append("eid_bucket = ? AND event_id = ?")  # the event-id index (embedded.micro_store)
+                params.extend([eid_bucket(event_id), event_id])
             else:
                 where.append("(instr(page_url, ?) > 0 OR event_id = ?)")
                 params.extend([self.q, self.q])
