@@ -29,7 +29,7 @@ from enrich.cli import EnrichOptions
 
 __all__ = ["UpLoaderOptions", "UpWorkerOptions", "enrich_child", "loader_child"]
 
-_LOADER_MEMORY_MB = 256  # DuckDB's memory in the loader child (the process adds ~150 MB of its own)
+_LOADER_MEMORY_MB = 128  # DuckDB's memory in the loader child (the process adds ~150 MB of its own; 256: +128 MB)
 _LOADER_WATCH_S = 0.25  # how often the loader child lists the lake for new good files (a load starts at once)
 
 
