@@ -7,7 +7,7 @@ store, do not import FastAPI (a large share of a worker's start-up); the shapes 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -20,8 +20,10 @@ from embedded.micro_documents import storable_tsv
 from embedded.micro_store import MicroRecord, MicroStore
 from enrich.event import EnrichedEvent
 from enrich.outcome import Good
-from enrich.worker import CommittedMessage
 from loader.selection import describe_errors
+
+if TYPE_CHECKING:  # the server imports this module for its records; only a worker commits (and loads Arrow)
+    from enrich.worker import CommittedMessage
 
 __all__ = ["GoodRecords", "MicroListener", "bad_record", "good_record", "micro_raw_event"]
 
