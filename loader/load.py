@@ -215,10 +215,11 @@ def _one_line(error: BaseException) -> str:
 
 
 def _appeared(lake: Lake, listed: set[str]) -> bool:
-    """Whether the lake's newest partitions hold a good file `listed` lacks (True when they cannot be listed: the
-    round then says why). Files are partitioned by processing time (core/lake/partitions.py), so a new file is in
-    this hour's partition or, written across the hour, the last one's: the listing stays small however large the
-    lake grows, and a file anywhere else waits for the next full round."""
+    """Whether the lake's newest partitions hold a good file `listed` lacks. Files are partitioned by processing
+    time (core/lake/partitions.py), so a new file is in this hour's partition or, written across the hour, the
+    last one's: the listing stays small however large the lake grows, and a file anywhere else waits for the next
+    full round. A lake that cannot be listed waits for that round too, which logs why (every 2 s, not 4 times a
+    second)."""
     now_ms = time.time_ns() // 1_000_000
     hours = sorted({hour_partition(now_ms - 3_600_000), hour_partition(now_ms)})
     try:
@@ -228,7 +229,7 @@ def _appeared(lake: Lake, listed: set[str]) -> bool:
             for name in lake.list(f"{GOOD_PREFIX}{hour}/")
         )
     except Exception:
-        return True
+        return False
 
 
 def continuous_loader(
