@@ -214,22 +214,18 @@ def _one_line(error: BaseException) -> str:
     return text or type(error).__name__
 
 
-def _appeared(lake: Lake, listed: set[str]) -> bool:
-    """Whether the lake's newest partitions hold a good file `listed` lacks. Files are partitioned by processing
-    time (core/lake/partitions.py), so a new file is in this hour's partition or, written across the hour, the
-    last one's: the listing stays small however large the lake grows, and a file anywhere else waits for the next
-    full round. A lake that cannot be listed waits for that round too, which logs why (every 2 s, not 4 times a
-    second)."""
+def _newest_good_files(lake: Lake) -> set[str] | None:
+    """The good files in the lake's two newest hour partitions (None when they cannot be listed). Files are
+    partitioned by processing time (core/lake/partitions.py), so a new file is in this hour's partition or,
+    written across the hour, the last one's: the listing stays small however large the lake grows. A file
+    anywhere else, or a lake that cannot be listed, waits for the next full round, which logs why (every 2 s,
+    not 4 times a second)."""
     now_ms = time.time_ns() // 1_000_000
     hours = sorted({hour_partition(now_ms - 3_600_000), hour_partition(now_ms)})
     try:
-        return any(
-            name.endswith(".parquet") and name not in listed
-            for hour in hours
-            for name in lake.list(f"{GOOD_PREFIX}{hour}/")
-        )
+        return {name for hour in hours for name in lake.list(f"{GOOD_PREFIX}{hour}/") if name.endswith(".parquet")}
     except Exception:
-        return False
+        return None
 
 
 def continuous_loader(
@@ -257,14 +253,16 @@ def continuous_loader(
         resolver = Resolver.from_locations(registry, cache_ttl=interval_s)
         lake = open_lake(lake_url)
         loader = Loader(lake, warehouse_url, resolver, lock_wait_s=interval_s, threads=threads, memory_mb=memory_mb)
-        listed: set[str] = set()  # the good files there were when the last round began
+        listed: set[str] | None = None  # the newest partitions' good files when the last round began
         due = 0.0  # when the next round is due whether or not a file appeared
         while not stop.is_set():
-            if watch_s is not None and time.monotonic() < due and not _appeared(lake, listed):
-                stop.wait(max(0.0, min(watch_s, due - time.monotonic())))
-                continue
+            if watch_s is not None and time.monotonic() < due:
+                newest = _newest_good_files(lake)
+                if newest is None or newest <= (listed or set()):
+                    stop.wait(max(0.0, min(watch_s, due - time.monotonic())))
+                    continue
             try:
-                listed = set(pending_files(lake, set()))
+                listed = _newest_good_files(lake)
                 due = time.monotonic() + interval_s
                 report = loader.load(max_files_per_batch=max_files_per_batch)
                 for q in report.quarantined:
