@@ -110,7 +110,8 @@ def loader_child(options: UpLoaderOptions) -> None:
     # took CPU from them (figures in docs/DESIGN.md, "Process layout of `eventkit up`").
     # DuckDB takes most of the RAM by default and kept ~900 MB after loading a backlog of 1M events; capped,
     # a batch it cannot hold is split (loader/load.py). Batches of at most 16 files (1 s each, at most
-    # 20,000 events: up's cut) keep most backlogs within the cap in one go.
+    # 20,000 events: up's cut) keep most backlogs within the cap in one go. Its loads are one or two 1-second
+    # files: merging each into the table's last row group cost more than the load (loader/destinations/duckdb.py).
     load = continuous_loader(
         options.lake_url,
         options.warehouse_url,
@@ -119,6 +120,7 @@ def loader_child(options: UpLoaderOptions) -> None:
         threads=1,
         memory_mb=_LOADER_MEMORY_MB,
         max_files_per_batch=16,
+        merge_small_loads=False,
     )
     child_ready()
     try:

@@ -76,6 +76,7 @@ class Loader:
         memory_mb: int | None = None,
         retry_quarantined: bool = False,
         create: bool = True,
+        merge_small_loads: bool = True,
     ) -> None:
         self.lake = lake
         self.warehouse_url = warehouse_url
@@ -86,6 +87,7 @@ class Loader:
         self.memory_mb = memory_mb  # and its memory: a batch needing more is split (None = its default)
         self.retry_quarantined = retry_quarantined
         self.create = create  # create a missing warehouse (file, dataset); False: a ConfigError instead
+        self.merge_small_loads = merge_small_loads  # False: leave each load's storage unmerged (DestinationKind.open)
 
     def load(
         self,
@@ -106,6 +108,7 @@ class Loader:
             threads=self.threads,
             create=self.create,
             memory_mb=self.memory_mb,
+            merge_small_loads=self.merge_small_loads,
         )
         try:
             held = {q.file: q.signature for q in destination.quarantined()}
@@ -238,6 +241,7 @@ def continuous_loader(
     threads: int | None = None,
     memory_mb: int | None = None,
     max_files_per_batch: int = 500,
+    merge_small_loads: bool = True,
 ) -> Callable[[threading.Event], None]:
     """A loop for `eventkit up`: load what is new every `interval_s` until `stop` is set (failures logged, retried).
 
@@ -247,12 +251,20 @@ def continuous_loader(
     `interval_s` rounds, not at each listing.
     `threads` and `memory_mb`: the warehouse's worker threads and memory (None: its defaults, one thread
     per core and most of the RAM). `max_files_per_batch` bounds one transaction; a batch the memory cannot
-    hold is loaded in halves (Loader._load_readable)."""
+    hold is loaded in halves (Loader._load_readable). `merge_small_loads`: DestinationKind.open."""
 
     def load_continuously(stop: threading.Event) -> None:
         resolver = Resolver.from_locations(registry, cache_ttl=interval_s)
         lake = open_lake(lake_url)
-        loader = Loader(lake, warehouse_url, resolver, lock_wait_s=interval_s, threads=threads, memory_mb=memory_mb)
+        loader = Loader(
+            lake,
+            warehouse_url,
+            resolver,
+            lock_wait_s=interval_s,
+            threads=threads,
+            memory_mb=memory_mb,
+            merge_small_loads=merge_small_loads,
+        )
         listed: set[str] | None = None  # the newest partitions' good files when the last round began
         due = 0.0  # when the next round is due whether or not a file appeared
         while not stop.is_set():

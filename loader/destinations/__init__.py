@@ -57,11 +57,20 @@ def destination_kind(url: str, key: str = "warehouse") -> DestinationKind:
 
 
 def open_destination(
-    url: str, *, wait_s: float = 60.0, threads: int | None = None, create: bool = True, memory_mb: int | None = None
+    url: str,
+    *,
+    wait_s: float = 60.0,
+    threads: int | None = None,
+    create: bool = True,
+    memory_mb: int | None = None,
+    merge_small_loads: bool = True,
 ) -> Destination:
     """Open the warehouse `url` names for loading, creating its tables (and with `create`, the warehouse itself:
-    file, dataset) if missing (close it when done)."""
-    return destination_kind(url).open(url, wait_s=wait_s, threads=threads, create=create, memory_mb=memory_mb)
+    file, dataset) if missing (close it when done). Options: DestinationKind.open."""
+    kind = destination_kind(url)
+    return kind.open(
+        url, wait_s=wait_s, threads=threads, create=create, memory_mb=memory_mb, merge_small_loads=merge_small_loads
+    )
 
 
 def hold_loader_lock(url: str, what: str, role: str) -> ProcessLock:

@@ -623,7 +623,8 @@ class BigQueryKind:
         threads: int | None = None,
         create: bool = True,
         memory_mb: int | None = None,
-    ) -> BigQueryDestination:  # threads and memory: BigQuery computes elsewhere
+        merge_small_loads: bool = True,
+    ) -> BigQueryDestination:  # threads, memory and storage layout: BigQuery's own
         return BigQueryDestination(url, wait_s=wait_s, create=create)
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:

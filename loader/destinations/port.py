@@ -133,12 +133,21 @@ class DestinationKind(Protocol):
     """One kind of warehouse (a URL scheme): how to open one, lock it for one loader, and list its quarantine."""
 
     def open(
-        self, url: str, *, wait_s: float, threads: int | None, create: bool = True, memory_mb: int | None = None
+        self,
+        url: str,
+        *,
+        wait_s: float,
+        threads: int | None,
+        create: bool = True,
+        memory_mb: int | None = None,
+        merge_small_loads: bool = True,
     ) -> Destination:
         """Open (creating the tables if missing). `wait_s` bounds waiting for a busy warehouse; `threads`
         and `memory_mb` cap worker threads and memory where the warehouse computes on this machine (None:
         its defaults; a batch that needs more memory raises BatchTooLarge); with
-        `create` False a warehouse that does not exist yet (file, dataset) is a ConfigError instead."""
+        `create` False a warehouse that does not exist yet (file, dataset) is a ConfigError instead.
+        `merge_small_loads` False: a warehouse that rewrites its storage to merge small loads into the
+        ones before (DuckDB's row groups) leaves them as they are, for a loader of many small loads."""
 
     def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:
         """One loader per warehouse: `Locked` (a ConfigError naming the holder) if another process holds it."""

@@ -309,6 +309,27 @@ def test_duckdb_out_of_memory_is_batch_too_large(setup: tuple[Pipeline, str]) ->
     ]
 
 
+@pytest.mark.parametrize(("merge", "row_groups"), [(True, 1), (False, 3)])
+def test_small_loads_are_merged_into_the_tables_row_groups_unless_told_not_to(
+    setup: tuple[Pipeline, str], merge: bool, row_groups: int
+) -> None:
+    """Each load appends a row group; DuckDB's checkpoint merges it into the last one (a rewrite), unless the
+    loader leaves small loads unmerged (`eventkit up`'s continuous loader). The rows are the same either way."""
+    pipeline, warehouse = setup
+    publish(pipeline.registry, "com.acme/product_view/jsonschema/1-0-0")
+    for i in range(3):
+        pipeline.run([get_payload(self_describing_event(PRODUCT.format("1-0-0"), {"sku": f"s{i}"}))])
+        assert Loader(pipeline.lake, warehouse, pipeline.resolver(), merge_small_loads=merge).load().rows_loaded == 1
+    assert query(warehouse, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('events')") == [
+        (row_groups,)
+    ]
+    assert query(warehouse, "SELECT unstruct_event_com_acme_product_view_1.sku FROM events ORDER BY 1") == [
+        ("s0",),
+        ("s1",),
+        ("s2",),
+    ]
+
+
 def _continuous_loader_child(lake_url: str, warehouse: str, registry: str, stop: Any) -> None:
     from loader.load import continuous_loader
 
