@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
 __all__ = ["release_free_memory", "tune_memory"]
@@ -40,7 +41,10 @@ def release_free_memory() -> None:
 
 
 def tune_memory() -> None:
-    """Cap glibc's malloc arenas at ARENAS (Linux) and make the system allocator Arrow's default pool."""
+    """Cap glibc's malloc arenas at ARENAS (Linux) and make the system allocator Arrow's default pool.
+
+    Arrow reads its default pool from the environment when it first allocates, so a process that never
+    imports Arrow (`up`'s server) does not load it for this (~60 MB RSS); one that already has is told."""
     global _libc
     if sys.platform.startswith("linux"):
         name = ctypes.util.find_library("c")
@@ -51,6 +55,8 @@ def tune_memory() -> None:
                 _libc = libc
             except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to cap
                 pass
-    import pyarrow as pa
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+    if "pyarrow" in sys.modules:
+        import pyarrow as pa
 
-    pa.set_memory_pool(pa.system_memory_pool())
+        pa.set_memory_pool(pa.system_memory_pool())

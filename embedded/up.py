@@ -177,7 +177,7 @@ def build_up(options: UpOptions) -> UpStack:
     data = options.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
     # Refuse a second `up` on this folder (and any loader on its warehouse) before touching anything.
-    from loader.load import hold_loader_lock
+    from loader.destinations import hold_loader_lock
 
     warehouse_url = f"duckdb://{(data / 'warehouse.duckdb').as_posix()}"
     locks = [hold_lock(data / "eventkit.lock", str(data), "up")]

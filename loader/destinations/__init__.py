@@ -28,7 +28,7 @@ __all__ = [
 
 
 def _duckdb() -> DestinationKind:
-    from loader.destinations.duckdb import DUCKDB
+    from loader.destinations.duckdb_kind import DUCKDB
 
     return DUCKDB
 

@@ -26,9 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.atomic import ATOMIC_FIELDS
-from core.errors import ConfigError
 from core.lake.parquet import read_parquet
-from core.process_lock import ProcessLock, hold_lock
 from loader.columns import JSON, ColumnTyping, ListOf, ModelColumn, models_seen
 from loader.destinations.duckdb_tables import (
     EVENTS_TABLE,
@@ -40,11 +38,10 @@ from loader.destinations.duckdb_tables import (
     open_warehouse,
     quote_identifier,
     typed_columns,
-    warehouse_path,
 )
 from loader.destinations.port import BatchTooLarge, LoadBatch, LoadReport, QuarantinedFile
 
-__all__ = ["DUCKDB", "DuckDBDestination", "DuckDBKind"]
+__all__ = ["DuckDBDestination"]
 
 _ATOMIC = [f.name for f in ATOMIC_FIELDS]
 _BATCH_VIEW = "_eventkit_batch"
@@ -192,49 +189,6 @@ class DuckDBDestination:
             f"SELECT count(*) <> count(DISTINCT (event_id, event_fingerprint)) FROM {source}"
         ).fetchone()
         return bool(found and found[0])
-
-
-class DuckDBKind:
-    """`duckdb:///path/warehouse.duckdb` (or a plain path ending in .duckdb): a file on this machine."""
-
-    def open(
-        self,
-        url: str,
-        *,
-        wait_s: float = 60.0,
-        threads: int | None = None,
-        create: bool = True,
-        memory_mb: int | None = None,
-        merge_small_loads: bool = True,
-    ) -> DuckDBDestination:
-        if not create and not warehouse_path(url).exists():
-            raise ConfigError(
-                f"warehouse: {str(warehouse_path(url))!r} does not exist (and creating it was turned off)"
-            )
-        return DuckDBDestination(
-            url, wait_s=wait_s, threads=threads, memory_mb=memory_mb, merge_small_loads=merge_small_loads
-        )
-
-    def hold_lock(self, url: str, what: str, role: str) -> ProcessLock:
-        """The lock file beside the warehouse (`warehouse.duckdb.lock`)."""
-        path = warehouse_path(url).resolve()
-        return hold_lock(path.with_name(path.name + ".lock"), what, role)
-
-    def read_quarantine(self, url: str, *, wait_s: float = 10.0) -> list[QuarantinedFile]:
-        if not warehouse_path(url).exists():
-            return []
-        con = open_warehouse(url, wait_s=wait_s, read_only=True)
-        try:
-            tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-            if QUARANTINE_TABLE not in tables:
-                return []
-            rows = con.execute(f"SELECT file, error, signature FROM {QUARANTINE_TABLE} ORDER BY file").fetchall()
-        finally:
-            con.close()
-        return [QuarantinedFile(file, error, signature) for file, error, signature in rows]
-
-
-DUCKDB = DuckDBKind()
 
 
 def _sql_string(text: str) -> str:

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import orjson
 
 from core.atomic import ATOMIC_FIELDS
@@ -40,6 +39,9 @@ from loader.columns import (
     StructOf,
     widen,
 )
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "ATOMIC_SQL_TYPES",
@@ -150,6 +152,8 @@ def warehouse_path(url: str) -> Path:
 
 def open_warehouse(url: str, *, wait_s: float = 60.0, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Connect to the DuckDB file a warehouse URL names, waiting up to `wait_s` for another writer to let go."""
+    import duckdb  # here, not at the top: a process that only locks or names the warehouse does not load DuckDB
+
     path = warehouse_path(url)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)

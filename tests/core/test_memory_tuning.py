@@ -22,6 +22,19 @@ def test_tune_memory_moves_arrow_to_the_system_allocator() -> None:
     assert before != "system" and after == "system"
 
 
+def test_tune_memory_before_arrow_is_imported_does_not_import_it_and_arrow_then_uses_the_system_allocator() -> None:
+    """`up`'s server tunes its memory and never uses Arrow: tuning must not load Arrow (~60 MB), and a process
+    that imports Arrow afterwards (an enrich worker) still allocates from the system allocator."""
+    code = (
+        "import sys; from core.memory_tuning import tune_memory; tune_memory(); "
+        "loaded = 'pyarrow' in sys.modules; import pyarrow as pa; "
+        "print(loaded, pa.default_memory_pool().backend_name)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "system"]
+
+
 _TRIM = """
 from core.memory_tuning import release_free_memory, tune_memory
 tune_memory()

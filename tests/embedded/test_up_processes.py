@@ -169,6 +169,12 @@ class Sender(threading.Thread):
                     raise AssertionError(f"{r.status_code}: {r.text}")
 
 
+def mapped(pid: int, *names: str) -> set[str]:
+    """The shared libraries of `pid` whose file names start with one of `names`."""
+    files = {Path(line.split()[-1]).name for line in Path(f"/proc/{pid}/maps").read_text().splitlines() if "/" in line}
+    return {f for f in files if f.startswith(names)}
+
+
 def send(base: str, posts: int) -> list[str]:
     sender = Sender(base, posts)
     sender.run()
@@ -178,7 +184,8 @@ def send(base: str, posts: int) -> list[str]:
 def test_enrich_workers_and_loader_are_child_processes_and_metrics_add_up(tmp_path: Path, cleanup: list[Up]) -> None:
     """`up --workers 2` runs two enrich processes and a loader process (named so in ps), none of them the server;
     events reach the lake and the warehouse once each, /metrics/enrich counts them over both workers, and
-    SIGTERM ends everything with exit code 0."""
+    SIGTERM ends everything with exit code 0. The server collects and answers Micro without loading Arrow or
+    DuckDB (~60 MB each process that does), which only its children use."""
     up = Up(tmp_path, "--workers", "2")
     cleanup.append(up)
     kids = up.children()
@@ -192,6 +199,9 @@ def test_enrich_workers_and_loader_are_child_processes_and_metrics_add_up(tmp_pa
     metrics = httpx.get(f"{up.base}/metrics/enrich").text
     assert f"enrich_commit_latency_seconds_count {float(len(ids))}" in metrics, metrics
     assert "enrich_messages_acked_total 20.0" in metrics, metrics  # one raw message per POST
+    assert len(httpx.get(f"{up.base}/micro/good").json()) == len(ids)
+    assert mapped(up.pid, "libarrow", "libparquet", "_duckdb") == set()
+    assert mapped(kids["enrich-0"], "libarrow") and mapped(kids["loader"], "_duckdb")  # what the check looks for
     assert up.stop() == 0, up.text()[-3000:]
     assert not [p for p in kids.values() if alive(p)]
 

@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import ConfigError
 from loader.destinations import destination_kind, hold_loader_lock, open_destination, read_quarantine
-from loader.destinations.duckdb import DuckDBKind
+from loader.destinations.duckdb_kind import DuckDBKind
 
 
 @pytest.mark.parametrize("url", ["duckdb:///srv/w.duckdb", "/srv/w.duckdb", "DUCKDB:///srv/w.duckdb"])
