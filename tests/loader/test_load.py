@@ -320,9 +320,7 @@ def test_small_loads_are_merged_into_the_tables_row_groups_unless_told_not_to(
     for i in range(3):
         pipeline.run([get_payload(self_describing_event(PRODUCT.format("1-0-0"), {"sku": f"s{i}"}))])
         assert Loader(pipeline.lake, warehouse, pipeline.resolver(), merge_small_loads=merge).load().rows_loaded == 1
-    assert query(warehouse, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('events')") == [
-        (row_groups,)
-    ]
+    assert query(warehouse, "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('events')") == [(row_groups,)]
     assert query(warehouse, "SELECT unstruct_event_com_acme_product_view_1.sku FROM events ORDER BY 1") == [
         ("s0",),
         ("s1",),
@@ -378,3 +376,73 @@ def test_the_continuous_loader_loads_a_new_file_at_once_when_it_watches_the_lake
         if child.is_alive():
             child.kill()
     assert child.exitcode == 0
+
+
+class _UnlistableLake:
+    """A real lake whose listing fails while `broken` is set (a dropped mount, a permission taken away), counted."""
+
+    def __init__(self, lake: Any) -> None:
+        self._lake = lake
+        self.broken = True
+        self.listings = 0
+
+    def list(self, prefix: str) -> list[str]:
+        self.listings += 1
+        if self.broken:
+            raise OSError(f"cannot list {prefix}: Transport endpoint is not connected")
+        return list(self._lake.list(prefix))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lake, name)
+
+
+def test_a_lake_that_cannot_be_listed_while_watched_is_logged_once_a_round_and_loaded_when_it_is_back(
+    setup: tuple[Pipeline, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watch lists every 50 ms and the lake fails every listing: the loop keeps running, says so once per
+    0.5 s round (not once per listing), and loads the file waiting in the lake as soon as it can list again."""
+    import io
+    import json
+    import threading
+    import time
+
+    import loader.load
+    from core.telemetry import configure_logging
+    from loader.load import continuous_loader
+    from tests.loader.pipeline import registry_locations
+
+    pipeline, warehouse = setup
+    pipeline.clock = time.time_ns() // 1_000_000 - 5000  # in this hour's (or the last) partition, as enrich writes
+    publish(pipeline.registry, "com.acme/product_view/jsonschema/1-0-0")
+    pipeline.run([get_payload(self_describing_event(PRODUCT.format("1-0-0"), {"sku": "s0"}))])
+    lake = _UnlistableLake(pipeline.lake)
+    monkeypatch.setattr(loader.load, "open_lake", lambda url: lake)
+    out = io.StringIO()
+    configure_logging(stream=out, json=True)
+    stop = threading.Event()
+    loop = threading.Thread(
+        target=continuous_loader(
+            str(pipeline.lake.url), warehouse, registry_locations(pipeline.registry), interval_s=0.5, watch_s=0.05
+        ),
+        args=(stop,),
+    )
+    try:
+        loop.start()
+        time.sleep(1.6)
+        failures = [
+            line for line in out.getvalue().splitlines() if json.loads(line)["event"] == "load failed; retrying"
+        ]
+        assert loop.is_alive()
+        assert 2 <= len(failures) <= 5, failures  # one per round: rounds at 0, 0.5, 1.0, 1.5 s
+        assert "Transport endpoint is not connected" in json.loads(failures[0])["error"]
+        assert lake.listings > 3 * len(failures)  # the watch went on listing between the rounds, silently
+        lake.broken = False
+        deadline = time.monotonic() + 5
+        while not out.getvalue().count('"rows_loaded"') and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        loop.join(20)
+        configure_logging()
+    assert not loop.is_alive()
+    assert query(warehouse, "SELECT unstruct_event_com_acme_product_view_1.sku FROM events") == [("s0",)]
