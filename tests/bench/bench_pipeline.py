@@ -19,7 +19,7 @@ must reach the lake (and the warehouse) before the clock starts:
    `eventkit enrich --workers 2` → fake-gcs-server lake → `eventkit load --watch 2` into DuckDB; the same
    throughput and freshness figures (freshness at half its own median rate), as ratios to the embedded
    figures of this run. BENCH_PIPELINE_DISTRIBUTED_BATCH sets enrich's `--batch-size` (default: eventkit's).
-4. Memory: peak summed RSS of `up` and all its descendants (/proc, every 100 ms) while
+4. Memory: peak summed RSS and PSS of `up` and all its descendants (/proc, every 100 ms) while
    BENCH_PIPELINE_MEMORY_EVENTS (1,000,000) events pass through it to the warehouse.
 
 Lake and warehouse are polled every 50 ms and 250 ms (tests/bench/pipeline_watch.py): every arrival
@@ -52,6 +52,9 @@ from tests.bench.pipeline_watch import LakeWatcher, MemorySampler, WarehouseWatc
 __all__ = ["Run", "main", "measure_distributed", "measure_embedded", "measure_enrich_alone"]
 
 RSS_TARGET_MB = 600
+# Proposed in issue #20's closing notes: the same 600 MB, on summed PSS. Summed RSS counts each shared library
+# page once per process (~220 MB of the peak is file-backed: libpython, Arrow, DuckDB in five interpreters).
+PSS_TARGET_MB = 600
 STALL_S = 120.0  # a run whose lake gains nothing for this long has stalled
 
 
@@ -513,10 +516,14 @@ def _memory(root: Path, registry: Path, events: int) -> None:
         f" at {run.lake_rate:,.0f} events/s to good Parquet  (target <= {RSS_TARGET_MB} MB)"
     )
     print(f"      of the peak: {run.peak_anon_mb:,.0f} MB anonymous (heaps), {run.peak_file_mb:,.0f} MB file-backed")
-    print(f"   peak PSS {run.peak_pss_mb:,.0f} MB (shared libraries counted once over the processes)")
+    print(
+        f"   peak PSS {run.peak_pss_mb:,.0f} MB (shared libraries counted once over the processes)"
+        f"  (proposed target <= {PSS_TARGET_MB} MB)"
+    )
     name = f"up peak RSS, {run.events:,} events"
     summary.record(summary.Figure(name, peak, "MB", target=RSS_TARGET_MB, higher_is_better=False))
-    summary.record(summary.Figure(f"up peak PSS, {run.events:,} events", run.peak_pss_mb, "MB"))
+    name = f"up peak PSS, {run.events:,} events (proposed)"
+    summary.record(summary.Figure(name, run.peak_pss_mb, "MB", target=PSS_TARGET_MB, higher_is_better=False))
 
 
 def main() -> None:
