@@ -402,9 +402,10 @@ def test_a_lake_that_cannot_be_listed_while_watched_is_logged_once_a_round_and_l
     """The watch lists every 50 ms and the lake fails every listing: the loop keeps running, says so once per
     0.5 s round (not once per listing), and loads the file waiting in the lake as soon as it can list again."""
     import io
-    import json
     import threading
     import time
+
+    from structlog.testing import capture_logs
 
     import loader.load
     from core.telemetry import configure_logging
@@ -417,8 +418,7 @@ def test_a_lake_that_cannot_be_listed_while_watched_is_logged_once_a_round_and_l
     pipeline.run([get_payload(self_describing_event(PRODUCT.format("1-0-0"), {"sku": "s0"}))])
     lake = _UnlistableLake(pipeline.lake)
     monkeypatch.setattr(loader.load, "open_lake", lambda url: lake)
-    out = io.StringIO()
-    configure_logging(stream=out, json=True)
+    configure_logging(level="info", stream=io.StringIO())  # whatever level an earlier test left
     stop = threading.Event()
     loop = threading.Thread(
         target=continuous_loader(
@@ -427,19 +427,18 @@ def test_a_lake_that_cannot_be_listed_while_watched_is_logged_once_a_round_and_l
         args=(stop,),
     )
     try:
-        loop.start()
-        time.sleep(1.6)
-        failures = [
-            line for line in out.getvalue().splitlines() if json.loads(line)["event"] == "load failed; retrying"
-        ]
-        assert loop.is_alive()
-        assert 2 <= len(failures) <= 5, failures  # one per round: rounds at 0, 0.5, 1.0, 1.5 s
-        assert "Transport endpoint is not connected" in json.loads(failures[0])["error"]
-        assert lake.listings > 3 * len(failures)  # the watch went on listing between the rounds, silently
-        lake.broken = False
-        deadline = time.monotonic() + 5
-        while not out.getvalue().count('"rows_loaded"') and time.monotonic() < deadline:
-            time.sleep(0.05)
+        with capture_logs() as logs:  # structlog's records as dicts, from every thread
+            loop.start()
+            time.sleep(1.6)
+            failures = [entry for entry in logs if entry["event"] == "load failed; retrying"]
+            assert loop.is_alive()
+            assert 2 <= len(failures) <= 5, failures  # one per round: rounds at 0, 0.5, 1.0, 1.5 s
+            assert "Transport endpoint is not connected" in failures[0]["error"]
+            assert lake.listings > 3 * len(failures)  # the watch went on listing between the rounds, silently
+            lake.broken = False
+            deadline = time.monotonic() + 5
+            while not any(entry["event"] == "loaded" for entry in logs) and time.monotonic() < deadline:
+                time.sleep(0.05)
     finally:
         stop.set()
         loop.join(20)
