@@ -6,7 +6,10 @@ stages as spawned processes, so each has its own interpreter lock and the machin
 A `Supervisor` starts one process per `ChildSpec` and watches them:
 
 * a child that exits while nobody asked it to (killed, crashed) is started again after a pause and
-  one line on stderr says so; what it had pulled and not acknowledged comes back after its lease;
+  one line on stderr says so; what it had pulled and not acknowledged comes back after its lease.
+  A child that keeps dying soon after it starts (a crash loop: a broken setting, a full disk) waits
+  twice as long each time, up to `max_restart_delay_s`, as systemd and Kubernetes back off, instead
+  of being started, and saying so, every second; once one runs `stable_after_s` the pause is reset;
 * `stopping` set (the command's SIGTERM/SIGINT): each child gets SIGTERM once (it commits what it
   holds, acks it and exits), and SIGKILL if it is still running `stop_timeout_s` later;
 * the parent killed outright (kill -9, OOM killer): each child has the kernel send it SIGTERM when
@@ -124,6 +127,7 @@ class _Child:
     spec: ChildSpec
     process: BaseProcess
     ready: Connection | None  # our end of the child's ready pipe until it said so (or died)
+    started: float  # time.monotonic() when it was started
     terminated: bool = False
 
 
@@ -141,6 +145,8 @@ class Supervisor:
         *,
         label: str,
         restart_delay_s: float = 1.0,
+        max_restart_delay_s: float = 30.0,
+        stable_after_s: float = 30.0,
         stop_timeout_s: float = 60.0,
         orphan_grace_s: float = ORPHAN_GRACE_S,
         echo: Callable[[str], None] | None = None,
@@ -148,6 +154,8 @@ class Supervisor:
         self.specs = tuple(specs)
         self.label = label
         self.restart_delay_s = restart_delay_s
+        self.max_restart_delay_s = max(restart_delay_s, max_restart_delay_s)
+        self.stable_after_s = stable_after_s  # a child that ran this long before dying did not crash-loop
         self.stop_timeout_s = stop_timeout_s
         self.orphan_grace_s = orphan_grace_s
         self.echo = echo if echo is not None else _echo
@@ -155,6 +163,7 @@ class Supervisor:
         self._ctx = multiprocessing.get_context("spawn")
         self._children: dict[int, _Child] = {}
         self._unready = set(range(len(self.specs)))
+        self._quick_deaths: dict[int, int] = {}  # per spec: deaths in a row, each within stable_after_s of its start
 
     def _start(self, index: int) -> None:
         spec = self.specs[index]
@@ -164,7 +173,7 @@ class Supervisor:
         )
         process.start()
         theirs.close()  # the child holds the write end now: EOF here once it exits
-        self._children[index] = _Child(spec, process, ours)
+        self._children[index] = _Child(spec, process, ours, time.monotonic())
 
     def _saw_ready(self, index: int, child: _Child) -> None:
         if child.ready is None:
@@ -214,14 +223,33 @@ class Supervisor:
                 if stopping.is_set():
                     codes.append(_stop_code(code))
                     continue
-                restart_at[index] = (time.monotonic() + self.restart_delay_s, code, child.process.pid)
+                restart_at[index] = (time.monotonic() + self._restart_delay(index, child), code, child.process.pid)
             now = time.monotonic()
             for index, (due, code, pid) in list(restart_at.items()):
                 if due <= now and not stopping.is_set():
                     del restart_at[index]
-                    self.echo(f"{self.label}: {self.specs[index].name} (pid {pid}) exited with {code}; restarting it")
+                    self.echo(self._restart_line(index, pid, code))
                     self._start(index)
         return max(codes, key=abs) if codes else 0
+
+    def _restart_delay(self, index: int, child: _Child) -> float:
+        """The pause before `child` (just dead) starts again: doubled for each death in a row soon after a start."""
+        quick = time.monotonic() - child.started < self.stable_after_s
+        self._quick_deaths[index] = self._quick_deaths.get(index, 0) + 1 if quick else 1
+        return self._delay(self._quick_deaths[index])
+
+    def _delay(self, deaths: int) -> float:
+        return min(self.restart_delay_s * float(2 ** min(deaths - 1, 30)), self.max_restart_delay_s)
+
+    def _restart_line(self, index: int, pid: int | None, code: int) -> str:
+        line = f"{self.label}: {self.specs[index].name} (pid {pid}) exited with {code}; restarting it"
+        deaths = self._quick_deaths.get(index, 1)
+        if deaths < 2:
+            return line
+        return (
+            f"{line} after {self._delay(deaths):g} s (it died {deaths} times in a row within"
+            f" {self.stable_after_s:g} s of starting)"
+        )
 
     def _terminate_all(self, *, kill: bool) -> None:
         for child in self._children.values():
