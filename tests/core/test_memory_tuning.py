@@ -3,10 +3,21 @@ release_free_memory gives freed heap memory back."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
+
+
+def _python(code: str) -> str:
+    """Run `code` in a fresh interpreter, without the pool setting this process may have exported; its stdout."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def test_tune_memory_moves_arrow_to_the_system_allocator() -> None:
@@ -16,9 +27,7 @@ def test_tune_memory_moves_arrow_to_the_system_allocator() -> None:
         "from core.memory_tuning import tune_memory; tune_memory(); "
         "print(before, pa.default_memory_pool().backend_name)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    before, after = result.stdout.split()
+    before, after = _python(code).split()
     assert before != "system" and after == "system"
 
 
@@ -30,9 +39,7 @@ def test_tune_memory_before_arrow_is_imported_does_not_import_it_and_arrow_then_
         "loaded = 'pyarrow' in sys.modules; import pyarrow as pa; "
         "print(loaded, pa.default_memory_pool().backend_name)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "system"]
+    assert _python(code).split() == ["False", "system"]
 
 
 _TRIM = """
@@ -54,7 +61,5 @@ print(held, rss())
 def test_free_heap_memory_is_given_back() -> None:
     """Memory freed below the top of glibc's heap stays in the process until trimmed: 150 MB of 64 KiB blocks,
     freed but for the last (which pins the heap's top), are given back by release_free_memory."""
-    result = subprocess.run([sys.executable, "-c", _TRIM], capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    held, after = map(float, result.stdout.split())
+    held, after = map(float, _python(_TRIM).split())
     assert held - after > 100, (held, after)
