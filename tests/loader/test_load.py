@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.errors import TransientError
+from core.errors import LakeUnavailable, TransientError
 from core.lake import LocalLake, open_lake
 from enrich.outputs.parquet import decode_parquet
 from loader.columns import RegistryTyping
@@ -379,7 +379,10 @@ def test_the_continuous_loader_loads_a_new_file_at_once_when_it_watches_the_lake
 
 
 class _UnlistableLake:
-    """A real lake whose listing fails while `broken` is set (a dropped mount, a permission taken away), counted."""
+    """A real lake whose listing fails while `broken` is set (a dropped mount, a permission taken away), counted.
+
+    The failure is injected, raised as LocalLake raises one, because these tests run as root, which no
+    permission stops, and a missing or replaced folder lists as empty (core/lake/local.py)."""
 
     def __init__(self, lake: Any) -> None:
         self._lake = lake
@@ -389,7 +392,7 @@ class _UnlistableLake:
     def list(self, prefix: str) -> list[str]:
         self.listings += 1
         if self.broken:
-            raise OSError(f"cannot list {prefix}: Transport endpoint is not connected")
+            raise LakeUnavailable(f"{self._lake.url}: cannot list {prefix!r}: Transport endpoint is not connected")
         return list(self._lake.list(prefix))
 
     def __getattr__(self, name: str) -> Any:
